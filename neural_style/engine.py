@@ -1,0 +1,134 @@
+"""The library's entry points: :class:`Stylizer` (weights loaded once) and :func:`stylize`.
+
+The engine never parses arguments, prints or writes files: progress and snapshots
+flow to callbacks, and the result comes back as arrays.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union
+
+import numpy as np
+
+from ._mxnet import mx
+from .config import Config
+from .device import choose_context
+from .graph import StyleGraph
+from .images import ImageInput, fit_long_edge, from_network, load_rgb, resize, to_network
+from .losses import NDArray
+from .optimise import EpochInfo, LoopOutcome, StopReason, optimise
+from .snapshots import denoise
+from .vgg import VGG19, VGGSpec
+from .weights import Weights, default_weights_path, load_weights, VGG19_FINGERPRINT
+
+#: Called once per epoch; ``snapshot`` is the denoised image when one is due, else None.
+ProgressCallback = Callable[[EpochInfo, Optional[np.ndarray]], None]
+
+#: How many bound graphs (image shapes) a Stylizer keeps; each holds its activations.
+GRAPH_CACHE_SIZE = 2
+
+
+@dataclass(frozen=True)
+class StyleResult:
+    image: np.ndarray  # (H, W, 3) uint8, denoised as the config asks
+    epochs: int
+    stop_reason: StopReason
+    eps: float
+    terms: Dict[str, float]  # the weighted loss terms of the last epoch
+    seconds: float
+
+    @property
+    def loss(self) -> float:
+        return sum(self.terms.values())
+
+
+class Stylizer:
+    """Loads VGG19 once onto a device and stylizes any number of images with it.
+
+    ``weights``: a path (``.params``, ``.h5``, ``.npz``), an already loaded dict, or
+    None for the default location. ``gpu``: None picks GPU 0 if any, else the CPU;
+    -1 is the CPU; N is GPU N.
+    """
+
+    def __init__(self, weights: Union[None, str, "os.PathLike[str]", Mapping[str, np.ndarray]] = None,
+                 gpu: Optional[int] = None, *, spec: VGGSpec = VGG19,
+                 dtype: Any = np.float32) -> None:
+        self.ctx = choose_context(gpu)
+        self.spec, self.dtype = spec, dtype
+        arrays = self._read(weights)
+        self._params = {k: mx.nd.array(v, ctx=self.ctx, dtype=dtype) for k, v in arrays.items()}
+        self._graphs: "OrderedDict[Tuple[Any, ...], StyleGraph]" = OrderedDict()
+
+    def _read(self, weights: Any) -> Mapping[str, np.ndarray]:
+        if isinstance(weights, Mapping):
+            return weights
+        path = Path(weights) if weights is not None else default_weights_path()
+        expected = VGG19_FINGERPRINT if weights is None and self.spec == VGG19 else None
+        return load_weights(path, self.spec, expected)
+
+    def graph(self, shape: Tuple[int, int], cfg: Config) -> StyleGraph:
+        """The bound graph for this shape and these layers, reused when it is cached."""
+        key = (shape, cfg.style_layers, cfg.content_layers)
+        if key in self._graphs:
+            self._graphs.move_to_end(key)
+        else:
+            while len(self._graphs) >= GRAPH_CACHE_SIZE:
+                self._graphs.popitem(last=False)
+            self._graphs[key] = StyleGraph(self.spec, self._params, shape, cfg.style_layers,
+                                           cfg.content_layers, self.ctx, dtype=self.dtype)
+        graph = self._graphs[key]
+        graph.set_weights(style=cfg.style_weight, content=cfg.content_weight)
+        return graph
+
+    def stylize(self, content: ImageInput, style: ImageInput, config: Optional[Config] = None,
+                callback: Optional[ProgressCallback] = None) -> StyleResult:
+        """Paint ``content`` in the style of ``style`` (paths or (H, W, 3) arrays)."""
+        cfg = config or Config()
+        started = time.perf_counter()
+        content_rgb = load_rgb(content)
+        shape = fit_long_edge(content_rgb.shape[:2], cfg.max_long_edge)
+        content_x = to_network(resize(content_rgb, shape))
+        style_x = to_network(resize(load_rgb(style), shape))  # stretched, as the example
+        graph = self.graph(shape, cfg)
+        graph.set_targets(style_x, content_x)
+        graph.data[:] = white_noise(content_x.shape, cfg.seed)
+        outcome = optimise(graph, cfg, _snapshotting(cfg, callback))
+        image = finish(graph.data.asnumpy(), cfg)
+        return _result(image, outcome, time.perf_counter() - started)
+
+
+def white_noise(shape: Tuple[int, ...], seed: Optional[int]) -> np.ndarray:
+    """The example's start: uniform(-0.1, 0.1) in mean-subtracted units."""
+    return np.random.default_rng(seed).uniform(-0.1, 0.1, size=shape).astype(np.float32)
+
+
+def finish(x: np.ndarray, cfg: Config) -> np.ndarray:
+    """Network units -> denoised uint8 image."""
+    return denoise(from_network(x), cfg.denoise, cfg.denoise_strength)
+
+
+def _snapshotting(cfg: Config, callback: Optional[ProgressCallback]
+                  ) -> Optional[Callable[[EpochInfo, NDArray], None]]:
+    if callback is None:
+        return None
+
+    def on_epoch(info: EpochInfo, image: NDArray) -> None:
+        callback(info, finish(image.asnumpy(), cfg) if info.snapshot_due else None)
+
+    return on_epoch
+
+
+def _result(image: np.ndarray, outcome: LoopOutcome, seconds: float) -> StyleResult:
+    return StyleResult(image, outcome.epochs, outcome.reason, outcome.eps, outcome.terms, seconds)
+
+
+def stylize(content: ImageInput, style: ImageInput, config: Optional[Config] = None, *,
+            weights: Any = None, gpu: Optional[int] = None,
+            callback: Optional[ProgressCallback] = None) -> StyleResult:
+    """One-shot :meth:`Stylizer.stylize`; use a :class:`Stylizer` for several images."""
+    return Stylizer(weights, gpu).stylize(content, style, config, callback)

@@ -1,0 +1,42 @@
+"""The project's exceptions and the exit codes they map to.
+
+Every failure the tool can explain is a :class:`NeuralStyleError`; the CLI turns it
+into one line on stderr and the exit code named here, in this one place.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class ExitCode(enum.IntEnum):
+    """Process exit statuses of the ``neural-style`` command."""
+
+    OK = 0
+    FAILURE = 1  # any failure other than bad usage
+    USAGE = 2  # bad flags or values, as argparse reports them
+    INTERRUPTED = 130  # Ctrl-C: 128 + SIGINT, as shells report it
+
+
+class NeuralStyleError(Exception):
+    """A failure the user can act on; ``str(err)`` is the one-line explanation."""
+
+    exit_code: ExitCode = ExitCode.FAILURE
+
+
+class ConfigError(NeuralStyleError, ValueError):
+    """An option value that cannot work (a usage error)."""
+
+    exit_code = ExitCode.USAGE
+
+
+class ImageError(NeuralStyleError):
+    """An input image that cannot be read, or an output that cannot be written."""
+
+
+class WeightsError(NeuralStyleError):
+    """Missing, corrupt or mismatched network weights."""
+
+
+class DeviceError(NeuralStyleError):
+    """The requested device (GPU) is not available."""

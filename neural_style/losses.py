@@ -1,0 +1,82 @@
+"""The terms of the objective, as small pieces of MXNet graph.
+
+Gatys et al. (2015) write the style loss of a layer as 1/(4 N² M²) ‖G − A‖²; like
+MXNet's example we use 1/(N² M) ‖G − A‖² with N channels and M = H·W positions
+(the constant differs, and the style weight absorbs it), and the content loss
+without the paper's 1/2. Each term is built raw; its weight is applied as the head
+gradient of the backward pass, so changing a weight never rebinds the graph.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Tuple
+
+import numpy as np
+
+from ._mxnet import mx
+
+Symbol = Any  # mx.sym.Symbol; MXNet 1.x ships no type stubs
+NDArray = Any  # mx.nd.NDArray
+
+
+@dataclass(frozen=True)
+class LossTerm:
+    """One term: ``user weight * scale * raw``, raw being the graph output ``symbol``."""
+
+    name: str  # e.g. "style:relu1_1", "content:relu4_2"
+    kind: str  # "style" or "content": which user weight applies
+    symbol: Symbol
+    scale: float  # the layer's normalisation
+
+
+def gram(features: Symbol, channels: int) -> Symbol:
+    """G = F·Fᵀ of a (1, C, H, W) feature map, F reshaped to (C, H·W)."""
+    flat = mx.sym.reshape(features, shape=(channels, -1))
+    return mx.sym.dot(flat, flat, transpose_b=True)
+
+
+def style_term(layer: str, features: Symbol, shape: Tuple[int, ...],
+               ) -> Tuple[LossTerm, Symbol, Symbol]:
+    """The style term of one layer, its Gram symbol, and the target variable it compares to."""
+    _, channels, height, width = shape
+    g = gram(features, channels)
+    target = mx.sym.Variable(f"target_gram_{layer}")
+    raw = mx.sym.sum(mx.sym.square(g - target))
+    scale = 1.0 / (channels * channels * height * width)
+    return LossTerm(f"style:{layer}", "style", raw, scale), g, target
+
+
+def content_term(layer: str, features: Symbol) -> Tuple[LossTerm, Symbol]:
+    """The content term of one layer: ‖F − P‖², and the target variable P."""
+    target = mx.sym.Variable(f"target_content_{layer}")
+    raw = mx.sym.sum(mx.sym.square(features - target))
+    return LossTerm(f"content:{layer}", "content", raw, 1.0), target
+
+
+#: 4-neighbour Laplacian / 8, the example's smoothing kernel.
+_LAPLACIAN = np.array([[0, -1, 0], [-1, 4, -1], [0, -1, 0]], dtype=np.float64) / 8.0
+
+
+class TVSmoothing:
+    """The example's total-variation term, applied as a gradient.
+
+    tv_weight · (Laplacian / 8) ∗ x per channel (zero padding) is the exact gradient of
+    tv_weight/16 · Σ over neighbouring pixel pairs of their squared difference (the
+    border counting as zeros); its value is therefore ½ · xᵀ·gradient. Like the
+    example, it is added after the content/style gradient is clipped, so it is not
+    part of the clipped objective.
+    """
+
+    def __init__(self, tv_weight: float, ctx: Any, dtype: Any = np.float32) -> None:
+        self.tv_weight = tv_weight
+        kernel = np.broadcast_to(_LAPLACIAN, (3, 1, 3, 3)) * tv_weight
+        self._kernel = mx.nd.array(kernel, ctx=ctx, dtype=dtype)
+
+    def gradient(self, image: NDArray) -> NDArray:
+        return mx.nd.Convolution(image, self._kernel, kernel=(3, 3), pad=(1, 1),
+                                 num_filter=3, num_group=3, no_bias=True)
+
+    @staticmethod
+    def value(image: NDArray, gradient: NDArray) -> NDArray:
+        return 0.5 * mx.nd.sum(image * gradient)

@@ -1,0 +1,84 @@
+"""Shared fixtures: a tiny VGG-shaped network with fixed random weights, and images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Dict
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from neural_style.vgg import VGG19, VGGSpec
+
+ROOT = Path(__file__).resolve().parent.parent
+INPUT = ROOT / "input"
+
+#: VGG19's layer names and depth, with a few channels: fast enough for gradient checks.
+TINY = VGGSpec(blocks=((4, 2), (6, 2), (8, 4), (8, 4), (8, 4)))
+
+
+def random_weights(spec: VGGSpec, seed: int = 0, dtype: type = np.float32) -> Dict[str, np.ndarray]:
+    """He-initialised convolutions, small biases: activations keep their scale."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for name, shape in spec.param_shapes().items():
+        if name.endswith("_weight"):
+            fan_in = shape[1] * shape[2] * shape[3]
+            out[name] = (rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(dtype)
+        else:
+            out[name] = (rng.standard_normal(shape) * 0.01).astype(dtype)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_weights() -> Dict[str, np.ndarray]:
+    return random_weights(TINY)
+
+
+@pytest.fixture(scope="session")
+def vgg19_random() -> Dict[str, np.ndarray]:
+    """Full-size VGG19 weights with fixed random values (not ImageNet): right shapes, fast."""
+    return random_weights(VGG19, seed=1)
+
+
+@pytest.fixture(scope="session")
+def vgg19_random_npz(tmp_path_factory: pytest.TempPathFactory,
+                     vgg19_random: Dict[str, np.ndarray]) -> Path:
+    path = tmp_path_factory.mktemp("weights") / "vgg19-random.npz"
+    np.savez(path, **vgg19_random)
+    return path
+
+
+def write_keras_h5(weights: Dict[str, np.ndarray], path: Path, spec: VGGSpec = VGG19) -> Path:
+    """Keras's layout: block<b>_conv<i>/…_W_1:0 (kh, kw, in, out), BGR first layer."""
+    import h5py
+
+    with h5py.File(path, "w") as h5:
+        for layer in spec.layers:
+            b, i = layer.name[4], layer.name[6]
+            kernel = weights[f"{layer.name}_weight"]
+            if layer.name == "conv1_1":
+                kernel = kernel[:, ::-1]  # the file is BGR
+            group = h5.create_group(f"block{b}_conv{i}")
+            group[f"block{b}_conv{i}_W_1:0"] = np.transpose(kernel, (2, 3, 1, 0))
+            group[f"block{b}_conv{i}_b_1:0"] = weights[f"{layer.name}_bias"]
+        h5.create_group("block1_pool")
+    return path
+
+
+def write_image(path: Path, size: tuple = (48, 32), seed: int = 0, mode: str = "RGB") -> Path:
+    rng = np.random.default_rng(seed)
+    arr = rng.integers(0, 256, size=(size[1], size[0], 3), dtype=np.uint8)
+    Image.fromarray(arr).convert(mode).save(path)
+    return path
+
+
+@pytest.fixture()
+def content_path(tmp_path: Path) -> Path:
+    return write_image(tmp_path / "content.png", seed=1)
+
+
+@pytest.fixture()
+def style_path(tmp_path: Path) -> Path:
+    return write_image(tmp_path / "style.png", size=(40, 40), seed=2)

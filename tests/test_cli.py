@@ -1,0 +1,164 @@
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+from pathlib import Path
+from typing import List
+
+import pytest
+from PIL import Image
+
+from neural_style import __version__, cli, weights
+from neural_style.config import Config
+from neural_style.errors import ExitCode
+
+ALL_FLAGS = ["--model", "vgg", "--stop-eps", "0.01", "--content-weight", "5", "--style-weight", "2",
+             "--tv-weight", "0.5", "--max-num-epochs", "7", "--max-long-edge", "64", "--lr", "0.1",
+             "--lr-sched-delay", "3", "--lr-sched-factor", "0.5", "--save-epochs", "2",
+             "--output-dir", "snaps", "--denoise", "tv", "--remove-noise", "0.1", "--seed", "3"]
+
+
+def test_every_flag_parses() -> None:
+    job = cli.parse(["--content-image", "c.jpg", "--style-image", "s.jpg", "--output", "o.png",
+                     "--gpu", "1", "--weights", "w.h5", "-q", *ALL_FLAGS])
+    assert job.config == Config(model="vgg19", stop_eps=0.01, content_weight=5, style_weight=2,
+                                tv_weight=0.5, max_num_epochs=7, max_long_edge=64, lr=0.1,
+                                lr_sched_delay=3, lr_sched_factor=0.5, save_epochs=2,
+                                output_dir="snaps", denoise="tv", remove_noise=0.1, seed=3)
+    assert (job.content, job.style, job.output) == (Path("c.jpg"), Path("s.jpg"), Path("o.png"))
+    assert (job.gpu, job.weights, job.quiet) == (1, Path("w.h5"), True)
+
+
+def test_defaults_and_aliases() -> None:
+    job = cli.parse(["--content-image", "c.jpg", "--style-image", "s.jpg", "--output_dir", "x"])
+    assert job.config == Config(output_dir="x")
+    assert job.output == Path("x") / "final.jpg" and job.gpu is None and job.weights is None
+
+
+def test_help_shows_every_default(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for f in dataclasses.fields(Config):
+        if f.metadata.get("cli", True):
+            flag = "--" + f.name.replace("_", "-")
+            assert flag in text
+            shown = "auto" if f.default is None else str(f.default)
+            own = f.metadata["help"]  # a help text may state its own default
+            want = own if "(default:" in own else f"{own} (default: {shown})"
+            assert want in text, flag
+    assert "gaussian 0.6, tv 0.02" in text and "--output_dir" in text
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"neural-style {__version__}"
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--stop-eps", "0"], "--stop-eps: must be above 0"),
+    (["--lr", "nan"], "--lr: must be a finite number"),
+    (["--lr-sched-factor", "abc"], "invalid float value"),
+    (["--max-long-edge", "8"], "--max-long-edge: must be at least 16"),
+    (["--gpu", "x"], "invalid int value"),
+    (["--model", "alexnet"], "invalid choice"),
+    (["--output", "out.xyz"], "unknown output extension"),
+    (["--stop_eps", "0.1"], "did you mean --stop-eps"),
+])
+def test_bad_values_exit_2(extra: List[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code = cli.main(["--content-image", "c.jpg", "--style-image", "s.jpg", *extra])
+    assert code == ExitCode.USAGE
+    assert message in capsys.readouterr().err
+
+
+def test_missing_required_flag_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["--style-image", "s.jpg"]) == ExitCode.USAGE
+    assert "--content-image" in capsys.readouterr().err
+
+
+@pytest.fixture()
+def base(tmp_path: Path, content_path: Path, style_path: Path, vgg19_random_npz: Path) -> List[str]:
+    return ["--content-image", str(content_path), "--style-image", str(style_path),
+            "--weights", str(vgg19_random_npz), "--gpu", "-1", "--max-long-edge", "32",
+            "--max-num-epochs", "6", "--save-epochs", "2", "--output-dir", str(tmp_path / "out"),
+            "--seed", "1"]
+
+
+def test_end_to_end(tmp_path: Path, base: List[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(base) == 0
+    out, err = capsys.readouterr()
+    final = tmp_path / "out" / "final.jpg"
+    assert out.strip().splitlines()[-1] == str(final)
+    assert sorted(p.name for p in final.parent.iterdir()) == ["e_2.jpg", "e_4.jpg", "e_6.jpg",
+                                                               "final.jpg"]
+    with Image.open(final) as img:
+        assert img.size == (32, 21)
+    assert "epoch 6/6" in err and "after 6 epochs" in err
+
+
+def test_quiet_prints_only_the_path(tmp_path: Path, base: List[str],
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    out_png = tmp_path / "x" / "result.png"
+    assert cli.main([*base, "-q", "--output", str(out_png)]) == 0
+    out, err = capsys.readouterr()
+    assert out == f"{out_png}\n" and err == ""
+    with Image.open(out_png) as img:
+        assert img.format == "PNG"
+
+
+def test_missing_image_is_one_line(tmp_path: Path, base: List[str],
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    args = list(base)
+    args[1] = str(tmp_path / "nope.jpg")
+    assert cli.main(args) == ExitCode.FAILURE
+    out, err = capsys.readouterr()
+    assert out == "" and err.strip() == f"neural-style: error: {tmp_path / 'nope.jpg'}: no such file"
+    assert not (tmp_path / "out" / "final.jpg").exists()
+
+
+def test_output_may_not_overwrite_an_input(base: List[str], content_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    before = content_path.read_bytes()
+    assert cli.main([*base, "--output", str(content_path)]) == ExitCode.FAILURE
+    assert "would overwrite the input" in capsys.readouterr().err
+    assert content_path.read_bytes() == before
+
+
+def test_missing_weights_say_how_to_fetch(tmp_path: Path, base: List[str],
+                                          monkeypatch: pytest.MonkeyPatch,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(weights, "weights_candidates", lambda: [tmp_path / "none.params"])
+    args = base[: base.index("--weights")] + base[base.index("--weights") + 2:]
+    assert cli.main(args) == ExitCode.FAILURE
+    err = capsys.readouterr().err
+    assert "VGG19 weights not found" in err and "scripts/download_vgg.sh" in err
+
+
+def test_ctrl_c_saves_and_exits_130(tmp_path: Path, base: List[str],
+                                    monkeypatch: pytest.MonkeyPatch,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    from neural_style import progress
+
+    def interrupt_at_3(self: object, info: progress.EpochInfo) -> None:
+        if info.epoch == 3:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(progress.LogProgress, "__call__", interrupt_at_3)
+    assert cli.main(base) == ExitCode.INTERRUPTED
+    out, err = capsys.readouterr()
+    assert (tmp_path / "out" / "final.jpg").is_file() and out.strip().endswith("final.jpg")
+    assert "interrupted" in err and "epoch 3" in err
+
+
+def test_divergence_saves_and_exits_1(tmp_path: Path, base: List[str],
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main([*base, "--lr", "1e30", "--tv-weight", "0"]) == ExitCode.FAILURE
+    err = capsys.readouterr().err
+    assert "diverged" in err and "lower --lr" in err and "Traceback" not in err
+    assert (tmp_path / "out" / "final.jpg").is_file()
+
+
+def test_python_dash_m(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "neural_style", "--version"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == f"neural-style {__version__}"

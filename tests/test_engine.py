@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import numpy as np
+import pytest
+
+from neural_style import Config, Stylizer, stylize
+from neural_style.errors import WeightsError
+from neural_style.optimise import EpochInfo, StopReason
+
+from conftest import TINY, random_weights
+
+FAST = Config(max_long_edge=32, max_num_epochs=8, save_epochs=3, lr=1.0, seed=7)
+
+
+@pytest.fixture()
+def stylizer(tiny_weights: Dict[str, np.ndarray]) -> Stylizer:
+    return Stylizer(tiny_weights, gpu=-1, spec=TINY)
+
+
+def test_result_shape_and_stop(stylizer: Stylizer, content_path: Path, style_path: Path) -> None:
+    result = stylizer.stylize(content_path, style_path, FAST)
+    assert result.image.shape == (21, 32, 3) and result.image.dtype == np.uint8  # 48x32 -> 32 wide
+    assert result.stop_reason is StopReason.MAX_EPOCHS and result.epochs == 8
+    assert result.loss == pytest.approx(sum(result.terms.values())) and result.seconds > 0
+
+
+def test_seed_makes_runs_repeatable(stylizer: Stylizer, content_path: Path, style_path: Path) -> None:
+    a = stylizer.stylize(content_path, style_path, FAST).image
+    b = stylizer.stylize(content_path, style_path, FAST).image
+    c = stylizer.stylize(content_path, style_path, FAST.replace(seed=8)).image
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_callback_gets_every_epoch_and_due_snapshots(stylizer: Stylizer, content_path: Path,
+                                                     style_path: Path) -> None:
+    seen: List[tuple] = []
+
+    def callback(info: EpochInfo, snapshot: Optional[np.ndarray]) -> None:
+        seen.append((info.epoch, None if snapshot is None else snapshot.shape))
+
+    stylizer.stylize(content_path, style_path, FAST, callback)
+    assert [e for e, _ in seen] == list(range(1, 9))
+    assert [(e, s) for e, s in seen if s is not None] == [(3, (21, 32, 3)), (6, (21, 32, 3))]
+
+
+def test_graph_is_bound_once_per_shape(stylizer: Stylizer, content_path: Path, style_path: Path) -> None:
+    stylizer.stylize(content_path, style_path, FAST)
+    graph = stylizer.graph((21, 32), FAST)
+    stylizer.stylize(content_path, style_path, FAST.replace(content_weight=3.0))
+    assert stylizer.graph((21, 32), FAST) is graph
+    stylizer.stylize(content_path, style_path, FAST.replace(max_long_edge=24))
+    assert stylizer.graph((21, 32), FAST) is graph  # two shapes fit in the cache
+
+
+def test_arrays_in(stylizer: Stylizer) -> None:
+    rng = np.random.default_rng(0)
+    content = rng.integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    style = rng.random((16, 16, 3)).astype(np.float32)
+    assert stylizer.stylize(content, style, FAST).image.shape == (21, 32, 3)
+
+
+def test_one_shot_function_with_a_weights_file(tmp_path: Path, content_path: Path, style_path: Path,
+                                               vgg19_random_npz: Path) -> None:
+    result = stylize(content_path, style_path, FAST.replace(max_num_epochs=2),
+                     weights=vgg19_random_npz, gpu=-1)
+    assert result.epochs == 2 and result.image.shape == (21, 32, 3)
+
+
+def test_weights_of_another_network_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "tiny.npz"
+    np.savez(path, **random_weights(TINY))
+    with pytest.raises(WeightsError, match="not VGG19 weights"):
+        Stylizer(path, gpu=-1)

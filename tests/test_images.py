@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from neural_style.errors import ImageError
+from neural_style.images import (fit_long_edge, from_network, load_rgb, output_format, resize,
+                                 save_image, to_network)
+from neural_style.vgg import RGB_MEAN
+
+from conftest import INPUT, write_image
+
+
+def test_network_round_trip() -> None:
+    rgb = np.random.default_rng(0).integers(0, 256, size=(5, 7, 3)).astype(np.uint8)
+    x = to_network(rgb.astype(np.float32) / 255.0)
+    assert x.shape == (1, 3, 5, 7) and x.dtype == np.float32
+    np.testing.assert_allclose(x[0, :, 0, 0], rgb[0, 0] - np.array(RGB_MEAN), atol=1e-3)
+    np.testing.assert_array_equal(from_network(x), rgb)
+
+
+def test_from_network_clips() -> None:
+    x = np.full((1, 3, 2, 2), 1000.0, dtype=np.float32)
+    assert from_network(x).max() == 255
+    assert from_network(-x).min() == 0
+
+
+@pytest.mark.parametrize("shape, edge, want", [((300, 451), 600, (399, 600)),
+                                               ((300, 451), 128, (85, 128)),
+                                               ((640, 480), 64, (64, 48))])
+def test_fit_long_edge(shape: tuple, edge: int, want: tuple) -> None:
+    assert fit_long_edge(shape, edge) == want
+
+
+def test_resize_shape_and_range() -> None:
+    rgb = np.random.default_rng(1).random((30, 40, 3)).astype(np.float32)
+    out = resize(rgb, (15, 20))
+    assert out.shape == (15, 20, 3) and out.dtype == np.float32
+    assert 0 <= out.min() and out.max() <= 1
+
+
+def test_loads_the_shipped_cat() -> None:
+    rgb = load_rgb(INPUT / "cat.jpg")
+    assert rgb.shape == (300, 451, 3) and rgb.dtype == np.float32
+    assert 0 <= rgb.min() and rgb.max() <= 1
+
+
+@pytest.mark.parametrize("mode", ["L", "LA", "RGBA", "P", "CMYK", "I;16"])
+def test_any_mode_becomes_rgb(tmp_path: Path, mode: str) -> None:
+    suffix = ".jpg" if mode == "CMYK" else ".png"
+    path = write_image(tmp_path / f"x{suffix}", mode=mode)
+    rgb = load_rgb(path)
+    assert rgb.shape == (32, 48, 3) and 0 <= rgb.min() and rgb.max() <= 1
+
+
+def test_exif_rotation_is_applied(tmp_path: Path) -> None:
+    img = Image.new("RGB", (40, 20), (255, 0, 0))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90° clockwise for display
+    img.save(tmp_path / "phone.jpg", exif=exif)
+    assert load_rgb(tmp_path / "phone.jpg").shape == (40, 20, 3)
+
+
+def test_arrays_are_accepted() -> None:
+    assert load_rgb(np.zeros((4, 5), np.uint8)).shape == (4, 5, 3)
+    assert load_rgb(np.ones((4, 5, 4), np.float32)).shape == (4, 5, 3)
+    with pytest.raises(ImageError):
+        load_rgb(np.zeros((4, 5, 2)))
+
+
+def test_unreadable_inputs_raise_image_error(tmp_path: Path) -> None:
+    (tmp_path / "text.jpg").write_text("hello")
+    (tmp_path / "empty.png").write_bytes(b"")
+    good = write_image(tmp_path / "good.png")
+    (tmp_path / "cut.png").write_bytes(good.read_bytes()[:100])
+    cases = {"missing.jpg": "no such file", "text.jpg": "not an image", "empty.png": "not an image",
+             "cut.png": "cannot decode", ".": "is a folder"}
+    for name, message in cases.items():
+        with pytest.raises(ImageError, match=message):
+            load_rgb(tmp_path / name)
+
+
+def test_save_is_atomic_and_by_extension(tmp_path: Path) -> None:
+    rgb = np.zeros((4, 6, 3), np.uint8)
+    for ext, fmt in [(".jpg", "JPEG"), (".png", "PNG")]:
+        path = save_image(rgb, tmp_path / "sub" / f"out{ext}")
+        with Image.open(path) as img:
+            assert img.format == fmt and img.size == (6, 4)
+    assert sorted(os.listdir(tmp_path / "sub")) == ["out.jpg", "out.png"]
+    with pytest.raises(ImageError, match="unknown output extension '.xyz'"):
+        output_format("a.xyz")
+
+
+def test_failed_save_keeps_the_previous_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = save_image(np.zeros((4, 4, 3), np.uint8), tmp_path / "out.png")
+    before = path.read_bytes()
+
+    def disk_full(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Image.Image, "save", disk_full)
+    with pytest.raises(ImageError, match="No space left on device"):
+        save_image(np.full((4, 4, 3), 255, np.uint8), path)
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["out.png"]

@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+from typing import Dict, List
+
+import numpy as np
+import pytest
+
+from neural_style._mxnet import mx
+from neural_style.config import CONTENT_LAYERS, STYLE_LAYERS, Config
+from neural_style.engine import white_noise
+from neural_style.graph import StyleGraph
+from neural_style.optimise import (MOMENTUM, WEIGHT_DECAY, EpochInfo, StopReason, clip_by_norm,
+                                   make_optimizer, optimise, relative_change)
+
+from conftest import TINY
+
+SHAPE = (24, 24)
+
+
+@pytest.fixture()
+def graph(tiny_weights: Dict[str, np.ndarray]) -> StyleGraph:
+    params = {k: mx.nd.array(v) for k, v in tiny_weights.items()}
+    g = StyleGraph(TINY, params, SHAPE, STYLE_LAYERS, CONTENT_LAYERS, mx.cpu())
+    rng = np.random.default_rng(5)
+    style, content = rng.uniform(-100, 100, size=(2, 1, 3) + SHAPE)
+    g.set_targets(style, content)
+    g.set_weights(style=1.0, content=10.0)
+    g.data[:] = white_noise(g.shape, seed=0)
+    return g
+
+
+def test_nag_step_matches_the_formula() -> None:
+    cfg = Config(lr=0.01)
+    opt = make_optimizer(cfg)
+    rng = np.random.default_rng(0)
+    w0, g1, g2 = rng.standard_normal((3, 2, 5))
+    weight = mx.nd.array(w0)
+    state = opt.create_state(0, weight)
+    mom, w = np.zeros_like(w0), w0.copy()
+    for g in (g1, g2):
+        opt.update(0, weight, mx.nd.array(g), state)
+        # Nesterov momentum as MXNet 1.x defines it (nag_mom_update):
+        grad = g + WEIGHT_DECAY * w
+        mom = MOMENTUM * mom + grad
+        w = w - 0.01 * (grad + MOMENTUM * mom)
+        np.testing.assert_allclose(weight.asnumpy(), w, rtol=1e-5, atol=1e-7)
+
+
+def test_lr_schedule_steps_every_delay_epochs() -> None:
+    cfg = Config(lr=0.1, lr_sched_delay=5, lr_sched_factor=0.5)
+    opt = make_optimizer(cfg)
+    weight = mx.nd.zeros((2,))
+    state = opt.create_state(0, weight)
+    rates = []
+    for _ in range(12):
+        opt.update(0, weight, mx.nd.ones((2,)), state)
+        rates.append(opt.learning_rate)
+    assert rates == pytest.approx([0.1] * 5 + [0.05] * 5 + [0.025] * 2)
+
+
+def test_relative_change() -> None:
+    old, new = mx.nd.array([3.0, 4.0]), mx.nd.array([0.0, 4.0])
+    assert relative_change(old, new).asscalar() == pytest.approx(3.0 / 4.0)
+
+
+def test_clip_by_norm() -> None:
+    big = mx.nd.array([30.0, 40.0])
+    clip_by_norm(big, 5.0)
+    np.testing.assert_allclose(big.asnumpy(), [3.0, 4.0], rtol=1e-6)
+    small = mx.nd.array([0.3, 0.4])
+    clip_by_norm(small, 5.0)
+    np.testing.assert_allclose(small.asnumpy(), [0.3, 0.4], rtol=1e-6)
+
+
+def record(infos: List[EpochInfo], images: List[np.ndarray]):  # type: ignore[no-untyped-def]
+    def callback(info: EpochInfo, image: mx.nd.NDArray) -> None:
+        infos.append(info)
+        images.append(image.asnumpy().copy())
+    return callback
+
+
+def test_eps_is_the_relative_change_and_loss_falls(graph: StyleGraph) -> None:
+    infos: List[EpochInfo] = []
+    images: List[np.ndarray] = [graph.data.asnumpy().copy()]
+    outcome = optimise(graph, Config(lr=1.0, max_num_epochs=30, stop_eps=1e-9), record(infos, images))
+    assert outcome.reason is StopReason.MAX_EPOCHS and outcome.epochs == 30
+    for info, before, after in zip(infos, images, images[1:]):
+        want = np.linalg.norm(before - after) / np.linalg.norm(after)
+        assert info.eps == pytest.approx(want, rel=1e-4)
+    assert [i.epoch for i in infos] == list(range(1, 31))
+    assert infos[-1].loss < 0.5 * infos[0].loss
+    assert set(infos[0].terms) == {*(f"style:{l}" for l in STYLE_LAYERS), "content:relu4_2", "tv"}
+
+
+def test_stops_when_eps_is_below_stop_eps(graph: StyleGraph) -> None:
+    infos: List[EpochInfo] = []
+    outcome = optimise(graph, Config(lr=1.0, max_num_epochs=500, stop_eps=0.05), record(infos, []))
+    assert outcome.reason is StopReason.CONVERGED
+    assert outcome.epochs == len(infos) < 500
+    assert infos[-1].eps < 0.05 and all(i.eps >= 0.05 for i in infos[:-1])
+    assert outcome.eps == infos[-1].eps
+
+
+def test_snapshots_are_due_at_multiples_of_save_epochs(graph: StyleGraph) -> None:
+    infos: List[EpochInfo] = []
+    optimise(graph, Config(max_num_epochs=10, save_epochs=3, stop_eps=1e-9), record(infos, []))
+    assert [i.epoch for i in infos if i.snapshot_due] == [3, 6, 9]
+    infos.clear()
+    optimise(graph, Config(max_num_epochs=4, save_epochs=0, stop_eps=1e-9), record(infos, []))
+    assert not any(i.snapshot_due for i in infos)
+
+
+def test_divergence_keeps_the_last_finite_image(graph: StyleGraph) -> None:
+    outcome = optimise(graph, Config(lr=1e30, max_num_epochs=50, stop_eps=1e-9, tv_weight=0.0))
+    assert outcome.reason is StopReason.DIVERGED
+    assert outcome.epochs < 50
+    assert np.isfinite(graph.data.asnumpy()).all()
+
+
+def test_ctrl_c_keeps_the_last_completed_epoch(graph: StyleGraph) -> None:
+    images: List[np.ndarray] = []
+
+    def callback(info: EpochInfo, image: mx.nd.NDArray) -> None:
+        images.append(image.asnumpy().copy())
+        if info.epoch == 3:
+            raise KeyboardInterrupt
+
+    outcome = optimise(graph, Config(lr=1.0, max_num_epochs=50, stop_eps=1e-9), callback)
+    assert outcome.reason is StopReason.INTERRUPTED and outcome.epochs == 3
+    np.testing.assert_array_equal(graph.data.asnumpy(), images[-1])
