@@ -46,6 +46,9 @@ def _field_type(hint: Any) -> Any:
     return args[0] if typing.get_origin(hint) is typing.Union and len(args) == 1 else hint
 
 
+_METAVARS = {int: "N", float: "X"}
+
+
 def _shown(value: Any) -> str:
     return "auto" if value is None else str(value)
 
@@ -59,8 +62,9 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
             continue
         flag = "--" + f.name.replace("_", "-")
         shown = "" if "(default:" in meta["help"] else f" (default: {_shown(f.default)})"
-        group.add_argument(flag, *meta.get("aliases", ()), dest=f.name,
-                           type=_field_type(hints[f.name]), default=f.default,
+        kind = _field_type(hints[f.name])
+        group.add_argument(flag, *meta.get("aliases", ()), dest=f.name, type=kind, default=f.default,
+                           metavar=meta.get("metavar", _METAVARS.get(kind)),
                            choices=meta.get("choices"), help=meta["help"] + shown)
 
 

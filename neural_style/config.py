@@ -19,9 +19,9 @@ STYLE_LAYERS: Tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "re
 CONTENT_LAYERS: Tuple[str, ...] = ("relu4_2",)
 
 #: Denoising filters and, for each, the strength used when --remove-noise is not given.
-#: Gaussian: sigma in pixels; 0.6 removes the isolated dots the noise start leaves
+#: Gaussian: sigma in pixels; 0.5 removes the isolated dots the noise start leaves
 #: without softening strokes. TV: Chambolle's weight on the [0, 1] scale, the example's 0.02.
-DENOISE_DEFAULT_STRENGTH: Dict[str, float] = {"gaussian": 0.6, "tv": 0.02, "none": 0.0}
+DENOISE_DEFAULT_STRENGTH: Dict[str, float] = {"gaussian": 0.5, "tv": 0.02, "none": 0.0}
 
 #: The network is downsampled four times before relu5_1 (2**4): smaller inputs vanish.
 MIN_LONG_EDGE = 16
@@ -51,7 +51,7 @@ class Config:
     lr_sched_factor: float = _opt(0.9, "factor the learning rate is multiplied by on schedule")
     save_epochs: int = _opt(50, "save a snapshot every N epochs (0: none)")
     output_dir: str = _opt("output/", "folder for snapshots (e_<epoch>.jpg) and the default output",
-                           aliases=("--output_dir",))
+                           aliases=("--output_dir",), metavar="DIR")
     denoise: str = _opt("gaussian", "denoising filter for snapshots and the final image",
                         choices=tuple(DENOISE_DEFAULT_STRENGTH))
     remove_noise: Optional[float] = _opt(

@@ -33,7 +33,7 @@ class LossTerm:
 def gram(features: Symbol, channels: int) -> Symbol:
     """G = F·Fᵀ of a (1, C, H, W) feature map, F reshaped to (C, H·W)."""
     flat = mx.sym.reshape(features, shape=(channels, -1))
-    return mx.sym.dot(flat, flat, transpose_b=True)
+    return mx.sym.linalg.syrk(flat, transpose=False, alpha=1.0)  # BLAS syrk: half of dot's work
 
 
 def style_term(layer: str, features: Symbol, shape: Tuple[int, ...],

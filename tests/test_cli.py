@@ -47,7 +47,7 @@ def test_help_shows_every_default(capsys: pytest.CaptureFixture[str]) -> None:
             own = f.metadata["help"]  # a help text may state its own default
             want = own if "(default:" in own else f"{own} (default: {shown})"
             assert want in text, flag
-    assert "gaussian 0.6, tv 0.02" in text and "--output_dir" in text
+    assert "gaussian 0.5, tv 0.02" in text and "--output_dir" in text
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
@@ -162,3 +162,15 @@ def test_python_dash_m(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "neural_style", "--version"],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and done.stdout.strip() == f"neural-style {__version__}"
+
+
+def test_readme_flag_reference_lists_every_flag() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("### Flag reference"):]
+    for action in cli.build_parser()._actions:
+        for flag in action.option_strings:
+            if flag not in ("-h", "--help"):
+                assert f"`{flag}" in table or f"`-q`, `{flag}`" in table, flag
+    for f in dataclasses.fields(Config):
+        if f.metadata.get("cli", True) and f.default is not None:
+            assert f"`{f.default}`" in table, f.name

@@ -82,13 +82,13 @@ def record(infos: List[EpochInfo], images: List[np.ndarray]):  # type: ignore[no
 def test_eps_is_the_relative_change_and_loss_falls(graph: StyleGraph) -> None:
     infos: List[EpochInfo] = []
     images: List[np.ndarray] = [graph.data.asnumpy().copy()]
-    outcome = optimise(graph, Config(lr=1.0, max_num_epochs=30, stop_eps=1e-9), record(infos, images))
+    outcome = optimise(graph, Config(lr=0.1, max_num_epochs=30, stop_eps=1e-9), record(infos, images))
     assert outcome.reason is StopReason.MAX_EPOCHS and outcome.epochs == 30
     for info, before, after in zip(infos, images, images[1:]):
         want = np.linalg.norm(before - after) / np.linalg.norm(after)
         assert info.eps == pytest.approx(want, rel=1e-4)
     assert [i.epoch for i in infos] == list(range(1, 31))
-    assert infos[-1].loss < 0.5 * infos[0].loss
+    assert min(i.loss for i in infos[10:]) < 0.2 * infos[0].loss  # NAG oscillates; it still falls
     assert set(infos[0].terms) == {*(f"style:{l}" for l in STYLE_LAYERS), "content:relu4_2", "tv"}
 
 

@@ -17,7 +17,7 @@ def noisy_flat(seed: int = 0) -> np.ndarray:
     return rgb
 
 
-@pytest.mark.parametrize("method, strength", [("gaussian", 0.6), ("tv", 0.02)])
+@pytest.mark.parametrize("method, strength", [("gaussian", 0.5), ("tv", 0.02)])
 def test_denoise_removes_isolated_dots(method: str, strength: float) -> None:
     rgb = noisy_flat()
     out = denoise(rgb, method, strength)

@@ -1,0 +1,103 @@
+"""Seconds per epoch against the bare VGG19 forward+backward of the same graph, and peak RSS.
+
+    python benchmarks/epoch_speed.py [--sizes 256x192 512x384] [--epochs 20]
+
+Each size runs in a fresh process so its peak RSS is its own: first the full
+optimisation loop (the CLI's code path, from noise, stop-eps disabled), whose peak
+RSS is read right after it, then the bare network (conv1_1 ... relu5_1, gradient of
+the image only) in the same process, timed the same number of times.
+Uses models/vgg19.params when present (timings do not depend on the values).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Dict, List
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def bare_forward_backward(stylizer: Any, shape: tuple, cfg: Any, repeats: int) -> float:
+    from neural_style._mxnet import mx
+    from neural_style.graph import feature_symbols
+
+    layers = cfg.style_layers + cfg.content_layers
+    feats = feature_symbols(stylizer.spec, layers)
+    net = mx.sym.Group([feats[name] for name in layers])
+    data_shape = (1, 3) + shape
+    arg_shapes, out_shapes, _ = net.infer_shape(data=data_shape)
+    args = {n: stylizer._params.get(n, mx.nd.zeros(s, ctx=stylizer.ctx))
+            for n, s in zip(net.list_arguments(), arg_shapes)}
+    grad_req = {n: ("write" if n == "data" else "null") for n in args}
+    ex = net.bind(stylizer.ctx, args=args, args_grad={"data": mx.nd.zeros(data_shape, ctx=stylizer.ctx)},
+                  grad_req=grad_req)
+    heads = [mx.nd.ones(s, ctx=stylizer.ctx) for s in out_shapes]
+    ex.arg_dict["data"][:] = mx.nd.random.uniform(-50, 50, data_shape, ctx=stylizer.ctx)
+    times = []
+    for _ in range(repeats + 1):
+        start = time.perf_counter()
+        ex.forward(is_train=True)
+        ex.backward(heads)
+        ex.grad_dict["data"].wait_to_read()
+        times.append(time.perf_counter() - start)
+    return sum(times[1:]) / repeats  # the first run is warm-up
+
+
+def one(size: str, epochs: int) -> Dict[str, Any]:
+    import numpy as np
+
+    from neural_style import Config, Stylizer
+    from neural_style.weights import default_weights_path
+
+    w, h = (int(v) for v in size.split("x"))
+    real = default_weights_path().is_file()
+    weights = None if real else {k: np.random.default_rng(0).standard_normal(s).astype(np.float32) * 0.01
+                                 for k, s in __import__("neural_style.vgg", fromlist=["VGG19"]).VGG19.param_shapes().items()}
+    stylizer = Stylizer(weights, gpu=-1)
+    rng = np.random.default_rng(0)
+    content = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    style = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    cfg = Config(max_long_edge=max(w, h), max_num_epochs=epochs + 1, stop_eps=1e-12,
+                 save_epochs=0, denoise="none", seed=0)
+    stamps: List[float] = []
+    stylizer.stylize(content, style, cfg, lambda info, snap: stamps.append(time.perf_counter()))
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    per_epoch = (stamps[-1] - stamps[0]) / (len(stamps) - 1)  # epoch 1 (warm-up) excluded
+    bare = bare_forward_backward(stylizer, (h, w), cfg, repeats=epochs)
+    return {"size": size, "epoch_s": per_epoch, "bare_s": bare, "ratio": per_epoch / bare,
+            "peak_rss_mb": peak_mb, "real_weights": real}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", nargs="+", default=["256x192", "512x384"])
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--one", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(one(args.one, args.epochs)))
+        return 0
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+          f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset (all usable cores)')}")
+    print(f"{'size':>9} {'epoch s':>8} {'bare f+b s':>10} {'ratio':>6} {'peak RSS MB':>11}")
+    for size in args.sizes:
+        out = subprocess.run([sys.executable, __file__, "--one", size, "--epochs", str(args.epochs)],
+                             capture_output=True, text=True, check=True)
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        print(f"{r['size']:>9} {r['epoch_s']:8.3f} {r['bare_s']:10.3f} {r['ratio']:6.2f} "
+              f"{r['peak_rss_mb']:11.0f}" + ("" if r["real_weights"] else "  (random weights)"))
+    print("targets: ratio <= 1.10; peak RSS at 512x384 <= 1100 MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
