@@ -18,8 +18,8 @@ from typing import Any, Dict, Iterator, List, NoReturn, Optional, Sequence
 
 from . import __version__
 from .config import Config
-from .errors import ConfigError, ExitCode, ImageError, NeuralStyleError, WeightsError
-from .images import load_rgb, output_format
+from .errors import ConfigError, ExitCode, ImageError, NeuralStyleError, WeightsError, summary
+from .images import load_pair, output_format
 
 log = logging.getLogger("neural_style")
 
@@ -163,7 +163,7 @@ def _logging_to_stderr(quiet: bool) -> Iterator[None]:
 def run(job: Job) -> int:
     """Stylize one pair and write the result; returns the exit code."""
     check_paths(job)
-    content, style = load_rgb(job.content), load_rgb(job.style)  # fail fast, before weights
+    content, style = load_pair(job.content, job.style, job.config.max_long_edge)  # before weights
     from .engine import Stylizer
     from .optimise import StopReason
     from .progress import make_progress
@@ -224,6 +224,4 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 def _one_line(err: BaseException) -> str:
     if isinstance(err, NeuralStyleError):
         return str(err)
-    lines = str(err).strip().splitlines()
-    first = lines[0] if lines else ""
-    return f"{type(err).__name__}: {first} (run again with --traceback for details)"
+    return f"{type(err).__name__}: {summary(err)} (run again with --traceback for details)"

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Optional, Tuple
 
 from .errors import ConfigError
+from .vgg import MIN_EDGE
 
 #: Style and content layers of Gatys et al. (2015), as the MXNet example uses them.
 STYLE_LAYERS: Tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
@@ -23,8 +24,6 @@ CONTENT_LAYERS: Tuple[str, ...] = ("relu4_2",)
 #: without softening strokes. TV: Chambolle's weight on the [0, 1] scale, the example's 0.02.
 DENOISE_DEFAULT_STRENGTH: Dict[str, float] = {"gaussian": 0.5, "tv": 0.02, "none": 0.0}
 
-#: The network is downsampled four times before relu5_1 (2**4): smaller inputs vanish.
-MIN_LONG_EDGE = 16
 
 MODEL_ALIASES: Dict[str, str] = {"vgg19": "vgg19", "vgg": "vgg19"}
 
@@ -106,8 +105,8 @@ def _ranges(cfg: Config) -> None:
     _require(cfg.stop_eps > 0, "stop_eps", "must be above 0 (try 0.005)")
     _require(cfg.lr > 0, "lr", "must be above 0 (try 0.001)")
     _require(cfg.max_num_epochs >= 1, "max_num_epochs", "must be at least 1")
-    _require(cfg.max_long_edge >= MIN_LONG_EDGE, "max_long_edge",
-             f"must be at least {MIN_LONG_EDGE} pixels (VGG19 halves the image 4 times)")
+    _require(cfg.max_long_edge >= MIN_EDGE, "max_long_edge",
+             f"must be at least {MIN_EDGE} pixels (VGG19 halves the image 4 times)")
     _require(cfg.lr_sched_delay >= 1, "lr_sched_delay", "must be at least 1")
     _require(0 < cfg.lr_sched_factor <= 1, "lr_sched_factor", "must be in (0, 1]")
     _require(cfg.save_epochs >= 0, "save_epochs", "must be 0 (no snapshots) or more")

@@ -6,7 +6,7 @@ import logging
 from typing import Any, Optional
 
 from ._mxnet import mx
-from .errors import DeviceError
+from .errors import DeviceError, summary
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,6 @@ def probe(ctx: Any) -> Any:
     try:
         (mx.nd.ones((2,), ctx=ctx) * 2).asnumpy()
     except mx.base.MXNetError as err:
-        line = str(err).strip().splitlines()[0] if str(err).strip() else "MXNet error"
-        raise DeviceError(f"device {ctx} does not work ({line}); try --gpu -1 for the CPU") from None
+        raise DeviceError(f"device {ctx} does not work ({summary(err)}); "
+                          "try --gpu -1 for the CPU") from None
     return ctx

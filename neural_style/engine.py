@@ -6,28 +6,33 @@ flow to callbacks, and the result comes back as arrays.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Tuple, Union
 
 import numpy as np
 
 from ._mxnet import mx
 from .config import Config
 from .device import choose_context
+from .errors import DeviceError
 from .graph import StyleGraph
-from .images import ImageInput, fit_long_edge, from_network, load_rgb, resize, to_network
+from .images import ImageInput, from_network, load_pair, to_network
 from .losses import NDArray
 from .optimise import EpochInfo, LoopOutcome, StopReason, optimise
 from .snapshots import denoise
-from .vgg import VGG19, VGGSpec
+from .vgg import MIN_EDGE, VGG19, VGGSpec
 from .weights import Weights, default_weights_path, load_weights, VGG19_FINGERPRINT
 
 #: Called once per epoch; ``snapshot`` is the denoised image when one is due, else None.
 ProgressCallback = Callable[[EpochInfo, Optional[np.ndarray]], None]
+
+#: How MXNet says it ran out of memory (CPU allocation, CUDA, cuDNN).
+_OOM_MARKS = ("out of memory", "bad_alloc", "cudamalloc", "memory allocation failed")
 
 #: How many bound graphs (image shapes) a Stylizer keeps; each holds its activations.
 GRAPH_CACHE_SIZE = 2
@@ -90,16 +95,28 @@ class Stylizer:
         """Paint ``content`` in the style of ``style`` (paths or (H, W, 3) arrays)."""
         cfg = config or Config()
         started = time.perf_counter()
-        content_rgb = load_rgb(content)
-        shape = fit_long_edge(content_rgb.shape[:2], cfg.max_long_edge)
-        content_x = to_network(resize(content_rgb, shape))
-        style_x = to_network(resize(load_rgb(style), shape))  # stretched, as the example
-        graph = self.graph(shape, cfg)
-        graph.set_targets(style_x, content_x)
-        graph.data[:] = white_noise(content_x.shape, cfg.seed)
-        outcome = optimise(graph, cfg, _snapshotting(cfg, callback))
-        image = finish(graph.data.asnumpy(), cfg)
+        content_rgb, style_rgb = load_pair(content, style, cfg.max_long_edge)
+        with self._memory_guard(content_rgb.shape[:2], cfg.max_long_edge):
+            graph = self.graph(content_rgb.shape[:2], cfg)
+            graph.set_targets(to_network(style_rgb), to_network(content_rgb))
+            graph.data[:] = white_noise(graph.shape, cfg.seed)
+            outcome = optimise(graph, cfg, _snapshotting(cfg, callback))
+            image = finish(graph.data.asnumpy(), cfg)
         return _result(image, outcome, time.perf_counter() - started)
+
+    @contextlib.contextmanager
+    def _memory_guard(self, shape: Tuple[int, int], long_edge: int) -> Iterator[None]:
+        """Out of memory on the device becomes a :class:`DeviceError` with a smaller size."""
+        try:
+            yield
+        except (MemoryError, mx.base.MXNetError) as err:
+            text = str(err).lower()
+            if not isinstance(err, MemoryError) and not any(m in text for m in _OOM_MARKS):
+                raise
+            smaller = max(MIN_EDGE, int(long_edge * 0.7))
+            self._graphs.clear()
+            raise DeviceError(f"out of memory on {self.ctx} at {shape[1]}x{shape[0]} pixels; "
+                              f"try --max-long-edge {smaller}") from None
 
 
 def white_noise(shape: Tuple[int, ...], seed: Optional[int]) -> np.ndarray:

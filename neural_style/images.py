@@ -7,17 +7,19 @@ resized with scikit-image and handed to the network as (1, 3, H, W) float32 in
 
 from __future__ import annotations
 
+import logging
 import os
-import warnings
 from pathlib import Path
-from typing import Tuple, Union
+from typing import Optional, Tuple, Union
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import ImageError
 from .files import atomic_path
-from .vgg import RGB_MEAN
+from .vgg import MIN_EDGE, RGB_MEAN
+
+log = logging.getLogger(__name__)
 
 PathLike = Union[str, "os.PathLike[str]"]
 ImageInput = Union[PathLike, np.ndarray]
@@ -39,17 +41,23 @@ def output_format(path: PathLike) -> str:
                          f"use one of {', '.join(sorted(_SAVE_FORMATS))}") from None
 
 
-def load_rgb(source: ImageInput) -> np.ndarray:
-    """An (H, W, 3) float32 array in [0, 1] from a file path or an array."""
+def load_rgb(source: ImageInput, max_edge: Optional[int] = None) -> np.ndarray:
+    """An (H, W, 3) float32 array in [0, 1] from a file path or an array.
+
+    Files are read-only; EXIF orientation is applied; any mode becomes RGB (alpha over
+    white); an animated image gives its first frame. With ``max_edge``, a large image
+    is shrunk while decoding (JPEG) or right after (by whole factors), keeping its long
+    edge at least ``max_edge``, so memory stays bounded. Every failure is an
+    :class:`ImageError` naming the file.
+    """
     if isinstance(source, np.ndarray):
         return _array_to_rgb(source)
     path = Path(source)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
-                img = ImageOps.exif_transpose(img)
-                return _pil_to_rgb(img)
+        with Image.open(path) as img:
+            _note_frames(img, path)
+            img = _shrink(img, max_edge)
+            return _pil_to_rgb(ImageOps.exif_transpose(img))
     except FileNotFoundError:
         raise ImageError(f"{path}: no such file") from None
     except IsADirectoryError:
@@ -57,31 +65,70 @@ def load_rgb(source: ImageInput) -> np.ndarray:
     except PermissionError:
         raise ImageError(f"{path}: no permission to read it") from None
     except UnidentifiedImageError:
-        raise ImageError(f"{path}: not an image Pillow can read") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
-        raise ImageError(f"{path}: too many pixels to load safely ({err})") from None
-    except (OSError, SyntaxError, ValueError) as err:  # truncated or corrupt data
-        raise ImageError(f"{path}: cannot decode the image ({err})") from None
+        return _load_other(path)
+    except Image.DecompressionBombError as err:
+        raise ImageError(f"{path}: refused as a possible decompression bomb ({err}); "
+                         "shrink it first if it is a real image") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as err:  # truncated or corrupt data
+        raise ImageError(f"{path}: cannot decode the image ({err}); is the file complete?") from None
+
+
+def _load_other(path: Path) -> np.ndarray:
+    """Formats Pillow cannot read: multi-channel float TIFFs (through tifffile)."""
+    if path.suffix.lower() in (".tif", ".tiff"):
+        try:
+            import tifffile
+
+            return _float_to_rgb(np.asarray(tifffile.imread(str(path)), dtype=np.float64))
+        except Exception as err:  # tifffile raises many kinds
+            raise ImageError(f"{path}: cannot read this TIFF ({err})") from None
+    raise ImageError(f"{path}: not an image format this tool reads; convert it to JPEG or PNG")
+
+
+def _note_frames(img: Image.Image, path: Path) -> None:
+    frames = getattr(img, "n_frames", 1)
+    if frames > 1:
+        log.warning("%s: has %d frames; using the first", path, frames)
+
+
+def _shrink(img: Image.Image, max_edge: Optional[int]) -> Image.Image:
+    """Whole-factor reduction keeping the long edge >= max_edge and the short >= MIN_EDGE."""
+    if not max_edge or max(img.size) < 2 * max_edge:
+        return img
+    if img.format == "JPEG":
+        img.draft("RGB", (max_edge, max_edge))  # decode at 1/2, 1/4 or 1/8 scale
+    factor = min(max(img.size) // max_edge, min(img.size) // MIN_EDGE)
+    if factor >= 2:
+        img = img.reduce(factor) if img.mode in ("RGB", "RGBA", "L", "LA") else img
+    return img
 
 
 def _pil_to_rgb(img: Image.Image) -> np.ndarray:
-    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        arr = np.asarray(img, dtype=np.float64)
-        top = 65535.0 if img.mode.startswith("I") and arr.max() > 255 else 255.0
-        return _array_to_rgb((arr / top).clip(0, 1))
-    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+    if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        return _float_to_rgb(np.asarray(img, dtype=np.float64))
+    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (img.mode == "P" and "transparency" in img.info):
         img = img.convert("RGBA")
         background = Image.new("RGBA", img.size, (255, 255, 255, 255))
         img = Image.alpha_composite(background, img)  # transparent areas become white
     return np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
 
 
+def _float_to_rgb(arr: np.ndarray) -> np.ndarray:
+    """Integer or float samples of unknown range: [0, 1], [0, 255], [0, 65535], or the maximum."""
+    arr = np.nan_to_num(arr, nan=0.0, posinf=0.0, neginf=0.0)
+    top = float(arr.max()) if arr.size else 1.0
+    scale = next((s for s in (1.0, 255.0, 65535.0) if top <= s), top)
+    return _array_to_rgb((arr / scale).clip(0, 1))
+
+
 def _array_to_rgb(arr: np.ndarray) -> np.ndarray:
     arr = np.asarray(arr)
     if arr.ndim == 2:
         arr = np.stack([arr] * 3, axis=-1)
+    if arr.ndim == 3 and arr.shape[2] in (1, 2):  # grey, grey + alpha
+        arr = np.repeat(arr[:, :, :1], 3, axis=2)
     if arr.ndim != 3 or arr.shape[2] not in (3, 4):
-        raise ImageError(f"an image array must be (H, W), (H, W, 3) or (H, W, 4), not {arr.shape}")
+        raise ImageError(f"an image must be (H, W), (H, W, 1-4) channels, not shaped {arr.shape}")
     arr = arr[:, :, :3]
     if arr.dtype == np.uint8:
         return arr.astype(np.float32) / 255.0
@@ -93,6 +140,44 @@ def fit_long_edge(shape: Tuple[int, int], long_edge: int) -> Tuple[int, int]:
     h, w = shape
     factor = long_edge / max(h, w)
     return max(1, int(round(h * factor))), max(1, int(round(w * factor)))
+
+
+def _check_min(rgb: np.ndarray, what: str) -> None:
+    h, w = rgb.shape[:2]
+    if min(h, w) < MIN_EDGE:
+        raise ImageError(f"{what}: {w}x{h} pixels is too small; the minimum is "
+                         f"{MIN_EDGE}x{MIN_EDGE}")
+
+
+def check_size(rgb: np.ndarray, long_edge: int, what: str) -> Tuple[int, int]:
+    """The working size of an image, or an :class:`ImageError` if it is too small.
+
+    VGG19 halves the image four times before relu5_1: each side must be at least
+    :data:`~neural_style.vgg.MIN_EDGE` pixels, in the file and after resizing.
+    """
+    _check_min(rgb, what)
+    h, w = rgb.shape[:2]
+    shape = fit_long_edge((h, w), long_edge)
+    if min(shape) < MIN_EDGE:
+        raise ImageError(f"{what}: at --max-long-edge {long_edge} its short side would be "
+                         f"{min(shape)} pixels (minimum {MIN_EDGE}); raise --max-long-edge "
+                         f"to at least {int(np.ceil(MIN_EDGE * max(h, w) / min(h, w)))}")
+    return shape
+
+
+def load_pair(content: ImageInput, style: ImageInput, long_edge: int,
+              ) -> Tuple[np.ndarray, np.ndarray]:
+    """Content resized so its long edge is ``long_edge``; style stretched to the same
+    size (as the example). Both (H, W, 3) float32 in [0, 1]."""
+    content_rgb = load_rgb(content, long_edge)
+    shape = check_size(content_rgb, long_edge, _describe(content, "the content image"))
+    style_rgb = load_rgb(style, long_edge)
+    _check_min(style_rgb, _describe(style, "the style image"))
+    return resize(content_rgb, shape), resize(style_rgb, shape)
+
+
+def _describe(source: ImageInput, role: str) -> str:
+    return role + " array" if isinstance(source, np.ndarray) else str(source)
 
 
 def resize(rgb: np.ndarray, shape: Tuple[int, int]) -> np.ndarray:

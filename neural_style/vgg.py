@@ -12,6 +12,9 @@ from typing import Dict, List, Sequence, Tuple
 #: RGB mean of ImageNet, subtracted from inputs in [0, 255] (Caffe's VGG convention).
 RGB_MEAN: Tuple[float, float, float] = (123.68, 116.779, 103.939)
 
+#: The network halves the image four times before relu5_1 (2**4): each side needs this.
+MIN_EDGE = 16
+
 
 @dataclass(frozen=True)
 class ConvLayer:

@@ -16,7 +16,7 @@ from typing import Dict, Iterable, List, Mapping, Optional
 
 import numpy as np
 
-from .errors import WeightsError
+from .errors import WeightsError, summary
 from .files import atomic_path
 from .vgg import VGG19, VGGSpec
 
@@ -62,7 +62,7 @@ def read_params(path: Path) -> Dict[str, np.ndarray]:
         loaded = mx.nd.load(str(path))
     except Exception as err:  # MXNetError for a truncated or foreign file
         raise WeightsError(f"{path}: not a readable MXNet .params file "
-                           f"({_first_line(err)})") from None
+                           f"({summary(err)})") from None
     if not isinstance(loaded, dict):
         raise WeightsError(f"{path}: holds a list of arrays, not named VGG19 parameters")
     return {_strip_prefix(k): v.asnumpy() for k, v in loaded.items()}
@@ -73,7 +73,7 @@ def read_npz(path: Path) -> Dict[str, np.ndarray]:
         with np.load(str(path), allow_pickle=False) as data:
             return {_strip_prefix(k): data[k] for k in data.files}
     except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as err:
-        raise WeightsError(f"{path}: not a readable .npz file ({_first_line(err)})") from None
+        raise WeightsError(f"{path}: not a readable .npz file ({summary(err)})") from None
 
 
 def read_h5(path: Path, spec: VGGSpec = VGG19) -> Dict[str, np.ndarray]:
@@ -92,7 +92,7 @@ def read_h5(path: Path, spec: VGGSpec = VGG19) -> Dict[str, np.ndarray]:
                 out[f"{layer.name}_weight"] = np.transpose(kernel, (3, 2, 0, 1))
                 out[f"{layer.name}_bias"] = bias
     except (OSError, KeyError, ValueError) as err:
-        raise WeightsError(f"{path}: not a readable HDF5 file ({_first_line(err)})") from None
+        raise WeightsError(f"{path}: not a readable HDF5 file ({summary(err)})") from None
     first = f"{spec.layers[0].name}_weight"
     if first in out:
         # Caffe's VGG (and so Keras's file) expects BGR; we feed RGB.
@@ -142,11 +142,6 @@ def save_params(weights: Mapping[str, np.ndarray], path: "str | os.PathLike[str]
 
 def _strip_prefix(key: str) -> str:
     return key[len(_PARAMS_PREFIX):] if key.startswith(_PARAMS_PREFIX) else key
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip().splitlines()
-    return text[0][:200] if text else type(err).__name__
 
 
 def default_weights_path(candidates: Optional[Iterable[Path]] = None) -> Path:

@@ -68,8 +68,9 @@ def test_exif_rotation_is_applied(tmp_path: Path) -> None:
 def test_arrays_are_accepted() -> None:
     assert load_rgb(np.zeros((4, 5), np.uint8)).shape == (4, 5, 3)
     assert load_rgb(np.ones((4, 5, 4), np.float32)).shape == (4, 5, 3)
+    assert load_rgb(np.zeros((4, 5, 2), np.uint8)).shape == (4, 5, 3)  # grey + alpha
     with pytest.raises(ImageError):
-        load_rgb(np.zeros((4, 5, 2)))
+        load_rgb(np.zeros((4, 5, 5)))
 
 
 def test_unreadable_inputs_raise_image_error(tmp_path: Path) -> None:
