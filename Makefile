@@ -65,6 +65,7 @@ test-slow: install weights
 
 bench: install weights
 	$(PY) benchmarks/epoch_speed.py
+	$(PY) benchmarks/batch_throughput.py
 
 clean:
 	rm -rf $(VENV) output .pytest_cache *.egg-info

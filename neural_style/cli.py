@@ -1,7 +1,9 @@
-"""The ``neural-style`` command: parse, validate, run, report. The only place that prints.
+"""The ``neural-style`` command: parse, plan, run, report. The only place that prints.
 
-Flags are built from :class:`~neural_style.config.Config`'s fields, so names,
-types, defaults and help come from one place.
+Flags are built from :class:`~neural_style.config.Config`'s fields, so names, types,
+defaults and help come from one place. One content and one style image make one job,
+written to ``--output`` (default ``<output-dir>/final.jpg``) as MXNet's example did;
+several images, sweeps or a manifest make a batch named by ``--output-template``.
 """
 
 from __future__ import annotations
@@ -10,21 +12,29 @@ import argparse
 import contextlib
 import dataclasses
 import difflib
+import json
 import logging
+import re
 import sys
+import tempfile
+import time
 import typing
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, NoReturn, Optional, Sequence
+from typing import Any, Iterator, List, NoReturn, Optional, Sequence
 
 from . import __version__
+from .batch import (DEFAULT_TEMPLATE, PAIRINGS, BatchJob, expand_images, flatten, is_complete,
+                    pair, parse_shard, parse_sweep, plan, read_manifest, refuse_collisions, shard)
 from .config import Config
-from .errors import ConfigError, ExitCode, ImageError, NeuralStyleError, WeightsError, summary
-from .images import load_pair, output_format
+from .errors import ConfigError, ExitCode, ImageError, NeuralStyleError, summary
+from .images import output_format
+from .weights import FETCH_HINT, require_weights
+from .runner import DONE, FAILED, INTERRUPTED, SKIPPED, JobResult, Reporter
 
 log = logging.getLogger("neural_style")
 
-FETCH_HINT = "fetch them with scripts/download_vgg.sh (or: make weights), or pass --weights PATH"
 FINAL_NAME = "final.jpg"
+CACHE_DIR = ".style-cache"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -74,16 +84,42 @@ def build_parser() -> argparse.ArgumentParser:
         description="Paint a photo in the style of a painting (Gatys, Ecker & Bethge 2015), "
                     "with VGG19 in MXNet.",
         epilog=f"Weights: models/vgg19.params by default; {FETCH_HINT}. "
-               "Exit codes: 0 done, 1 failure, 2 usage error, 130 interrupted.")
+               "Exit codes: 0 done, 1 failure (in a batch: some job failed), 2 usage error, "
+               "130 interrupted.")
     io = parser.add_argument_group("images")
-    io.add_argument("--content-image", required=True, metavar="PATH", help="the photo to repaint")
-    io.add_argument("--style-image", required=True, metavar="PATH", help="the painting whose style to use")
+    io.add_argument("--content-image", nargs="+", action="append", metavar="PATH",
+                    help="the photo(s) to repaint: files, globs or folders")
+    io.add_argument("--style-image", nargs="+", action="append", metavar="PATH",
+                    help="the painting(s) whose style to use: files, globs or folders")
     io.add_argument("--output", metavar="PATH",
-                    help=f"the final image (default: <output-dir>/{FINAL_NAME}); "
+                    help=f"the final image of a single job (default: <output-dir>/{FINAL_NAME}); "
                          "the extension picks the format")
+    batch = parser.add_argument_group("batches")
+    batch.add_argument("--pairs", choices=PAIRINGS, default="product",
+                       help="every content with every style, or position by position "
+                            "(default: product)")
+    batch.add_argument("--output-template", metavar="TEMPLATE",
+                       help="output names inside --output-dir, with {content} {style} {index} "
+                            "{params} and any setting, e.g. {content}_cw{content_weight}.jpg "
+                            f"(default: {DEFAULT_TEMPLATE}, made unique where names would clash)")
+    batch.add_argument("--manifest", type=Path, metavar="FILE",
+                       help=".csv or .jsonl, one job per row: content, style, optional output, "
+                            "and any numeric setting (content_weight, stop_eps, ...)")
+    batch.add_argument("--sweep", action="append", default=[], metavar="NAME=V1,V2",
+                       help="run every value of a setting, e.g. content-weight=5,10,20 (repeatable: "
+                            "the product of all sweeps)")
+    batch.add_argument("--skip-existing", action="store_true",
+                       help="skip jobs whose output exists and is complete")
+    batch.add_argument("--json", action="store_true",
+                       help="one JSON line per finished, skipped or failed job on stdout")
+    batch.add_argument("--shard", metavar="I/N",
+                       help="run only the I-th of N disjoint parts of the jobs (I from 0 to N-1)")
+    batch.add_argument("--dry-run", action="store_true",
+                       help="print the planned jobs as JSON lines and do nothing")
     run = parser.add_argument_group("running")
-    run.add_argument("--gpu", type=int, metavar="N", default=None,
-                     help="GPU number, or -1 for the CPU (default: GPU 0 if there is one, else CPU)")
+    run.add_argument("--gpu", metavar="N[,N...]", default=None,
+                     help="GPU number, -1 for the CPU, or a list for one worker per device, "
+                          "e.g. 0,1,2,3 (default: GPU 0 if there is one, else CPU)")
     run.add_argument("--weights", metavar="PATH", default=None,
                      help="VGG19 weights: .params, Keras .h5 or .npz (default: models/vgg19.params)")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar or log lines")
@@ -94,54 +130,209 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 @dataclasses.dataclass(frozen=True)
-class Job:
-    """What the command line asks for, validated before any heavy work."""
+class Request:
+    """What the command line asks for, planned and validated before any heavy work."""
 
-    content: Path
-    style: Path
-    output: Path
-    config: Config
-    gpu: Optional[int]
+    jobs: List[BatchJob]
+    devices: List[Optional[int]]
     weights: Optional[Path]
+    cache_dir: Path
     quiet: bool
     traceback: bool
+    json: bool
+    skip_existing: bool
+    dry_run: bool
+
+    @property
+    def single(self) -> bool:
+        return len(self.jobs) == 1
 
 
-def parse(argv: Sequence[str]) -> Job:
-    """Parse and validate; bad usage exits with status 2 through argparse."""
+def parse(argv: Sequence[str]) -> Request:
+    """Parse, plan and validate; bad usage exits with status 2 through argparse."""
     parser = build_parser()
-    ns = parser.parse_args(argv)
-    values = {f.name: getattr(ns, f.name) for f in dataclasses.fields(Config) if hasattr(ns, f.name)}
+    ns = parser.parse_args(_glue_device_lists(argv))
     try:
-        config = Config(**values)
-        output = Path(ns.output) if ns.output else Path(config.output_dir) / FINAL_NAME
-        output_format(output)
+        return _request(ns)
     except (ConfigError, ImageError) as err:
         parser.error(str(err))
-    return Job(Path(ns.content_image), Path(ns.style_image), output, config, ns.gpu,
-               Path(ns.weights) if ns.weights else None, ns.quiet, ns.traceback)
 
 
-def check_paths(job: Job) -> None:
-    """Output never overwrites an input; its folder exists (created) and is writable."""
-    for source in (job.content, job.style):
-        if source.exists() and job.output.resolve() == source.resolve():
-            raise ImageError(f"{job.output}: the output would overwrite the input image; "
-                             "choose another --output")
-    for folder in {job.output.parent, Path(job.config.output_dir)}:
+def _glue_device_lists(argv: Sequence[str]) -> List[str]:
+    """``--gpu -1,-1`` as ``--gpu=-1,-1``: argparse takes "-1,-1" for an option."""
+    out = list(argv)
+    for i in range(len(out) - 1):
+        if out[i] == "--gpu" and re.fullmatch(r"-?\d+(,-?\d+)+", out[i + 1]):
+            out[i:i + 2] = [f"--gpu={out[i + 1]}", ""]
+    return [a for a in out if a != ""]
+
+
+def _request(ns: argparse.Namespace) -> Request:
+    values = {f.name: getattr(ns, f.name) for f in dataclasses.fields(Config) if hasattr(ns, f.name)}
+    config = Config(**values)
+    out_dir = Path(config.output_dir)
+    jobs = _plan(ns, config, out_dir)
+    if ns.shard:
+        parse_shard(ns.shard)
+    for job in jobs:
+        output_format(job.output)
+    return Request(shard(jobs, ns.shard), parse_devices(ns.gpu),
+                   Path(ns.weights) if ns.weights else None, out_dir / CACHE_DIR, ns.quiet,
+                   ns.traceback, ns.json, ns.skip_existing, ns.dry_run)
+
+
+def _plan(ns: argparse.Namespace, config: Config, out_dir: Path) -> List[BatchJob]:
+    if ns.manifest is not None:
+        if ns.content_image or ns.style_image:
+            raise ConfigError("--manifest: give the images in the manifest, not with "
+                              "--content-image/--style-image")
+        pairs, rows = read_manifest(ns.manifest)
+    else:
+        if not ns.content_image or not ns.style_image:
+            raise ConfigError("the following arguments are required: --content-image, --style-image "
+                              "(or --manifest)")
+        pairs = pair(expand_images(flatten(ns.content_image), "--content-image"),
+                     expand_images(flatten(ns.style_image), "--style-image"), ns.pairs)
+        rows = None
+    sweeps = [parse_sweep(s) for s in ns.sweep]
+    single = len(pairs) == 1 and not sweeps and ns.manifest is None and ns.output_template is None
+    if single:  # as MXNet's example: one image, --output or <output-dir>/final.jpg
+        output = Path(ns.output) if ns.output else out_dir / FINAL_NAME
+        job = BatchJob(0, pairs[0][0], pairs[0][1], output, config, out_dir)
+        refuse_collisions([job])
+        return [job]
+    if ns.output:
+        raise ConfigError("--output names one file, and this is a batch; use --output-template")
+    return plan(pairs, config, sweeps, ns.output_template, out_dir, rows)
+
+
+def parse_devices(text: Optional[str]) -> List[Optional[int]]:
+    if text is None:
+        return [None]
+    try:
+        devices = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ConfigError(f"--gpu {text}: give a GPU number, -1 for the CPU, or a list "
+                          "such as 0,1") from None
+    if not devices:
+        raise ConfigError("--gpu: no device given")
+    return list(devices)
+
+
+def check_outputs(jobs: Sequence[BatchJob], out_dir: Path) -> None:
+    """Every output folder exists (created) and is writable, before any heavy work."""
+    for folder in sorted({job.output.parent for job in jobs} | {out_dir}):
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            with contextlib.closing(_probe_file(folder)):
+            with tempfile.TemporaryFile(dir=folder):
                 pass
         except OSError as err:
             raise ImageError(f"{folder}: cannot write there ({err.strerror or err}); "
                              "choose another --output or --output-dir") from None
 
 
-def _probe_file(folder: Path) -> Any:
-    import tempfile
+class CliReporter(Reporter):
+    """Progress on stderr (bars on a terminal, log lines otherwise); results on stdout."""
 
-    return tempfile.TemporaryFile(dir=folder)
+    def __init__(self, request: Request) -> None:
+        from .progress import BatchProgress
+
+        self.request = request
+        self.total = len(request.jobs)
+        self.progress = BatchProgress(self.total, max(j.config.max_num_epochs for j in request.jobs),
+                                      request.quiet)
+
+    def job_started(self, job: BatchJob) -> None:
+        if not self.request.single:
+            self.progress.job_started(f"job {job.index}: {job.content.name} + {job.style.name} "
+                                      f"-> {job.output.name}")
+
+    def epoch(self, job: BatchJob, info: Any) -> None:
+        self.progress.epoch(info)
+
+    def job_finished(self, result: JobResult) -> None:
+        self.progress.job_finished()
+        if self.request.json:
+            print(json.dumps(result.as_json()), flush=True)
+        elif result.written is not None and result.status in (DONE, SKIPPED, INTERRUPTED, FAILED):
+            print(result.written, flush=True)
+        if result.status == FAILED:
+            where = "" if self.request.single else \
+                f"job {result.job.index} ({result.job.content.name} + {result.job.style.name}): "
+            log.error("error: %s%s", where, result.error)
+        elif result.status == SKIPPED:
+            log.info("skipped (complete): %s", result.job.output)
+        elif result.status in (DONE, INTERRUPTED):
+            log.info("%s after %d epochs (eps %.5f, loss %.4g) in %.1fs: %s", result.stop_reason,
+                     result.epochs, result.eps or 0.0, sum(result.terms.values()), result.seconds,
+                     result.written)
+
+    def close(self) -> None:
+        self.progress.close()
+
+
+def execute(request: Request) -> int:
+    """Run the request's jobs; returns the exit code."""
+    from .runner import LazyStylizer, run_parallel, run_sequential
+
+    if request.dry_run:
+        for job in request.jobs:
+            print(json.dumps(job.describe()))
+        return ExitCode.OK
+    check_outputs(request.jobs, Path(request.jobs[0].config.output_dir) if request.jobs else Path("."))
+    started, reporter = time.perf_counter(), CliReporter(request)
+    results: List[JobResult] = []
+    todo = []
+    for job in request.jobs:
+        if request.skip_existing and is_complete(job.output):
+            results.append(JobResult(job, SKIPPED, written=job.output))
+            reporter.job_finished(results[-1])
+        else:
+            todo.append(job)
+    try:
+        if len(request.devices) > 1 and todo:
+            check_devices(request.devices)
+            require_weights(request.weights)
+            results += run_parallel(todo, request.devices, request.weights, request.cache_dir,
+                                    reporter)
+        elif todo:
+            from .cache import StyleCache
+
+            stylizer = LazyStylizer(request.weights, request.devices[0])
+            results += run_sequential(todo, stylizer, StyleCache(request.cache_dir), reporter,
+                                      request.traceback)
+    except KeyboardInterrupt:
+        reporter.close()
+        log.error("interrupted")
+        return ExitCode.INTERRUPTED
+    finally:
+        reporter.close()
+    return _finish(request, results, time.perf_counter() - started)
+
+
+def check_devices(devices: Sequence[Optional[int]]) -> None:
+    """GPU numbers exist (without taking memory on them here: the workers probe)."""
+    from .device import CPU, choose_context, has_cuda, visible_gpus
+
+    gpus = [d for d in devices if d is not None and d != CPU]
+    if gpus and (not has_cuda() or max(gpus) >= visible_gpus()):
+        choose_context(max(gpus))  # raises the DeviceError that names the fix
+    if any(d is not None and d < CPU for d in devices):
+        choose_context(min(d for d in devices if d is not None))
+
+
+def _finish(request: Request, results: Sequence[JobResult], seconds: float) -> int:
+    statuses = [r.status for r in results]
+    if not request.single:
+        counts = {s: statuses.count(s) for s in (DONE, SKIPPED, FAILED, INTERRUPTED)}
+        counts["not run"] = len(request.jobs) - len(results)
+        text = ", ".join(f"{n} {s}" for s, n in counts.items() if n or s in (DONE, FAILED))
+        log.warning("batch: %s of %d jobs in %.1fs", text, len(request.jobs), seconds)
+    if INTERRUPTED in statuses:
+        log.warning("interrupted: the running job's image was saved as %s",
+                    next(r.written for r in results if r.status == INTERRUPTED))
+        return ExitCode.INTERRUPTED
+    return ExitCode.FAILURE if FAILED in statuses else ExitCode.OK
 
 
 @contextlib.contextmanager
@@ -150,7 +341,7 @@ def _logging_to_stderr(quiet: bool) -> Iterator[None]:
     handler.setFormatter(logging.Formatter("neural-style: %(message)s"))
     log.addHandler(handler)
     old_level, old_propagate = log.level, log.propagate
-    log.setLevel(logging.WARNING if quiet else logging.INFO)
+    log.setLevel(logging.ERROR if quiet else logging.INFO)
     log.propagate = False
     try:
         yield
@@ -160,62 +351,20 @@ def _logging_to_stderr(quiet: bool) -> Iterator[None]:
         log.propagate = old_propagate
 
 
-def run(job: Job) -> int:
-    """Stylize one pair and write the result; returns the exit code."""
-    check_paths(job)
-    content, style = load_pair(job.content, job.style, job.config.max_long_edge)  # before weights
-    from .engine import Stylizer
-    from .optimise import StopReason
-    from .progress import make_progress
-    from .snapshots import SnapshotWriter
-    from .weights import default_weights_path
-
-    weights = job.weights or default_weights_path()
-    if not weights.is_file():
-        raise WeightsError(f"VGG19 weights not found at {weights}; {FETCH_HINT}")
-    stylizer = Stylizer(weights if job.weights else None, job.gpu)
-    progress = make_progress(job.config.max_num_epochs, job.quiet)
-    snapshots = SnapshotWriter(Path(job.config.output_dir))
-
-    def on_epoch(info: Any, snapshot: Any) -> None:
-        progress(info)
-        if snapshot is not None:
-            snapshots(info.epoch, snapshot)
-
-    try:
-        result = stylizer.stylize(content, style, job.config, on_epoch)
-    finally:
-        progress.close()
-    from .images import save_image
-
-    save_image(result.image, job.output)
-    log.info("%s after %d epochs (eps %.5f, loss %.4g) in %.1fs", result.stop_reason.value,
-             result.epochs, result.eps, result.loss, result.seconds)
-    print(job.output)
-    if result.stop_reason is StopReason.INTERRUPTED:
-        log.warning("interrupted: saved the image of epoch %d", result.epochs)
-        return ExitCode.INTERRUPTED
-    if result.stop_reason is StopReason.DIVERGED:
-        log.error("diverged at epoch %d: the image became NaN/inf; saved the last finite image. "
-                  "Try a lower --lr (now %g)", result.epochs, job.config.lr)
-        return ExitCode.FAILURE
-    return ExitCode.OK
-
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the ``neural-style`` command; returns the exit status."""
     try:
-        job = parse(list(sys.argv[1:] if argv is None else argv))
+        request = parse(list(sys.argv[1:] if argv is None else argv))
     except SystemExit as exit_:  # argparse: --help, --version or a usage error
         return int(exit_.code or 0)
-    with _logging_to_stderr(job.quiet):
+    with _logging_to_stderr(request.quiet):
         try:
-            return run(job)
+            return execute(request)
         except KeyboardInterrupt:
             log.error("interrupted")
             return ExitCode.INTERRUPTED
         except Exception as err:  # one line, not a traceback, unless asked for
-            if job.traceback:
+            if request.traceback:
                 raise
             log.error("error: %s", _one_line(err))
             return err.exit_code if isinstance(err, NeuralStyleError) else ExitCode.FAILURE

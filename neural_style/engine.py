@@ -26,7 +26,8 @@ from .losses import NDArray
 from .optimise import EpochInfo, LoopOutcome, StopReason, optimise
 from .snapshots import denoise
 from .vgg import MIN_EDGE, VGG19, VGGSpec
-from .weights import Weights, default_weights_path, load_weights, VGG19_FINGERPRINT
+from .cache import StyleCache, style_key
+from .weights import VGG19_FINGERPRINT, default_weights_path, fingerprint, load_weights
 
 #: Called once per epoch; ``snapshot`` is the denoised image when one is due, else None.
 ProgressCallback = Callable[[EpochInfo, Optional[np.ndarray]], None]
@@ -67,6 +68,7 @@ class Stylizer:
         self.spec, self.dtype = spec, dtype
         arrays = self._read(weights)
         self._params = {k: mx.nd.array(v, ctx=self.ctx, dtype=dtype) for k, v in arrays.items()}
+        self.weights_id = fingerprint(arrays, spec)
         self._graphs: "OrderedDict[Tuple[Any, ...], StyleGraph]" = OrderedDict()
 
     def _read(self, weights: Any) -> Mapping[str, np.ndarray]:
@@ -91,14 +93,22 @@ class Stylizer:
         return graph
 
     def stylize(self, content: ImageInput, style: ImageInput, config: Optional[Config] = None,
-                callback: Optional[ProgressCallback] = None) -> StyleResult:
-        """Paint ``content`` in the style of ``style`` (paths or (H, W, 3) arrays)."""
+                callback: Optional[ProgressCallback] = None,
+                style_cache: Optional[StyleCache] = None) -> StyleResult:
+        """Paint ``content`` in the style of ``style`` (paths or (H, W, 3) arrays).
+
+        ``style_cache`` keeps the style targets for later calls (and on disk, if it has
+        a folder); without one, they are computed for this call only.
+        """
         cfg = config or Config()
         started = time.perf_counter()
         content_rgb, style_rgb = load_pair(content, style, cfg.max_long_edge)
         with self._memory_guard(content_rgb.shape[:2], cfg.max_long_edge):
             graph = self.graph(content_rgb.shape[:2], cfg)
-            graph.set_targets(to_network(style_rgb), to_network(content_rgb))
+            style_x = to_network(style_rgb)
+            key = style_key(style_x, cfg.style_layers, graph.pooling, self.weights_id)
+            grams = (style_cache or StyleCache()).get_or_compute(key, lambda: graph.style_targets(style_x))
+            graph.set_targets(grams, to_network(content_rgb))
             graph.data[:] = white_noise(graph.shape, cfg.seed)
             outcome = optimise(graph, cfg, _snapshotting(cfg, callback))
             image = finish(graph.data.asnumpy(), cfg)

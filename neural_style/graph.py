@@ -68,6 +68,7 @@ class StyleGraph:
         check_layers(spec, style_layers, "--style-layers")
         check_layers(spec, content_layers, "--content-layers")
         self.shape = (1, 3) + tuple(shape)
+        self.pooling = pooling
         self.style_layers, self.content_layers = tuple(style_layers), tuple(content_layers)
         feats = feature_symbols(spec, self.style_layers + self.content_layers, pooling)
         shapes = self._feature_shapes(feats)
@@ -121,15 +122,17 @@ class StyleGraph:
         self._executor.forward(is_train=False)
         return self._executor.outputs[len(self.terms):]
 
-    def set_targets(self, style_image: np.ndarray, content_image: np.ndarray) -> None:
-        """Compute the Gram targets from ``style_image`` and the content targets from
-        ``content_image`` (both (1, 3, H, W) in network units) and bind them."""
-        n_style = len(self.style_layers)
-        grams = [g.copy() for g in self._watched(style_image)[:n_style]]
-        contents = [c.copy() for c in self._watched(content_image)[n_style:]]
+    def style_targets(self, style_image: np.ndarray) -> List[np.ndarray]:
+        """The Gram matrices of ``style_image`` ((1, 3, H, W), network units), one per layer."""
+        return [g.asnumpy() for g in self._watched(style_image)[: len(self.style_layers)]]
+
+    def set_targets(self, style_grams: Sequence[np.ndarray], content_image: np.ndarray) -> None:
+        """Bind the style targets (from :meth:`style_targets`, perhaps cached) and the
+        content targets computed from ``content_image``."""
         args = self._executor.arg_dict
-        for layer, g in zip(self.style_layers, grams):
-            g.copyto(args[f"target_gram_{layer}"])
+        contents = [c.copy() for c in self._watched(content_image)[len(self.style_layers):]]
+        for layer, g in zip(self.style_layers, style_grams):
+            args[f"target_gram_{layer}"][:] = g
         for layer, c in zip(self.content_layers, contents):
             c.copyto(args[f"target_content_{layer}"])
 

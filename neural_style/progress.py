@@ -22,10 +22,11 @@ def describe(info: EpochInfo) -> str:
 class BarProgress:
     """A tqdm bar with epoch, eps, loss, elapsed time and ETA (to max-num-epochs)."""
 
-    def __init__(self, total: int, stream: TextIO) -> None:
+    def __init__(self, total: int, stream: TextIO, position: int = 0) -> None:
         from tqdm import tqdm
 
-        self._bar = tqdm(total=total, file=stream, unit="epoch", dynamic_ncols=True, leave=True)
+        self._bar = tqdm(total=total, file=stream, unit="epoch", dynamic_ncols=True,
+                         position=position, leave=position == 0)
 
     def __call__(self, info: EpochInfo) -> None:
         self._bar.set_postfix(eps=f"{info.eps:.5f}", loss=f"{info.loss:.4g}", refresh=False)
@@ -61,3 +62,46 @@ def make_progress(total: int, quiet: bool, stream: Optional[TextIO] = None) -> A
     if stream.isatty():
         return BarProgress(total, stream)
     return LogProgress()
+
+
+class BatchProgress:
+    """A bar of jobs (done of total, ETA) above the running job's bar of epochs; in plain
+    log mode, a line when each job starts and the epoch lines of :class:`LogProgress`."""
+
+    def __init__(self, jobs: int, max_epochs: int, quiet: bool, stream: Optional[TextIO] = None) -> None:
+        self.stream = stream or sys.stderr
+        self.quiet, self.max_epochs = quiet, max_epochs
+        self.bars = not quiet and self.stream.isatty()
+        self._jobs: Any = None
+        if self.bars and jobs > 1:
+            from tqdm import tqdm
+
+            self._jobs = tqdm(total=jobs, file=self.stream, unit="job", position=0, desc="batch")
+        self._epochs: Any = None
+
+    def job_started(self, text: str) -> None:
+        if self.quiet:
+            return
+        if not self.bars:
+            log.info(text)
+        elif self._jobs is not None:
+            self._jobs.set_description_str(text[:60], refresh=True)
+
+    def epoch(self, info: EpochInfo) -> None:
+        if self._epochs is None:
+            self._epochs = (make_progress(self.max_epochs, self.quiet, self.stream) if not self.bars
+                            else BarProgress(info.max_epochs, self.stream, position=1 if self._jobs else 0))
+        self._epochs(info)
+
+    def job_finished(self) -> None:
+        if self._epochs is not None:
+            self._epochs.close()
+            self._epochs = None
+        if self._jobs is not None:
+            self._jobs.update(1)
+
+    def close(self) -> None:
+        self.job_finished() if self._epochs is not None else None
+        if self._jobs is not None:
+            self._jobs.close()
+            self._jobs = None

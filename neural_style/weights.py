@@ -27,6 +27,8 @@ Weights = Dict[str, np.ndarray]
 #: (md5 253f8cb515780f3b799900260a226db6) converted by :func:`read_h5`.
 VGG19_FINGERPRINT = "d12627fb6fa6b4113c9fe17af7191b507f3dfcd382f91b5e4646c5ae99aceb8f"
 
+FETCH_HINT = "fetch them with scripts/download_vgg.sh (or: make weights), or pass --weights PATH"
+
 _PARAMS_PREFIX = "arg:"  # the MXNet example's key prefix in vgg19.params
 _KERAS_NAME = re.compile(r"conv(\d+)_(\d+)")
 
@@ -161,3 +163,11 @@ def weights_candidates() -> List[Path]:
     paths.append(Path(__file__).resolve().parent.parent / "models" / "vgg19.params")
     paths.append(Path.cwd() / "models" / "vgg19.params")
     return paths
+
+
+def require_weights(weights: Optional[Path]) -> Path:
+    """The weights file that will be loaded, or a :class:`WeightsError` saying how to get it."""
+    path = Path(weights) if weights is not None else default_weights_path()
+    if not path.is_file():
+        raise WeightsError(f"VGG19 weights not found at {path}; {FETCH_HINT}")
+    return path

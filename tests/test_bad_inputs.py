@@ -45,7 +45,8 @@ def run(tmp_path: Path, vgg19_random_npz: Path, capsys: pytest.CaptureFixture[st
 
 def out_files(tmp_path: Path) -> List[str]:
     folder = tmp_path / "out"
-    return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+    return sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")) \
+        if folder.is_dir() else []
 
 
 def assert_fails(result: Run, *fragments: str, code: int = ExitCode.FAILURE) -> str:
@@ -75,8 +76,12 @@ def test_missing_file(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-d
 
 
 def test_directory_instead_of_file(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+    # A folder is a batch of the images in it (see test_batch.py); one without images:
     (tmp_path / "photos").mkdir()
-    assert_fails(run(tmp_path / "photos"), "photos: is a folder, not an image")
+    (tmp_path / "photos" / "notes.txt").write_text("no images here")
+    code, out, err = run(tmp_path / "photos")
+    assert code == ExitCode.USAGE and "Traceback" not in err and out == ""
+    assert err.strip().splitlines()[-1].endswith(f"--content-image: no images in folder {tmp_path / 'photos'}")
 
 
 def test_no_read_permission(tmp_path: Path, run, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
@@ -240,7 +245,8 @@ def test_unwritable_output_fails_before_loading_weights(tmp_path: Path, run) -> 
 def test_output_equal_to_input_is_refused(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
     content = write_image(tmp_path / "c.png")
     before = content.read_bytes()
-    assert_fails(run(content, None, "--output", str(content)), "would overwrite the input image")
+    assert_fails(run(content, None, "--output", str(content)), "would overwrite an input image",
+                 code=ExitCode.USAGE)
     assert content.read_bytes() == before
 
 
@@ -280,7 +286,7 @@ def test_divergence(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def
                          "--max-num-epochs", "50", "--save-epochs", "0")
     assert code == ExitCode.FAILURE and "Traceback" not in err
     assert "diverged at epoch" in err and "Try a lower --lr" in err
-    assert out_files(tmp_path) == ["final.jpg"]  # the last finite image
+    assert out_files(tmp_path) == ["final.diverged.jpg"]  # the last finite image, not as a result
 
 
 def test_out_of_memory(tmp_path: Path, run, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
@@ -327,8 +333,8 @@ def test_ctrl_c_during_a_snapshot_write(tmp_path: Path, run,
     monkeypatch.setattr(Image.Image, "save", interrupted)
     code, out, err = run(write_image(tmp_path / "c.png"), None, "--max-num-epochs", "5")
     assert code == ExitCode.INTERRUPTED and "Traceback" not in err
-    assert out_files(tmp_path) == ["e_1.jpg", "final.jpg"]  # no half-written e_2.jpg
-    assert out.strip() == str(tmp_path / "out" / "final.jpg")
+    assert out_files(tmp_path) == ["e_1.jpg", "final.interrupted.jpg"]  # no half-written e_2.jpg
+    assert out.strip() == str(tmp_path / "out" / "final.interrupted.jpg")
 
 
 def test_traceback_on_request(tmp_path: Path, vgg19_random_npz: Path) -> None:

@@ -13,6 +13,11 @@ from neural_style import __version__, cli, weights
 from neural_style.config import Config
 from neural_style.errors import ExitCode
 
+
+def visible(folder: Path) -> List[str]:
+    """The files a user sees (not the hidden style cache)."""
+    return sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
+
 ALL_FLAGS = ["--model", "vgg", "--stop-eps", "0.01", "--content-weight", "5", "--style-weight", "2",
              "--tv-weight", "0.5", "--max-num-epochs", "7", "--max-long-edge", "64", "--lr", "0.1",
              "--lr-sched-delay", "3", "--lr-sched-factor", "0.5", "--save-epochs", "2",
@@ -20,20 +25,24 @@ ALL_FLAGS = ["--model", "vgg", "--stop-eps", "0.01", "--content-weight", "5", "-
 
 
 def test_every_flag_parses() -> None:
-    job = cli.parse(["--content-image", "c.jpg", "--style-image", "s.jpg", "--output", "o.png",
+    request = cli.parse(["--content-image", "c.jpg", "--style-image", "s.jpg", "--output", "o.png",
                      "--gpu", "1", "--weights", "w.h5", "-q", *ALL_FLAGS])
+    (job,) = request.jobs
     assert job.config == Config(model="vgg19", stop_eps=0.01, content_weight=5, style_weight=2,
                                 tv_weight=0.5, max_num_epochs=7, max_long_edge=64, lr=0.1,
                                 lr_sched_delay=3, lr_sched_factor=0.5, save_epochs=2,
                                 output_dir="snaps", denoise="tv", remove_noise=0.1, seed=3)
     assert (job.content, job.style, job.output) == (Path("c.jpg"), Path("s.jpg"), Path("o.png"))
-    assert (job.gpu, job.weights, job.quiet) == (1, Path("w.h5"), True)
+    assert (request.devices, request.weights, request.quiet) == ([1], Path("w.h5"), True)
+    assert job.snapshots == Path("snaps")
 
 
 def test_defaults_and_aliases() -> None:
-    job = cli.parse(["--content-image", "c.jpg", "--style-image", "s.jpg", "--output_dir", "x"])
+    request = cli.parse(["--content-image", "c.jpg", "--style-image", "s.jpg", "--output_dir", "x"])
+    (job,) = request.jobs
     assert job.config == Config(output_dir="x")
-    assert job.output == Path("x") / "final.jpg" and job.gpu is None and job.weights is None
+    assert job.output == Path("x") / "final.jpg" and job.snapshots == Path("x")
+    assert request.devices == [None] and request.weights is None
 
 
 def test_help_shows_every_default(capsys: pytest.CaptureFixture[str]) -> None:
@@ -60,7 +69,7 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     (["--lr", "nan"], "--lr: must be a finite number"),
     (["--lr-sched-factor", "abc"], "invalid float value"),
     (["--max-long-edge", "8"], "--max-long-edge: must be at least 16"),
-    (["--gpu", "x"], "invalid int value"),
+    (["--gpu", "x"], "--gpu x: give a GPU number"),
     (["--model", "alexnet"], "invalid choice"),
     (["--output", "out.xyz"], "unknown output extension"),
     (["--stop_eps", "0.1"], "did you mean --stop-eps"),
@@ -89,8 +98,7 @@ def test_end_to_end(tmp_path: Path, base: List[str], capsys: pytest.CaptureFixtu
     out, err = capsys.readouterr()
     final = tmp_path / "out" / "final.jpg"
     assert out.strip().splitlines()[-1] == str(final)
-    assert sorted(p.name for p in final.parent.iterdir()) == ["e_2.jpg", "e_4.jpg", "e_6.jpg",
-                                                               "final.jpg"]
+    assert visible(final.parent) == ["e_2.jpg", "e_4.jpg", "e_6.jpg", "final.jpg"]
     with Image.open(final) as img:
         assert img.size == (32, 21)
     assert "epoch 6/6" in err and "after 6 epochs" in err
@@ -119,8 +127,8 @@ def test_missing_image_is_one_line(tmp_path: Path, base: List[str],
 def test_output_may_not_overwrite_an_input(base: List[str], content_path: Path,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     before = content_path.read_bytes()
-    assert cli.main([*base, "--output", str(content_path)]) == ExitCode.FAILURE
-    assert "would overwrite the input" in capsys.readouterr().err
+    assert cli.main([*base, "--output", str(content_path)]) == ExitCode.USAGE
+    assert "would overwrite an input image" in capsys.readouterr().err
     assert content_path.read_bytes() == before
 
 
@@ -146,8 +154,11 @@ def test_ctrl_c_saves_and_exits_130(tmp_path: Path, base: List[str],
     monkeypatch.setattr(progress.LogProgress, "__call__", interrupt_at_3)
     assert cli.main(base) == ExitCode.INTERRUPTED
     out, err = capsys.readouterr()
-    assert (tmp_path / "out" / "final.jpg").is_file() and out.strip().endswith("final.jpg")
-    assert "interrupted" in err and "epoch 3" in err
+    # saved beside the output, so that --skip-existing does not take it for a finished result
+    partial = tmp_path / "out" / "final.interrupted.jpg"
+    assert partial.is_file() and out.strip() == str(partial)
+    assert not (tmp_path / "out" / "final.jpg").exists()
+    assert "interrupted after 3 epochs" in err
 
 
 def test_divergence_saves_and_exits_1(tmp_path: Path, base: List[str],
@@ -155,7 +166,8 @@ def test_divergence_saves_and_exits_1(tmp_path: Path, base: List[str],
     assert cli.main([*base, "--lr", "1e30", "--tv-weight", "0"]) == ExitCode.FAILURE
     err = capsys.readouterr().err
     assert "diverged" in err and "lower --lr" in err and "Traceback" not in err
-    assert (tmp_path / "out" / "final.jpg").is_file()
+    assert (tmp_path / "out" / "final.diverged.jpg").is_file()
+    assert not (tmp_path / "out" / "final.jpg").exists()
 
 
 def test_python_dash_m(tmp_path: Path) -> None:

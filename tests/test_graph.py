@@ -46,7 +46,7 @@ def test_objective_matches_numpy(tiny_weights: Dict[str, np.ndarray], style_weig
                                  content_weight: float) -> None:
     graph = make_graph(tiny_weights)
     image, style, content = images(1)
-    graph.set_targets(style, content)
+    graph.set_targets(graph.style_targets(style), content)
     graph.set_weights(style=style_weight, content=content_weight)
     graph.data[:] = image
     got = graph.weighted(graph.forward_backward().asnumpy())
@@ -61,7 +61,7 @@ def test_objective_matches_numpy(tiny_weights: Dict[str, np.ndarray], style_weig
 def test_gradient_matches_finite_differences(tiny_weights: Dict[str, np.ndarray]) -> None:
     graph = make_graph(tiny_weights)
     image, style, content = images(2)
-    graph.set_targets(style, content)
+    graph.set_targets(graph.style_targets(style), content)
     graph.set_weights(style=1.0, content=10.0)
 
     def total(x: np.ndarray) -> float:
@@ -88,7 +88,7 @@ def test_gradient_matches_finite_differences(tiny_weights: Dict[str, np.ndarray]
 def test_weights_change_without_rebinding(tiny_weights: Dict[str, np.ndarray]) -> None:
     graph = make_graph(tiny_weights)
     image, style, content = images(4)
-    graph.set_targets(style, content)
+    graph.set_targets(graph.style_targets(style), content)
     graph.data[:] = image
     graph.set_weights(style=1.0, content=1.0)
     base = graph.weighted(graph.forward_backward().asnumpy())
@@ -118,7 +118,7 @@ def test_float32_gradient_matches_float64(tiny_weights: Dict[str, np.ndarray]) -
     grads = []
     for dtype in (np.float64, np.float32):
         graph = make_graph(tiny_weights, dtype)
-        graph.set_targets(style, content)
+        graph.set_targets(graph.style_targets(style), content)
         graph.set_weights(style=1.0, content=10.0)
         graph.data[:] = image
         graph.forward_backward()

@@ -23,7 +23,7 @@ def graph(tiny_weights: Dict[str, np.ndarray]) -> StyleGraph:
     g = StyleGraph(TINY, params, SHAPE, STYLE_LAYERS, CONTENT_LAYERS, mx.cpu())
     rng = np.random.default_rng(5)
     style, content = rng.uniform(-100, 100, size=(2, 1, 3) + SHAPE)
-    g.set_targets(style, content)
+    g.set_targets(g.style_targets(style), content)
     g.set_weights(style=1.0, content=10.0)
     g.data[:] = white_noise(g.shape, seed=0)
     return g

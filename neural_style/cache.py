@@ -1,0 +1,80 @@
+"""Style targets (Gram matrices) computed once and reused, in memory and on disk.
+
+The key is a hash of everything the targets depend on: the style image as the
+network sees it (its pixels after resizing, so file contents and size are covered),
+the style layers, the pooling, and the weights' fingerprint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import zipfile
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence
+
+import numpy as np
+
+from .files import atomic_path
+
+log = logging.getLogger(__name__)
+
+Grams = List[np.ndarray]
+
+
+def style_key(style_x: np.ndarray, layers: Sequence[str], pooling: str, weights_id: str) -> str:
+    digest = hashlib.sha256()
+    digest.update(np.ascontiguousarray(style_x, dtype="<f4").tobytes())
+    digest.update(repr((tuple(style_x.shape), tuple(layers), pooling, weights_id)).encode())
+    return digest.hexdigest()
+
+
+class StyleCache:
+    """Gram matrices by key; in memory, and in ``folder`` when one is given."""
+
+    def __init__(self, folder: Optional[Path] = None) -> None:
+        self.folder = Path(folder) if folder is not None else None
+        self._memory: Dict[str, Grams] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def get_or_compute(self, key: str, compute: Callable[[], Grams]) -> Grams:
+        grams = self._memory.get(key)
+        if grams is None:
+            grams = self._read(key)
+        if grams is None:
+            self.misses += 1
+            grams = compute()
+            self._write(key, grams)
+        else:
+            self.hits += 1
+        self._memory[key] = grams
+        return grams
+
+    def _path(self, key: str) -> Optional[Path]:
+        return self.folder / f"{key[:32]}.npz" if self.folder is not None else None
+
+    def _read(self, key: str) -> Optional[Grams]:
+        path = self._path(key)
+        if path is None or not path.is_file():
+            return None
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                if str(data["key"]) != key:
+                    return None
+                return [data[f"gram{i}"] for i in range(int(data["count"]))]
+        except (OSError, KeyError, ValueError, zipfile.BadZipFile) as err:
+            log.warning("ignoring unreadable style cache %s (%s)", path, err)
+            return None
+
+    def _write(self, key: str, grams: Grams) -> None:
+        path = self._path(key)
+        if path is None:
+            return
+        try:
+            with atomic_path(path) as tmp:
+                with open(tmp, "wb") as handle:
+                    np.savez(handle, key=np.array(key), count=np.array(len(grams)),
+                             **{f"gram{i}": g for i, g in enumerate(grams)})
+        except OSError as err:  # a cache is an optimisation: never fail the job for it
+            log.warning("could not write the style cache %s (%s)", path, err)
