@@ -252,6 +252,10 @@ class CliReporter(Reporter):
 
     def job_finished(self, result: JobResult) -> None:
         self.progress.job_finished()
+        with self.progress.suspended():
+            self._report(result)
+
+    def _report(self, result: JobResult) -> None:
         if self.request.json:
             print(json.dumps(result.as_json()), flush=True)
         elif result.written is not None and result.status in (DONE, SKIPPED, INTERRUPTED, FAILED):

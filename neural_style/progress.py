@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 from typing import Any, Optional, TextIO
@@ -99,6 +100,14 @@ class BatchProgress:
             self._epochs = None
         if self._jobs is not None:
             self._jobs.update(1)
+
+    def suspended(self) -> Any:
+        """A context in which lines can be written without breaking the bars."""
+        if not self.bars:
+            return contextlib.nullcontext()
+        from tqdm import tqdm
+
+        return tqdm.external_write_mode(file=self.stream)
 
     def close(self) -> None:
         self.job_finished() if self._epochs is not None else None

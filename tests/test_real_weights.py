@@ -43,6 +43,6 @@ def test_cli_writes_every_snapshot(tmp_path: Path, capsys: pytest.CaptureFixture
                      "--max-long-edge", "128", "--max-num-epochs", "30", "--stop-eps", "1e-6",
                      "--save-epochs", "10", "--output-dir", str(tmp_path), "-q"])
     assert code == 0
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["e_10.jpg", "e_20.jpg", "e_30.jpg",
-                                                          "final.jpg"]
+    visible = sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("."))
+    assert visible == ["e_10.jpg", "e_20.jpg", "e_30.jpg", "final.jpg"]
     assert capsys.readouterr().out.strip() == str(tmp_path / "final.jpg")
