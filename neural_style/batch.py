@@ -35,7 +35,7 @@ class BatchJob:
 
     index: int
     content: Path
-    style: Path
+    style: Tuple[Path, ...]  # one style image, or several to blend
     output: Path
     config: Config
     snapshots: Path  # the folder for this job's e_<epoch>.jpg
@@ -48,8 +48,13 @@ class BatchJob:
             return self.output
         return self.output.with_name(f"{self.output.stem}.{status}{self.output.suffix}")
 
+    @property
+    def style_label(self) -> str:
+        return "+".join(p.name for p in self.style)
+
     def describe(self) -> Dict[str, Any]:
-        return {"index": self.index, "content": str(self.content), "style": str(self.style),
+        return {"index": self.index, "content": str(self.content),
+                "style": ",".join(str(p) for p in self.style),
                 "output": str(self.output), "params": self.params}
 
 
@@ -79,7 +84,22 @@ def expand_images(specs: Sequence[str], flag: str) -> List[Path]:
     return found
 
 
-def pair(contents: Sequence[Path], styles: Sequence[Path], how: str) -> List[Tuple[Path, Path]]:
+def expand_styles(specs: Sequence[str]) -> List[Tuple[Path, ...]]:
+    """Like :func:`expand_images`, but ``a.jpg,b.jpg`` (not an existing file) is one
+    style made of several images, blended with --style-blend-weights."""
+    out: List[Tuple[Path, ...]] = []
+    for spec in specs:
+        if "," in spec and not Path(spec).exists():
+            out.append(tuple(Path(part.strip()) for part in spec.split(",") if part.strip()))
+        else:
+            out.extend((path,) for path in expand_images([spec], "--style-image"))
+    return out
+
+
+StylePair = Tuple[Path, Tuple[Path, ...]]
+
+
+def pair(contents: Sequence[Path], styles: Sequence[Tuple[Path, ...]], how: str) -> List[StylePair]:
     if how == "zip":
         if len(contents) != len(styles):
             raise ConfigError(f"--pairs zip: {len(contents)} content images but {len(styles)} "
@@ -150,10 +170,11 @@ def _params_text(params: Dict[str, Any]) -> str:
     return "".join(f"_{k}{v:g}" if isinstance(v, float) else f"_{k}{v}" for k, v in params.items())
 
 
-def render(template: str, index: int, content: Path, style: Path, cfg: Config,
+def render(template: str, index: int, content: Path, style: Tuple[Path, ...], cfg: Config,
            params: Dict[str, Any]) -> str:
     fields = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(Config)}
-    fields.update(content=content.stem, style=style.stem, index=index, params=_params_text(params))
+    fields.update(content=content.stem, style="+".join(p.stem for p in style), index=index,
+                  params=_params_text(params))
     try:
         return template.format(**fields)
     except (KeyError, IndexError, ValueError) as err:
@@ -170,7 +191,8 @@ def _disambiguate(jobs: List[BatchJob]) -> List[BatchJob]:
     out = []
     for job in jobs:
         if counts[job.output] > 1:
-            tag = hashlib.sha256(f"{job.content.resolve()}|{job.style.resolve()}|{job.params}"
+            styles = ",".join(str(p.resolve()) for p in job.style)
+            tag = hashlib.sha256(f"{job.content.resolve()}|{styles}|{job.params}"
                                  .encode()).hexdigest()[:8]
             output = job.output.with_name(f"{job.output.stem}_{tag}{job.output.suffix}")
             job = dataclasses.replace(job, output=output, snapshots=output.with_suffix(""))
@@ -180,7 +202,7 @@ def _disambiguate(jobs: List[BatchJob]) -> List[BatchJob]:
 
 def refuse_collisions(jobs: Sequence[BatchJob]) -> None:
     seen: Dict[Path, BatchJob] = {}
-    inputs = {p.resolve() for job in jobs for p in (job.content, job.style)}
+    inputs = {p.resolve() for job in jobs for p in (job.content, *job.style)}
     for job in jobs:
         key = job.output.resolve()
         if key in seen:
@@ -194,7 +216,7 @@ def refuse_collisions(jobs: Sequence[BatchJob]) -> None:
 
 # ---- plans ------------------------------------------------------------------------------
 
-def plan(pairs: Sequence[Tuple[Path, Path]], base: Config, sweeps: Sequence[Tuple[str, List[Any]]],
+def plan(pairs: Sequence[StylePair], base: Config, sweeps: Sequence[Tuple[str, List[Any]]],
          template: Optional[str], out_dir: Path,
          rows: Optional[Sequence[Dict[str, Any]]] = None) -> List[BatchJob]:
     """Every (pair x sweep combination) as a job; per-pair overrides in ``rows``."""
@@ -216,7 +238,7 @@ def plan(pairs: Sequence[Tuple[Path, Path]], base: Config, sweeps: Sequence[Tupl
     return jobs
 
 
-def read_manifest(path: Path) -> Tuple[List[Tuple[Path, Path]], List[Dict[str, Any]]]:
+def read_manifest(path: Path) -> Tuple[List[StylePair], List[Dict[str, Any]]]:
     """Pairs and per-row settings from ``.csv`` or ``.jsonl``; every error with its row."""
     try:
         text = path.read_text(encoding="utf-8")
@@ -258,12 +280,16 @@ def _manifest_rows(path: Path, text: str) -> List[Tuple[int, Dict[str, Any]]]:
     return [(number, dict(row)) for number, row in enumerate(reader, start=2)]  # row 1: header
 
 
-def _manifest_pair(row: Dict[str, Any], base: Path, number: int) -> Tuple[Path, Path]:
+def _manifest_pair(row: Dict[str, Any], base: Path, number: int) -> StylePair:
     missing = [k for k in ("content", "style") if not row.get(k)]
     if missing:
         raise ConfigError(f"row {number}: no {' or '.join(missing)}")
-    return tuple(base / str(row[k]) if not Path(str(row[k])).is_absolute() else Path(str(row[k]))
-                 for k in ("content", "style"))  # type: ignore[return-value]
+
+    def where(text: str) -> Path:  # relative to the manifest's folder
+        return Path(text) if Path(text).is_absolute() else base / text
+
+    styles = tuple(where(p.strip()) for p in str(row["style"]).split(",") if p.strip())
+    return where(str(row["content"])), styles
 
 
 def _manifest_settings(row: Dict[str, Any], number: int) -> Dict[str, Any]:

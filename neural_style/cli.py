@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any, Iterator, List, NoReturn, Optional, Sequence
 
 from . import __version__
-from .batch import (DEFAULT_TEMPLATE, PAIRINGS, BatchJob, expand_images, flatten, is_complete,
+from .batch import (DEFAULT_TEMPLATE, PAIRINGS, BatchJob, expand_images, expand_styles, flatten,
+                    is_complete,
                     pair, parse_shard, parse_sweep, plan, read_manifest, refuse_collisions, shard)
 from .config import Config
 from .errors import ConfigError, ExitCode, ImageError, NeuralStyleError, summary
@@ -60,7 +61,7 @@ _METAVARS = {int: "N", float: "X"}
 
 
 def _shown(value: Any) -> str:
-    return "auto" if value is None else str(value)
+    return "none" if value is None else str(value)
 
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
@@ -73,7 +74,13 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
         flag = "--" + f.name.replace("_", "-")
         shown = "" if "(default:" in meta["help"] else f" (default: {_shown(f.default)})"
         kind = _field_type(hints[f.name])
-        group.add_argument(flag, *meta.get("aliases", ()), dest=f.name, type=kind, default=f.default,
+        if kind is bool:
+            group.add_argument(flag, dest=f.name, action="store_true", help=meta["help"])
+            continue
+        if "parse" in meta and f.default is not None:
+            shown = f" (default: {','.join(map(str, f.default))})"
+        group.add_argument(flag, *meta.get("aliases", ()), dest=f.name,
+                           type=meta.get("parse", kind), default=f.default,
                            metavar=meta.get("metavar", _METAVARS.get(kind)),
                            choices=meta.get("choices"), help=meta["help"] + shown)
 
@@ -90,7 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     io.add_argument("--content-image", nargs="+", action="append", metavar="PATH",
                     help="the photo(s) to repaint: files, globs or folders")
     io.add_argument("--style-image", nargs="+", action="append", metavar="PATH",
-                    help="the painting(s) whose style to use: files, globs or folders")
+                    help="the painting(s) whose style to use: files, globs or folders; "
+                         "a,b (comma-joined) blends several styles in one job")
     io.add_argument("--output", metavar="PATH",
                     help=f"the final image of a single job (default: <output-dir>/{FINAL_NAME}); "
                          "the extension picks the format")
@@ -192,7 +200,7 @@ def _plan(ns: argparse.Namespace, config: Config, out_dir: Path) -> List[BatchJo
             raise ConfigError("the following arguments are required: --content-image, --style-image "
                               "(or --manifest)")
         pairs = pair(expand_images(flatten(ns.content_image), "--content-image"),
-                     expand_images(flatten(ns.style_image), "--style-image"), ns.pairs)
+                     expand_styles(flatten(ns.style_image)), ns.pairs)
         rows = None
     sweeps = [parse_sweep(s) for s in ns.sweep]
     single = len(pairs) == 1 and not sweeps and ns.manifest is None and ns.output_template is None
@@ -244,7 +252,7 @@ class CliReporter(Reporter):
 
     def job_started(self, job: BatchJob) -> None:
         if not self.request.single:
-            self.progress.job_started(f"job {job.index}: {job.content.name} + {job.style.name} "
+            self.progress.job_started(f"job {job.index}: {job.content.name} + {job.style_label} "
                                       f"-> {job.output.name}")
 
     def epoch(self, job: BatchJob, info: Any) -> None:
@@ -262,7 +270,7 @@ class CliReporter(Reporter):
             print(result.written, flush=True)
         if result.status == FAILED:
             where = "" if self.request.single else \
-                f"job {result.job.index} ({result.job.content.name} + {result.job.style.name}): "
+                f"job {result.job.index} ({result.job.content.name} + {result.job.style_label}): "
             log.error("error: %s%s", where, result.error)
         elif result.status == SKIPPED:
             log.info("skipped (complete): %s", result.job.output)
@@ -284,6 +292,10 @@ def execute(request: Request) -> int:
             print(json.dumps(job.describe()))
         return ExitCode.OK
     check_outputs(request.jobs, Path(request.jobs[0].config.output_dir) if request.jobs else Path("."))
+    if any(job.config.loss_plot for job in request.jobs):
+        from .plots import require_matplotlib
+
+        require_matplotlib()
     started, reporter = time.perf_counter(), CliReporter(request)
     results: List[JobResult] = []
     todo = []

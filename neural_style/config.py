@@ -27,6 +27,38 @@ DENOISE_DEFAULT_STRENGTH: Dict[str, float] = {"gaussian": 0.5, "tv": 0.02, "none
 
 MODEL_ALIASES: Dict[str, str] = {"vgg19": "vgg19", "vgg": "vgg19"}
 
+#: Each optimiser's learning rate when --lr is not given (L-BFGS searches its own steps).
+#: NAG: the example's 0.001 (its gradient is huge and clipped); Adam: steps of a few
+#: intensity levels in [0, 255], as jcjohnson/neural-style's 1e1.
+DEFAULT_LR: Dict[str, float] = {"nag": 0.001, "adam": 10.0, "lbfgs": 1.0}
+INITS = ("noise", "content", "image")
+
+
+def _names(text: str) -> Tuple[str, ...]:
+    """``"relu1_1:2, relu2_1"`` -> ``("relu1_1:2", "relu2_1")``: layers, each with an
+    optional weight after a colon."""
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def _floats(text: str) -> Tuple[float, ...]:
+    return tuple(float(part) for part in text.split(",") if part.strip())
+
+
+def layer_names(specs: Tuple[str, ...]) -> Tuple[str, ...]:
+    return tuple(spec.split(":")[0] for spec in specs)
+
+
+def layer_weights(specs: Tuple[str, ...]) -> Tuple[float, ...]:
+    """Each layer's weight (1 where none is given)."""
+    out = []
+    for spec in specs:
+        name, _, weight = spec.partition(":")
+        try:
+            out.append(float(weight) if weight else 1.0)
+        except ValueError:
+            raise ConfigError(f"layer {spec!r}: the weight after ':' must be a number") from None
+    return tuple(out)
+
 
 def _opt(default: Any, help: str, **cli: Any) -> Any:
     """A field with its help text and CLI details (aliases, metavar, choices)."""
@@ -45,7 +77,7 @@ class Config:
     tv_weight: float = _opt(0.01, "weight of the total-variation smoothing (0 disables)")
     max_num_epochs: int = _opt(1000, "the maximal number of epochs (updates)")
     max_long_edge: int = _opt(600, "resize the content image so its long edge is this many pixels")
-    lr: float = _opt(0.001, "the initial learning rate")
+    lr: Optional[float] = _opt(None, "the initial learning rate (default: nag 0.001, adam 10)")
     lr_sched_delay: int = _opt(75, "epochs between learning-rate decreases")
     lr_sched_factor: float = _opt(0.9, "factor the learning rate is multiplied by on schedule")
     save_epochs: int = _opt(50, "save a snapshot every N epochs (0: none)")
@@ -57,13 +89,47 @@ class Config:
         None, "denoising strength: Gaussian sigma in pixels, or TV weight "
         "(default: %s)" % ", ".join(f"{k} {v:g}" for k, v in DENOISE_DEFAULT_STRENGTH.items() if v))
     seed: Optional[int] = _opt(None, "random seed for the starting noise (default: random)")
-    content_layers: Tuple[str, ...] = _opt(CONTENT_LAYERS, "content layers", cli=False)
-    style_layers: Tuple[str, ...] = _opt(STYLE_LAYERS, "style layers", cli=False)
+    optimizer: str = _opt("nag", "nag (the example's), adam, or lbfgs (scipy's L-BFGS-B, the "
+                          "pixel range as bounds)", choices=tuple(DEFAULT_LR))
+    init: str = _opt("noise", "start from white noise (the example), the content image, or "
+                     "--init-image", choices=INITS)
+    init_image: Optional[str] = _opt(None, "the starting image for --init image", metavar="PATH")
+    scales: int = _opt(1, "optimise at this many sizes, smallest first, each warm-starting the "
+                       "next, up to --max-long-edge; each with its own --max-num-epochs")
+    start_long_edge: Optional[int] = _opt(None, "the long edge of the first scale (default: "
+                                          "--max-long-edge halved per extra scale)")
+    average_decay: float = _opt(0.0, "exponential moving average of the iterates as the result, "
+                                "with this decay, e.g. 0.9 (0: off)")
+    stop_window: int = _opt(1, "stop when the mean eps of the last K epochs is below --stop-eps "
+                            "(1: the example's rule)", metavar="K")
+    style_blend_weights: Optional[Tuple[float, ...]] = _opt(
+        None, "weights of several style images given as one comma-separated --style-image, "
+        "normalised (default: equal)", parse=_floats, metavar="W1,W2")
+    style_scale: Optional[float] = _opt(None, "resize the style image to this times the output's "
+                                        "long edge, keeping its aspect (default: stretched to the "
+                                        "content's shape, as the example)")
+    original_colors: bool = _opt(False, "keep the content's colours (luminance transfer in YCbCr)")
+    pooling: str = _opt("avg", "pooling in VGG19: avg (the example's) or max", choices=("avg", "max"))
+    content_layers: Tuple[str, ...] = _opt(CONTENT_LAYERS, "content layers, each with an optional "
+                                           ":weight", parse=_names, metavar="L[:W],...")
+    style_layers: Tuple[str, ...] = _opt(STYLE_LAYERS, "style layers, each with an optional "
+                                         ":weight", parse=_names, metavar="L[:W],...")
+    normalize_gradients: bool = _opt(False, "scale each loss term's gradient to unit L1 norm "
+                                     "(jcjohnson/neural-style's -normalize_gradients)")
+    progress_sheet: bool = _opt(False, "also write progress.jpg: the snapshots tiled in order, "
+                                "with their epochs")
+    loss_plot: bool = _opt(False, "also write loss.png: loss terms and eps per epoch (needs "
+                           "matplotlib: pip install 'neural-style[plot]')")
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "model", _canonical_model(self.model))
         for check in _CHECKS:
             check(self)
+
+    @property
+    def learning_rate(self) -> float:
+        """The rate in force: --lr, or the optimiser's own default."""
+        return self.lr if self.lr is not None else DEFAULT_LR[self.optimizer]
 
     @property
     def denoise_strength(self) -> float:
@@ -93,8 +159,10 @@ def _require(condition: bool, flag: str, message: str) -> None:
 def _finite(cfg: Config) -> None:
     for f in dataclasses.fields(cfg):
         value = getattr(cfg, f.name)
-        if isinstance(value, float):
-            _require(math.isfinite(value), f.name, f"must be a finite number, not {value}")
+        values = value if isinstance(value, tuple) else (value,)
+        for v in values:
+            if isinstance(v, float):
+                _require(math.isfinite(v), f.name, f"must be a finite number, not {v}")
 
 
 def _ranges(cfg: Config) -> None:
@@ -103,7 +171,21 @@ def _ranges(cfg: Config) -> None:
     _require(cfg.content_weight > 0 or cfg.style_weight > 0, "style_weight",
              "content and style weights are both 0: nothing to optimise")
     _require(cfg.stop_eps > 0, "stop_eps", "must be above 0 (try 0.005)")
-    _require(cfg.lr > 0, "lr", "must be above 0 (try 0.001)")
+    _require(cfg.lr is None or cfg.lr > 0, "lr", "must be above 0 (try 0.001)")
+    _require(cfg.optimizer in DEFAULT_LR, "optimizer", f"choose from {', '.join(DEFAULT_LR)}")
+    _require(cfg.init in INITS, "init", f"choose from {', '.join(INITS)}")
+    _require((cfg.init == "image") == (cfg.init_image is not None), "init_image",
+             "give --init image together with --init-image PATH")
+    _require(cfg.scales >= 1, "scales", "must be at least 1")
+    _require(cfg.start_long_edge is None or MIN_EDGE <= cfg.start_long_edge <= cfg.max_long_edge,
+             "start_long_edge", f"must be from {MIN_EDGE} to --max-long-edge")
+    _require(0 <= cfg.average_decay < 1, "average_decay", "must be in [0, 1)")
+    _require(cfg.stop_window >= 1, "stop_window", "must be at least 1")
+    _require(cfg.style_blend_weights is None or (all(w >= 0 for w in cfg.style_blend_weights)
+                                                 and sum(cfg.style_blend_weights) > 0),
+             "style_blend_weights", "must be 0 or more, not all 0")
+    _require(cfg.style_scale is None or cfg.style_scale > 0, "style_scale", "must be above 0")
+    _require(cfg.pooling in ("avg", "max"), "pooling", "choose avg or max")
     _require(cfg.max_num_epochs >= 1, "max_num_epochs", "must be at least 1")
     _require(cfg.max_long_edge >= MIN_EDGE, "max_long_edge",
              f"must be at least {MIN_EDGE} pixels (VGG19 halves the image 4 times)")
@@ -116,4 +198,13 @@ def _ranges(cfg: Config) -> None:
     _require(bool(cfg.style_layers) or bool(cfg.content_layers), "style_layers", "no layers given")
 
 
-_CHECKS = (_finite, _ranges)
+def _layers(cfg: Config) -> None:
+    from .vgg import VGG19, check_layers
+
+    for flag, specs in (("--style-layers", cfg.style_layers), ("--content-layers", cfg.content_layers)):
+        check_layers(VGG19, layer_names(specs), flag)
+        if any(w < 0 for w in layer_weights(specs)):
+            raise ConfigError(f"{flag}: layer weights must be 0 or more")
+
+
+_CHECKS = (_finite, _ranges, _layers)

@@ -12,7 +12,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -21,9 +21,12 @@ from .config import Config
 from .device import choose_context
 from .errors import DeviceError
 from .graph import StyleGraph
-from .images import ImageInput, from_network, load_pair, to_network
+from .config import layer_names, layer_weights
+from .errors import ConfigError
+from .images import (ImageInput, check_size, fit_long_edge, from_network, keep_colors, load_inputs,
+                     load_rgb, resize, resize_network, to_network)
 from .losses import NDArray
-from .optimise import EpochInfo, LoopOutcome, StopReason, optimise
+from .optimise import EpochInfo, StopReason, optimise
 from .snapshots import denoise
 from .vgg import MIN_EDGE, VGG19, VGGSpec
 from .cache import StyleCache, style_key
@@ -79,40 +82,83 @@ class Stylizer:
         return load_weights(path, self.spec, expected)
 
     def graph(self, shape: Tuple[int, int], cfg: Config) -> StyleGraph:
-        """The bound graph for this shape and these layers, reused when it is cached."""
-        key = (shape, cfg.style_layers, cfg.content_layers)
+        """The bound graph for this shape, layers and pooling, reused when it is cached;
+        the config's weights are applied to it."""
+        styles, contents = layer_names(cfg.style_layers), layer_names(cfg.content_layers)
+        key = (tuple(shape), styles, contents, cfg.pooling)
         if key in self._graphs:
             self._graphs.move_to_end(key)
         else:
             while len(self._graphs) >= GRAPH_CACHE_SIZE:
                 self._graphs.popitem(last=False)
-            self._graphs[key] = StyleGraph(self.spec, self._params, shape, cfg.style_layers,
-                                           cfg.content_layers, self.ctx, dtype=self.dtype)
+            self._graphs[key] = StyleGraph(self.spec, self._params, shape, styles, contents,
+                                           self.ctx, cfg.pooling, self.dtype,
+                                           cfg.normalize_gradients)
         graph = self._graphs[key]
-        graph.set_weights(style=cfg.style_weight, content=cfg.content_weight)
+        per_layer = {f"style:{n}": w for n, w in zip(styles, layer_weights(cfg.style_layers))}
+        per_layer.update({f"content:{n}": w
+                          for n, w in zip(contents, layer_weights(cfg.content_layers))})
+        graph.set_weights(style=cfg.style_weight, content=cfg.content_weight, layer_weights=per_layer)
         return graph
 
-    def stylize(self, content: ImageInput, style: ImageInput, config: Optional[Config] = None,
-                callback: Optional[ProgressCallback] = None,
+    def stylize(self, content: ImageInput, style: Union[ImageInput, Sequence[ImageInput]],
+                config: Optional[Config] = None, callback: Optional[ProgressCallback] = None,
                 style_cache: Optional[StyleCache] = None) -> StyleResult:
-        """Paint ``content`` in the style of ``style`` (paths or (H, W, 3) arrays).
+        """Paint ``content`` in the style of ``style`` (paths or (H, W, 3) arrays; a list
+        of them blends several styles).
 
         ``style_cache`` keeps the style targets for later calls (and on disk, if it has
         a folder); without one, they are computed for this call only.
         """
         cfg = config or Config()
         started = time.perf_counter()
-        content_rgb, style_rgb = load_pair(content, style, cfg.max_long_edge)
-        with self._memory_guard(content_rgb.shape[:2], cfg.max_long_edge):
-            graph = self.graph(content_rgb.shape[:2], cfg)
-            style_x = to_network(style_rgb)
-            key = style_key(style_x, cfg.style_layers, graph.pooling, self.weights_id)
-            grams = (style_cache or StyleCache()).get_or_compute(key, lambda: graph.style_targets(style_x))
-            graph.set_targets(grams, to_network(content_rgb))
-            graph.data[:] = white_noise(graph.shape, cfg.seed)
-            outcome = optimise(graph, cfg, _snapshotting(cfg, callback))
-            image = finish(graph.data.asnumpy(), cfg)
-        return _result(image, outcome, time.perf_counter() - started)
+        styles = list(style) if isinstance(style, (list, tuple)) else [style]
+        content_rgb, style_rgbs = load_inputs(content, styles, cfg.max_long_edge, cfg.style_scale)
+        cache = style_cache or StyleCache()
+        x, epochs, outcome = None, 0, None
+        for scale, edge in enumerate(scale_edges(cfg)):
+            shape = check_size(content_rgb, edge, "the content image")
+            with self._memory_guard(shape, edge):
+                grams = self._style_targets(style_rgbs, shape, cfg, cache)
+                graph = self.graph(shape, cfg)
+                target = resize(content_rgb, shape)
+                graph.set_targets(grams, to_network(target))
+                graph.data[:] = start_image(cfg, to_network(target)) if x is None else \
+                    resize_network(x, shape)
+                outcome = optimise(graph, cfg, _snapshotting(cfg, callback, target),
+                                   first_epoch=epochs, scale=scale)
+                x = graph.data.asnumpy()
+            epochs += outcome.epochs
+            if outcome.reason in (StopReason.INTERRUPTED, StopReason.DIVERGED):
+                break
+        assert outcome is not None and x is not None
+        image = finish(x, cfg, target)
+        return StyleResult(image, epochs, outcome.reason, outcome.eps, outcome.terms,
+                           time.perf_counter() - started)
+
+    def _style_targets(self, style_rgbs: Sequence[np.ndarray], shape: Tuple[int, int],
+                       cfg: Config, cache: StyleCache) -> List[np.ndarray]:
+        """The Gram targets for an output of ``shape``: each style's, blended.
+
+        With --style-scale the style keeps its aspect ratio and has its own size; its Gram
+        matrices, sums over positions, are then rescaled by the ratio of positions so the
+        per-position statistics are what the output is compared with.
+        """
+        blend = blend_weights(len(style_rgbs), cfg.style_blend_weights)
+        out_positions = self.graph(shape, cfg).style_positions()
+        total: Optional[List[np.ndarray]] = None
+        for weight, rgb in zip(blend, style_rgbs):
+            style_shape = shape if cfg.style_scale is None else \
+                fit_long_edge(rgb.shape[:2], max(MIN_EDGE, round(cfg.style_scale * max(shape))))
+            graph = self.graph(style_shape, cfg)
+            style_x = to_network(resize(rgb, style_shape))
+            key = style_key(style_x, graph.style_layers, graph.pooling, self.weights_id)
+            grams = cache.get_or_compute(key, lambda: graph.style_targets(style_x))
+            ratios = [out_positions[l] / p for l, p in graph.style_positions().items()]
+            scaled = [weight * r * g for r, g in zip(ratios, grams)]
+            total = scaled if total is None else [t + g for t, g in zip(total, scaled)]
+        assert total is not None
+        return total
 
     @contextlib.contextmanager
     def _memory_guard(self, shape: Tuple[int, int], long_edge: int) -> Iterator[None]:
@@ -134,24 +180,53 @@ def white_noise(shape: Tuple[int, ...], seed: Optional[int]) -> np.ndarray:
     return np.random.default_rng(seed).uniform(-0.1, 0.1, size=shape).astype(np.float32)
 
 
-def finish(x: np.ndarray, cfg: Config) -> np.ndarray:
-    """Network units -> denoised uint8 image."""
-    return denoise(from_network(x), cfg.denoise, cfg.denoise_strength)
+def start_image(cfg: Config, content_x: np.ndarray) -> np.ndarray:
+    """--init: white noise (the example), the content image, or --init-image."""
+    if cfg.init == "content":
+        return content_x
+    if cfg.init == "image":
+        rgb = load_rgb(cfg.init_image or "", max(content_x.shape[2:]))
+        return to_network(resize(rgb, content_x.shape[2:]))
+    return white_noise(content_x.shape, cfg.seed)
 
 
-def _snapshotting(cfg: Config, callback: Optional[ProgressCallback]
+def scale_edges(cfg: Config) -> List[int]:
+    """The long edge of each scale: geometric from --start-long-edge (default: halved per
+    extra scale) to --max-long-edge."""
+    if cfg.scales == 1:
+        return [cfg.max_long_edge]
+    start = cfg.start_long_edge or max(MIN_EDGE, cfg.max_long_edge // 2 ** (cfg.scales - 1))
+    ratio = cfg.max_long_edge / start
+    return [int(round(start * ratio ** (i / (cfg.scales - 1)))) for i in range(cfg.scales)]
+
+
+def blend_weights(count: int, weights: Optional[Sequence[float]]) -> List[float]:
+    """--style-blend-weights normalised to sum 1; equal when not given."""
+    if weights is None:
+        return [1.0 / count] * count
+    if len(weights) != count:
+        raise ConfigError(f"--style-blend-weights: {len(weights)} weights for {count} style images")
+    total = float(sum(weights))
+    return [w / total for w in weights]
+
+
+def finish(x: np.ndarray, cfg: Config, content_rgb: np.ndarray) -> np.ndarray:
+    """Network units -> uint8 image: original colours if asked, then denoised."""
+    image = from_network(x)
+    if cfg.original_colors:
+        image = keep_colors(image, np.rint(content_rgb * 255.0).astype(np.uint8))
+    return denoise(image, cfg.denoise, cfg.denoise_strength)
+
+
+def _snapshotting(cfg: Config, callback: Optional[ProgressCallback], content_rgb: np.ndarray,
                   ) -> Optional[Callable[[EpochInfo, NDArray], None]]:
     if callback is None:
         return None
 
     def on_epoch(info: EpochInfo, image: NDArray) -> None:
-        callback(info, finish(image.asnumpy(), cfg) if info.snapshot_due else None)
+        callback(info, finish(image.asnumpy(), cfg, content_rgb) if info.snapshot_due else None)
 
     return on_epoch
-
-
-def _result(image: np.ndarray, outcome: LoopOutcome, seconds: float) -> StyleResult:
-    return StyleResult(image, outcome.epochs, outcome.reason, outcome.eps, outcome.terms, seconds)
 
 
 def stylize(content: ImageInput, style: ImageInput, config: Optional[Config] = None, *,

@@ -8,27 +8,16 @@ bound with ``grad_req="null"`` and shared, as NDArrays, by every executor.
 
 from __future__ import annotations
 
-import difflib
-from typing import Any, Dict, List, Mapping, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
 from ._mxnet import mx
 from .errors import ConfigError
-from .losses import LossTerm, Symbol, NDArray, content_term, style_term
-from .vgg import VGGSpec
+from .losses import LossTerm, NDArray, Symbol, content_term, normalized, style_term
+from .vgg import VGGSpec, check_layers
 
 POOLING = ("avg", "max")
-
-
-def check_layers(spec: VGGSpec, names: Sequence[str], flag: str) -> None:
-    """A :class:`ConfigError` with a "did you mean" for any name that is not a layer."""
-    known = spec.relu_names()
-    for name in names:
-        if name not in known:
-            close = difflib.get_close_matches(name, known, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else f"; choose from {', '.join(known)}"
-            raise ConfigError(f"{flag}: no layer {name!r}{hint}")
 
 
 def feature_symbols(spec: VGGSpec, layers: Sequence[str], pooling: str = "avg",
@@ -64,7 +53,7 @@ class StyleGraph:
     def __init__(self, spec: VGGSpec, params: Mapping[str, NDArray], shape: Tuple[int, int],
                  style_layers: Sequence[str], content_layers: Sequence[str],
                  ctx: Any, pooling: str = "avg",
-                 dtype: Any = np.float32) -> None:
+                 dtype: Any = np.float32, normalize_gradients: bool = False) -> None:
         check_layers(spec, style_layers, "--style-layers")
         check_layers(spec, content_layers, "--content-layers")
         self.shape = (1, 3) + tuple(shape)
@@ -72,14 +61,20 @@ class StyleGraph:
         self.style_layers, self.content_layers = tuple(style_layers), tuple(content_layers)
         feats = feature_symbols(spec, self.style_layers + self.content_layers, pooling)
         shapes = self._feature_shapes(feats)
+        self._positions = {layer: shapes[layer][2] * shapes[layer][3] for layer in self.style_layers}
         self.terms: List[LossTerm] = []
         watched: List[Symbol] = []
+        self.normalize_gradients = normalize_gradients
+
+        def term_input(layer: str, name: str) -> Symbol:
+            return normalized(feats[layer], name) if normalize_gradients else feats[layer]
+
         for layer in self.style_layers:
-            term, g, _ = style_term(layer, feats[layer], shapes[layer])
+            term, g, _ = style_term(layer, term_input(layer, f"style:{layer}"), shapes[layer])
             self.terms.append(term)
             watched.append(g)
         for layer in self.content_layers:
-            term, _ = content_term(layer, feats[layer])
+            term, _ = content_term(layer, term_input(layer, f"content:{layer}"))
             self.terms.append(term)
             watched.append(feats[layer])
         # The watched outputs (Gram matrices, content features) give the targets; BlockGrad
@@ -92,12 +87,19 @@ class StyleGraph:
         self._weights = np.zeros(len(self.terms))
         self.set_weights(style=1.0, content=1.0)
 
-    def set_weights(self, style: float, content: float) -> None:
-        """The user's style and content weights (the backward pass's head gradients)."""
+    def set_weights(self, style: float, content: float,
+                    layer_weights: Optional[Mapping[str, float]] = None) -> None:
+        """The user's style and content weights, and optional per-term weights keyed by
+        term name (the backward pass's head gradients)."""
         by_kind = {"style": style, "content": content}
-        self._weights = np.array([by_kind[t.kind] * t.scale for t in self.terms])
+        per_term = layer_weights or {}
+        self._weights = np.array([by_kind[t.kind] * t.scale * per_term.get(t.name, 1.0)
+                                  for t in self.terms])
         for head, weight in zip(self._head_grads, self._weights):
             head[:] = weight
+        if self.normalize_gradients:
+            for term, weight in zip(self.terms, self._weights):
+                self._executor.arg_dict[f"norm_weight_{term.name.replace(':', '_')}"][:] = weight
 
     def _feature_shapes(self, feats: Dict[str, Symbol]) -> Dict[str, Tuple[int, ...]]:
         names = list(feats)
@@ -112,6 +114,10 @@ class StyleGraph:
         grad_req = {name: ("write" if name == "data" else "null") for name in args}
         grads = {"data": mx.nd.zeros(self.shape, ctx=ctx, dtype=dtype)}
         return symbol.bind(ctx, args=args, args_grad=grads, grad_req=grad_req)
+
+    def style_positions(self) -> Dict[str, int]:
+        """H·W of each style layer's feature map at this shape."""
+        return dict(self._positions)
 
     @property
     def term_names(self) -> List[str]:

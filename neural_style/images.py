@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Optional, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -165,15 +165,20 @@ def check_size(rgb: np.ndarray, long_edge: int, what: str) -> Tuple[int, int]:
     return shape
 
 
-def load_pair(content: ImageInput, style: ImageInput, long_edge: int,
-              ) -> Tuple[np.ndarray, np.ndarray]:
-    """Content resized so its long edge is ``long_edge``; style stretched to the same
-    size (as the example). Both (H, W, 3) float32 in [0, 1]."""
+def load_inputs(content: ImageInput, styles: Sequence[ImageInput], long_edge: int,
+                style_scale: Optional[float] = None) -> Tuple[np.ndarray, List[np.ndarray]]:
+    """The content and style images as (H, W, 3) float32 in [0, 1], checked (a clear
+    :class:`ImageError` for each problem) and shrunk while loading where they are far
+    larger than needed; the exact sizes are made per scale by :func:`resize`."""
     content_rgb = load_rgb(content, long_edge)
-    shape = check_size(content_rgb, long_edge, _describe(content, "the content image"))
-    style_rgb = load_rgb(style, long_edge)
-    _check_min(style_rgb, _describe(style, "the style image"))
-    return resize(content_rgb, shape), resize(style_rgb, shape)
+    check_size(content_rgb, long_edge, _describe(content, "the content image"))
+    style_edge = int(long_edge * max(1.0, style_scale or 1.0))
+    style_rgbs = []
+    for style in styles:
+        rgb = load_rgb(style, style_edge)
+        _check_min(rgb, _describe(style, "the style image"))
+        style_rgbs.append(rgb)
+    return content_rgb, style_rgbs
 
 
 def _describe(source: ImageInput, role: str) -> str:
@@ -188,6 +193,25 @@ def resize(rgb: np.ndarray, shape: Tuple[int, int]) -> np.ndarray:
         return rgb
     out = sk_resize(rgb, shape, order=1, mode="reflect", anti_aliasing=True)
     return out.astype(np.float32)
+
+
+def resize_network(x: np.ndarray, shape: Tuple[int, int]) -> np.ndarray:
+    """Resize a (1, 3, H, W) image in network units (to warm-start the next scale)."""
+    rgb = (np.transpose(x[0] + _MEAN[0], (1, 2, 0)) / 255.0).astype(np.float32)
+    return to_network(np.clip(resize(rgb, shape), 0.0, 1.0))
+
+
+def keep_colors(stylized: np.ndarray, content: np.ndarray) -> np.ndarray:
+    """Luminance of ``stylized`` with the chroma of ``content`` (both (H, W, 3) uint8), in
+    YCbCr: --original-colors (Gatys et al., "Preserving Color in Neural Artistic Style
+    Transfer", 2016, luminance-only transfer)."""
+    from skimage.color import rgb2ycbcr, ycbcr2rgb
+
+    if content.shape != stylized.shape:
+        content = (resize(content.astype(np.float32) / 255.0, stylized.shape[:2]) * 255.0)
+    y = rgb2ycbcr(stylized)
+    y[..., 1:] = rgb2ycbcr(np.asarray(content, dtype=np.float64) / 255.0)[..., 1:]
+    return np.clip(np.rint(ycbcr2rgb(y) * 255.0), 0, 255).astype(np.uint8)
 
 
 def to_network(rgb: np.ndarray) -> np.ndarray:

@@ -80,3 +80,48 @@ class TVSmoothing:
     @staticmethod
     def value(image: NDArray, gradient: NDArray) -> NDArray:
         return 0.5 * mx.nd.sum(image * gradient)
+
+
+# ---- --normalize-gradients ---------------------------------------------------------------
+# jcjohnson/neural-style divides each loss module's gradient by its L1 norm (+1e-8) and
+# multiplies it by the module's strength. Our terms get their weight as the head gradient,
+# so the gradient arriving here is weight·dL/dF; passing it on as weight·g/‖g‖₁ is the same
+# thing. The op is the identity in the forward pass.
+
+_NORMALIZE_OP = "neural_style_grad_normalize"
+
+
+class _GradNormalize(mx.operator.CustomOp):  # type: ignore[misc]
+    def forward(self, is_train: bool, req: Any, in_data: Any, out_data: Any, aux: Any) -> None:
+        self.assign(out_data[0], req[0], in_data[0])
+
+    def backward(self, req: Any, out_grad: Any, in_data: Any, out_data: Any, in_grad: Any,
+                 aux: Any) -> None:
+        grad, weight = out_grad[0], in_data[1]
+        scale = mx.nd.abs(weight) / (mx.nd.sum(mx.nd.abs(grad)).reshape((1,)) + 1e-8)
+        self.assign(in_grad[0], req[0], mx.nd.broadcast_mul(grad, scale.reshape((1, 1, 1, 1))))
+        self.assign(in_grad[1], req[1], mx.nd.zeros_like(in_data[1]))
+
+
+@mx.operator.register(_NORMALIZE_OP)  # type: ignore[misc]
+class _GradNormalizeProp(mx.operator.CustomOpProp):  # type: ignore[misc]
+    def __init__(self) -> None:
+        super().__init__(need_top_grad=True)
+
+    def list_arguments(self) -> list:
+        return ["data", "weight"]
+
+    def infer_shape(self, in_shape: Any) -> Any:
+        return [in_shape[0], (1,)], [in_shape[0]], []
+
+    def infer_type(self, in_type: Any) -> Any:
+        return [in_type[0], in_type[0]], [in_type[0]], []
+
+    def create_operator(self, ctx: Any, shapes: Any, dtypes: Any) -> _GradNormalize:
+        return _GradNormalize()
+
+
+def normalized(features: Symbol, term: str) -> Symbol:
+    """``features`` whose gradient is L1-normalised (times the variable ``norm_weight_<term>``)."""
+    weight = mx.sym.Variable(f"norm_weight_{term.replace(':', '_')}")
+    return mx.sym.Custom(features, weight, op_type=_NORMALIZE_OP)

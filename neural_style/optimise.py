@@ -1,21 +1,27 @@
-"""The optimisation loop: NAG on the image, the relative-change stop rule, callbacks.
+"""The optimisation loop: an optimiser steps the image, a monitor applies the stop rules.
 
-It follows MXNet's example: the content/style gradient's L2 norm is clipped at the
-number of image elements, the TV smoothing gradient is added after clipping, and NAG
-(momentum 0.95, weight decay 1e-4) steps with a learning rate multiplied by
-lr_sched_factor every lr_sched_delay epochs. It departs from the example in three
-places: a non-finite image stops the run ("diverged") and keeps the last finite
-image; Ctrl-C stops it ("interrupted") with the last completed epoch's image; and a
-snapshot is due at every multiple of save_epochs, the stopping epoch included.
+The default follows MXNet's example: the content/style gradient's L2 norm is clipped at
+the number of image elements, the TV smoothing gradient is added after clipping, and
+NAG (momentum 0.95, weight decay 1e-4) steps with a learning rate multiplied by
+lr_sched_factor every lr_sched_delay epochs. Adam uses the same gradient and schedule.
+L-BFGS (scipy's L-BFGS-B, the pixel range as bounds) needs an objective consistent with
+its gradient, so it optimises content + style + TV exactly, without clipping.
+
+Departures from the example, for every optimiser: a non-finite image stops the run
+("diverged") and keeps the last finite image; Ctrl-C stops it ("interrupted") with the
+last completed epoch's image; a snapshot is due at every multiple of save_epochs, the
+stopping epoch included; the stop rule may average eps over a window of epochs
+(--stop-window 1 is the example's rule, which a single dip can fool).
 """
 
 from __future__ import annotations
 
+import collections
 import enum
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -23,13 +29,14 @@ from ._mxnet import mx
 from .config import Config
 from .graph import StyleGraph
 from .losses import NDArray, TVSmoothing
+from .vgg import RGB_MEAN
 
 MOMENTUM = 0.95
 WEIGHT_DECAY = 1e-4
 
 
 class StopReason(str, enum.Enum):
-    CONVERGED = "converged"  # eps fell below stop-eps
+    CONVERGED = "converged"  # (mean) eps fell below stop-eps
     MAX_EPOCHS = "max-epochs"
     INTERRUPTED = "interrupted"  # Ctrl-C
     DIVERGED = "diverged"  # the image became NaN or infinite
@@ -39,14 +46,15 @@ class StopReason(str, enum.Enum):
 class EpochInfo:
     """What one epoch did, for progress displays and snapshot writers."""
 
-    epoch: int  # 1-based: the number of updates made
+    epoch: int  # 1-based, counted across scales
     max_epochs: int
-    eps: float  # relative change of the image in this update
+    eps: float  # relative change of the image in this epoch
     loss: float  # total weighted loss before the update
     terms: Dict[str, float]  # each weighted term, and "tv"
     lr: float
-    elapsed: float  # seconds since the loop started
+    elapsed: float  # seconds since this scale's loop started
     snapshot_due: bool
+    scale: int = 0  # index of the scale (0 for a single-scale run)
 
 
 @dataclass
@@ -60,11 +68,18 @@ class LoopOutcome:
 Callback = Callable[[EpochInfo, NDArray], None]
 
 
+class _Stop(Exception):
+    """Raised by the monitor to end a driver's loop."""
+
+
 def make_optimizer(cfg: Config) -> Any:
-    """MXNet's NAG with the example's momentum, weight decay and factor schedule."""
+    """MXNet's NAG (the example's momentum and weight decay) or Adam, with the factor schedule."""
+    lr = cfg.learning_rate
     schedule = mx.lr_scheduler.FactorScheduler(step=cfg.lr_sched_delay, factor=cfg.lr_sched_factor,
-                                               base_lr=cfg.lr)
-    return mx.optimizer.NAG(learning_rate=cfg.lr, momentum=MOMENTUM, wd=WEIGHT_DECAY,
+                                               base_lr=lr)
+    if cfg.optimizer == "adam":
+        return mx.optimizer.Adam(learning_rate=lr, lr_scheduler=schedule)
+    return mx.optimizer.NAG(learning_rate=lr, momentum=MOMENTUM, wd=WEIGHT_DECAY,
                             lr_scheduler=schedule)
 
 
@@ -79,52 +94,142 @@ def clip_by_norm(grad: NDArray, max_norm: float) -> None:
     grad *= mx.nd.minimum(mx.nd.ones_like(norm), max_norm / mx.nd.maximum(norm, 1e-12))
 
 
-def optimise(graph: StyleGraph, cfg: Config, callback: Optional[Callback] = None) -> LoopOutcome:
-    """Run NAG on ``graph.data`` until eps < stop_eps, max_num_epochs, Ctrl-C or divergence."""
-    image, ctx = graph.data, graph.data.context
+class Monitor:
+    """Per-epoch bookkeeping shared by the drivers: eps, averaging, divergence, callbacks
+    and the stop rules. ``previous`` always holds the last completed epoch's image."""
+
+    def __init__(self, graph: StyleGraph, cfg: Config, callback: Optional[Callback],
+                 first_epoch: int, scale: int) -> None:
+        self.graph, self.cfg, self.callback = graph, cfg, callback
+        self.first_epoch, self.scale = first_epoch, scale
+        self.previous = graph.data.copy()
+        self.average = graph.data.copy() if cfg.average_decay > 0 else None
+        self.window: Deque[float] = collections.deque(maxlen=cfg.stop_window)
+        self.outcome = LoopOutcome(StopReason.MAX_EPOCHS, 0, math.inf)
+        self.start = time.perf_counter()
+
+    def after_step(self, stats: List[NDArray], lr: float) -> None:
+        """``stats``: raw terms, the TV value (if any), then nothing; one host sync here."""
+        image = self.graph.data
+        stats = stats + [relative_change(self.previous, image).reshape((1,))]
+        values = mx.nd.concat(*stats, dim=0).asnumpy().astype(np.float64)
+        eps, terms = float(values[-1]), self.graph.weighted(values[: len(self.graph.terms)])
+        if len(values) > len(self.graph.terms) + 1:
+            terms["tv"] = float(values[len(self.graph.terms)])
+        epoch = self.outcome.epochs + 1
+        if not (math.isfinite(eps) and all(math.isfinite(v) for v in terms.values())):
+            self.previous.copyto(image)
+            self.outcome = LoopOutcome(StopReason.DIVERGED, epoch, eps, self.outcome.terms)
+            raise _Stop
+        image.copyto(self.previous)
+        if self.average is not None:
+            decay = self.cfg.average_decay
+            self.average[:] = decay * self.average + (1 - decay) * image
+        self.outcome = LoopOutcome(StopReason.MAX_EPOCHS, epoch, eps, terms)
+        self.window.append(eps)
+        if self.callback is not None:
+            self.callback(self._info(epoch, eps, terms, lr), self.result_image)
+        if len(self.window) == self.window.maxlen and sum(self.window) / len(self.window) < self.cfg.stop_eps:
+            self.outcome.reason = StopReason.CONVERGED
+            raise _Stop
+        if epoch >= self.cfg.max_num_epochs:
+            raise _Stop
+
+    @property
+    def result_image(self) -> NDArray:
+        return self.average if self.average is not None else self.graph.data
+
+    def _info(self, epoch: int, eps: float, terms: Dict[str, float], lr: float) -> EpochInfo:
+        cfg, overall = self.cfg, self.first_epoch + epoch
+        due = cfg.save_epochs > 0 and overall % cfg.save_epochs == 0
+        return EpochInfo(overall, cfg.max_num_epochs * cfg.scales, eps, sum(terms.values()), terms,
+                         lr, time.perf_counter() - self.start, due, self.scale)
+
+    def interrupted(self) -> None:
+        self.previous.copyto(self.graph.data)  # never a half-made update
+        self.outcome.reason = StopReason.INTERRUPTED
+
+    def finish(self) -> LoopOutcome:
+        if self.average is not None and self.outcome.reason is not StopReason.DIVERGED:
+            self.average.copyto(self.graph.data)
+        self.graph.data.wait_to_read()
+        return self.outcome
+
+
+def _evaluate(graph: StyleGraph, smoothing: Optional[TVSmoothing], clip: Optional[float],
+              ) -> List[NDArray]:
+    """Forward + backward; the gradient (clipped if asked, plus TV) is left in graph.grad."""
+    stats = [graph.forward_backward()]
+    if clip is not None:
+        clip_by_norm(graph.grad, clip)
+    if smoothing is not None:
+        tv_grad = smoothing.gradient(graph.data)
+        stats.append(smoothing.value(graph.data, tv_grad).reshape((1,)))
+        graph.grad += tv_grad
+    return stats
+
+
+def _first_order(graph: StyleGraph, cfg: Config, smoothing: Optional[TVSmoothing],
+                 monitor: Monitor) -> None:
     optimizer = make_optimizer(cfg)
-    state = optimizer.create_state(0, image)
-    smoothing = TVSmoothing(cfg.tv_weight, ctx, image.dtype) if cfg.tv_weight > 0 else None
-    clip = float(np.prod(image.shape))
-    previous = image.copy()
-    start, outcome = time.perf_counter(), LoopOutcome(StopReason.MAX_EPOCHS, 0, math.inf)
+    state = optimizer.create_state(0, graph.data)
+    clip = float(np.prod(graph.data.shape))
+    while True:
+        stats = _evaluate(graph, smoothing, clip)
+        optimizer.update(0, graph.data, graph.grad, state)
+        monitor.after_step(stats, optimizer.learning_rate)
+
+
+def lbfgs_objective(graph: StyleGraph, smoothing: Optional[TVSmoothing], last: Dict[str, Any],
+                    ) -> Callable[[np.ndarray], Tuple[float, np.ndarray]]:
+    """The objective scipy sees: content + style + TV at a flat float64 image, and its
+    exact gradient (no clipping). ``last`` keeps the latest point and its statistics."""
+    image, shape, n = graph.data, graph.data.shape, len(graph.terms)
+
+    def objective(x: np.ndarray) -> Tuple[float, np.ndarray]:
+        image[:] = x.reshape(shape)
+        stats = _evaluate(graph, smoothing, clip=None)
+        values = mx.nd.concat(*stats, dim=0).asnumpy().astype(np.float64)
+        total = sum(graph.weighted(values[:n]).values()) + float(values[n:].sum())
+        last.update(x=x.copy(), stats=stats)
+        return total, graph.grad.asnumpy().astype(np.float64).ravel()
+
+    return objective
+
+
+def _lbfgs(graph: StyleGraph, cfg: Config, smoothing: Optional[TVSmoothing],
+           monitor: Monitor) -> None:
+    from scipy.optimize import Bounds, minimize
+
+    image, shape = graph.data, graph.data.shape
+    last: Dict[str, Any] = {}
+    objective = lbfgs_objective(graph, smoothing, last)
+
+    def on_iteration(xk: np.ndarray) -> None:
+        if last.get("x") is None or not np.array_equal(last["x"], xk):
+            objective(xk)  # the stats of the accepted point
+        monitor.after_step(last["stats"], 0.0)
+
+    low = np.broadcast_to(-np.asarray(RGB_MEAN).reshape(1, 3, 1, 1), shape).ravel()
+    minimize(objective, image.asnumpy().astype(np.float64).ravel(), jac=True, method="L-BFGS-B",
+             bounds=Bounds(low, low + 255.0), callback=on_iteration,
+             options={"maxiter": cfg.max_num_epochs + 1, "maxcor": 20, "ftol": 0.0, "gtol": 0.0})
+    monitor.previous.copyto(image)  # scipy stopped by itself: keep the last accepted point
+
+
+_DRIVERS = {"nag": _first_order, "adam": _first_order, "lbfgs": _lbfgs}
+
+
+def optimise(graph: StyleGraph, cfg: Config, callback: Optional[Callback] = None,
+             first_epoch: int = 0, scale: int = 0) -> LoopOutcome:
+    """Optimise ``graph.data`` until the stop rule, max_num_epochs, Ctrl-C or divergence."""
+    smoothing = TVSmoothing(cfg.tv_weight, graph.data.context, graph.data.dtype) \
+        if cfg.tv_weight > 0 else None
+    monitor = Monitor(graph, cfg, callback, first_epoch, scale)
     try:
-        for epoch in range(1, cfg.max_num_epochs + 1):
-            raw = graph.forward_backward()
-            clip_by_norm(graph.grad, clip)
-            stats = [raw]
-            if smoothing is not None:
-                tv_grad = smoothing.gradient(image)
-                stats.append(smoothing.value(image, tv_grad).reshape((1,)))
-                graph.grad += tv_grad
-            optimizer.update(0, image, graph.grad, state)
-            lr = optimizer.learning_rate  # the rate this update used
-            stats.append(relative_change(previous, image).reshape((1,)))
-            values = mx.nd.concat(*stats, dim=0).asnumpy().astype(np.float64)  # one sync
-            eps = float(values[-1])
-            terms = graph.weighted(values[: len(graph.terms)])
-            if smoothing is not None:
-                terms["tv"] = float(values[len(graph.terms)])
-            if not (math.isfinite(eps) and all(math.isfinite(v) for v in terms.values())):
-                previous.copyto(image)
-                return LoopOutcome(StopReason.DIVERGED, epoch, eps, outcome.terms)
-            image.copyto(previous)
-            outcome = LoopOutcome(StopReason.MAX_EPOCHS, epoch, eps, terms)
-            if callback is not None:
-                callback(_info(cfg, epoch, eps, terms, lr, start), image)
-            if eps < cfg.stop_eps:
-                outcome.reason = StopReason.CONVERGED
-                break
+        _DRIVERS[cfg.optimizer](graph, cfg, smoothing, monitor)
+    except _Stop:
+        pass
     except KeyboardInterrupt:
-        previous.copyto(image)  # the last completed epoch, never a half-made update
-        previous.wait_to_read()
-        outcome.reason = StopReason.INTERRUPTED
-    image.wait_to_read()
-    return outcome
-
-
-def _info(cfg: Config, epoch: int, eps: float, terms: Dict[str, float], lr: float,
-          start: float) -> EpochInfo:
-    due = cfg.save_epochs > 0 and epoch % cfg.save_epochs == 0
-    return EpochInfo(epoch, cfg.max_num_epochs, eps, sum(terms.values()), terms, lr,
-                     time.perf_counter() - start, due)
+        monitor.interrupted()
+    return monitor.finish()

@@ -20,7 +20,7 @@ import numpy as np
 
 from .batch import BatchJob
 from .errors import NeuralStyleError, summary
-from .images import load_pair, save_image
+from .images import load_inputs, save_image
 
 log = logging.getLogger(__name__)
 
@@ -89,24 +89,32 @@ def run_job(job: BatchJob, stylizer: LazyStylizer, cache: Any, reporter: Reporte
     started = time.perf_counter()
     reporter.job_started(job)
     snapshots = SnapshotWriter(job.snapshots)
+    history: List[Any] = []
+    sheet: List[Any] = []
 
     def on_epoch(info: Any, snapshot: Optional[np.ndarray]) -> None:
         reporter.epoch(job, info)
+        if job.config.loss_plot:
+            history.append(info)
         if snapshot is not None:
             snapshots(info.epoch, snapshot)
+            if job.config.progress_sheet:
+                sheet.append((info.epoch, snapshot))
 
     try:
-        content, style = load_pair(job.content, job.style, job.config.max_long_edge)
+        content, styles = load_inputs(job.content, job.style, job.config.max_long_edge,
+                                      job.config.style_scale)
     except NeuralStyleError as err:
         if reraise:
             raise
         return _failed(job, str(err), started)
     engine = stylizer()  # weights and device: a failure here concerns every job
     try:
-        result = engine.stylize(content, style, job.config, on_epoch, cache)
+        result = engine.stylize(content, styles, job.config, on_epoch, cache)
         status = {StopReason.INTERRUPTED: INTERRUPTED, StopReason.DIVERGED: DIVERGED}.get(
             result.stop_reason, DONE)
         written = save_image(result.image, job.written_as(status))
+        write_extras(job, history, sheet, result)
     except Exception as err:  # an unforeseen failure still fails only this job
         if reraise:
             raise
@@ -119,6 +127,20 @@ def run_job(job: BatchJob, stylizer: LazyStylizer, cache: Any, reporter: Reporte
     return JobResult(job, FAILED if error else status, written, result.epochs,
                      result.stop_reason.value, result.eps, result.terms,
                      time.perf_counter() - started, error)
+
+
+def write_extras(job: BatchJob, history: List[Any], sheet: List[Any], result: Any) -> None:
+    """--progress-sheet and --loss-plot, beside the job's snapshots."""
+    from .snapshots import progress_sheet
+
+    if job.config.progress_sheet:
+        if not sheet or sheet[-1][0] != result.epochs:
+            sheet.append((result.epochs, result.image))  # the result closes the sheet
+        save_image(progress_sheet(sheet), job.snapshots / "progress.jpg")
+    if job.config.loss_plot and history:
+        from .plots import loss_plot
+
+        loss_plot(history, job.snapshots / "loss.png")
 
 
 def _failed(job: BatchJob, message: str, started: float) -> JobResult:

@@ -7,7 +7,10 @@ a :class:`VGGSpec`; the tests use the same code with a tiny spec of a few channe
 from __future__ import annotations
 
 from dataclasses import dataclass
+import difflib
 from typing import Dict, List, Sequence, Tuple
+
+from .errors import ConfigError
 
 #: RGB mean of ImageNet, subtracted from inputs in [0, 255] (Caffe's VGG convention).
 RGB_MEAN: Tuple[float, float, float] = (123.68, 116.779, 103.939)
@@ -64,6 +67,16 @@ class VGGSpec:
         names = self.relu_names()
         deepest = max(names.index(r) for r in relus)
         return self.layers[: deepest + 1]
+
+
+def check_layers(spec: VGGSpec, names: Sequence[str], flag: str) -> None:
+    """A :class:`ConfigError` with a "did you mean" for any name that is not a layer."""
+    known = spec.relu_names()
+    for name in names:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; choose from {', '.join(known)}"
+            raise ConfigError(f"{flag}: no layer {name!r}{hint}")
 
 
 #: The 16 convolutions of VGG19 (the "notop" part: no fully connected layers).

@@ -23,12 +23,12 @@ def pool2x2(x: np.ndarray, kind: str = "avg") -> np.ndarray:
 
 
 def features(spec: VGGSpec, params: Mapping[str, np.ndarray], image: np.ndarray,
-             layers: Sequence[str]) -> Dict[str, np.ndarray]:
+             layers: Sequence[str], pooling: str = "avg") -> Dict[str, np.ndarray]:
     """image (1, 3, H, W) -> {relu name: (C, H, W)}."""
     x, out = image[0].astype(np.float64), {}
     for layer in spec.layers_up_to(layers):
         if layer.pool_before:
-            x = pool2x2(x)
+            x = pool2x2(x, pooling)
         x = np.maximum(conv3x3(x, params[f"{layer.name}_weight"], params[f"{layer.name}_bias"]), 0)
         if layer.relu in layers:
             out[layer.relu] = x

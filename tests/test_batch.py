@@ -83,7 +83,7 @@ def test_product_and_zip() -> None:
 def test_sweeps_and_templates(tmp_path: Path) -> None:
     sweeps = [parse_sweep("content-weight=5,10"), parse_sweep("stop_eps=0.005,0.003")]
     assert sweeps[0] == ("content_weight", [5.0, 10.0])
-    jobs = plan([(Path("cat.jpg"), Path("starry.jpg"))], Config(), sweeps,
+    jobs = plan([(Path("cat.jpg"), (Path("starry.jpg"),))], Config(), sweeps,
                 "{content}_{style}_cw{content_weight:g}_e{stop_eps}.png", tmp_path)
     assert [j.output.name for j in jobs] == [
         "cat_starry_cw5_e0.005.png", "cat_starry_cw5_e0.003.png",
@@ -104,7 +104,7 @@ def test_sweep_errors_teach() -> None:
 
 
 def test_default_names_never_collide(tmp_path: Path) -> None:
-    pairs = [(Path("x/cat.jpg"), Path("s.jpg")), (Path("y/cat.jpg"), Path("s.jpg"))]
+    pairs = [(Path("x/cat.jpg"), (Path("s.jpg"),)), (Path("y/cat.jpg"), (Path("s.jpg"),))]
     jobs = plan(pairs, Config(), [parse_sweep("lr=0.1,0.2")], None, tmp_path)
     outputs = [j.output.name for j in jobs]
     assert len(set(outputs)) == 4
@@ -175,7 +175,7 @@ def test_shards_are_disjoint_and_cover_everything(tmp_path: Path, photos: Path, 
 
 
 def test_shard_function_is_stable() -> None:
-    jobs = plan([(Path(f"{i}.jpg"), Path("s.jpg")) for i in range(10)], Config(), [], None, Path("o"))
+    jobs = plan([(Path(f"{i}.jpg"), (Path("s.jpg"),)) for i in range(10)], Config(), [], None, Path("o"))
     parts = [shard(jobs, f"{i}/4") for i in range(4)]
     assert sorted(j.index for p in parts for j in p) == list(range(10))
     assert [j.index for j in parts[1]] == [1, 5, 9]

@@ -11,7 +11,7 @@ from neural_style.errors import ConfigError, ExitCode
 #: The MXNet example's flag defaults (nstyle.py at cbbb864005), which we keep.
 EXAMPLE_DEFAULTS = {
     "model": "vgg19", "stop_eps": 0.005, "content_weight": 10.0, "style_weight": 1.0,
-    "tv_weight": 0.01, "max_num_epochs": 1000, "max_long_edge": 600, "lr": 0.001,
+    "tv_weight": 0.01, "max_num_epochs": 1000, "max_long_edge": 600, "learning_rate": 0.001,
     "output_dir": "output/", "save_epochs": 50, "lr_sched_delay": 75, "lr_sched_factor": 0.9,
 }
 

@@ -1,0 +1,49 @@
+"""--loss-plot: the loss terms and eps per epoch, drawn with matplotlib (an optional extra)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+from .errors import NeuralStyleError
+from .files import atomic_path
+from .optimise import EpochInfo
+
+INSTALL_HINT = "--loss-plot needs matplotlib: pip install 'neural-style[plot]' (or pip install matplotlib)"
+
+
+def require_matplotlib() -> None:
+    """Fail before any work, with the command that fixes it."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise NeuralStyleError(INSTALL_HINT) from None
+
+
+def loss_plot(history: Sequence[EpochInfo], path: Path) -> Path:
+    """Content, style, TV and total loss (log scale) and eps per epoch, as a PNG."""
+    require_matplotlib()
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    epochs = [i.epoch for i in history]
+    fig = Figure(figsize=(8, 6), dpi=100)
+    top, bottom = fig.subplots(2, 1, sharex=True)
+    for kind in ("content", "style", "tv"):
+        values = [sum(v for k, v in i.terms.items() if k.split(":")[0] == kind) for i in history]
+        if any(values):
+            top.plot(epochs, values, label=kind)
+    top.plot(epochs, [i.loss for i in history], label="total", color="black", linewidth=1)
+    top.set_yscale("log")
+    top.set_ylabel("weighted loss")
+    top.legend()
+    bottom.plot(epochs, [i.eps for i in history], color="tab:red")
+    bottom.set_yscale("log")
+    bottom.set_ylabel("eps (relative change)")
+    bottom.set_xlabel("epoch")
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(str(tmp), format="png")
+    return path
