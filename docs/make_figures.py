@@ -3,6 +3,9 @@
 - docs/images/cat_starry_night.jpg: the demo (input/cat.jpg + input/starry_night.jpg, 256 px)
 - docs/images/denoise_three_ways.png: that same result undenoised, Gaussian and TV
   (a 2x enlarged crop, so single-pixel dots are visible)
+- docs/images/progress_sheet.jpg: that run's snapshots every 50 epochs (--progress-sheet)
+- docs/images/gallery.jpg: the cat under the four shipped paintings, with the fast recipe
+(docs/images/speed_*.jpg come from benchmarks/speed_to_quality.py --save)
 """
 
 from __future__ import annotations
@@ -19,7 +22,11 @@ sys.path.insert(0, str(ROOT))
 from neural_style import Config, Stylizer  # noqa: E402
 from neural_style.config import DENOISE_DEFAULT_STRENGTH  # noqa: E402
 from neural_style.images import save_image  # noqa: E402
-from neural_style.snapshots import denoise  # noqa: E402
+from neural_style.snapshots import denoise, progress_sheet  # noqa: E402
+
+STYLES = ["starry_night", "the_scream", "shipwreck", "woman-with-hat-matisse"]
+FAST = Config(max_long_edge=256, seed=0, optimizer="adam", init="content", content_weight=30.0,
+              max_num_epochs=60, stop_eps=1e-6, save_epochs=0)
 
 OUT = ROOT / "docs" / "images"
 
@@ -33,7 +40,14 @@ def labelled(rgb: np.ndarray, text: str) -> Image.Image:
 
 def main() -> int:
     cfg = Config(max_long_edge=256, seed=0, denoise="none")
-    result = Stylizer(gpu=-1).stylize(ROOT / "input" / "cat.jpg", ROOT / "input" / "starry_night.jpg", cfg)
+    stylizer = Stylizer(gpu=-1)
+    snapshots = []
+
+    def keep(info, snapshot):  # type: ignore[no-untyped-def]
+        if snapshot is not None:
+            snapshots.append((info.epoch, denoise(snapshot, "gaussian", DENOISE_DEFAULT_STRENGTH["gaussian"])))
+
+    result = stylizer.stylize(ROOT / "input" / "cat.jpg", ROOT / "input" / "starry_night.jpg", cfg, keep)
     raw = result.image
     gauss = denoise(raw, "gaussian", DENOISE_DEFAULT_STRENGTH["gaussian"])
     tv = denoise(raw, "tv", DENOISE_DEFAULT_STRENGTH["tv"])
@@ -48,6 +62,14 @@ def main() -> int:
         sheet.paste(p, (x, 0))
         x += p.width + 4
     sheet.save(OUT / "denoise_three_ways.png")
+    snapshots.append((result.epochs, gauss))
+    save_image(progress_sheet(snapshots, columns=4), OUT / "progress_sheet.jpg")
+    tiles = [labelled(stylizer.stylize(ROOT / "input" / "cat.jpg", ROOT / "input" / f"{name}.jpg",
+                                       FAST).image, name) for name in STYLES]
+    gallery = Image.new("RGB", (2 * tiles[0].width + 4, 2 * tiles[0].height + 4), "white")
+    for n, tile in enumerate(tiles):
+        gallery.paste(tile, ((n % 2) * (tile.width + 4), (n // 2) * (tile.height + 4)))
+    gallery.save(OUT / "gallery.jpg", quality=92)
     print(f"{result.stop_reason.value} after {result.epochs} epochs in {result.seconds:.0f}s")
     return 0
 
