@@ -82,3 +82,21 @@ def content_path(tmp_path: Path) -> Path:
 @pytest.fixture()
 def style_path(tmp_path: Path) -> Path:
     return write_image(tmp_path / "style.png", size=(40, 40), seed=2)
+
+
+def ready_graph(weights: Dict[str, np.ndarray], dtype: type = np.float32, **kwargs: object) -> "object":
+    """A tiny 24x24 StyleGraph with random targets, weights (1, 10) and a white-noise start."""
+    from neural_style._mxnet import mx
+    from neural_style.config import CONTENT_LAYERS, STYLE_LAYERS
+    from neural_style.engine import white_noise
+    from neural_style.graph import StyleGraph
+
+    params = {k: mx.nd.array(v, dtype=dtype) for k, v in weights.items()}
+    g = StyleGraph(TINY, params, (24, 24), STYLE_LAYERS, CONTENT_LAYERS, mx.cpu(), dtype=dtype,
+                   **kwargs)  # type: ignore[arg-type]
+    rng = np.random.default_rng(5)
+    style, content = rng.uniform(-100, 100, size=(2, 1, 3, 24, 24))
+    g.set_targets(g.style_targets(style), content)
+    g.set_weights(style=1.0, content=10.0)
+    g.data[:] = white_noise(g.shape, seed=0)
+    return g

@@ -6,27 +6,19 @@ import numpy as np
 import pytest
 
 from neural_style._mxnet import mx
-from neural_style.config import CONTENT_LAYERS, STYLE_LAYERS, Config
-from neural_style.engine import white_noise
+from neural_style.config import STYLE_LAYERS, Config
 from neural_style.graph import StyleGraph
 from neural_style.optimise import (MOMENTUM, WEIGHT_DECAY, EpochInfo, StopReason, clip_by_norm,
                                    make_optimizer, optimise, relative_change)
 
-from conftest import TINY
+from conftest import ready_graph
 
 SHAPE = (24, 24)
 
 
 @pytest.fixture()
 def graph(tiny_weights: Dict[str, np.ndarray]) -> StyleGraph:
-    params = {k: mx.nd.array(v) for k, v in tiny_weights.items()}
-    g = StyleGraph(TINY, params, SHAPE, STYLE_LAYERS, CONTENT_LAYERS, mx.cpu())
-    rng = np.random.default_rng(5)
-    style, content = rng.uniform(-100, 100, size=(2, 1, 3) + SHAPE)
-    g.set_targets(g.style_targets(style), content)
-    g.set_weights(style=1.0, content=10.0)
-    g.data[:] = white_noise(g.shape, seed=0)
-    return g
+    return ready_graph(tiny_weights)  # type: ignore[return-value]
 
 
 def test_nag_step_matches_the_formula() -> None:

@@ -12,14 +12,14 @@ from PIL import Image
 from neural_style import Config, Stylizer, cli
 from neural_style._mxnet import mx
 from neural_style.config import CONTENT_LAYERS, STYLE_LAYERS, layer_weights
-from neural_style.engine import blend_weights, scale_edges, white_noise
+from neural_style.engine import blend_weights, scale_edges
 from neural_style.errors import ConfigError, ExitCode
 from neural_style.graph import StyleGraph
 from neural_style.images import keep_colors, resize_network
 from neural_style.losses import TVSmoothing
 from neural_style.optimise import EpochInfo, StopReason, lbfgs_objective, optimise
 
-from conftest import TINY, write_image
+from conftest import TINY, ready_graph, write_image
 from reference import features
 
 SHAPE = (24, 24)
@@ -32,22 +32,10 @@ def engine_view(path: Path, shape: Tuple[int, int] = (21, 32)) -> np.ndarray:
     return np.rint(resize(load_rgb(path), shape) * 255).astype(int)
 
 
-def bound(weights: Dict[str, np.ndarray], dtype: type = np.float32, **kwargs: object) -> StyleGraph:
-    params = {k: mx.nd.array(v, dtype=dtype) for k, v in weights.items()}
-    g = StyleGraph(TINY, params, SHAPE, STYLE_LAYERS, CONTENT_LAYERS, mx.cpu(), dtype=dtype,
-                   **kwargs)  # type: ignore[arg-type]
-    rng = np.random.default_rng(5)
-    style, content = rng.uniform(-100, 100, size=(2, 1, 3) + SHAPE)
-    g.set_targets(g.style_targets(style), content)
-    g.set_weights(style=1.0, content=10.0)
-    g.data[:] = white_noise(g.shape, seed=0)
-    return g
-
-
 @pytest.mark.parametrize("optimizer, lr", [("nag", 0.1), ("adam", 5.0), ("lbfgs", None)])
 def test_every_optimiser_lowers_the_objective(tiny_weights: Dict[str, np.ndarray], optimizer: str,
                                               lr: float) -> None:
-    graph = bound(tiny_weights)
+    graph = ready_graph(tiny_weights)
     losses: List[float] = []
     outcome = optimise(graph, Config(optimizer=optimizer, lr=lr, max_num_epochs=25, stop_eps=1e-9),
                        lambda info, image: losses.append(info.loss))
@@ -56,7 +44,7 @@ def test_every_optimiser_lowers_the_objective(tiny_weights: Dict[str, np.ndarray
 
 
 def test_lbfgs_sees_the_graphs_gradient(tiny_weights: Dict[str, np.ndarray]) -> None:
-    graph = bound(tiny_weights, np.float64)
+    graph = ready_graph(tiny_weights, np.float64)
     objective = lbfgs_objective(graph, TVSmoothing(0.5, mx.cpu(), np.float64), {})
     x = np.random.default_rng(1).uniform(-50, 50, size=int(np.prod(graph.shape)))
     value, grad = objective(x)
@@ -69,14 +57,14 @@ def test_lbfgs_sees_the_graphs_gradient(tiny_weights: Dict[str, np.ndarray]) -> 
 
 
 def test_lbfgs_keeps_pixels_in_range(tiny_weights: Dict[str, np.ndarray]) -> None:
-    graph = bound(tiny_weights)
+    graph = ready_graph(tiny_weights)
     optimise(graph, Config(optimizer="lbfgs", max_num_epochs=10, stop_eps=1e-9))
     rgb = graph.data.asnumpy()[0] + np.array([123.68, 116.779, 103.939]).reshape(3, 1, 1)
     assert rgb.min() >= -1e-3 and rgb.max() <= 255 + 1e-3
 
 
 def test_stop_window_needs_a_mean_below_stop_eps(tiny_weights: Dict[str, np.ndarray]) -> None:
-    graph = bound(tiny_weights)
+    graph = ready_graph(tiny_weights)
     eps: List[float] = []
     outcome = optimise(graph, Config(lr=0.1, max_num_epochs=400, stop_eps=0.2, stop_window=4),
                        lambda info, image: eps.append(info.eps))
@@ -86,7 +74,7 @@ def test_stop_window_needs_a_mean_below_stop_eps(tiny_weights: Dict[str, np.ndar
 
 
 def test_average_of_iterates(tiny_weights: Dict[str, np.ndarray]) -> None:
-    graph = bound(tiny_weights)
+    graph = ready_graph(tiny_weights)
     iterates: List[np.ndarray] = [graph.data.asnumpy().copy()]
     seen: List[np.ndarray] = []
 
