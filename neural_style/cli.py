@@ -24,8 +24,7 @@ from typing import Any, Iterator, List, NoReturn, Optional, Sequence
 
 from . import __version__
 from .batch import (DEFAULT_TEMPLATE, PAIRINGS, BatchJob, expand_images, expand_styles, flatten,
-                    is_complete,
-                    pair, parse_shard, parse_sweep, plan, read_manifest, refuse_collisions, shard)
+                    is_complete, pair, parse_sweep, plan, read_manifest, refuse_collisions, shard)
 from .config import Config
 from .errors import ConfigError, ExitCode, ImageError, NeuralStyleError, summary
 from .images import output_format
@@ -180,8 +179,6 @@ def _request(ns: argparse.Namespace) -> Request:
     config = Config(**values)
     out_dir = Path(config.output_dir)
     jobs = _plan(ns, config, out_dir)
-    if ns.shard:
-        parse_shard(ns.shard)
     for job in jobs:
         output_format(job.output)
     return Request(shard(jobs, ns.shard), parse_devices(ns.gpu),
@@ -247,8 +244,7 @@ class CliReporter(Reporter):
 
         self.request = request
         self.total = len(request.jobs)
-        self.progress = BatchProgress(self.total, max(j.config.max_num_epochs for j in request.jobs),
-                                      request.quiet)
+        self.progress = BatchProgress(self.total, request.quiet)
 
     def job_started(self, job: BatchJob) -> None:
         if not self.request.single:

@@ -69,9 +69,9 @@ class BatchProgress:
     """A bar of jobs (done of total, ETA) above the running job's bar of epochs; in plain
     log mode, a line when each job starts and the epoch lines of :class:`LogProgress`."""
 
-    def __init__(self, jobs: int, max_epochs: int, quiet: bool, stream: Optional[TextIO] = None) -> None:
+    def __init__(self, jobs: int, quiet: bool, stream: Optional[TextIO] = None) -> None:
         self.stream = stream or sys.stderr
-        self.quiet, self.max_epochs = quiet, max_epochs
+        self.quiet = quiet
         self.bars = not quiet and self.stream.isatty()
         self._jobs: Any = None
         if self.bars and jobs > 1:
@@ -90,7 +90,7 @@ class BatchProgress:
 
     def epoch(self, info: EpochInfo) -> None:
         if self._epochs is None:
-            self._epochs = (make_progress(self.max_epochs, self.quiet, self.stream) if not self.bars
+            self._epochs = (make_progress(info.max_epochs, self.quiet, self.stream) if not self.bars
                             else BarProgress(info.max_epochs, self.stream, position=1 if self._jobs else 0))
         self._epochs(info)
 
@@ -110,7 +110,9 @@ class BatchProgress:
         return tqdm.external_write_mode(file=self.stream)
 
     def close(self) -> None:
-        self.job_finished() if self._epochs is not None else None
+        if self._epochs is not None:
+            self._epochs.close()
+            self._epochs = None
         if self._jobs is not None:
             self._jobs.close()
             self._jobs = None

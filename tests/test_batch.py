@@ -305,3 +305,10 @@ def test_several_workers_give_the_same_results(tmp_path: Path, photos: Path, sty
         with Image.open(tmp_path / "out" / f"seq_{name}.png") as a, \
                 Image.open(tmp_path / "out" / f"par_{name}.png") as b:
             assert np.array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_an_empty_shard_is_not_an_error(photos: Path, styles: Path, run) -> None:  # type: ignore[no-untyped-def]
+    code, lines, err = run("--content-image", str(photos / "a.png"), str(photos / "b.jpg"),
+                           "--style-image", str(styles / "s1.png"), "--shard", "5/8")
+    assert code == 0 and lines == []
+    assert "batch: 0 done, 0 failed of 0 jobs" in err
