@@ -275,3 +275,28 @@ def test_blend_from_the_command_line(tmp_path: Path, content_path: Path, vgg19_r
                      "--output-dir", str(tmp_path / "out"), "-q"])
     assert code == 0, capsys.readouterr().err
     assert (tmp_path / "out" / "final.jpg").is_file()
+
+
+@pytest.mark.parametrize("optimizer", ["nag", "adam", "lbfgs"])
+def test_every_optimiser_honours_snapshots_max_epochs_and_ctrl_c(tiny_weights: Dict[str, np.ndarray],
+                                                                 optimizer: str) -> None:
+    graph = ready_graph(tiny_weights)
+    due: List[int] = []
+    outcome = optimise(graph, Config(optimizer=optimizer, max_num_epochs=7, save_epochs=3,
+                                     stop_eps=1e-12),
+                       lambda info, image: due.append(info.epoch) if info.snapshot_due else None)
+    assert outcome.reason is StopReason.MAX_EPOCHS and outcome.epochs == 7 and due == [3, 6]
+    graph = ready_graph(tiny_weights)
+    images: List[np.ndarray] = []
+
+    def interrupt(info: EpochInfo, image: mx.nd.NDArray) -> None:
+        images.append(graph.data.asnumpy().copy())
+        if info.epoch == 4:
+            raise KeyboardInterrupt
+
+    outcome = optimise(graph, Config(optimizer=optimizer, max_num_epochs=50, stop_eps=1e-12), interrupt)
+    assert outcome.reason is StopReason.INTERRUPTED and outcome.epochs == 4
+    np.testing.assert_array_equal(graph.data.asnumpy(), images[-1])
+    graph = ready_graph(tiny_weights)
+    outcome = optimise(graph, Config(optimizer=optimizer, max_num_epochs=500, stop_eps=0.5))
+    assert outcome.reason is StopReason.CONVERGED and outcome.eps < 0.5
