@@ -13,13 +13,14 @@ DEMO_OUT := output/demo
 MXNET_PACKAGE_cpu := mxnet
 MXNET_PACKAGE_cu112 := mxnet-cu112
 
-.PHONY: install weights demo test test-slow bench clean help
+.PHONY: install weights demo test test-slow typecheck bench clean help
 
 help:
 	@echo "make demo       install, fetch the weights, stylize input/cat.jpg with input/starry_night.jpg"
 	@echo "make test       install and run the test suite"
 	@echo "make test-slow  the tests that need the real VGG19 weights"
 	@echo "make weights    fetch and verify models/vgg19.params"
+	@echo "make typecheck  mypy over the package"
 	@echo "make bench      the speed benchmarks (benchmarks/)"
 
 $(PY):
@@ -62,6 +63,9 @@ test: install
 
 test-slow: install weights
 	$(PY) -m pytest -m slow
+
+typecheck: install
+	$(PY) -m mypy neural_style
 
 bench: install weights
 	$(PY) benchmarks/epoch_speed.py

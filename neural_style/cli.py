@@ -76,7 +76,7 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
         if kind is bool:
             group.add_argument(flag, dest=f.name, action="store_true", help=meta["help"])
             continue
-        if "parse" in meta and f.default is not None:
+        if isinstance(f.default, tuple):
             shown = f" (default: {','.join(map(str, f.default))})"
         group.add_argument(flag, *meta.get("aliases", ()), dest=f.name,
                            type=meta.get("parse", kind), default=f.default,

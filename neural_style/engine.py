@@ -112,7 +112,7 @@ class Stylizer:
         """
         cfg = config or Config()
         started = time.perf_counter()
-        styles = list(style) if isinstance(style, (list, tuple)) else [style]
+        styles: List[ImageInput] = list(style) if isinstance(style, (list, tuple)) else [style]  # type: ignore[list-item]
         content_rgb, style_rgbs = load_inputs(content, styles, cfg.max_long_edge, cfg.style_scale)
         cache = style_cache or StyleCache()
         x, epochs, outcome = None, 0, None
@@ -149,7 +149,8 @@ class Stylizer:
         total: Optional[List[np.ndarray]] = None
         for weight, rgb in zip(blend, style_rgbs):
             style_shape = shape if cfg.style_scale is None else \
-                fit_long_edge(rgb.shape[:2], max(MIN_EDGE, round(cfg.style_scale * max(shape))))
+                fit_long_edge((rgb.shape[0], rgb.shape[1]),
+                              max(MIN_EDGE, round(cfg.style_scale * max(shape))))
             graph = self.graph(style_shape, cfg)
             style_x = to_network(resize(rgb, style_shape))
             key = style_key(style_x, graph.style_layers, graph.pooling, self.weights_id)
@@ -185,8 +186,8 @@ def start_image(cfg: Config, content_x: np.ndarray) -> np.ndarray:
     if cfg.init == "content":
         return content_x
     if cfg.init == "image":
-        rgb = load_rgb(cfg.init_image or "", max(content_x.shape[2:]))
-        return to_network(resize(rgb, content_x.shape[2:]))
+        h, w = content_x.shape[2:]
+        return to_network(resize(load_rgb(cfg.init_image or "", max(h, w)), (h, w)))
     return white_noise(content_x.shape, cfg.seed)
 
 

@@ -54,10 +54,9 @@ def load_rgb(source: ImageInput, max_edge: Optional[int] = None) -> np.ndarray:
         return _array_to_rgb(source)
     path = Path(source)
     try:
-        with Image.open(path) as img:
-            _note_frames(img, path)
-            img = _shrink(img, max_edge)
-            return _pil_to_rgb(ImageOps.exif_transpose(img))
+        with Image.open(path) as opened:
+            _note_frames(opened, path)
+            return _pil_to_rgb(ImageOps.exif_transpose(_shrink(opened, max_edge)))
     except FileNotFoundError:
         raise ImageError(f"{path}: no such file") from None
     except IsADirectoryError:
@@ -208,7 +207,8 @@ def keep_colors(stylized: np.ndarray, content: np.ndarray) -> np.ndarray:
     from skimage.color import rgb2ycbcr, ycbcr2rgb
 
     if content.shape != stylized.shape:
-        content = (resize(content.astype(np.float32) / 255.0, stylized.shape[:2]) * 255.0)
+        h, w = stylized.shape[:2]
+        content = resize(content.astype(np.float32) / 255.0, (h, w)) * 255.0
     y = rgb2ycbcr(stylized)
     y[..., 1:] = rgb2ycbcr(np.asarray(content, dtype=np.float64) / 255.0)[..., 1:]
     return np.clip(np.rint(ycbcr2rgb(y) * 255.0), 0, 255).astype(np.uint8)

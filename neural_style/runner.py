@@ -161,7 +161,7 @@ def run_sequential(jobs: Sequence[BatchJob], stylizer: LazyStylizer, cache: Any,
 
 # ---- several devices --------------------------------------------------------------------
 
-def _worker(device: int, weights: Optional[Path], cache_dir: Optional[Path], tasks: Any,
+def _worker(device: Optional[int], weights: Optional[Path], cache_dir: Optional[Path], tasks: Any,
             results: Any, stop: Any) -> None:
     from .cache import StyleCache
 
@@ -178,7 +178,7 @@ def _worker(device: int, weights: Optional[Path], cache_dir: Optional[Path], tas
         results.put(("fatal", device, str(err)))
 
 
-def run_parallel(jobs: Sequence[BatchJob], devices: Sequence[int], weights: Optional[Path],
+def run_parallel(jobs: Sequence[BatchJob], devices: Sequence[Optional[int]], weights: Optional[Path],
                  cache_dir: Optional[Path], reporter: Reporter) -> List[JobResult]:
     """One worker process per device (spawned: MXNet must not be forked), each loading
     the weights once and taking the next job when it is free."""

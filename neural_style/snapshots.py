@@ -64,7 +64,7 @@ def progress_sheet(snapshots: Sequence[Tuple[int, np.ndarray]], columns: int = 4
     cols = min(columns, len(snapshots))
     sheet = Image.new("RGB", (cols * w, rows * h), "white")
     for n, (epoch, rgb) in enumerate(snapshots):
-        tile = Image.fromarray(rgb).resize((w, h), Image.BILINEAR)
+        tile = Image.fromarray(rgb).resize((w, h), Image.Resampling.BILINEAR)
         draw = ImageDraw.Draw(tile)
         label = f"epoch {epoch}"
         draw.rectangle((0, 0, 7 * len(label) + 6, 13), fill=(0, 0, 0))

@@ -12,7 +12,7 @@ import os
 import re
 import zipfile
 from pathlib import Path
-from typing import Dict, Iterable, List, Mapping, Optional
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
 import numpy as np
 
@@ -102,12 +102,12 @@ def read_h5(path: Path, spec: VGGSpec = VGG19) -> Dict[str, np.ndarray]:
     return out
 
 
-def _keras_pair(group: "object") -> "tuple[np.ndarray, np.ndarray]":
-    datasets = [group[name][()] for name in sorted(group.keys())]  # type: ignore[attr-defined]
+def _keras_pair(group: Any) -> Tuple[np.ndarray, np.ndarray]:
+    datasets = [group[name][()] for name in sorted(group.keys())]
     kernels = [d for d in datasets if d.ndim == 4]
     biases = [d for d in datasets if d.ndim == 1]
     if len(kernels) != 1 or len(biases) != 1:
-        raise WeightsError(f"HDF5 group {group.name} is not a convolution")  # type: ignore[attr-defined]
+        raise WeightsError(f"HDF5 group {group.name} is not a convolution")
     return kernels[0], biases[0]
 
 
