@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from neural_style import Config, Stylizer  # noqa: E402
 from neural_style.config import CONTENT_LAYERS, STYLE_LAYERS  # noqa: E402
+from neural_style.graph import positions  # noqa: E402
 from neural_style.images import load_inputs, resize, save_image, to_network  # noqa: E402
 
 FAST = dict(optimizer="adam", init="content", content_weight=30.0, max_num_epochs=300, stop_eps=1e-6)
@@ -47,7 +48,7 @@ class Judge:
         self.graph.set_targets(self.graph.style_targets(to_network(resize(style_rgb, shape))),
                                to_network(target))
         self.graph.set_weights(style=1.0, content=1.0)
-        self.positions = self.graph.style_positions()
+        self.positions = positions(stylizer.spec, shape, STYLE_LAYERS)
         self.channels = {l: c for l, c in zip(STYLE_LAYERS + CONTENT_LAYERS,
                                               (64, 128, 256, 512, 512, 512))}
         self.content_size = 512 * (shape[0] // 8) * (shape[1] // 8)

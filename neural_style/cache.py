@@ -35,19 +35,14 @@ class StyleCache:
     def __init__(self, folder: Optional[Path] = None) -> None:
         self.folder = Path(folder) if folder is not None else None
         self._memory: Dict[str, Grams] = {}
-        self.hits = 0
-        self.misses = 0
 
     def get_or_compute(self, key: str, compute: Callable[[], Grams]) -> Grams:
         grams = self._memory.get(key)
         if grams is None:
             grams = self._read(key)
         if grams is None:
-            self.misses += 1
             grams = compute()
             self._write(key, grams)
-        else:
-            self.hits += 1
         self._memory[key] = grams
         return grams
 

@@ -243,8 +243,7 @@ class CliReporter(Reporter):
         from .progress import BatchProgress
 
         self.request = request
-        self.total = len(request.jobs)
-        self.progress = BatchProgress(self.total, request.quiet)
+        self.progress = BatchProgress(len(request.jobs), request.quiet)
 
     def job_started(self, job: BatchJob) -> None:
         if not self.request.single:
@@ -262,7 +261,7 @@ class CliReporter(Reporter):
     def _report(self, result: JobResult) -> None:
         if self.request.json:
             print(json.dumps(result.as_json()), flush=True)
-        elif result.written is not None and result.status in (DONE, SKIPPED, INTERRUPTED, FAILED):
+        elif result.written is not None:
             print(result.written, flush=True)
         if result.status == FAILED:
             where = "" if self.request.single else \
@@ -287,14 +286,14 @@ def execute(request: Request) -> int:
         for job in request.jobs:
             print(json.dumps(job.describe()))
         return ExitCode.OK
-    check_outputs(request.jobs, Path(request.jobs[0].config.output_dir) if request.jobs else Path("."))
+    check_outputs(request.jobs, request.cache_dir.parent)
     if any(job.config.loss_plot for job in request.jobs):
         from .plots import require_matplotlib
 
         require_matplotlib()
     started, reporter = time.perf_counter(), CliReporter(request)
     results: List[JobResult] = []
-    todo = []
+    todo, interrupted = [], False
     for job in request.jobs:
         if request.skip_existing and is_complete(job.output):
             results.append(JobResult(job, SKIPPED, written=job.output))
@@ -313,12 +312,13 @@ def execute(request: Request) -> int:
             stylizer = LazyStylizer(request.weights, request.devices[0])
             results += run_sequential(todo, stylizer, StyleCache(request.cache_dir), reporter,
                                       request.traceback)
-    except KeyboardInterrupt:
-        reporter.close()
+    except KeyboardInterrupt:  # outside a job's loop (which saves its image itself)
+        interrupted = True
+    finally:
+        reporter.close()  # the bars go before any message
+    if interrupted:
         log.error("interrupted")
         return ExitCode.INTERRUPTED
-    finally:
-        reporter.close()
     return _finish(request, results, time.perf_counter() - started)
 
 

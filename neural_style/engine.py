@@ -20,7 +20,7 @@ from ._mxnet import mx
 from .config import Config
 from .device import choose_context
 from .errors import DeviceError
-from .graph import StyleGraph
+from .graph import StyleGraph, positions
 from .config import layer_names, layer_weights
 from .errors import ConfigError
 from .images import (ImageInput, check_size, fit_long_edge, from_network, keep_colors, load_inputs,
@@ -69,17 +69,19 @@ class Stylizer:
                  dtype: Any = np.float32) -> None:
         self.ctx = choose_context(gpu)
         self.spec, self.dtype = spec, dtype
-        arrays = self._read(weights)
+        arrays, self.weights_id = self._read(weights)
         self._params = {k: mx.nd.array(v, ctx=self.ctx, dtype=dtype) for k, v in arrays.items()}
-        self.weights_id = fingerprint(arrays, spec)
         self._graphs: "OrderedDict[Tuple[Any, ...], StyleGraph]" = OrderedDict()
 
-    def _read(self, weights: Any) -> Mapping[str, np.ndarray]:
+    def _read(self, weights: Any) -> Tuple[Mapping[str, np.ndarray], str]:
+        """The arrays and their fingerprint (computed once: the default file is checked
+        against the committed one)."""
         if isinstance(weights, Mapping):
-            return weights
+            return weights, fingerprint(weights, self.spec)
         path = Path(weights) if weights is not None else default_weights_path()
         expected = VGG19_FINGERPRINT if weights is None and self.spec == VGG19 else None
-        return load_weights(path, self.spec, expected)
+        arrays = load_weights(path, self.spec, expected)
+        return arrays, expected or fingerprint(arrays, self.spec)
 
     def graph(self, shape: Tuple[int, int], cfg: Config) -> StyleGraph:
         """The bound graph for this shape, layers and pooling, reused when it is cached;
@@ -145,17 +147,20 @@ class Stylizer:
         per-position statistics are what the output is compared with.
         """
         blend = blend_weights(len(style_rgbs), cfg.style_blend_weights)
-        out_positions = self.graph(shape, cfg).style_positions()
+        layers = layer_names(cfg.style_layers)
+        out_positions = positions(self.spec, shape, layers, cfg.pooling)
         total: Optional[List[np.ndarray]] = None
         for weight, rgb in zip(blend, style_rgbs):
             style_shape = shape if cfg.style_scale is None else \
                 fit_long_edge((rgb.shape[0], rgb.shape[1]),
                               max(MIN_EDGE, round(cfg.style_scale * max(shape))))
-            graph = self.graph(style_shape, cfg)
             style_x = to_network(resize(rgb, style_shape))
-            key = style_key(style_x, graph.style_layers, graph.pooling, self.weights_id)
-            grams = cache.get_or_compute(key, lambda: graph.style_targets(style_x))
-            ratios = [out_positions[l] / p for l, p in graph.style_positions().items()]
+            key = style_key(style_x, layers, cfg.pooling, self.weights_id)
+            # A graph is bound at the style's shape only when the targets are not cached.
+            grams = cache.get_or_compute(
+                key, lambda: self.graph(style_shape, cfg).style_targets(style_x))  # noqa: B023
+            style_positions = positions(self.spec, style_shape, layers, cfg.pooling)
+            ratios = [out_positions[l] / style_positions[l] for l in layers]
             scaled = [weight * r * g for r, g in zip(ratios, grams)]
             total = scaled if total is None else [t + g for t, g in zip(total, scaled)]
         assert total is not None

@@ -43,6 +43,20 @@ def feature_symbols(spec: VGGSpec, layers: Sequence[str], pooling: str = "avg",
     return found
 
 
+def _shapes(feats: Dict[str, Symbol], data_shape: Tuple[int, ...]) -> Dict[str, Tuple[int, ...]]:
+    names = list(feats)
+    _, out_shapes, _ = mx.sym.Group([feats[n] for n in names]).infer_shape(data=data_shape)
+    return dict(zip(names, (tuple(s) for s in out_shapes)))
+
+
+def positions(spec: VGGSpec, shape: Tuple[int, int], layers: Sequence[str], pooling: str = "avg",
+              ) -> Dict[str, int]:
+    """H·W of each layer's feature map for an image of ``shape``, by shape inference alone
+    (nothing is bound)."""
+    shapes = _shapes(feature_symbols(spec, layers, pooling), (1, 3) + tuple(shape))
+    return {layer: shapes[layer][2] * shapes[layer][3] for layer in layers}
+
+
 class StyleGraph:
     """The bound objective for one image shape.
 
@@ -60,8 +74,7 @@ class StyleGraph:
         self.pooling = pooling
         self.style_layers, self.content_layers = tuple(style_layers), tuple(content_layers)
         feats = feature_symbols(spec, self.style_layers + self.content_layers, pooling)
-        shapes = self._feature_shapes(feats)
-        self._positions = {layer: shapes[layer][2] * shapes[layer][3] for layer in self.style_layers}
+        shapes = _shapes(feats, self.shape)
         self.terms: List[LossTerm] = []
         watched: List[Symbol] = []
         self.normalize_gradients = normalize_gradients
@@ -101,11 +114,6 @@ class StyleGraph:
             for term, weight in zip(self.terms, self._weights):
                 self._executor.arg_dict[f"norm_weight_{term.name.replace(':', '_')}"][:] = weight
 
-    def _feature_shapes(self, feats: Dict[str, Symbol]) -> Dict[str, Tuple[int, ...]]:
-        names = list(feats)
-        _, out_shapes, _ = mx.sym.Group([feats[n] for n in names]).infer_shape(data=self.shape)
-        return dict(zip(names, (tuple(s) for s in out_shapes)))
-
     def _bind(self, symbol: Symbol, params: Mapping[str, NDArray], ctx: Any, dtype: Any) -> Any:
         arg_shapes, _, _ = symbol.infer_shape(data=self.shape)
         args = {}
@@ -114,10 +122,6 @@ class StyleGraph:
         grad_req = {name: ("write" if name == "data" else "null") for name in args}
         grads = {"data": mx.nd.zeros(self.shape, ctx=ctx, dtype=dtype)}
         return symbol.bind(ctx, args=args, args_grad=grads, grad_req=grad_req)
-
-    def style_positions(self) -> Dict[str, int]:
-        """H·W of each style layer's feature map at this shape."""
-        return dict(self._positions)
 
     @property
     def term_names(self) -> List[str]:

@@ -239,10 +239,3 @@ def _drain(results: Any, workers: Sequence[Any], reporter: Reporter) -> List[Job
             reporter.job_finished(item)
             out.append(item)
     return out
-
-
-def summarize(results: Sequence[JobResult], total: int, seconds: float) -> Dict[str, Any]:
-    counts = {s: sum(r.status == s for r in results) for s in (DONE, SKIPPED, FAILED, INTERRUPTED)}
-    counts["not run"] = total - len(results)
-    return {"counts": counts, "seconds": seconds,
-            "failed": [r for r in results if r.status == FAILED]}

@@ -14,7 +14,7 @@ from neural_style._mxnet import mx
 from neural_style.config import CONTENT_LAYERS, STYLE_LAYERS, layer_weights
 from neural_style.engine import blend_weights, scale_edges
 from neural_style.errors import ConfigError, ExitCode
-from neural_style.graph import StyleGraph
+from neural_style.graph import StyleGraph, positions
 from neural_style.images import keep_colors, resize_network
 from neural_style.losses import TVSmoothing
 from neural_style.optimise import EpochInfo, StopReason, lbfgs_objective, optimise
@@ -163,9 +163,11 @@ def test_style_scale_keeps_aspect_and_rescales_grams(tiny_weights: Dict[str, np.
     got = stylizer._style_targets([style], SHAPE, cfg, StyleCache())
     style_graph = stylizer.graph((24, 48), cfg)  # long edge 2 x 24, aspect kept
     raw = style_graph.style_targets(to_network(resize(style, (24, 48))))
-    out_positions = stylizer.graph(SHAPE, cfg).style_positions()
+    out_positions = positions(TINY, SHAPE, STYLE_LAYERS)
+    style_positions = positions(TINY, (24, 48), STYLE_LAYERS)
+    assert style_positions["relu1_1"] == 24 * 48 and style_positions["relu5_1"] == 1 * 3
     for layer, g, r in zip(STYLE_LAYERS, got, raw):
-        ratio = out_positions[layer] / style_graph.style_positions()[layer]
+        ratio = out_positions[layer] / style_positions[layer]
         np.testing.assert_allclose(g, ratio * r, rtol=1e-5)
 
 
