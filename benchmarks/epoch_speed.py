@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 def bare_executor(stylizer: Any, shape: tuple, cfg: Any) -> Any:
     from neural_style._mxnet import mx
-    from neural_style.graph import feature_symbols
+    from neural_style.engine.graph import feature_symbols
 
     layers = cfg.style_layers + cfg.content_layers
     feats = feature_symbols(stylizer.spec, layers)
@@ -56,7 +56,7 @@ def bare_executor(stylizer: Any, shape: tuple, cfg: Any) -> Any:
 
 def loop_epochs(stylizer: Any, shape: tuple, cfg: Any, epochs: int) -> List[float]:
     """Durations of ``epochs`` epochs of the optimisation loop, continuing from its image."""
-    from neural_style.optimise import optimise
+    from neural_style.engine.optimise import optimise
 
     stamps: List[float] = [time.perf_counter()]
     optimise(stylizer.graph(shape, cfg), cfg.replace(max_num_epochs=epochs),
@@ -68,12 +68,12 @@ def one(size: str, epochs: int) -> Dict[str, Any]:
     import numpy as np
 
     from neural_style import Config, Stylizer
-    from neural_style.weights import default_weights_path
+    from neural_style.io.weights import default_weights_path
 
     w, h = (int(v) for v in size.split("x"))
     real = default_weights_path().is_file()
     weights = None if real else {k: np.random.default_rng(0).standard_normal(s).astype(np.float32) * 0.01
-                                 for k, s in __import__("neural_style.vgg", fromlist=["VGG19"]).VGG19.param_shapes().items()}
+                                 for k, s in __import__("neural_style.engine.vgg", fromlist=["VGG19"]).VGG19.param_shapes().items()}
     stylizer = Stylizer(weights, gpu=-1)
     rng = np.random.default_rng(0)
     content = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)

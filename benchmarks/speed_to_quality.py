@@ -29,8 +29,9 @@ sys.path.insert(0, str(ROOT))
 
 from neural_style import Config, Stylizer  # noqa: E402
 from neural_style.config import CONTENT_LAYERS, STYLE_LAYERS  # noqa: E402
-from neural_style.graph import positions  # noqa: E402
-from neural_style.images import load_inputs, resize, save_image, to_network  # noqa: E402
+from neural_style.engine.graph import positions  # noqa: E402
+from neural_style.engine.pixels import resize, to_network  # noqa: E402
+from neural_style.io.images import load_inputs, save_image  # noqa: E402
 
 FAST = dict(optimizer="adam", init="content", content_weight=30.0, max_num_epochs=300, stop_eps=1e-6)
 
@@ -63,7 +64,7 @@ class Judge:
 
 
 def _fit(shape: Tuple[int, int], edge: int) -> Tuple[int, int]:
-    from neural_style.images import fit_long_edge
+    from neural_style.engine.pixels import fit_long_edge
 
     return fit_long_edge(shape, edge)
 

@@ -20,9 +20,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from neural_style import Config, Stylizer  # noqa: E402
-from neural_style.config import DENOISE_DEFAULT_STRENGTH  # noqa: E402
-from neural_style.images import save_image  # noqa: E402
-from neural_style.snapshots import denoise, progress_sheet  # noqa: E402
+from neural_style.engine.denoise import (
+    DENOISE_DEFAULT_STRENGTH,  # noqa: E402
+    denoise,  # noqa: E402
+)
+from neural_style.io.images import save_image  # noqa: E402
+from neural_style.io.snapshots import progress_sheet  # noqa: E402
 
 STYLES = ["starry_night", "the_scream", "shipwreck", "woman-with-hat-matisse"]
 FAST = Config(max_long_edge=256, seed=0, optimizer="adam", init="content", content_weight=30.0,

@@ -9,7 +9,14 @@ from __future__ import annotations
 from typing import Any
 
 from .config import Config
-from .errors import ConfigError, DeviceError, ExitCode, ImageError, NeuralStyleError, WeightsError
+from .errors import (
+    ConfigError,
+    DeviceError,
+    ExitCode,
+    ImageError,
+    NeuralStyleError,
+    WeightsError,
+)
 
 __version__ = "0.1.0"
 
@@ -21,7 +28,7 @@ _LAZY = {"Stylizer", "StyleResult", "stylize"}
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        from . import engine
+        from . import api
 
-        return getattr(engine, name)
+        return getattr(api, name)
     raise AttributeError(f"module 'neural_style' has no attribute {name!r}")

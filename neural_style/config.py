@@ -12,17 +12,14 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Dict, Optional, Tuple
 
+from .engine.denoise import DENOISE_DEFAULT_STRENGTH
+from .engine.vgg import MIN_EDGE
 from .errors import ConfigError
-from .vgg import MIN_EDGE
 
 #: Style and content layers of Gatys et al. (2015), as the MXNet example uses them.
 STYLE_LAYERS: Tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 CONTENT_LAYERS: Tuple[str, ...] = ("relu4_2",)
 
-#: Denoising filters and, for each, the strength used when --remove-noise is not given.
-#: Gaussian: sigma in pixels; 0.5 removes the isolated dots the noise start leaves
-#: without softening strokes. TV: Chambolle's weight on the [0, 1] scale, the example's 0.02.
-DENOISE_DEFAULT_STRENGTH: Dict[str, float] = {"gaussian": 0.5, "tv": 0.02, "none": 0.0}
 
 
 MODEL_ALIASES: Dict[str, str] = {"vgg19": "vgg19", "vgg": "vgg19"}
@@ -199,7 +196,7 @@ def _ranges(cfg: Config) -> None:
 
 
 def _layers(cfg: Config) -> None:
-    from .vgg import VGG19, check_layers
+    from .engine.vgg import VGG19, check_layers
 
     for flag, specs in (("--style-layers", cfg.style_layers), ("--content-layers", cfg.content_layers)):
         check_layers(VGG19, layer_names(specs), flag)

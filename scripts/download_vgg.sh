@@ -11,4 +11,4 @@ if [ -z "$python" ]; then
   if [ -x "$root/.venv/bin/python" ]; then python="$root/.venv/bin/python"; else python=python3; fi
 fi
 cd "$root"
-exec "$python" -m neural_style.fetch --dest "$root/models/vgg19.params" "$@"
+exec "$python" -m neural_style.io.fetch --dest "$root/models/vgg19.params" "$@"

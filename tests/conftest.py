@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from neural_style.vgg import VGG19, VGGSpec
+from neural_style.engine.vgg import VGG19, VGGSpec
 
 ROOT = Path(__file__).resolve().parent.parent
 INPUT = ROOT / "input"
@@ -87,9 +87,9 @@ def style_path(tmp_path: Path) -> Path:
 def ready_graph(weights: Dict[str, np.ndarray], dtype: type = np.float32, **kwargs: object) -> "object":
     """A tiny 24x24 StyleGraph with random targets, weights (1, 10) and a white-noise start."""
     from neural_style._mxnet import mx
+    from neural_style.api import white_noise
     from neural_style.config import CONTENT_LAYERS, STYLE_LAYERS
-    from neural_style.engine import white_noise
-    from neural_style.graph import StyleGraph
+    from neural_style.engine.graph import StyleGraph
 
     params = {k: mx.nd.array(v, dtype=dtype) for k, v in weights.items()}
     g = StyleGraph(TINY, params, (24, 24), STYLE_LAYERS, CONTENT_LAYERS, mx.cpu(), dtype=dtype,

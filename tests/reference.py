@@ -6,7 +6,7 @@ from typing import Dict, Mapping, Sequence
 
 import numpy as np
 
-from neural_style.vgg import VGGSpec
+from neural_style.engine.vgg import VGGSpec
 
 
 def conv3x3(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:

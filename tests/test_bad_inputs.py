@@ -1,6 +1,6 @@
 """Every bad input meets one clear line and a non-zero exit, or is handled correctly.
 
-Each test drives the CLI (``neural_style.cli.main``) with full-size VGG19 weights of
+Each test drives the CLI (``neural_style.cli.main.main``) with full-size VGG19 weights of
 fixed random values, asserting the exit code, the one-line message, that no traceback
 is printed, and what the output folder holds.
 """
@@ -14,14 +14,13 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 import pytest
+from conftest import write_image
 from PIL import Image
 
 from neural_style import cli
 from neural_style._mxnet import mx
+from neural_style.engine.graph import StyleGraph
 from neural_style.errors import ExitCode
-from neural_style.graph import StyleGraph
-
-from conftest import write_image
 
 Run = Tuple[int, str, str]
 
@@ -180,7 +179,7 @@ def test_animated_gif_uses_the_first_frame(tmp_path: Path, run) -> None:  # type
 
 
 def test_huge_image_is_shrunk_while_loading(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
-    from neural_style.images import load_rgb
+    from neural_style.io.images import load_rgb
 
     y, x = np.mgrid[0:3000, 0:4000]
     big = np.stack([(x // 16) % 256, (y // 16) % 256, ((x + y) // 32) % 256], -1).astype(np.uint8)

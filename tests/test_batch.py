@@ -10,14 +10,16 @@ from pathlib import Path
 from typing import List, Tuple
 
 import pytest
+from conftest import ROOT, write_image
 
 from neural_style import cli
-from neural_style.batch import (expand_images, pair, parse_sweep, plan, read_manifest,
-                                shard)
+from neural_style.batch.inputs import expand_images, pair
+from neural_style.batch.manifest import read_manifest
+from neural_style.batch.plan import plan
+from neural_style.batch.settings import parse_sweep
+from neural_style.batch.shard import shard
 from neural_style.config import Config
 from neural_style.errors import ConfigError, ExitCode
-
-from conftest import ROOT, write_image
 
 Run = Tuple[int, List[dict], str]
 
@@ -218,7 +220,7 @@ def test_one_bad_image_in_five_fails_only_its_job(tmp_path: Path, styles: Path, 
 
 def test_skip_existing_finishes_only_what_is_missing(tmp_path: Path, photos: Path, styles: Path,
                                                      run, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
-    from neural_style import progress
+    from neural_style.cli import progress
 
     calls = {"n": 0}
     real = progress.LogProgress.__call__
@@ -254,7 +256,7 @@ def test_truncated_output_is_redone(tmp_path: Path, photos: Path, styles: Path, 
 
 def test_style_targets_are_cached_on_disk(tmp_path: Path, photos: Path, styles: Path,
                                           run, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
-    from neural_style.graph import StyleGraph
+    from neural_style.engine.graph import StyleGraph
 
     computed = {"n": 0}
     real = StyleGraph.style_targets
@@ -298,8 +300,8 @@ def test_several_workers_give_the_same_results(tmp_path: Path, photos: Path, sty
                      "--max-num-epochs", "2", "--save-epochs", "1", "--output-dir",
                      str(tmp_path / "out"), "--seed", "0", "--json", "-q"])
     assert code == 0
-    from PIL import Image
     import numpy as np
+    from PIL import Image
 
     for name in "abc":
         with Image.open(tmp_path / "out" / f"seq_{name}.png") as a, \

@@ -9,9 +9,10 @@ from typing import List
 import pytest
 from PIL import Image
 
-from neural_style import __version__, cli, weights
+from neural_style import __version__, cli
 from neural_style.config import Config
 from neural_style.errors import ExitCode
+from neural_style.io import weights
 
 
 def visible(folder: Path) -> List[str]:
@@ -148,7 +149,7 @@ def test_missing_weights_say_how_to_fetch(tmp_path: Path, base: List[str],
 def test_ctrl_c_saves_and_exits_130(tmp_path: Path, base: List[str],
                                     monkeypatch: pytest.MonkeyPatch,
                                     capsys: pytest.CaptureFixture[str]) -> None:
-    from neural_style import progress
+    from neural_style.cli import progress
 
     def interrupt_at_3(self: object, info: progress.EpochInfo) -> None:
         if info.epoch == 3:

@@ -4,8 +4,8 @@ import logging
 
 import pytest
 
-from neural_style import device
 from neural_style._mxnet import mx
+from neural_style.engine import device
 from neural_style.errors import DeviceError
 
 

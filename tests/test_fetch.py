@@ -1,4 +1,4 @@
-"""scripts/download_vgg.sh and neural_style.fetch against a local HTTP server."""
+"""scripts/download_vgg.sh and neural_style.io.fetch against a local HTTP server."""
 
 from __future__ import annotations
 
@@ -15,12 +15,11 @@ from typing import Dict, Iterator
 
 import numpy as np
 import pytest
+from conftest import ROOT, write_keras_h5
 
 from neural_style.errors import WeightsError
-from neural_style.fetch import extract_h5, fetch_weights, url_source, _sha256
-from neural_style.weights import fingerprint, load_weights, save_params
-
-from conftest import ROOT, write_keras_h5
+from neural_style.io.fetch import _sha256, extract_h5, fetch_weights, url_source
+from neural_style.io.weights import fingerprint, load_weights, save_params
 
 SCRIPT = ROOT / "scripts" / "download_vgg.sh"
 

@@ -5,14 +5,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import INPUT, write_image
 from PIL import Image
 
+from neural_style.engine.pixels import fit_long_edge, from_network, resize, to_network
+from neural_style.engine.vgg import RGB_MEAN
 from neural_style.errors import ImageError
-from neural_style.images import (fit_long_edge, from_network, load_rgb, output_format, resize,
-                                 save_image, to_network)
-from neural_style.vgg import RGB_MEAN
-
-from conftest import INPUT, write_image
+from neural_style.io.images import load_rgb, output_format, save_image
 
 
 def test_network_round_trip() -> None:

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from neural_style.errors import ImageError
-from neural_style.images import load_rgb
+from neural_style.io.images import load_rgb
 
 SETTINGS = settings(max_examples=150, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])

@@ -4,14 +4,21 @@ from typing import Dict, List
 
 import numpy as np
 import pytest
+from conftest import ready_graph
 
 from neural_style._mxnet import mx
 from neural_style.config import STYLE_LAYERS, Config
-from neural_style.graph import StyleGraph
-from neural_style.optimise import (MOMENTUM, WEIGHT_DECAY, EpochInfo, StopReason, clip_by_norm,
-                                   make_optimizer, optimise, relative_change)
-
-from conftest import ready_graph
+from neural_style.engine.graph import StyleGraph
+from neural_style.engine.optimise import (
+    MOMENTUM,
+    WEIGHT_DECAY,
+    EpochInfo,
+    StopReason,
+    clip_by_norm,
+    make_optimizer,
+    optimise,
+    relative_change,
+)
 
 SHAPE = (24, 24)
 

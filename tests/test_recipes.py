@@ -7,27 +7,32 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 import pytest
+from conftest import TINY, ready_graph, write_image
 from PIL import Image
+from reference import features
 
 from neural_style import Config, Stylizer, cli
 from neural_style._mxnet import mx
+from neural_style.api import blend_weights, scale_edges
 from neural_style.config import CONTENT_LAYERS, STYLE_LAYERS, layer_weights
-from neural_style.engine import blend_weights, scale_edges
+from neural_style.engine.graph import StyleGraph, positions
+from neural_style.engine.losses import TVSmoothing
+from neural_style.engine.optimise import (
+    EpochInfo,
+    StopReason,
+    lbfgs_objective,
+    optimise,
+)
+from neural_style.engine.pixels import keep_colors, resize_network
 from neural_style.errors import ConfigError, ExitCode
-from neural_style.graph import StyleGraph, positions
-from neural_style.images import keep_colors, resize_network
-from neural_style.losses import TVSmoothing
-from neural_style.optimise import EpochInfo, StopReason, lbfgs_objective, optimise
-
-from conftest import TINY, ready_graph, write_image
-from reference import features
 
 SHAPE = (24, 24)
 
 
 def engine_view(path: Path, shape: Tuple[int, int] = (21, 32)) -> np.ndarray:
     """The content as the engine sees it at ``shape``, as uint8 (for comparisons)."""
-    from neural_style.images import load_rgb, resize
+    from neural_style.engine.pixels import resize
+    from neural_style.io.images import load_rgb
 
     return np.rint(resize(load_rgb(path), shape) * 255).astype(int)
 
@@ -98,7 +103,7 @@ def test_scale_edges() -> None:
 
 def test_multiscale_sizes_and_warm_start(tiny_weights: Dict[str, np.ndarray], content_path: Path,
                                          style_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import neural_style.engine as engine
+    import neural_style.api as engine
 
     starts: List[Tuple[Tuple[int, ...], np.ndarray]] = []
     ends: List[np.ndarray] = []
@@ -137,7 +142,7 @@ def test_init_content_and_image(tiny_weights: Dict[str, np.ndarray], content_pat
 
 
 def test_blend_weights_give_the_weighted_gram(tiny_weights: Dict[str, np.ndarray]) -> None:
-    from neural_style.cache import StyleCache
+    from neural_style.io.cache import StyleCache
 
     stylizer = Stylizer(tiny_weights, gpu=-1, spec=TINY)
     rng = np.random.default_rng(0)
@@ -154,8 +159,8 @@ def test_blend_weights_give_the_weighted_gram(tiny_weights: Dict[str, np.ndarray
 
 
 def test_style_scale_keeps_aspect_and_rescales_grams(tiny_weights: Dict[str, np.ndarray]) -> None:
-    from neural_style.cache import StyleCache
-    from neural_style.images import resize, to_network
+    from neural_style.engine.pixels import resize, to_network
+    from neural_style.io.cache import StyleCache
 
     stylizer = Stylizer(tiny_weights, gpu=-1, spec=TINY)
     style = np.random.default_rng(1).random((40, 80, 3)).astype(np.float32)  # 2:1, not square

@@ -5,7 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from neural_style.snapshots import SnapshotWriter, denoise, snapshot_name
+from neural_style.engine.denoise import denoise
+from neural_style.io.snapshots import SnapshotWriter, snapshot_name
 
 
 def noisy_flat(seed: int = 0) -> np.ndarray:

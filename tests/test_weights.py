@@ -6,13 +6,18 @@ from typing import Dict
 import h5py
 import numpy as np
 import pytest
+from conftest import TINY, write_keras_h5
 
 from neural_style._mxnet import mx
 from neural_style.errors import WeightsError
-from neural_style.weights import (check_shapes, default_weights_path, fingerprint, load_weights,
-                                  read_h5, save_params)
-
-from conftest import TINY, write_keras_h5
+from neural_style.io.weights import (
+    check_shapes,
+    default_weights_path,
+    fingerprint,
+    load_weights,
+    read_h5,
+    save_params,
+)
 
 
 def assert_same(a: Dict[str, np.ndarray], b: Dict[str, np.ndarray]) -> None:

@@ -7,7 +7,7 @@ import logging
 import sys
 from typing import Any, Optional, TextIO
 
-from .optimise import EpochInfo
+from ..engine.optimise import EpochInfo
 
 log = logging.getLogger("neural_style")
 

@@ -22,14 +22,18 @@ import typing
 from pathlib import Path
 from typing import Any, Iterator, List, NoReturn, Optional, Sequence
 
-from . import __version__
-from .batch import (DEFAULT_TEMPLATE, PAIRINGS, BatchJob, expand_images, expand_styles, flatten,
-                    is_complete, pair, parse_sweep, plan, read_manifest, refuse_collisions, shard)
-from .config import Config
-from .errors import ConfigError, ExitCode, ImageError, NeuralStyleError, summary
-from .images import output_format
-from .weights import FETCH_HINT, require_weights
-from .runner import DONE, FAILED, INTERRUPTED, SKIPPED, JobResult, Reporter
+from .. import __version__
+from ..batch.inputs import PAIRINGS, expand_images, expand_styles, flatten, pair
+from ..batch.jobs import BatchJob
+from ..batch.manifest import read_manifest
+from ..batch.plan import DEFAULT_TEMPLATE, plan, refuse_collisions
+from ..batch.runner import DONE, FAILED, INTERRUPTED, SKIPPED, JobResult, Reporter
+from ..batch.settings import parse_sweep
+from ..batch.shard import shard
+from ..config import Config
+from ..errors import ConfigError, ExitCode, ImageError, NeuralStyleError, summary
+from ..io.images import is_complete, output_format
+from ..io.weights import FETCH_HINT, require_weights
 
 log = logging.getLogger("neural_style")
 
@@ -280,7 +284,7 @@ class CliReporter(Reporter):
 
 def execute(request: Request) -> int:
     """Run the request's jobs; returns the exit code."""
-    from .runner import LazyStylizer, run_parallel, run_sequential
+    from ..batch.runner import LazyStylizer, run_parallel, run_sequential
 
     if request.dry_run:
         for job in request.jobs:
@@ -288,7 +292,7 @@ def execute(request: Request) -> int:
         return ExitCode.OK
     check_outputs(request.jobs, request.cache_dir.parent)
     if any(job.config.loss_plot for job in request.jobs):
-        from .plots import require_matplotlib
+        from ..io.plots import require_matplotlib
 
         require_matplotlib()
     started, reporter = time.perf_counter(), CliReporter(request)
@@ -307,7 +311,7 @@ def execute(request: Request) -> int:
             results += run_parallel(todo, request.devices, request.weights, request.cache_dir,
                                     reporter)
         elif todo:
-            from .cache import StyleCache
+            from ..io.cache import StyleCache
 
             stylizer = LazyStylizer(request.weights, request.devices[0])
             results += run_sequential(todo, stylizer, StyleCache(request.cache_dir), reporter,
@@ -324,7 +328,7 @@ def execute(request: Request) -> int:
 
 def check_devices(devices: Sequence[Optional[int]]) -> None:
     """GPU numbers exist (without taking memory on them here: the workers probe)."""
-    from .device import CPU, choose_context, has_cuda, visible_gpus
+    from ..engine.device import CPU, choose_context, has_cuda, visible_gpus
 
     gpus = [d for d in devices if d is not None and d != CPU]
     if gpus and (not has_cuda() or max(gpus) >= visible_gpus()):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any, Optional
 
-from ._mxnet import mx
-from .errors import DeviceError, summary
+from .._mxnet import mx
+from ..errors import DeviceError, summary
 
 log = logging.getLogger(__name__)
 

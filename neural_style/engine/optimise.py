@@ -25,8 +25,8 @@ from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from ._mxnet import mx
-from .config import Config
+from .._mxnet import mx
+from ..config import Config
 from .graph import StyleGraph
 from .losses import NDArray, TVSmoothing
 from .vgg import RGB_MEAN

@@ -12,8 +12,8 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ._mxnet import mx
-from .errors import ConfigError
+from .._mxnet import mx
+from ..errors import ConfigError
 from .losses import LossTerm, NDArray, Symbol, content_term, normalized, style_term
 from .vgg import VGGSpec, check_layers
 

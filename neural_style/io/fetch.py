@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Mapping, Optional, Sequence
 
-from .errors import ExitCode, WeightsError, summary
+from ..errors import ExitCode, WeightsError, summary
 from .weights import VGG19_FINGERPRINT, load_weights, save_params
 
 log = logging.getLogger("neural_style.fetch")

@@ -16,9 +16,9 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
 import numpy as np
 
-from .errors import WeightsError, summary
+from ..engine.vgg import VGG19, VGGSpec
+from ..errors import WeightsError, summary
 from .files import atomic_path
-from .vgg import VGG19, VGGSpec
 
 Weights = Dict[str, np.ndarray]
 
@@ -58,7 +58,7 @@ def check_shapes(weights: Mapping[str, np.ndarray], spec: VGGSpec, source: str) 
 
 def read_params(path: Path) -> Dict[str, np.ndarray]:
     """An MXNet ``.params`` file (``arg:conv1_1_weight`` keys, or bare names)."""
-    from ._mxnet import mx
+    from .._mxnet import mx
 
     try:
         loaded = mx.nd.load(str(path))
@@ -135,7 +135,7 @@ def load_weights(path: "str | os.PathLike[str]", spec: VGGSpec = VGG19,
 
 def save_params(weights: Mapping[str, np.ndarray], path: "str | os.PathLike[str]") -> None:
     """Write an MXNet ``.params`` file under the example's key names, atomically."""
-    from ._mxnet import mx
+    from .._mxnet import mx
 
     arrays = {_PARAMS_PREFIX + k: mx.nd.array(v, dtype=np.float32) for k, v in weights.items()}
     with atomic_path(Path(path)) as tmp:

@@ -6,11 +6,11 @@ a :class:`VGGSpec`; the tests use the same code with a tiny spec of a few channe
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 import difflib
+from dataclasses import dataclass
 from typing import Dict, List, Sequence, Tuple
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 #: RGB mean of ImageNet, subtracted from inputs in [0, 255] (Caffe's VGG convention).
 RGB_MEAN: Tuple[float, float, float] = (123.68, 116.779, 103.939)

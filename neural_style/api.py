@@ -12,25 +12,47 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Iterator,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
 
 import numpy as np
 
 from ._mxnet import mx
-from .config import Config
-from .device import choose_context
-from .errors import DeviceError
-from .graph import StyleGraph, positions
-from .config import layer_names, layer_weights
-from .errors import ConfigError
-from .images import (ImageInput, check_size, fit_long_edge, from_network, keep_colors, load_inputs,
-                     load_rgb, resize, resize_network, to_network)
-from .losses import NDArray
-from .optimise import EpochInfo, StopReason, optimise
-from .snapshots import denoise
-from .vgg import MIN_EDGE, VGG19, VGGSpec
-from .cache import StyleCache, style_key
-from .weights import VGG19_FINGERPRINT, default_weights_path, fingerprint, load_weights
+from .config import Config, layer_names, layer_weights
+from .engine.denoise import denoise
+from .engine.device import choose_context
+from .engine.graph import StyleGraph, positions
+from .engine.losses import NDArray
+from .engine.optimise import EpochInfo, StopReason, optimise
+from .engine.pixels import (
+    check_size,
+    fit_long_edge,
+    from_network,
+    keep_colors,
+    resize,
+    resize_network,
+    to_network,
+)
+from .engine.vgg import MIN_EDGE, VGG19, VGGSpec
+from .errors import ConfigError, DeviceError
+from .io.cache import StyleCache, style_key
+from .io.images import ImageInput, load_inputs, load_rgb
+from .io.weights import (
+    VGG19_FINGERPRINT,
+    default_weights_path,
+    fingerprint,
+    load_weights,
+)
 
 #: Called once per epoch; ``snapshot`` is the denoised image when one is due, else None.
 ProgressCallback = Callable[[EpochInfo, Optional[np.ndarray]], None]

@@ -14,7 +14,7 @@ from typing import Any, Tuple
 
 import numpy as np
 
-from ._mxnet import mx
+from .._mxnet import mx
 
 Symbol = Any  # mx.sym.Symbol; MXNet 1.x ships no type stubs
 NDArray = Any  # mx.nd.NDArray

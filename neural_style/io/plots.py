@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from .errors import NeuralStyleError
+from ..engine.optimise import EpochInfo
+from ..errors import NeuralStyleError
 from .files import atomic_path
-from .optimise import EpochInfo
 
 INSTALL_HINT = "--loss-plot needs matplotlib: pip install 'neural-style[plot]' (or pip install matplotlib)"
 

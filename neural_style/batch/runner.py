@@ -18,9 +18,9 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from .batch import BatchJob
-from .errors import NeuralStyleError, summary
-from .images import load_inputs, save_image
+from ..errors import NeuralStyleError, summary
+from ..io.images import load_inputs, save_image
+from .jobs import BatchJob
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +71,8 @@ class LazyStylizer:
 
     def __call__(self) -> Any:
         if self._stylizer is None:
-            from .engine import Stylizer
-            from .weights import require_weights
+            from ..api import Stylizer
+            from ..io.weights import require_weights
 
             require_weights(self.weights)
             self._stylizer = Stylizer(self.weights, self.gpu)
@@ -83,8 +83,8 @@ def run_job(job: BatchJob, stylizer: LazyStylizer, cache: Any, reporter: Reporte
             reraise: bool = False) -> JobResult:
     """One job, start to finish; its own failures come back as a failed result (or, with
     ``reraise``, as the exception, for --traceback)."""
-    from .optimise import StopReason
-    from .snapshots import SnapshotWriter
+    from ..engine.optimise import StopReason
+    from ..io.snapshots import SnapshotWriter
 
     started = time.perf_counter()
     reporter.job_started(job)
@@ -131,14 +131,14 @@ def run_job(job: BatchJob, stylizer: LazyStylizer, cache: Any, reporter: Reporte
 
 def write_extras(job: BatchJob, history: List[Any], sheet: List[Any], result: Any) -> None:
     """--progress-sheet and --loss-plot, beside the job's snapshots."""
-    from .snapshots import progress_sheet
+    from ..io.snapshots import progress_sheet
 
     if job.config.progress_sheet:
         if not sheet or sheet[-1][0] != result.epochs:
             sheet.append((result.epochs, result.image))  # the result closes the sheet
         save_image(progress_sheet(sheet), job.snapshots / "progress.jpg")
     if job.config.loss_plot and history:
-        from .plots import loss_plot
+        from ..io.plots import loss_plot
 
         loss_plot(history, job.snapshots / "loss.png")
 
@@ -163,7 +163,7 @@ def run_sequential(jobs: Sequence[BatchJob], stylizer: LazyStylizer, cache: Any,
 
 def _worker(device: Optional[int], weights: Optional[Path], cache_dir: Optional[Path], tasks: Any,
             results: Any, stop: Any) -> None:
-    from .cache import StyleCache
+    from ..io.cache import StyleCache
 
     try:
         stylizer, cache = LazyStylizer(weights, device), StyleCache(cache_dir)

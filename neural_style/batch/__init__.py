@@ -1,0 +1,1 @@
+"""Batches: inputs and pairings, settings, manifests, plans, shards, and running them."""

@@ -1,0 +1,94 @@
+"""Planning a batch: which images, paired how, with which settings, written where.
+
+Everything here is checked before any heavy work: a plan either comes out whole, or a
+:class:`~neural_style.errors.ConfigError` says what is wrong (with row numbers for a
+manifest). Running the plan is :mod:`neural_style.runner`'s job.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import itertools
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from ..config import Config
+from ..errors import ConfigError
+from .inputs import StylePair
+from .jobs import BatchJob
+from .settings import _configured, numeric_fields
+
+#: The default output names: readable, and made unique with a short hash where two jobs
+#: would otherwise share a name (same stems from different folders).
+DEFAULT_TEMPLATE = "{content}_{style}{params}.jpg"
+
+
+def _params_text(params: Dict[str, Any]) -> str:
+    return "".join(f"_{k}{v:g}" if isinstance(v, float) else f"_{k}{v}" for k, v in params.items())
+
+
+def render(template: str, index: int, content: Path, style: Tuple[Path, ...], cfg: Config,
+           params: Dict[str, Any]) -> str:
+    fields = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(Config)}
+    fields.update(content=content.stem, style="+".join(p.stem for p in style), index=index,
+                  params=_params_text(params))
+    try:
+        return template.format(**fields)
+    except (KeyError, IndexError, ValueError) as err:
+        known = ", ".join(["content", "style", "index", "params", *numeric_fields()])
+        raise ConfigError(f"--output-template {template!r}: unknown field {err}; "
+                          f"use {{{known.replace(', ', '}, {')}}}") from None
+
+
+def _disambiguate(jobs: List[BatchJob]) -> List[BatchJob]:
+    """Default names only: a short hash of the inputs where two jobs share a name."""
+    counts: Dict[Path, int] = {}
+    for job in jobs:
+        counts[job.output] = counts.get(job.output, 0) + 1
+    out = []
+    for job in jobs:
+        if counts[job.output] > 1:
+            styles = ",".join(str(p.resolve()) for p in job.style)
+            tag = hashlib.sha256(f"{job.content.resolve()}|{styles}|{job.params}"
+                                 .encode()).hexdigest()[:8]
+            output = job.output.with_name(f"{job.output.stem}_{tag}{job.output.suffix}")
+            job = dataclasses.replace(job, output=output, snapshots=output.with_suffix(""))
+        out.append(job)
+    return out
+
+
+def refuse_collisions(jobs: Sequence[BatchJob]) -> None:
+    seen: Dict[Path, BatchJob] = {}
+    inputs = {p.resolve() for job in jobs for p in (job.content, *job.style)}
+    for job in jobs:
+        key = job.output.resolve()
+        if key in seen:
+            raise ConfigError(f"--output-template: jobs {seen[key].index} and {job.index} would both "
+                              f"write {job.output}; add {{content}}, {{style}}, {{index}} or "
+                              "{params} to the template")
+        if key in inputs:
+            raise ConfigError(f"{job.output}: an output would overwrite an input image")
+        seen[key] = job
+
+
+def plan(pairs: Sequence[StylePair], base: Config, sweeps: Sequence[Tuple[str, List[Any]]],
+         template: Optional[str], out_dir: Path,
+         rows: Optional[Sequence[Dict[str, Any]]] = None) -> List[BatchJob]:
+    """Every (pair x sweep combination) as a job; per-pair overrides in ``rows``."""
+    names = [name for name, _ in sweeps]
+    combos = list(itertools.product(*(values for _, values in sweeps))) or [()]
+    jobs: List[BatchJob] = []
+    for n, (content, style) in enumerate(pairs):
+        row = dict(rows[n]) if rows else {}
+        explicit_output = row.pop("output", None)
+        for combo in combos:
+            params = {**row, **dict(zip(names, combo))}
+            cfg = _configured(base, params, f"job {len(jobs)}")
+            name = render(template or DEFAULT_TEMPLATE, len(jobs), content, style, cfg, params)
+            output = Path(explicit_output) if explicit_output and len(combos) == 1 else out_dir / name
+            jobs.append(BatchJob(len(jobs), content, style, output, cfg, output.with_suffix(""), params))
+    if template is None:
+        jobs = _disambiguate(jobs)
+    refuse_collisions(jobs)
+    return jobs

@@ -1,0 +1,65 @@
+"""Numeric settings named on the command line (--sweep) or in manifest columns."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import typing
+from typing import Any, Dict, List, Tuple
+
+from ..config import Config
+from ..errors import ConfigError
+
+
+def numeric_fields() -> Dict[str, type]:
+    """Config fields a sweep or a manifest row may set, with their types."""
+    hints = typing.get_type_hints(Config)
+    out: Dict[str, type] = {}
+    for f in dataclasses.fields(Config):
+        kind = hints[f.name]
+        args = [a for a in typing.get_args(kind) if a is not type(None)]
+        kind = args[0] if args else kind
+        if kind in (int, float) and f.metadata.get("cli", True):
+            out[f.name] = kind
+    return out
+
+
+def field_name(name: str, where: str) -> str:
+    """``content-weight`` or ``content_weight`` -> ``content_weight``, with "did you mean"."""
+    canonical = name.strip().lstrip("-").replace("-", "_")
+    known = numeric_fields()
+    if canonical not in known:
+        close = difflib.get_close_matches(canonical, list(known), n=1)
+        hint = f"; did you mean {close[0].replace('_', '-')!r}?" if close else \
+            f"; choose from {', '.join(k.replace('_', '-') for k in known)}"
+        raise ConfigError(f"{where}: {name!r} is not a numeric setting{hint}")
+    return canonical
+
+
+def parse_value(name: str, text: Any, where: str) -> Any:
+    kind = numeric_fields()[name]
+    try:
+        return kind(text) if kind is float else int(str(text).strip())
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: {name.replace('_', '-')} must be "
+                          f"{'a number' if kind is float else 'a whole number'}, not {text!r}") from None
+
+
+def parse_sweep(text: str) -> Tuple[str, List[Any]]:
+    """``content-weight=5,10,20`` -> ``("content_weight", [5.0, 10.0, 20.0])``."""
+    where = f"--sweep {text}"
+    if "=" not in text:
+        raise ConfigError(f"{where}: write NAME=V1,V2,... (e.g. content-weight=5,10,20)")
+    name, values = text.split("=", 1)
+    key = field_name(name, where)
+    parsed = [parse_value(key, v, where) for v in values.split(",") if v.strip()]
+    if not parsed:
+        raise ConfigError(f"{where}: no values")
+    return key, parsed
+
+
+def _configured(base: Config, params: Dict[str, Any], where: str) -> Config:
+    try:
+        return base.replace(**params)
+    except ConfigError as err:
+        raise ConfigError(f"{where}: {err}") from None

@@ -1,0 +1,1 @@
+"""Files: images in and out, weights (read, verify, fetch), atomic writes, the style cache."""
