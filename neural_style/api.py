@@ -214,7 +214,7 @@ def start_image(cfg: Config, content_x: np.ndarray) -> np.ndarray:
         return content_x
     if cfg.init == "image":
         h, w = content_x.shape[2:]
-        return to_network(resize(load_rgb(cfg.init_image or "", max(h, w)), (h, w)))
+        return to_network(resize(load_rgb(cfg.init_image or "", shape=(h, w)), (h, w)))
     return white_noise(content_x.shape, cfg.seed)
 
 

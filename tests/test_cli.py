@@ -60,7 +60,7 @@ def test_help_shows_every_default(capsys: pytest.CaptureFixture[str]) -> None:
         else:
             want = f"{own} (default: {'none' if f.default is None else f.default})"
         assert "".join(want.split()) in text, flag
-    assert "gaussian0.5,tv0.02" in text and "--output_dir" in text
+    assert "gaussian0.2,tv0.02" in text and "--output_dir" in text
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
