@@ -33,6 +33,8 @@ from .engine.denoise import denoise
 from .engine.device import choose_context
 from .engine.graph import StyleGraph, positions
 from .engine.losses import NDArray
+from .engine.measures import CONTENT_LAYER, Judge, mxnet_features
+from .engine.measures import STYLE_LAYERS as MEASURE_STYLE_LAYERS
 from .engine.optimise import EpochInfo, StopReason, optimise
 from .engine.pixels import (
     check_size,
@@ -124,6 +126,14 @@ class Stylizer:
                           for n, w in zip(contents, layer_weights(cfg.content_layers))})
         graph.set_weights(style=cfg.style_weight, content=cfg.content_weight, layer_weights=per_layer)
         return graph
+
+    def judge(self, content: ImageInput, style: ImageInput, shape: Tuple[int, int]) -> Judge:
+        """The quality measures (:mod:`neural_style.engine.measures`) for outputs of
+        ``shape`` (H, W) made from ``content`` and ``style`` (paths or arrays)."""
+        features = mxnet_features(self.spec, self._params, self.ctx,
+                                  MEASURE_STYLE_LAYERS + (CONTENT_LAYER,))
+        style_rgb = load_rgb(style, max(shape))
+        return Judge(features, load_rgb(content, shape=shape), style_rgb, shape)
 
     def stylize(self, content: ImageInput, style: Union[ImageInput, Sequence[ImageInput]],
                 config: Optional[Config] = None, callback: Optional[ProgressCallback] = None,

@@ -139,6 +139,41 @@ class Config:
         """A copy with ``changes`` applied (and validated)."""
         return dataclasses.replace(self, **changes)
 
+    @classmethod
+    def from_recipe(cls, recipe: str = "faithful", **overrides: Any) -> "Config":
+        """A recipe's values (:data:`RECIPES`), with ``overrides`` on top: the one place a
+        recipe is resolved (the CLI passes the flags the user gave as ``overrides``)."""
+        return cls(**{**recipe_values(recipe), **overrides})
+
+
+#: Named sets of Config values (``--recipe``); any value given explicitly overrides the
+#: recipe's. "faithful" is every default: MXNet's example (NAG from noise to its own stop).
+#: "fast" was chosen with benchmarks/speed_to_quality.py (README, "Speed and quality"):
+#: Adam from the content image, the default weights, a fixed number of epochs; it reaches
+#: both the content and the mean style measure of the faithful default in a fraction of
+#: the time.
+RECIPES: Dict[str, Dict[str, Any]] = {
+    "faithful": {},
+    "fast": {"optimizer": "adam", "init": "content", "max_num_epochs": 40, "stop_eps": 1e-4},
+}
+
+
+def recipe_values(recipe: str) -> Dict[str, Any]:
+    """The Config values a recipe sets, or a :class:`ConfigError` naming the recipes."""
+    try:
+        return dict(RECIPES[recipe])
+    except KeyError:
+        raise ConfigError(f"--recipe: unknown recipe {recipe!r}; choose from "
+                          f"{', '.join(RECIPES)}") from None
+
+
+def describe_recipe(recipe: str) -> str:
+    """``"optimizer=adam, init=content, ..."`` (or the faithful default's description)."""
+    values = recipe_values(recipe)
+    if not values:
+        return "every default (MXNet's example)"
+    return ", ".join(f"{k.replace('_', '-')}={v}" for k, v in values.items())
+
 
 def _canonical_model(name: str) -> str:
     try:

@@ -30,7 +30,7 @@ from ..batch.plan import DEFAULT_TEMPLATE, plan, refuse_collisions
 from ..batch.runner import DONE, FAILED, INTERRUPTED, SKIPPED, JobResult, Reporter
 from ..batch.settings import parse_sweep
 from ..batch.shard import shard
-from ..config import Config
+from ..config import RECIPES, Config, describe_recipe
 from ..errors import ConfigError, ExitCode, ImageError, NeuralStyleError, summary
 from ..io.images import is_complete, output_format
 from ..io.weights import FETCH_HINT, require_weights
@@ -68,8 +68,15 @@ def _shown(value: Any) -> str:
 
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per Config field. Their argparse default is SUPPRESS, so the namespace holds
+    only the flags the user gave: those override the --recipe's values."""
     hints = typing.get_type_hints(Config)
-    group = parser.add_argument_group("algorithm and output (defaults from neural_style.Config)")
+    group = parser.add_argument_group("algorithm and output (defaults from neural_style.Config; "
+                                      "a --recipe changes some, flags given override it)")
+    recipes = "; ".join(f"{name}: {describe_recipe(name)}" for name in RECIPES)
+    group.add_argument("--recipe", choices=tuple(RECIPES), default="faithful",
+                       help=f"a named set of the settings below ({recipes}); any of them given "
+                            "explicitly overrides the recipe's value (default: faithful)")
     for f in dataclasses.fields(Config):
         meta = f.metadata
         if not meta.get("cli", True):
@@ -78,12 +85,13 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
         shown = "" if "(default:" in meta["help"] else f" (default: {_shown(f.default)})"
         kind = _field_type(hints[f.name])
         if kind is bool:
-            group.add_argument(flag, dest=f.name, action="store_true", help=meta["help"])
+            group.add_argument(flag, dest=f.name, action="store_true", help=meta["help"],
+                               default=argparse.SUPPRESS)
             continue
         if isinstance(f.default, tuple):
             shown = f" (default: {','.join(map(str, f.default))})"
         group.add_argument(flag, *meta.get("aliases", ()), dest=f.name,
-                           type=meta.get("parse", kind), default=f.default,
+                           type=meta.get("parse", kind), default=argparse.SUPPRESS,
                            metavar=meta.get("metavar", _METAVARS.get(kind)),
                            choices=meta.get("choices"), help=meta["help"] + shown)
 
@@ -179,8 +187,8 @@ def _glue_device_lists(argv: Sequence[str]) -> List[str]:
 
 
 def _request(ns: argparse.Namespace) -> Request:
-    values = {f.name: getattr(ns, f.name) for f in dataclasses.fields(Config) if hasattr(ns, f.name)}
-    config = Config(**values)
+    given = {f.name: getattr(ns, f.name) for f in dataclasses.fields(Config) if hasattr(ns, f.name)}
+    config = Config.from_recipe(ns.recipe, **given)
     out_dir = Path(config.output_dir)
     jobs = _plan(ns, config, out_dir)
     for job in jobs:

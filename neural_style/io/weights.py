@@ -160,7 +160,7 @@ def default_weights_path(candidates: Optional[Iterable[Path]] = None) -> Path:
 def weights_candidates() -> List[Path]:
     env = os.environ.get("NEURAL_STYLE_WEIGHTS")
     paths = [Path(env)] if env else []
-    paths.append(Path(__file__).resolve().parent.parent / "models" / "vgg19.params")
+    paths.append(Path(__file__).resolve().parents[2] / "models" / "vgg19.params")
     paths.append(Path.cwd() / "models" / "vgg19.params")
     return paths
 
