@@ -100,7 +100,7 @@ class Judge:
         self.features, self.shape = features, (int(shape[0]), int(shape[1]))
         self.content_layer, self.style_layers = content_layer, tuple(style_layers)
         self._content = features(to_network(resize(content_rgb, self.shape)))[content_layer]
-        style_shape = fit_long_edge(style_rgb.shape[:2], max(self.shape))
+        style_shape = fit_long_edge((style_rgb.shape[0], style_rgb.shape[1]), max(self.shape))
         style_feats = features(to_network(resize(style_rgb, style_shape)))
         self._grams = {layer: gram(style_feats[layer]) for layer in self.style_layers}
 

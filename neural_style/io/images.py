@@ -152,7 +152,8 @@ def _load_other(path: Path, max_edge: Optional[int],
 
             with tifffile.TiffFile(str(path)) as tif:
                 page = tif.pages[0]
-                _check_decode_bytes(path, int(np.prod(page.shape)) * page.dtype.itemsize)
+                itemsize = page.dtype.itemsize if page.dtype is not None else 8
+                _check_decode_bytes(path, int(np.prod(page.shape)) * itemsize)
                 arr = np.asarray(tif.asarray(), dtype=np.float32)
         except ImageError:
             raise
@@ -160,9 +161,10 @@ def _load_other(path: Path, max_edge: Optional[int],
             raise ImageError(f"{path}: not enough memory to decode it; shrink it first") from None
         except Exception as err:  # tifffile raises many kinds
             raise ImageError(f"{path}: cannot read this TIFF ({err})") from None
-        target = shape or (fit_long_edge(arr.shape[:2], max_edge) if max_edge else None)
+        size = (arr.shape[0], arr.shape[1])
+        target = shape or (fit_long_edge(size, max_edge) if max_edge else None)
         reduced = _block_mean(arr, target)
-        sigma = _missing_blur(arr.shape[:2], reduced.shape[:2], target)
+        sigma = _missing_blur(size, (reduced.shape[0], reduced.shape[1]), target)
         return _blur(_float_to_rgb(reduced), sigma)
     raise ImageError(f"{path}: not an image format this tool reads; convert it to JPEG or PNG")
 
