@@ -28,8 +28,8 @@ EDGE = 128
 #: case -> (config changes, measured content, measured mean style); thresholds add the margin.
 CASES: Dict[str, tuple] = {
     "faithful default": ({}, None, None),
-    "--optimizer adam": ({"optimizer": "adam", "max_num_epochs": 300}, None, None),
-    "--optimizer lbfgs": ({"optimizer": "lbfgs", "max_num_epochs": 300}, None, None),
+    "--optimizer adam": ({"optimizer": "adam", "max_num_epochs": 100}, None, None),
+    "--optimizer lbfgs": ({"optimizer": "lbfgs", "max_num_epochs": 100}, None, None),
 }
 CONTENT_MARGIN, STYLE_MARGIN = 0.05, 1.25
 
