@@ -56,10 +56,10 @@ class Judge:
 
     def __call__(self, rgb: np.ndarray) -> Tuple[float, float]:
         self.graph.data[:] = to_network(rgb.astype(np.float32) / 255.0)
-        raw = self.graph.forward_backward().asnumpy().astype(np.float64)
-        style = sum(raw[i] / (self.positions[l] ** 2 * self.channels[l] ** 2)
-                    for i, l in enumerate(STYLE_LAYERS))
-        content = raw[len(STYLE_LAYERS)] / self.content_size
+        raw = self.graph.forward_backward().read()
+        style = sum(raw[f"style:{l}"] / (self.positions[l] ** 2 * self.channels[l] ** 2)
+                    for l in STYLE_LAYERS)
+        content = raw["content:relu4_2"] / self.content_size
         return float(content), float(style)
 
 

@@ -32,7 +32,7 @@ from .config import Config, layer_names, layer_weights
 from .engine.denoise import denoise
 from .engine.device import choose_context
 from .engine.graph import StyleGraph, positions
-from .engine.losses import NDArray
+from .engine.losses import NDArray, term_name
 from .engine.optimise import EpochInfo, StopReason, optimise
 from .engine.pixels import (
     check_size,
@@ -119,9 +119,9 @@ class Stylizer:
                                            self.ctx, cfg.pooling, self.dtype,
                                            cfg.normalize_gradients)
         graph = self._graphs[key]
-        per_layer = {f"style:{n}": w for n, w in zip(styles, layer_weights(cfg.style_layers))}
-        per_layer.update({f"content:{n}": w
-                          for n, w in zip(contents, layer_weights(cfg.content_layers))})
+        per_layer = {term_name(kind, n): w
+                     for kind, specs in (("style", cfg.style_layers), ("content", cfg.content_layers))
+                     for n, w in zip(layer_names(specs), layer_weights(specs))}
         graph.set_weights(style=cfg.style_weight, content=cfg.content_weight, layer_weights=per_layer)
         return graph
 
