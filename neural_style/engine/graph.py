@@ -25,10 +25,7 @@ from .losses import (
     term_name,
     weighted,
 )
-from .vgg import VGGSpec, check_layers
-
-POOLING = ("avg", "max")
-
+from .vgg import POOLING, VGGSpec, check_layers
 
 def feature_symbols(spec: VGGSpec, layers: Sequence[str], pooling: str = "avg",
                     ) -> Dict[str, Symbol]:

@@ -29,10 +29,9 @@ from .._mxnet import mx
 from ..config import Config
 from .graph import StyleGraph
 from .losses import NDArray, Readings, TVSmoothing
+from .optimisers import OPTIMISERS
 from .vgg import RGB_MEAN
 
-MOMENTUM = 0.95
-WEIGHT_DECAY = 1e-4
 EPS = "eps"  # the reading of the relative change
 
 
@@ -74,14 +73,16 @@ class _Stop(Exception):
 
 
 def make_optimizer(cfg: Config) -> Any:
-    """MXNet's NAG (the example's momentum and weight decay) or Adam, with the factor schedule."""
+    """The MXNet optimiser of ``cfg.optimizer`` (NAG with the example's momentum and weight
+    decay, or Adam), with the factor schedule."""
+    chosen = OPTIMISERS[cfg.optimizer]
+    if chosen.mxnet is None:
+        raise ValueError(f"{cfg.optimizer} is not an MXNet optimiser")
     lr = cfg.learning_rate
     schedule = mx.lr_scheduler.FactorScheduler(step=cfg.lr_sched_delay, factor=cfg.lr_sched_factor,
                                                base_lr=lr)
-    if cfg.optimizer == "adam":
-        return mx.optimizer.Adam(learning_rate=lr, lr_scheduler=schedule)
-    return mx.optimizer.NAG(learning_rate=lr, momentum=MOMENTUM, wd=WEIGHT_DECAY,
-                            lr_scheduler=schedule)
+    return mx.optimizer.create(chosen.mxnet, learning_rate=lr, lr_scheduler=schedule,
+                               **chosen.options)
 
 
 def relative_change(old: NDArray, new: NDArray) -> NDArray:
@@ -215,8 +216,6 @@ def _lbfgs(graph: StyleGraph, cfg: Config, smoothing: Optional[TVSmoothing],
     monitor.previous.copyto(image)  # scipy stopped by itself: keep the last accepted point
 
 
-_DRIVERS = {"nag": _first_order, "adam": _first_order, "lbfgs": _lbfgs}
-
 
 def optimise(graph: StyleGraph, cfg: Config, callback: Optional[Callback] = None,
              first_epoch: int = 0, scale: int = 0) -> LoopOutcome:
@@ -225,7 +224,8 @@ def optimise(graph: StyleGraph, cfg: Config, callback: Optional[Callback] = None
         if cfg.tv_weight > 0 else None
     monitor = Monitor(graph, cfg, callback, first_epoch, scale)
     try:
-        _DRIVERS[cfg.optimizer](graph, cfg, smoothing, monitor)
+        driver = _lbfgs if OPTIMISERS[cfg.optimizer].mxnet is None else _first_order
+        driver(graph, cfg, smoothing, monitor)
     except _Stop:
         pass
     except KeyboardInterrupt:

@@ -8,6 +8,7 @@ import pytest
 
 from neural_style.batch.inputs import expand_images, pair
 from neural_style.errors import ConfigError
+from neural_style.io.images import IMAGE_FORMATS
 
 
 def test_globs_folders_and_plain_paths(photos: Path, tmp_path: Path) -> None:
@@ -28,3 +29,11 @@ def test_product_and_zip() -> None:
     with pytest.raises(ConfigError, match="2 content images but 1 style"):
         pair(c, s[:1], "zip")
 
+
+
+def test_folders_pick_every_known_image_type(tmp_path: Path) -> None:
+    for suffix in IMAGE_FORMATS:
+        (tmp_path / f"x{suffix.upper()}").write_bytes(b"")
+    (tmp_path / "notes.txt").write_text("")
+    found = expand_images([str(tmp_path)], "--content-image")
+    assert sorted(p.suffix.lower() for p in found) == sorted(IMAGE_FORMATS)
