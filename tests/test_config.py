@@ -27,9 +27,13 @@ def test_defaults_are_the_examples() -> None:
     assert cfg.content_layers == CONTENT_LAYERS == ("relu4_2",)
 
 
-def test_frozen() -> None:
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        Config().lr = 1.0  # type: ignore[misc]
+def test_a_config_is_a_value() -> None:
+    """Equal settings make equal, hashable configs; replace() leaves the original alone."""
+    base = Config(content_weight=5.0)
+    assert base == Config(content_weight=5.0) and hash(base) == hash(Config(content_weight=5.0))
+    changed = base.replace(lr=0.5)
+    assert (base.lr, changed.lr, changed.content_weight) == (None, 0.5, 5.0)
+    assert len({base, changed, Config(content_weight=5.0)}) == 2
 
 
 def test_vgg_alias_and_unknown_model() -> None:

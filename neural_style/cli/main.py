@@ -262,8 +262,9 @@ class CliReporter(Reporter):
         elif result.written is not None:
             print(result.written, flush=True)
         if result.status == FAILED:
+            job = result.job
             where = "" if self.request.single else \
-                f"job {result.job.index} ({result.job.content.name} + {result.job.style_label}): "
+                f"job {job.index} ({job.content.name} + {job.style_label}): "
             log.error("error: %s%s", where, result.error)
         elif result.status == SKIPPED:
             log.info("skipped (complete): %s", result.job.output)

@@ -27,6 +27,7 @@ from .losses import (
 )
 from .vgg import POOLING, VGGSpec, check_layers
 
+
 def feature_symbols(spec: VGGSpec, layers: Sequence[str], pooling: str = "avg",
                     ) -> Dict[str, Symbol]:
     """VGG up to the deepest of ``layers``; returns ``{relu name: symbol}`` for them.

@@ -9,6 +9,7 @@ gradient of the backward pass, so changing a weight never rebinds the graph.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple
 
@@ -173,7 +174,6 @@ class _GradNormalize(mx.operator.CustomOp):  # type: ignore[misc]
         self.assign(in_grad[1], req[1], mx.nd.zeros_like(in_data[1]))
 
 
-@mx.operator.register(_NORMALIZE_OP)  # type: ignore[misc]
 class _GradNormalizeProp(mx.operator.CustomOpProp):  # type: ignore[misc]
     def __init__(self) -> None:
         super().__init__(need_top_grad=True)
@@ -196,7 +196,14 @@ def norm_weight_name(term: str) -> str:
     return f"norm_weight_{term.replace(':', '_')}"
 
 
+@functools.lru_cache(maxsize=None)
+def _normalize_op() -> str:
+    """Register the custom op with MXNet on first use (not as a side effect of import)."""
+    mx.operator.register(_NORMALIZE_OP)(_GradNormalizeProp)
+    return _NORMALIZE_OP
+
+
 def normalized(features: Symbol, term: str) -> Symbol:
     """``features`` whose gradient is L1-normalised (times the variable ``norm_weight_<term>``)."""
     weight = mx.sym.Variable(norm_weight_name(term))
-    return mx.sym.Custom(features, weight, op_type=_NORMALIZE_OP)
+    return mx.sym.Custom(features, weight, op_type=_normalize_op())

@@ -22,10 +22,10 @@ def test_globs_folders_and_plain_paths(photos: Path, tmp_path: Path) -> None:
 
 
 def test_product_and_zip() -> None:
-    c, s = [Path("a"), Path("b")], [Path("x"), Path("y")]
-    assert pair(c, s, "product") == [(Path("a"), Path("x")), (Path("a"), Path("y")),
-                                     (Path("b"), Path("x")), (Path("b"), Path("y"))]
-    assert pair(c, s, "zip") == [(Path("a"), Path("x")), (Path("b"), Path("y"))]
+    a, b, x, y = Path("a"), Path("b"), (Path("x"),), (Path("y"),)
+    c, s = [a, b], [x, y]
+    assert pair(c, s, "product") == [(a, x), (a, y), (b, x), (b, y)]
+    assert pair(c, s, "zip") == [(a, x), (b, y)]
     with pytest.raises(ConfigError, match="2 content images but 1 style"):
         pair(c, s[:1], "zip")
 
