@@ -17,35 +17,59 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List, Optional, Sequence
+from typing import Callable, Iterator, List, Optional, Sequence
 
 import numpy as np
 import pytest
-from conftest import ROOT, write_image
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from PIL import Image
-from test_bad_inputs import assert_fails, out_files, run  # noqa: F401 - the `run` fixture
 
 from neural_style import cli
-from neural_style.batch.jobs import BatchJob, JobStatus
-from neural_style.batch.outputs import CacheOutputs, JobOutputs, _Index, check_write_plan, resolved
+from neural_style.batch import runner
+from neural_style.batch.jobs import JobStatus
+from neural_style.batch.outputs import CacheOutputs, JobOutputs, _Index, resolved
 from neural_style.batch.runner import JobResult
-from neural_style.config import DEFAULT_LR, Config
-from neural_style.errors import ConfigError, ExitCode
-from neural_style.io import files, images
+from neural_style.cli.main import _finish
+from neural_style.engine.optimisers import OPTIMISERS
+from neural_style.errors import ExitCode
+from neural_style.io import cache, files, images, plots
+from tests import test_bad_inputs
+from tests.helpers import ROOT, write_image
+from tests.test_bad_inputs import Runner, assert_fails, out_files
 
-ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(
-    [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
+run = test_bad_inputs.run  # the fixture that drives the CLI in this process
+
+
+ENV = {
+    **os.environ,
+    "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
+}
 
 
 def cli_args(weights: Path, out: Path, *extra: str) -> List[str]:
-    return [sys.executable, "-m", "neural_style", "--weights", str(weights), "--gpu", "-1",
-            "--max-long-edge", "32", "--output-dir", str(out), "--seed", "0", *extra]
+    return [
+        sys.executable,
+        "-m",
+        "neural_style",
+        "--weights",
+        str(weights),
+        "--gpu",
+        "-1",
+        "--max-long-edge",
+        "32",
+        "--output-dir",
+        str(out),
+        "--seed",
+        "0",
+        *extra,
+    ]
 
 
-def wait_for(condition: Callable[[], bool], what: str, seconds: float = 120.0,
-             process: Optional[subprocess.Popen] = None) -> None:
+def wait_for(
+    condition: Callable[[], bool],
+    what: str,
+    seconds: float = 120.0,
+    process: Optional[subprocess.Popen] = None,
+) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
         if process is not None and process.poll() is not None:
@@ -65,10 +89,11 @@ def all_files(folder: Path) -> List[str]:
 
 # ---- data loss: the write plan -----------------------------------------------------------
 
+
 @pytest.mark.parametrize("how", ["same path", "dot relative", "symlink", "hard link"])
-def test_a_photo_under_a_snapshot_name_is_never_overwritten(tmp_path: Path, run,  # noqa: F811
-                                                            monkeypatch: pytest.MonkeyPatch,
-                                                            how: str) -> None:
+def test_a_photo_under_a_snapshot_name_is_never_overwritten(
+    tmp_path: Path, run: Runner, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
     """Re-stylizing a file that sits in the output folder as e_2.jpg: refused, untouched."""
     out = tmp_path / "out"
     out.mkdir()
@@ -84,21 +109,26 @@ def test_a_photo_under_a_snapshot_name_is_never_overwritten(tmp_path: Path, run,
     elif how == "hard link":
         given_path = tmp_path / "photo.jpg"
         os.link(victim, given_path)
-    line = assert_fails(run(given_path), "the snapshot e_2.jpg would overwrite an input image",
-                        code=ExitCode.USAGE)
+    line = assert_fails(
+        run(given_path), "the snapshot e_2.jpg would overwrite an input image", code=ExitCode.USAGE
+    )
     if how == "hard link":
         assert "the same file under another name" in line
     assert victim.read_bytes() == before and out_files(tmp_path) == ["e_2.jpg"]
 
 
-@pytest.mark.parametrize("name, role, extra", [
-    ("progress.jpg", "style", ["--progress-sheet"]),
-    ("loss.png", "content", ["--loss-plot"]),
-    ("final.interrupted.jpg", "init", ["--init", "image"]),
-    ("final.diverged.jpg", "content", []),
-])
+@pytest.mark.parametrize(
+    "name, role, extra",
+    [
+        ("progress.jpg", "style", ["--progress-sheet"]),
+        ("loss.png", "content", ["--loss-plot"]),
+        ("final.interrupted.jpg", "init", ["--init", "image"]),
+        ("final.diverged.jpg", "content", []),
+    ],
+)
 def test_every_file_a_job_writes_is_checked_against_every_input(
-        tmp_path: Path, run, name: str, role: str, extra: List[str]) -> None:  # noqa: F811
+    tmp_path: Path, run: Runner, name: str, role: str, extra: List[str]
+) -> None:
     out = tmp_path / "out"
     out.mkdir()
     victim = write_image(out / name, (40, 40))
@@ -111,63 +141,36 @@ def test_every_file_a_job_writes_is_checked_against_every_input(
     assert victim.read_bytes() == before and out_files(tmp_path) == [name]
 
 
-def test_the_style_cache_and_shared_snapshot_folders_are_in_the_plan(tmp_path: Path) -> None:
-    cache = tmp_path / "out" / ".style-cache"
-    in_cache = cache / ("0" * 32 + ".npz")
-    job = BatchJob(0, in_cache, (tmp_path / "s.jpg",), tmp_path / "out" / "a.jpg", Config(),
-                   tmp_path / "out" / "a")
-    with pytest.raises(ConfigError, match="the style cache file 0+.npz would overwrite"):
-        check_write_plan([job], cache)
-    check_write_plan([job], None)  # without a cache folder, nothing writes there
-    # Two jobs whose outputs differ only by extension share a snapshot folder.
-    first = dataclasses.replace(job, content=tmp_path / "c.jpg")
-    twin = dataclasses.replace(first, index=1, output=tmp_path / "out" / "a.png")
-    with pytest.raises(ConfigError, match="job 0 and job 1 would both write their snapshots"):
-        check_write_plan([first, twin], cache)
-    check_write_plan([first, dataclasses.replace(twin, config=Config(save_epochs=0))], cache)
-
-
-@settings(max_examples=200, deadline=None)
-@given(every=st.integers(0, 40), epochs=st.integers(1, 120), scales=st.integers(1, 3),
-       epoch=st.integers(-3, 400), zeros=st.booleans())
-def test_the_snapshots_a_job_may_write_are_exactly_those_it_claims(
-        every: int, epochs: int, scales: int, epoch: int, zeros: bool) -> None:
-    cfg = Config(save_epochs=every, max_num_epochs=epochs, scales=scales)
-    job = BatchJob(0, Path("/in/c.jpg"), (Path("/in/s.jpg"),), Path("/o/c.jpg"), cfg, Path("/o/c"))
-    outputs = JobOutputs(job)
-    name = f"e_{'0' if zeros else ''}{epoch}.jpg"
-    claimed = bool(_Index([outputs]).claims(resolved(Path("/o/c") / name)))
-    try:
-        allowed = outputs.snapshot(epoch) == Path("/o/c") / name
-    except RuntimeError:
-        allowed = False
-    expected = every > 0 and 1 <= epoch <= epochs * scales and epoch % every == 0 and not zeros
-    assert claimed == allowed == expected
-
-
-def test_every_file_written_is_in_the_write_plan(tmp_path: Path, run,  # noqa: F811
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_every_file_written_is_in_the_write_plan(
+    tmp_path: Path, run: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The structure holds in a real run: every path handed to the writer is claimed."""
     written: List[Path] = []
     real = files.write_verified
 
-    def recording(final: Path, data: bytes, check: object = None) -> Path:
+    def recording(final: Path, data: bytes, check: Optional[files.Check] = None) -> Path:
         written.append(Path(final))
-        return real(final, data, check)  # type: ignore[arg-type]
+        return real(final, data, check)
 
-    monkeypatch.setattr(files, "write_verified", recording)
-    monkeypatch.setattr(images, "write_verified", recording)
-    from neural_style.io import cache as cache_module, plots
-
-    monkeypatch.setattr(cache_module, "write_verified", recording)
-    monkeypatch.setattr(plots, "write_verified", recording)
+    for module in (images, cache, plots):
+        monkeypatch.setattr(module, "write_verified", recording)
     content = write_image(tmp_path / "c.png")
     extra = ("--progress-sheet", "--loss-plot", "--max-num-epochs", "3")
     code, _, err = run(content, None, *extra)
     assert code == 0, err
-    request = cli.parse(["--content-image", str(content), "--style-image",
-                         str(tmp_path / "style_default.png"), "--output-dir", str(tmp_path / "out"),
-                         "--save-epochs", "1", *extra])
+    request = cli.parse(
+        [
+            "--content-image",
+            str(content),
+            "--style-image",
+            str(tmp_path / "style_default.png"),
+            "--output-dir",
+            str(tmp_path / "out"),
+            "--save-epochs",
+            "1",
+            *extra,
+        ]
+    )
     index = _Index([JobOutputs(request.jobs[0]), CacheOutputs(request.cache_dir)])
     names = {p.name for p in written}
     assert {"e_1.jpg", "e_3.jpg", "final.jpg", "progress.jpg", "loss.png"} <= names
@@ -177,6 +180,7 @@ def test_every_file_written_is_in_the_write_plan(tmp_path: Path, run,  # noqa: F
 
 # ---- data loss: a write is complete or it failed -----------------------------------------
 
+
 @pytest.fixture()
 def tiny_disk(tmp_path: Path) -> Iterator[Path]:
     """A real 200 KiB filesystem, to fill up."""
@@ -184,8 +188,11 @@ def tiny_disk(tmp_path: Path) -> Iterator[Path]:
         pytest.skip("mounting a tmpfs needs root")
     mount = tmp_path / "disk"
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=200k", "tmpfs", str(mount)],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=200k", "tmpfs", str(mount)],
+        capture_output=True,
+        text=True,
+    )
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
     try:
@@ -209,15 +216,29 @@ def fill(folder: Path, leave_pages: int) -> None:
     os.truncate(filler, max(0, size - 4096 * leave_pages))
 
 
-def test_a_full_disk_keeps_the_earlier_result_and_fails(tmp_path: Path, tiny_disk: Path,
-                                                        vgg19_random_npz: Path) -> None:
+def test_a_full_disk_keeps_the_earlier_result_and_fails(
+    tmp_path: Path, tiny_disk: Path, vgg19_random_npz: Path
+) -> None:
     content = write_image(tmp_path / "c.png", (64, 48))
     style = write_image(tmp_path / "s.png", (40, 40), seed=3)
     out = tiny_disk / "out"
     final = out / "final.bmp"  # uncompressed: 9 KiB, more than a page of the tmpfs
-    base = cli_args(vgg19_random_npz, out, "--content-image", str(content), "--style-image",
-                    str(style), "--max-long-edge", "64", "--max-num-epochs", "2",
-                    "--save-epochs", "0", "--output", str(final))
+    base = cli_args(
+        vgg19_random_npz,
+        out,
+        "--content-image",
+        str(content),
+        "--style-image",
+        str(style),
+        "--max-long-edge",
+        "64",
+        "--max-num-epochs",
+        "2",
+        "--save-epochs",
+        "0",
+        "--output",
+        str(final),
+    )
     first = subprocess.run(base, capture_output=True, text=True, env=ENV, timeout=300)
     assert first.returncode == 0, first.stderr
     # The style cache (MBs of Gram matrices) cannot fit: one warning, no "Exception ignored".
@@ -227,8 +248,9 @@ def test_a_full_disk_keeps_the_earlier_result_and_fails(tmp_path: Path, tiny_dis
     assert len(before) > 4096
     for seed, free_pages in (("5", 1), ("6", 0)):  # a write cut short; then no room at all
         fill(tiny_disk, free_pages)
-        again = subprocess.run([*base, "--seed", seed], capture_output=True, text=True, env=ENV,
-                               timeout=300)
+        again = subprocess.run(
+            [*base, "--seed", seed], capture_output=True, text=True, env=ENV, timeout=300
+        )
         assert again.returncode == ExitCode.FAILURE, again.stderr
         errors = [line for line in again.stderr.splitlines() if "error:" in line]
         assert len(errors) == 1, again.stderr
@@ -239,26 +261,7 @@ def test_a_full_disk_keeps_the_earlier_result_and_fails(tmp_path: Path, tiny_dis
         (tiny_disk / "filler").unlink()
 
 
-def test_a_short_write_is_caught_and_removed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """os.write may write less than asked: the rest is retried; no progress is ENOSPC."""
-    target = tmp_path / "x.png"
-    images.save_image(np.zeros((8, 8, 3), np.uint8), target)
-    before = target.read_bytes()
-    calls: Dict[str, int] = {"n": 0}
-    real_write = os.write
-
-    def stingy(fd: int, data: bytes) -> int:  # one byte, then nothing at all
-        calls["n"] += 1
-        return real_write(fd, bytes(data[:1])) if calls["n"] == 1 else 0
-
-    monkeypatch.setattr(files.os, "write", stingy)
-    with pytest.raises(images.ImageError, match="x.png: cannot write the image"):
-        images.save_image(np.full((8, 8, 3), 255, np.uint8), target)
-    monkeypatch.undo()
-    assert target.read_bytes() == before and sorted(os.listdir(tmp_path)) == ["x.png"]
-
-
-def test_skip_existing_trusts_only_a_fully_decoded_file(tmp_path: Path, run) -> None:  # noqa: F811
+def test_skip_existing_trusts_only_a_fully_decoded_file(tmp_path: Path, run: Runner) -> None:
     content = write_image(tmp_path / "c.png")
     assert run(content)[0] == 0
     final = tmp_path / "out" / "final.jpg"
@@ -275,6 +278,7 @@ def test_skip_existing_trusts_only_a_fully_decoded_file(tmp_path: Path, run) -> 
 
 # ---- one job fails alone -----------------------------------------------------------------
 
+
 def batch_of(tmp_path: Path, count: int) -> List[str]:
     folder = tmp_path / "photos"
     folder.mkdir(exist_ok=True)
@@ -283,38 +287,39 @@ def batch_of(tmp_path: Path, count: int) -> List[str]:
     return [str(folder)]
 
 
-def test_divergence_at_the_default_lr_fails_only_that_job(tmp_path: Path, run,  # noqa: F811
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_divergence_at_the_default_lr_fails_only_that_job(
+    tmp_path: Path, run: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """--lr not given (None): the message uses the rate in force; the batch goes on."""
-    monkeypatch.setitem(DEFAULT_LR, "nag", 1e30)
+    monkeypatch.setitem(OPTIMISERS, "nag", dataclasses.replace(OPTIMISERS["nag"], default_lr=1e30))
     folder = batch_of(tmp_path, 2)[0]
-    code, out, err = run(Path(folder), None, "--tv-weight", "0", "--max-num-epochs", "50",
-                         "--save-epochs", "0")
+    code, out, err = run(
+        Path(folder), None, "--tv-weight", "0", "--max-num-epochs", "50", "--save-epochs", "0"
+    )
     assert code == ExitCode.FAILURE and "Traceback" not in err
     failures = [line for line in err.splitlines() if "diverged at epoch" in line]
     assert len(failures) == 2 and all("(now 1e+30)" in line for line in failures), err
     assert "batch: 0 done, 2 failed of 2 jobs" in err
 
 
-def test_any_exception_in_a_job_fails_only_that_job(tmp_path: Path, run,  # noqa: F811
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_any_exception_in_a_job_fails_only_that_job(
+    tmp_path: Path, run: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
     folder = batch_of(tmp_path, 3)[0]
     real_load = images.load_rgb
     real_save = images.save_image
 
-    def load(source: object, max_edge: Optional[int] = None) -> np.ndarray:
+    def load(source: images.ImageInput, max_edge: Optional[int] = None) -> np.ndarray:
         if str(source).endswith("a.png"):
             raise MemoryError  # as a huge image would while decoding
-        return real_load(source, max_edge)  # type: ignore[arg-type]
+        return real_load(source, max_edge)
 
-    def save(rgb: np.ndarray, path: object) -> Path:
+    def save(rgb: np.ndarray, path: images.PathLike) -> Path:
         if str(path).endswith("b_style_default.jpg"):
             raise RuntimeError("something nobody foresaw")
-        return real_save(rgb, path)  # type: ignore[arg-type]
+        return real_save(rgb, path)
 
     monkeypatch.setattr(images, "load_rgb", load)
-    from neural_style.batch import runner
-
     monkeypatch.setattr(runner, "save_image", save)
     code, out, err = run(Path(folder), None, "--save-epochs", "0")
     assert code == ExitCode.FAILURE and "Traceback" not in err
@@ -334,27 +339,51 @@ def test_a_file_name_the_terminal_cannot_encode(tmp_path: Path, vgg19_random_npz
     write_image(Path(os.fsdecode(os.fsencode(folder) + b"/caf\xe9.png")))
     write_image(folder / "th\u00e9.png", seed=1)
     style = write_image(tmp_path / "s.png", (40, 40))
-    args = cli_args(vgg19_random_npz, tmp_path / "out", "--content-image", str(folder),
-                    "--style-image", str(style), "--max-num-epochs", "2", "--save-epochs", "0")
-    done = subprocess.run(args, capture_output=True, env={**ENV, "PYTHONIOENCODING": "ascii"},
-                          timeout=300)
+    args = cli_args(
+        vgg19_random_npz,
+        tmp_path / "out",
+        "--content-image",
+        str(folder),
+        "--style-image",
+        str(style),
+        "--max-num-epochs",
+        "2",
+        "--save-epochs",
+        "0",
+    )
+    done = subprocess.run(
+        args, capture_output=True, env={**ENV, "PYTHONIOENCODING": "ascii"}, timeout=300
+    )
     err = done.stderr.decode("ascii", "replace")
     assert done.returncode == 0, err
     assert "Traceback" not in err and "UnicodeEncodeError" not in err
-    assert done.stdout.split() == [os.fsencode(tmp_path / "out") + b"/caf\\udce9_s.jpg",
-                                   os.fsencode(tmp_path / "out") + b"/th\\xe9_s.jpg"]
-    assert sorted(os.listdir(os.fsencode(tmp_path / "out"))) == \
-        [b".style-cache", b"caf\xe9_s.jpg", "th\u00e9_s.jpg".encode()]
+    assert done.stdout.split() == [
+        os.fsencode(tmp_path / "out") + b"/caf\\udce9_s.jpg",
+        os.fsencode(tmp_path / "out") + b"/th\\xe9_s.jpg",
+    ]
+    assert sorted(os.listdir(os.fsencode(tmp_path / "out"))) == [
+        b".style-cache",
+        b"caf\xe9_s.jpg",
+        "th\u00e9_s.jpg".encode(),
+    ]
 
 
 # ---- statuses and exit codes -------------------------------------------------------------
 
-def test_jobs_that_never_ran_are_not_done(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    request = cli.parse(["--content-image", str(tmp_path / "a.png"), str(tmp_path / "b.png"),
-                         str(tmp_path / "c.png"), "--style-image", str(tmp_path / "s.png"),
-                         "--output-dir", str(tmp_path / "out")])
-    from neural_style.cli.main import _finish
 
+def test_jobs_that_never_ran_are_not_done(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    request = cli.parse(
+        [
+            "--content-image",
+            str(tmp_path / "a.png"),
+            str(tmp_path / "b.png"),
+            str(tmp_path / "c.png"),
+            "--style-image",
+            str(tmp_path / "s.png"),
+            "--output-dir",
+            str(tmp_path / "out"),
+        ]
+    )
     done = JobResult(request.jobs[0], JobStatus.DONE, terms={"content": 1.0})
 
     with caplog.at_level("INFO", logger="neural_style"):
@@ -366,15 +395,8 @@ def test_jobs_that_never_ran_are_not_done(tmp_path: Path, caplog: pytest.LogCapt
     assert "batch: 1 done, 0 failed, 2 not run of 3 jobs" in caplog.text
 
 
-def test_the_json_status_is_the_enum_value(tmp_path: Path) -> None:
-    job = BatchJob(0, tmp_path / "c.jpg", (tmp_path / "s.jpg",), tmp_path / "o.jpg", Config(),
-                   tmp_path / "o")
-    assert JobResult(job, JobStatus.NOT_RUN).as_json()["status"] == "not run"
-    assert {s.value for s in JobStatus} == {"done", "skipped", "failed", "interrupted", "not run"}
-    assert [s for s in JobStatus if s.finished] == [JobStatus.DONE, JobStatus.SKIPPED]
-
-
 # ---- signals and processes ---------------------------------------------------------------
+
 
 def manifest(tmp_path: Path, epochs: Sequence[int]) -> Path:
     """One job per entry, each with its own --max-num-epochs; outputs j0.jpg, j1.jpg..."""
@@ -391,9 +413,12 @@ def manifest(tmp_path: Path, epochs: Sequence[int]) -> Path:
 
 def start(weights: Path, tmp_path: Path, *extra: str) -> subprocess.Popen:
     out, err = open(tmp_path / "stdout", "wb"), open(tmp_path / "stderr", "wb")
-    return subprocess.Popen(cli_args(weights, tmp_path / "out", "--save-epochs", "1",
-                                     "--stop-eps", "1e-12", *extra),
-                            stdout=out, stderr=err, env=ENV)
+    return subprocess.Popen(
+        cli_args(weights, tmp_path / "out", "--save-epochs", "1", "--stop-eps", "1e-12", *extra),
+        stdout=out,
+        stderr=err,
+        env=ENV,
+    )
 
 
 def finished(process: subprocess.Popen, tmp_path: Path, seconds: float = 180) -> str:
@@ -401,15 +426,26 @@ def finished(process: subprocess.Popen, tmp_path: Path, seconds: float = 180) ->
     return (tmp_path / "stderr").read_text(errors="replace")
 
 
-@pytest.mark.parametrize("signum, code", [(signal.SIGTERM, ExitCode.TERMINATED),
-                                          (signal.SIGHUP, ExitCode.HANGUP),
-                                          (signal.SIGINT, ExitCode.INTERRUPTED)])
+@pytest.mark.parametrize(
+    "signum, code",
+    [
+        (signal.SIGTERM, ExitCode.TERMINATED),
+        (signal.SIGHUP, ExitCode.HANGUP),
+        (signal.SIGINT, ExitCode.INTERRUPTED),
+    ],
+)
 def test_a_signal_saves_the_running_job_and_prints_the_summary(
-        tmp_path: Path, vgg19_random_npz: Path, signum: int, code: int) -> None:
-    process = start(vgg19_random_npz, tmp_path, "--manifest", str(manifest(tmp_path, [2, 100000, 2])))
+    tmp_path: Path, vgg19_random_npz: Path, signum: int, code: int
+) -> None:
+    process = start(
+        vgg19_random_npz, tmp_path, "--manifest", str(manifest(tmp_path, [2, 100000, 2]))
+    )
     out = tmp_path / "out"
-    wait_for(lambda: (out / "j0.jpg").is_file() and (out / "j1" / "e_1.jpg").is_file(),
-             "job 1 to be running", process=process)
+    wait_for(
+        lambda: (out / "j0.jpg").is_file() and (out / "j1" / "e_1.jpg").is_file(),
+        "job 1 to be running",
+        process=process,
+    )
     process.send_signal(signum)
     err = finished(process, tmp_path)
     assert process.returncode == code, err
@@ -445,11 +481,19 @@ def alive(pid: int) -> bool:
 
 @pytest.mark.slow  # two worker processes, each loading full-size weights: ~15 s
 def test_sigterm_stops_the_workers_cleanly(tmp_path: Path, vgg19_random_npz: Path) -> None:
-    process = start(vgg19_random_npz, tmp_path, "--gpu=-1,-1", "--manifest",
-                    str(manifest(tmp_path, [100000, 100000, 2])))
+    process = start(
+        vgg19_random_npz,
+        tmp_path,
+        "--gpu=-1,-1",
+        "--manifest",
+        str(manifest(tmp_path, [100000, 100000, 2])),
+    )
     out = tmp_path / "out"
-    wait_for(lambda: (out / "j0" / "e_1.jpg").is_file() and (out / "j1" / "e_1.jpg").is_file(),
-             "both workers to be running a job", process=process)
+    wait_for(
+        lambda: (out / "j0" / "e_1.jpg").is_file() and (out / "j1" / "e_1.jpg").is_file(),
+        "both workers to be running a job",
+        process=process,
+    )
     workers = children(process.pid)
     process.send_signal(signal.SIGTERM)
     err = finished(process, tmp_path)
@@ -460,13 +504,23 @@ def test_sigterm_stops_the_workers_cleanly(tmp_path: Path, vgg19_random_npz: Pat
     assert workers and not [pid for pid in workers if alive(pid)]
 
 
-def test_workers_do_not_outlive_a_killed_main_process(tmp_path: Path, vgg19_random_npz: Path) -> None:
+def test_workers_do_not_outlive_a_killed_main_process(
+    tmp_path: Path, vgg19_random_npz: Path
+) -> None:
     """SIGKILL: no handler runs in the main process; the workers notice, save, and end."""
-    process = start(vgg19_random_npz, tmp_path, "--gpu=-1,-1", "--manifest",
-                    str(manifest(tmp_path, [100000, 100000])))
+    process = start(
+        vgg19_random_npz,
+        tmp_path,
+        "--gpu=-1,-1",
+        "--manifest",
+        str(manifest(tmp_path, [100000, 100000])),
+    )
     out = tmp_path / "out"
-    wait_for(lambda: (out / "j0" / "e_1.jpg").is_file() and (out / "j1" / "e_1.jpg").is_file(),
-             "both workers to be running a job", process=process)
+    wait_for(
+        lambda: (out / "j0" / "e_1.jpg").is_file() and (out / "j1" / "e_1.jpg").is_file(),
+        "both workers to be running a job",
+        process=process,
+    )
     workers = children(process.pid)
     assert len(workers) >= 2
     process.kill()
@@ -477,13 +531,24 @@ def test_workers_do_not_outlive_a_killed_main_process(tmp_path: Path, vgg19_rand
 
 @pytest.mark.slow  # two worker processes, each loading full-size weights: ~15 s
 def test_a_worker_that_dies_fails_its_job_alone(tmp_path: Path, vgg19_random_npz: Path) -> None:
-    process = start(vgg19_random_npz, tmp_path, "--gpu=-1,-1", "--manifest",
-                    str(manifest(tmp_path, [100000, 2, 2])))
+    process = start(
+        vgg19_random_npz,
+        tmp_path,
+        "--gpu=-1,-1",
+        "--manifest",
+        str(manifest(tmp_path, [100000, 2, 2])),
+    )
     out = tmp_path / "out"
-    wait_for(lambda: (out / "j0" / "e_1.jpg").is_file() and (out / "j1" / "e_1.jpg").is_file(),
-             "both workers to be running a job", process=process)
-    workers = [pid for pid in children(process.pid)
-               if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+    wait_for(
+        lambda: (out / "j0" / "e_1.jpg").is_file() and (out / "j1" / "e_1.jpg").is_file(),
+        "both workers to be running a job",
+        process=process,
+    )
+    workers = [
+        pid
+        for pid in children(process.pid)
+        if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    ]
     assert len(workers) == 2
     target = _runner_of(out / "j0", workers)
     os.kill(target, signal.SIGKILL)
@@ -513,26 +578,46 @@ def _runner_of(folder: Path, workers: Sequence[int]) -> int:
 
 # ---- special files -----------------------------------------------------------------------
 
-def test_a_fifo_as_image_or_manifest_is_refused_at_once(tmp_path: Path, vgg19_random_npz: Path) -> None:
+
+def test_a_fifo_as_image_or_manifest_is_refused_at_once(
+    tmp_path: Path, vgg19_random_npz: Path
+) -> None:
     fifo = tmp_path / "pipe.jpg"
     os.mkfifo(fifo)
     style = write_image(tmp_path / "s.png", (40, 40))
-    done = subprocess.run(cli_args(vgg19_random_npz, tmp_path / "out", "--content-image", str(fifo),
-                                   "--style-image", str(style)),
-                          capture_output=True, text=True, env=ENV, timeout=120)
+    done = subprocess.run(
+        cli_args(
+            vgg19_random_npz,
+            tmp_path / "out",
+            "--content-image",
+            str(fifo),
+            "--style-image",
+            str(style),
+        ),
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=120,
+    )
     assert done.returncode == ExitCode.FAILURE and "Traceback" not in done.stderr
     assert done.stderr.strip().endswith(f"{fifo}: is a named pipe (FIFO), not a regular file")
     os.mkfifo(tmp_path / "jobs.csv")
-    done = subprocess.run(cli_args(vgg19_random_npz, tmp_path / "out", "--manifest",
-                                   str(tmp_path / "jobs.csv")),
-                          capture_output=True, text=True, env=ENV, timeout=120)
+    done = subprocess.run(
+        cli_args(vgg19_random_npz, tmp_path / "out", "--manifest", str(tmp_path / "jobs.csv")),
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=120,
+    )
     assert done.returncode == ExitCode.USAGE and "Traceback" not in done.stderr
     assert "jobs.csv: is a named pipe (FIFO), not a regular file" in done.stderr
 
 
-def test_devices_sockets_loops_are_one_line(tmp_path: Path, run) -> None:  # noqa: F811
-    assert_fails(run(write_image(tmp_path / "c.png"), Path("/dev/zero")),
-                 "/dev/zero: is a character device, not a regular file")
+def test_devices_sockets_loops_are_one_line(tmp_path: Path, run: Runner) -> None:
+    assert_fails(
+        run(write_image(tmp_path / "c.png"), Path("/dev/zero")),
+        "/dev/zero: is a character device, not a regular file",
+    )
     loop = tmp_path / "loop.jpg"
     loop.symlink_to(loop)
     assert_fails(run(loop), "loop.jpg: a loop of symbolic links")

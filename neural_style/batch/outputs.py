@@ -118,9 +118,13 @@ class JobOutputs:
         return self.job.snapshots / PLOT_NAME if self.job.config.loss_plot else None
 
     def fixed(self) -> Dict[Path, str]:
-        out = {self.final: "the output", self.interrupted: "the interrupted-run image",
-               self.diverged: "the diverged-run image", self.sheet: "the progress sheet",
-               self.plot: "the loss plot"}
+        out = {
+            self.final: "the output",
+            self.interrupted: "the interrupted-run image",
+            self.diverged: "the diverged-run image",
+            self.sheet: "the progress sheet",
+            self.plot: "the loss plot",
+        }
         return {resolved(p): what for p, what in out.items() if p is not None}
 
     def pattern(self) -> Optional[Tuple[Path, NameTest]]:
@@ -181,8 +185,11 @@ class _Index:
         return {p.parent for p in self.fixed} | set(self.patterns)
 
 
-def check_write_plan(jobs: Sequence[BatchJob], cache_dir: Optional[Path],
-                     extra_inputs: Iterable[Tuple[str, Path]] = ()) -> None:
+def check_write_plan(
+    jobs: Sequence[BatchJob],
+    cache_dir: Optional[Path],
+    extra_inputs: Iterable[Tuple[str, Path]] = (),
+) -> None:
     """Refuse, before any work, a run that would write over any file it reads (by name,
     symlink or hard link), or in which two jobs would write the same file."""
     writers: List[Writer] = [JobOutputs(job) for job in jobs]
@@ -190,8 +197,14 @@ def check_write_plan(jobs: Sequence[BatchJob], cache_dir: Optional[Path],
         writers.append(CacheOutputs(cache_dir))
     index = _Index(writers)
     many = len(jobs) > 1
-    inputs = [*((f"{role} of job {job.index}" if many else role, path)
-                for job in jobs for role, path in job.inputs), *extra_inputs]
+    inputs = [
+        *(
+            (f"{role} of job {job.index}" if many else role, path)
+            for job in jobs
+            for role, path in job.inputs
+        ),
+        *extra_inputs,
+    ]
     for role, path in inputs:
         for writer, what in index.claims(resolved(path))[:1]:
             _refuse(role, path, writer, what, many)
@@ -217,12 +230,15 @@ def _refuse_hard_links(inputs: Sequence[Tuple[str, Path]], index: _Index, many: 
                 _refuse(role, path, *claims[0], many, existing=folder / name)
 
 
-def _refuse(role: str, path: Path, writer: Writer, what: str, many: bool,
-            existing: Optional[Path] = None) -> None:
+def _refuse(
+    role: str, path: Path, writer: Writer, what: str, many: bool, existing: Optional[Path] = None
+) -> None:
     whose = f" of {writer.label}" if many and isinstance(writer, JobOutputs) else ""
     same = f" ({existing}, the same file under another name)" if existing is not None else ""
-    raise ConfigError(f"{path}: {what}{whose} would overwrite an input image (the {role}){same}; "
-                      "move the input or choose another --output / --output-dir")
+    raise ConfigError(
+        f"{path}: {what}{whose} would overwrite an input image (the {role}){same}; "
+        "move the input or choose another --output / --output-dir"
+    )
 
 
 def _refuse_shared(index: _Index) -> None:
@@ -232,10 +248,14 @@ def _refuse_shared(index: _Index) -> None:
         others = [c for c in index.claims(path) if c[0] is not claims[0][0]]
         if others:
             (first, what), (second, theirs) = claims[0], others[0]
-            raise ConfigError(f"{path}: {what} of {first.label} and {theirs} of {second.label} "
-                              "are the same file; give the jobs different output names")
+            raise ConfigError(
+                f"{path}: {what} of {first.label} and {theirs} of {second.label} "
+                "are the same file; give the jobs different output names"
+            )
     for folder, writers in index.patterns.items():
         jobs = [w for w, _ in writers if isinstance(w, JobOutputs)]
         if len(jobs) > 1:
-            raise ConfigError(f"{folder}: {jobs[0].label} and {jobs[1].label} would both write "
-                              "their snapshots (e_<N>.jpg) there; give them different output names")
+            raise ConfigError(
+                f"{folder}: {jobs[0].label} and {jobs[1].label} would both write "
+                "their snapshots (e_<N>.jpg) there; give them different output names"
+            )

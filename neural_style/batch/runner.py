@@ -258,8 +258,9 @@ def _worker(device: Optional[int], weights: Optional[Path], cache_dir: Optional[
             results.put(_Fatal(device, failure_text(err)))
 
 
-def run_parallel(jobs: Sequence[BatchJob], devices: Sequence[Optional[int]], weights: Optional[Path],
-                 cache_dir: Optional[Path], reporter: Reporter) -> List[JobResult]:
+def run_parallel(jobs: Sequence[BatchJob], devices: Sequence[Optional[int]],
+                 weights: Optional[Path], cache_dir: Optional[Path],
+                 reporter: Reporter) -> List[JobResult]:
     """One worker process per device (spawned: MXNet must not be forked), each loading
     the weights once and taking the next job when it is free. A job whose worker dies
     fails alone; jobs no worker took are left out of the results (not run)."""

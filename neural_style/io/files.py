@@ -13,8 +13,8 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import secrets
 import stat
-import tempfile
 from pathlib import Path
 from typing import Callable, Iterator, Optional
 
@@ -46,7 +46,8 @@ def write_verified(final: Path, data: bytes, check: Optional[Check] = None) -> P
             except OSError:
                 raise
             except Exception as err:  # a decoder's own exception: the file is not whole
-                raise IncompleteWrite(errno.EIO, f"the written file does not decode ({err})") from None
+                text = f"the written file does not decode ({err})"
+                raise IncompleteWrite(errno.EIO, text) from None
     return final
 
 
@@ -69,11 +70,8 @@ def atomic_path(final: Path) -> Iterator[Path]:
     removed if the body raises, Ctrl-C included; ``final`` is then left untouched.
     """
     final.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent)
-    os.close(fd)
-    tmp = Path(name)
+    tmp = _new_file_beside(final)
     try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
         yield tmp
         _fsync(tmp)
         os.replace(tmp, final)
@@ -84,10 +82,18 @@ def atomic_path(final: Path) -> Iterator[Path]:
     _fsync_dir(final.parent)
 
 
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+def _new_file_beside(final: Path) -> Path:
+    """A new, empty ``.<name>.<random>.part`` in ``final``'s folder, made with mode 0666
+    minus the umask as open() would (mkstemp's 0600 would need the umask, and reading it
+    means changing it for the whole process)."""
+    for _ in range(100):
+        tmp = final.parent / f".{final.name}.{secrets.token_hex(4)}.part"
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            continue
+        return tmp
+    raise FileExistsError(f"{final.parent}: cannot make a temporary file for {final.name}")
 
 
 def _fsync(path: Path) -> None:
