@@ -432,8 +432,10 @@ def _unbreakable_streams() -> None:
     """A file name the terminal cannot show (bytes that are not UTF-8, on Linux) is
     printed with escapes rather than ending the run with UnicodeEncodeError."""
     for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(AttributeError, ValueError, OSError):
-            stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
+        reconfigure = getattr(stream, "reconfigure", None)  # a TextIOWrapper's; not every stream's
+        if reconfigure is not None:
+            with contextlib.suppress(ValueError, OSError):
+                reconfigure(errors="backslashreplace")
 
 
 def _one_line(err: BaseException) -> str:
