@@ -81,7 +81,7 @@ def test_missing_file(tmp_path: Path, run: Runner) -> None:
 
 
 def test_directory_instead_of_file(tmp_path: Path, run: Runner) -> None:
-    # A folder is a batch of the images in it (see test_batch.py); one without images:
+    # A folder is a batch of the images in it (see tests/cli/test_batch.py); one without images:
     (tmp_path / "photos").mkdir()
     (tmp_path / "photos" / "notes.txt").write_text("no images here")
     code, out, err = run(tmp_path / "photos")
