@@ -325,7 +325,10 @@ def test_any_exception_in_a_job_fails_only_that_job(
     assert code == ExitCode.FAILURE and "Traceback" not in err
     lines = [line for line in err.splitlines() if "error:" in line]
     assert len(lines) == 2, err
-    assert "job 0 (a.png + style_default.png): out of memory (MemoryError)" in lines[0]
+    assert (
+        "job 0 (a.png + style_default.png): out of memory (MemoryError) while loading its images"
+        in lines[0]
+    )
     assert "job 1 (b.png + style_default.png): RuntimeError: something nobody foresaw" in lines[1]
     assert "batch: 1 done, 2 failed of 3 jobs" in err
     assert out_files(tmp_path) == ["c_style_default.jpg"]

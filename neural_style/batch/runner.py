@@ -89,7 +89,7 @@ def run_job(job: BatchJob, stylizer: LazyStylizer, cache: Any, reporter: Reporte
         content, styles = load_inputs(job.content, job.style, job.config.max_long_edge,
                                       job.config.style_scale)
     except Exception as err:
-        return job_failure(job, err, started, reraise)
+        return job_failure(job, err, started, reraise, "while loading its images")
     engine = stylizer()  # weights and device: a failure here concerns every job
     try:
         return _stylize_and_save(job, engine, content, styles, cache, reporter, started)
@@ -97,21 +97,22 @@ def run_job(job: BatchJob, stylizer: LazyStylizer, cache: Any, reporter: Reporte
         return job_failure(job, err, started, reraise)
 
 
-def job_failure(job: BatchJob, err: Exception, started: float, reraise: bool = False) -> JobResult:
+def job_failure(job: BatchJob, err: Exception, started: float, reraise: bool = False,
+                stage: str = "") -> JobResult:
     """The one place where a job's exception becomes its result: one line, and the batch
     goes on."""
     if reraise:
         raise err
     return JobResult(job, JobStatus.FAILED, seconds=time.perf_counter() - started,
-                     error=failure_text(err))
+                     error=failure_text(err, stage))
 
 
-def failure_text(err: BaseException) -> str:
+def failure_text(err: BaseException, stage: str = "") -> str:
     """One line for any exception: ours say what to do; others are named, without a stack."""
     if isinstance(err, NeuralStyleError):
         return str(err)
     if isinstance(err, MemoryError):
-        return "out of memory (MemoryError); try a smaller --max-long-edge"
+        return f"out of memory (MemoryError) {stage or 'in this job'}".strip()
     return f"{type(err).__name__}: {summary(err)}"
 
 
