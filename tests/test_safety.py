@@ -582,38 +582,33 @@ def _runner_of(folder: Path, workers: Sequence[int]) -> int:
 # ---- special files -----------------------------------------------------------------------
 
 
-def test_a_fifo_as_image_or_manifest_is_refused_at_once(
+def test_a_fifo_as_image_manifest_or_weights_is_refused_at_once(
     tmp_path: Path, vgg19_random_npz: Path
 ) -> None:
-    fifo = tmp_path / "pipe.jpg"
-    os.mkfifo(fifo)
-    style = write_image(tmp_path / "s.png", (40, 40))
-    done = subprocess.run(
-        cli_args(
-            vgg19_random_npz,
-            tmp_path / "out",
-            "--content-image",
-            str(fifo),
-            "--style-image",
-            str(style),
+    """Opening a FIFO blocks until a writer comes: each is refused without being opened."""
+    for name in ("pipe.jpg", "jobs.csv", "w.npz"):
+        os.mkfifo(tmp_path / name)
+    style = str(write_image(tmp_path / "s.png", (40, 40)))
+    cases = [
+        (["--content-image", str(tmp_path / "pipe.jpg"), "--style-image", style], ExitCode.FAILURE),
+        (["--manifest", str(tmp_path / "jobs.csv")], ExitCode.USAGE),
+        (
+            [
+                "--content-image",
+                style,
+                "--style-image",
+                style,
+                "--weights",
+                str(tmp_path / "w.npz"),
+            ],
+            ExitCode.FAILURE,
         ),
-        capture_output=True,
-        text=True,
-        env=ENV,
-        timeout=120,
-    )
-    assert done.returncode == ExitCode.FAILURE and "Traceback" not in done.stderr
-    assert done.stderr.strip().endswith(f"{fifo}: is a named pipe (FIFO), not a regular file")
-    os.mkfifo(tmp_path / "jobs.csv")
-    done = subprocess.run(
-        cli_args(vgg19_random_npz, tmp_path / "out", "--manifest", str(tmp_path / "jobs.csv")),
-        capture_output=True,
-        text=True,
-        env=ENV,
-        timeout=120,
-    )
-    assert done.returncode == ExitCode.USAGE and "Traceback" not in done.stderr
-    assert "jobs.csv: is a named pipe (FIFO), not a regular file" in done.stderr
+    ]
+    for (extra, code), name in zip(cases, ("pipe.jpg", "jobs.csv", "w.npz")):
+        args = [*cli_args(vgg19_random_npz, tmp_path / "out"), *extra]
+        done = subprocess.run(args, capture_output=True, text=True, env=ENV, timeout=120)
+        assert done.returncode == code and "Traceback" not in done.stderr, done.stderr
+        assert f"{name}: is a named pipe (FIFO), not a regular file" in done.stderr
 
 
 def test_devices_sockets_loops_are_one_line(tmp_path: Path, run: Runner) -> None:
