@@ -119,3 +119,34 @@ def test_the_json_line_has_the_job_and_its_outcome(tmp_path: Path, style_path: P
     assert line["written"] == str(job.output) and line["error"] is None
     assert line["loss"] == pytest.approx(sum(line["terms"].values()))
     assert line["stop_reason"] == "max-epochs" and line["epochs"] == 2
+
+
+class Failing(LazyStylizer):
+    """A stylizer whose engine raises what it is given, while stylizing."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(None, -1)
+        self.error = error
+
+    def __call__(self) -> Any:
+        error = self.error
+
+        class Engine:
+            def stylize(self, *args: Any) -> Any:
+                raise error
+
+        return Engine()
+
+
+@pytest.mark.parametrize("error, text", [
+    (RuntimeError("nobody foresaw this\nsecond line"), "RuntimeError: second line"),
+    (MemoryError(), "out of memory (MemoryError) in this job"),
+    (WeightsError("w.params: corrupt"), "w.params: corrupt"),
+])
+def test_any_exception_in_a_job_becomes_its_result(tmp_path: Path, style_path: Path,
+                                                   error: Exception, text: str) -> None:
+    (job,) = make_jobs(tmp_path, [write_image(tmp_path / "c.png")], style_path)
+    (result,) = run_sequential([job], Failing(error), StyleCache(), Reporter())
+    assert result.status is JobStatus.FAILED and result.error == text
+    with pytest.raises(type(error)):  # --traceback: the exception itself
+        run_sequential([job], Failing(error), StyleCache(), Reporter(), reraise=True)
