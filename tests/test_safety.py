@@ -261,6 +261,19 @@ def test_a_full_disk_keeps_the_earlier_result_and_fails(
         (tiny_disk / "filler").unlink()
 
 
+def test_a_jpeg_cut_short_by_a_full_disk_is_not_taken_for_a_result(tiny_disk: Path) -> None:
+    """Pillow's JPEG writer returns normally on a full disk, leaving a file cut at the last
+    page that fitted (seen with Pillow 13 on this tmpfs); save_image must not."""
+    noise = np.random.default_rng(0).integers(0, 256, (200, 300, 3), dtype=np.uint8)
+    final = tiny_disk / "a.jpg"
+    images.save_image(noise[:20, :20], final)
+    before = final.read_bytes()
+    fill(tiny_disk, 1)
+    with pytest.raises(images.ImageError, match="a.jpg: cannot write the image .No space left"):
+        images.save_image(noise, final)  # about 50 KiB of JPEG
+    assert final.read_bytes() == before and sorted(os.listdir(tiny_disk)) == ["a.jpg", "filler"]
+
+
 def test_skip_existing_trusts_only_a_fully_decoded_file(tmp_path: Path, run: Runner) -> None:
     content = write_image(tmp_path / "c.png")
     assert run(content)[0] == 0
