@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Dict
 
 import pytest
-from conftest import INPUT
+from tests.helpers import INPUT
 
 from neural_style import Config, Stylizer
 from neural_style.api import white_noise

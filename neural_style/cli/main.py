@@ -15,22 +15,25 @@ import difflib
 import json
 import logging
 import re
+import signal
 import sys
 import tempfile
+import threading
 import time
-import typing
+from collections import Counter
 from pathlib import Path
-from typing import Any, Iterator, List, NoReturn, Optional, Sequence
+from typing import Any, Dict, Iterator, List, NoReturn, Optional, Sequence
 
 from .. import __version__
 from ..batch.inputs import PAIRINGS, expand_images, expand_styles, flatten, pair
-from ..batch.jobs import BatchJob
+from ..batch.jobs import BatchJob, JobStatus
 from ..batch.manifest import read_manifest
+from ..batch.outputs import check_write_plan
 from ..batch.plan import DEFAULT_TEMPLATE, plan, refuse_collisions
-from ..batch.runner import DONE, FAILED, INTERRUPTED, SKIPPED, JobResult, Reporter
+from ..batch.runner import JobResult, Reporter
 from ..batch.settings import parse_sweep
 from ..batch.shard import shard
-from ..config import RECIPES, Config, describe_recipe
+from ..config import RECIPES, Config, describe_recipe, field_types
 from ..errors import ConfigError, ExitCode, ImageError, NeuralStyleError, summary
 from ..io.images import is_complete, output_format
 from ..io.weights import FETCH_HINT, require_weights
@@ -55,11 +58,6 @@ class _Parser(argparse.ArgumentParser):
         super().error(message)
 
 
-def _field_type(hint: Any) -> Any:
-    args = [a for a in typing.get_args(hint) if a is not type(None)]
-    return args[0] if typing.get_origin(hint) is typing.Union and len(args) == 1 else hint
-
-
 _METAVARS = {int: "N", float: "X"}
 
 
@@ -70,7 +68,7 @@ def _shown(value: Any) -> str:
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
     """One flag per Config field. Their argparse default is SUPPRESS, so the namespace holds
     only the flags the user gave: those override the --recipe's values."""
-    hints = typing.get_type_hints(Config)
+    types = field_types()
     group = parser.add_argument_group("algorithm and output (defaults from neural_style.Config; "
                                       "a --recipe changes some, flags given override it)")
     recipes = "; ".join(f"{name}: {describe_recipe(name)}" for name in RECIPES)
@@ -83,7 +81,7 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
             continue
         flag = "--" + f.name.replace("_", "-")
         shown = "" if "(default:" in meta["help"] else f" (default: {_shown(f.default)})"
-        kind = _field_type(hints[f.name])
+        kind = types[f.name]
         if kind is bool:
             group.add_argument(flag, dest=f.name, action="store_true", help=meta["help"],
                                default=argparse.SUPPRESS)
@@ -102,8 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Paint a photo in the style of a painting (Gatys, Ecker & Bethge 2015), "
                     "with VGG19 in MXNet.",
         epilog=f"Weights: models/vgg19.params by default; {FETCH_HINT}. "
-               "Exit codes: 0 done, 1 failure (in a batch: some job failed), 2 usage error, "
-               "130 interrupted.")
+               "Exit codes: 0 done, 1 failure (in a batch: some job failed or did not run), "
+               "2 usage error, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM), "
+               "129 hung up (SIGHUP).")
     io = parser.add_argument_group("images")
     io.add_argument("--content-image", nargs="+", action="append", metavar="PATH",
                     help="the photo(s) to repaint: files, globs or folders")
@@ -193,6 +192,9 @@ def _request(ns: argparse.Namespace) -> Request:
     jobs = _plan(ns, config, out_dir)
     for job in jobs:
         output_format(job.output)
+    read = [("--weights file", Path(ns.weights))] if ns.weights else []
+    read += [("--manifest", ns.manifest)] if ns.manifest is not None else []
+    check_write_plan(jobs, out_dir / CACHE_DIR, read)  # before any work, for every job
     return Request(shard(jobs, ns.shard), parse_devices(ns.gpu),
                    Path(ns.weights) if ns.weights else None, out_dir / CACHE_DIR, ns.quiet,
                    ns.traceback, ns.json, ns.skip_existing, ns.dry_run)
@@ -256,6 +258,7 @@ class CliReporter(Reporter):
 
         self.request = request
         self.progress = BatchProgress(len(request.jobs), request.quiet)
+        self.results: List[JobResult] = []  # every job reported, whatever ends the run
 
     def job_started(self, job: BatchJob) -> None:
         if not self.request.single:
@@ -266,6 +269,7 @@ class CliReporter(Reporter):
         self.progress.epoch(info)
 
     def job_finished(self, result: JobResult) -> None:
+        self.results.append(result)
         self.progress.job_finished()
         with self.progress.suspended():
             self._report(result)
@@ -275,13 +279,14 @@ class CliReporter(Reporter):
             print(json.dumps(result.as_json()), flush=True)
         elif result.written is not None:
             print(result.written, flush=True)
-        if result.status == FAILED:
+        if result.status is JobStatus.FAILED:
+            job = result.job
             where = "" if self.request.single else \
-                f"job {result.job.index} ({result.job.content.name} + {result.job.style_label}): "
+                f"job {job.index} ({job.content.name} + {job.style_label}): "
             log.error("error: %s%s", where, result.error)
-        elif result.status == SKIPPED:
+        elif result.status is JobStatus.SKIPPED:
             log.info("skipped (complete): %s", result.job.output)
-        elif result.status in (DONE, INTERRUPTED):
+        elif result.status in (JobStatus.DONE, JobStatus.INTERRUPTED):
             log.info("%s after %d epochs (eps %.5f, loss %.4g) in %.1fs: %s", result.stop_reason,
                      result.epochs, result.eps or 0.0, sum(result.terms.values()), result.seconds,
                      result.written)
@@ -290,7 +295,7 @@ class CliReporter(Reporter):
         self.progress.close()
 
 
-def execute(request: Request) -> int:
+def execute(request: Request, signals: Optional["StopSignals"] = None) -> int:
     """Run the request's jobs; returns the exit code."""
     from ..batch.runner import LazyStylizer, run_parallel, run_sequential
 
@@ -304,34 +309,30 @@ def execute(request: Request) -> int:
 
         require_matplotlib()
     started, reporter = time.perf_counter(), CliReporter(request)
-    results: List[JobResult] = []
-    todo, interrupted = [], False
-    for job in request.jobs:
-        if request.skip_existing and is_complete(job.output):
-            results.append(JobResult(job, SKIPPED, written=job.output))
-            reporter.job_finished(results[-1])
-        else:
-            todo.append(job)
+    interrupted = False
     try:
+        todo = []
+        for job in request.jobs:
+            if request.skip_existing and is_complete(job.output):
+                reporter.job_finished(JobResult(job, JobStatus.SKIPPED, written=job.output))
+            else:
+                todo.append(job)
         if len(request.devices) > 1 and todo:
             check_devices(request.devices)
             require_weights(request.weights)
-            results += run_parallel(todo, request.devices, request.weights, request.cache_dir,
-                                    reporter)
+            run_parallel(todo, request.devices, request.weights, request.cache_dir, reporter)
         elif todo:
             from ..io.cache import StyleCache
 
             stylizer = LazyStylizer(request.weights, request.devices[0])
-            results += run_sequential(todo, stylizer, StyleCache(request.cache_dir), reporter,
-                                      request.traceback)
+            run_sequential(todo, stylizer, StyleCache(request.cache_dir), reporter,
+                           request.traceback)
     except KeyboardInterrupt:  # outside a job's loop (which saves its image itself)
         interrupted = True
     finally:
         reporter.close()  # the bars go before any message
-    if interrupted:
-        log.error("interrupted")
-        return ExitCode.INTERRUPTED
-    return _finish(request, results, time.perf_counter() - started)
+    received = signals.received if signals is not None else None
+    return _finish(request, reporter.results, time.perf_counter() - started, interrupted, received)
 
 
 def check_devices(devices: Sequence[Optional[int]]) -> None:
@@ -345,18 +346,58 @@ def check_devices(devices: Sequence[Optional[int]]) -> None:
         choose_context(min(d for d in devices if d is not None))
 
 
-def _finish(request: Request, results: Sequence[JobResult], seconds: float) -> int:
-    statuses = [r.status for r in results]
+def _finish(request: Request, results: Sequence[JobResult], seconds: float,
+            interrupted: bool = False, signum: Optional[int] = None) -> int:
+    """The summary (a batch's counts; what an interrupted job left) and the exit code:
+    0 only if every job is done or skipped; a job that never ran is not done."""
+    done: Dict[int, JobStatus] = {r.job.index: r.status for r in results}
+    statuses = [done.get(job.index, JobStatus.NOT_RUN) for job in request.jobs]
+    counts = Counter(statuses)
     if not request.single:
-        counts = {s: statuses.count(s) for s in (DONE, SKIPPED, FAILED, INTERRUPTED)}
-        counts["not run"] = len(request.jobs) - len(results)
-        text = ", ".join(f"{n} {s}" for s, n in counts.items() if n or s in (DONE, FAILED))
+        always = (JobStatus.DONE, JobStatus.FAILED)
+        text = ", ".join(f"{counts[s]} {s.value}" for s in JobStatus if counts[s] or s in always)
         log.warning("batch: %s of %d jobs in %.1fs", text, len(request.jobs), seconds)
-    if INTERRUPTED in statuses:
-        log.warning("interrupted: the running job's image was saved as %s",
-                    next(r.written for r in results if r.status == INTERRUPTED))
+    for result in results:
+        if result.status is JobStatus.INTERRUPTED:
+            log.warning("interrupted: the running job's image was saved as %s", result.written)
+    stopped = interrupted or signum is not None or counts[JobStatus.INTERRUPTED] > 0
+    if stopped and not counts[JobStatus.INTERRUPTED]:
+        log.error("interrupted")
+    if signum is not None:
+        return ExitCode.for_signal(signum)
+    if stopped:
         return ExitCode.INTERRUPTED
-    return ExitCode.FAILURE if FAILED in statuses else ExitCode.OK
+    return ExitCode.OK if all(s.finished for s in statuses) else ExitCode.FAILURE
+
+
+class StopSignals:
+    """SIGTERM (Slurm, Kubernetes, ``timeout``) and SIGHUP stop a run as Ctrl-C does: the
+    running job's last epoch is saved as ``.interrupted``, the summary is printed and the
+    exit code says which signal came (143, 129; 130 for Ctrl-C). Installed by the command
+    only (a library does not take over signals), in the main thread, and restored after;
+    a signal the caller ignores (``nohup``) stays ignored."""
+
+    NAMES = ("SIGINT", "SIGTERM", "SIGHUP")
+
+    def __init__(self) -> None:
+        self.received: Optional[int] = None
+        self._previous: Dict[int, Any] = {}
+
+    def __enter__(self) -> "StopSignals":
+        if threading.current_thread() is threading.main_thread():
+            for name in self.NAMES:
+                number = getattr(signal, name, None)
+                if number is not None and signal.getsignal(number) is not signal.SIG_IGN:
+                    self._previous[number] = signal.signal(number, self._stop)
+        return self
+
+    def _stop(self, signum: int, frame: Any) -> None:
+        self.received = signum
+        raise KeyboardInterrupt
+
+    def __exit__(self, *exc: Any) -> None:
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)
 
 
 @contextlib.contextmanager
@@ -381,17 +422,28 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         request = parse(list(sys.argv[1:] if argv is None else argv))
     except SystemExit as exit_:  # argparse: --help, --version or a usage error
         return int(exit_.code or 0)
-    with _logging_to_stderr(request.quiet):
+    _unbreakable_streams()
+    with _logging_to_stderr(request.quiet), StopSignals() as signals:
         try:
-            return execute(request)
+            return execute(request, signals)
         except KeyboardInterrupt:
             log.error("interrupted")
-            return ExitCode.INTERRUPTED
+            return ExitCode.for_signal(signals.received or signal.SIGINT)
         except Exception as err:  # one line, not a traceback, unless asked for
             if request.traceback:
                 raise
             log.error("error: %s", _one_line(err))
             return err.exit_code if isinstance(err, NeuralStyleError) else ExitCode.FAILURE
+
+
+def _unbreakable_streams() -> None:
+    """A file name the terminal cannot show (bytes that are not UTF-8, on Linux) is
+    printed with escapes rather than ending the run with UnicodeEncodeError."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)  # a TextIOWrapper's; not every stream's
+        if reconfigure is not None:
+            with contextlib.suppress(ValueError, OSError):
+                reconfigure(errors="backslashreplace")
 
 
 def _one_line(err: BaseException) -> str:

@@ -1,8 +1,6 @@
-"""Image files in and out, and the network's input layout.
-
-Images are loaded with Pillow (EXIF orientation applied, any mode made RGB),
-resized with scikit-image and handed to the network as (1, 3, H, W) float32 in
-[0, 255] minus the ImageNet mean.
+"""Image files in and out: the formats by extension, loading with Pillow (EXIF
+orientation applied, ICC profiles converted to sRGB, any mode made RGB, large files reduced
+while decoding but kept >= 3x the working size) and atomic, sRGB-tagged saving. The network's view of the pixels is :mod:`neural_style.engine.pixels`.
 """
 
 from __future__ import annotations
@@ -11,16 +9,17 @@ import io
 import logging
 import os
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ..engine.pixels import _check_min, check_size, fit_long_edge
+from ..engine.pixels import check_min_edge, check_size, fit_long_edge
 from ..engine.vgg import MIN_EDGE
 from ..errors import ImageError
-from .files import atomic_path
+from .files import IncompleteWrite, special_file_problem, write_verified
 
 log = logging.getLogger(__name__)
 
@@ -28,23 +27,39 @@ PathLike = Union[str, "os.PathLike[str]"]
 ImageInput = Union[PathLike, np.ndarray]
 
 
-#: Output formats by extension (what Pillow writes, with the quality we choose).
-_SAVE_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".bmp": "BMP",
-                 ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP"}
+@dataclass(frozen=True)
+class ImageFormat:
+    """An image file type: Pillow's name for it, and how (whether) the tool writes it."""
 
+    pillow: str
+    writable: bool = True
+    save_options: Mapping[str, Any] = field(default_factory=dict)
+
+
+_LOSSY = {"quality": 95}
+
+#: Image files by extension: what folders and globs of inputs pick up, and (where
+#: writable) what an output's extension may be. Other files Pillow can read still load
+#: when named one by one.
+IMAGE_FORMATS: Dict[str, ImageFormat] = {
+    ".jpg": ImageFormat("JPEG", save_options=_LOSSY), ".jpeg": ImageFormat("JPEG", save_options=_LOSSY),
+    ".png": ImageFormat("PNG"), ".bmp": ImageFormat("BMP"), ".gif": ImageFormat("GIF", writable=False),
+    ".tif": ImageFormat("TIFF"), ".tiff": ImageFormat("TIFF"),
+    ".webp": ImageFormat("WEBP", save_options=_LOSSY),
+}
+OUTPUT_SUFFIXES = tuple(sorted(s for s, f in IMAGE_FORMATS.items() if f.writable))
 
 #: Formats whose files carry the sRGB profile the pixels are in (BMP has no place for one).
 _TAGGED_FORMATS = ("JPEG", "PNG", "TIFF", "WEBP")
 
 
-def output_format(path: PathLike) -> str:
-    """Pillow's format name for an output path, or an :class:`ImageError`."""
+def output_format(path: PathLike) -> ImageFormat:
+    """The format an output path is written in, or an :class:`ImageError`."""
     suffix = Path(path).suffix.lower()
-    try:
-        return _SAVE_FORMATS[suffix]
-    except KeyError:
+    if suffix not in OUTPUT_SUFFIXES:
         raise ImageError(f"{path}: unknown output extension {suffix or '(none)'!r}; "
-                         f"use one of {', '.join(sorted(_SAVE_FORMATS))}") from None
+                         f"use one of {', '.join(OUTPUT_SUFFIXES)}")
+    return IMAGE_FORMATS[suffix]
 
 
 #: Reduce while decoding only while the image stays at least this many times the working
@@ -101,6 +116,9 @@ def load_rgb(source: ImageInput, max_edge: Optional[int] = None,
     if isinstance(source, np.ndarray):
         return _array_to_rgb(source)
     path = Path(source)
+    problem = special_file_problem(path)  # a FIFO or a device would be read forever
+    if problem is not None:
+        raise ImageError(f"{path}: {problem}")
     try:
         with warnings.catch_warnings():  # our own limit replaces Pillow's size warning
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -345,7 +363,7 @@ def load_inputs(content: ImageInput, styles: Sequence[ImageInput], long_edge: in
     style_rgbs = []
     for style in styles:
         rgb = load_rgb(style, style_edge) if style_scale else load_rgb(style, shape=shape)
-        _check_min(rgb, _describe(style, "the style image"))
+        check_min_edge(rgb, _describe(style, "the style image"))
         style_rgbs.append(rgb)
     return content_rgb, style_rgbs
 
@@ -355,29 +373,45 @@ def _describe(source: ImageInput, role: str) -> str:
 
 
 def save_image(rgb: np.ndarray, path: PathLike) -> Path:
-    """Write an (H, W, 3) uint8 image atomically; the format follows the extension."""
+    """Write an (H, W, 3) uint8 image atomically; the format follows the extension.
+
+    The image is encoded in memory, written, and decoded again from the disk before it
+    takes the name (Pillow's writers do not all notice a short write on a full disk):
+    the file is whole, or an :class:`ImageError` says why not and an earlier file of that
+    name is kept.
+    """
     path = Path(path)
     fmt = output_format(path)
-    options: dict = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
-    if fmt in _TAGGED_FORMATS:  # the pixels are sRGB: say so in the file
-        options["icc_profile"] = srgb_profile().tobytes()
+    image = Image.fromarray(rgb)
+
+    def decodes_whole(tmp: Path) -> None:
+        if decoded_size(tmp) != image.size:
+            raise IncompleteWrite(f"{tmp}: decodes to another size")
+
     try:
-        with atomic_path(path) as tmp:
-            Image.fromarray(rgb).save(tmp, format=fmt, **options)
+        buffer = io.BytesIO()
+        tag = {"icc_profile": srgb_profile().tobytes()} if fmt.pillow in _TAGGED_FORMATS else {}
+        image.save(buffer, format=fmt.pillow, **fmt.save_options, **tag)  # the pixels are sRGB
+        write_verified(path, buffer.getvalue(), decodes_whole)
     except OSError as err:
         raise ImageError(f"{path}: cannot write the image ({err.strerror or err})") from None
     return path
 
 
-def is_complete(path: Path) -> bool:
-    """An output that exists and decodes (writes are atomic, so this is the normal case)."""
-    if not path.is_file():
-        return False
-    from PIL import Image
+def decoded_size(path: Path) -> Tuple[int, int]:
+    """Decode every pixel of ``path`` (``load()``, not ``verify()``, which passes a JPEG
+    cut short) and return its size; raises if the file does not decode whole."""
+    with Image.open(path) as img:
+        img.load()
+        return img.size
 
+
+def is_complete(path: Path) -> bool:
+    """An output that exists and decodes whole: only then may --skip-existing trust it."""
+    if special_file_problem(path) is not None:
+        return False
     try:
-        with Image.open(path) as img:
-            img.verify()
+        decoded_size(path)
         return True
     except Exception:  # any decoding failure means: do it again
         return False

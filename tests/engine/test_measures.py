@@ -6,8 +6,8 @@ from typing import Dict
 
 import numpy as np
 import pytest
-from conftest import TINY
-from reference import features
+from tests.helpers import TINY
+from tests.reference import features
 
 from neural_style._mxnet import mx
 from neural_style.engine.measures import (

@@ -12,8 +12,8 @@ from typing import Tuple
 
 import numpy as np
 import pytest
-from conftest import ROOT
-from icc import ADOBE_GAMMA, ADOBE_RGB, SRGB_D50, matrix_profile
+from tests.helpers import ROOT
+from tests.icc import ADOBE_GAMMA, ADOBE_RGB, SRGB_D50, matrix_profile
 from PIL import Image, ImageCms
 
 import neural_style.io.images as images
