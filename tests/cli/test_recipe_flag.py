@@ -10,6 +10,7 @@ from neural_style import Config
 from neural_style.cli.main import build_parser, parse
 from neural_style.config import RECIPES, describe_recipe
 from neural_style.errors import ConfigError
+from tests.helpers import ROOT
 
 
 def request_config(tmp_path: Path, *flags: str) -> Config:
@@ -61,7 +62,7 @@ def test_help_lists_what_each_recipe_sets() -> None:
 
 
 def test_readme_lists_what_each_recipe_sets() -> None:
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for name in RECIPES:
         assert f"`--recipe {name}`" in readme
     for name, value in RECIPES["fast"].items():
