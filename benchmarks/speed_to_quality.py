@@ -59,7 +59,7 @@ def contents(extra: List[Path]) -> List[Path]:
 
 
 def row(label: str, seconds: float, epochs: int, q: Quality, ratio: str = "") -> str:
-    layers = " ".join(f"{q.style_layers[l]:8.4f}" for l in STYLE_LAYERS)
+    layers = " ".join(f"{q.style_layers[layer]:8.4f}" for layer in STYLE_LAYERS)
     return (f"  {label:<24} {seconds:8.1f} {epochs:6d} {ratio:>7} {q.content:8.4f} "
             f"{q.style:8.4f}   {layers}")
 
@@ -121,7 +121,7 @@ def report(case: Dict[str, Any]) -> bool:
     print(f"\n{case['content']} + starry_night at long edge {case['edge']} "
           f"({case['shape'][1]}x{case['shape'][0]}):")
     print(f"  {'run':<24} {'time s':>8} {'epochs':>6} {'ratio':>7} {'content':>8} {'style':>8}   "
-          + " ".join(f"{l:>8}" for l in STYLE_LAYERS))
+          + " ".join(f"{layer:>8}" for layer in STYLE_LAYERS))
     f = case["faithful"]
     print(row(f"faithful ({f['stop']})", f["seconds"], f["epochs"], case["_goal"]))
     reached = case["_reached"]

@@ -19,13 +19,13 @@ from typing import Dict
 
 import numpy as np
 import pytest
-from tests.helpers import INPUT
 
 from neural_style import Config, Stylizer
 from neural_style.api import white_noise
 from neural_style.engine.pixels import from_network, resize
 from neural_style.io.images import load_rgb
 from neural_style.io.weights import default_weights_path
+from tests.helpers import INPUT
 
 pytestmark = pytest.mark.slow
 

@@ -1,6 +1,7 @@
 """Image files in and out: the formats by extension, loading with Pillow (EXIF
 orientation applied, ICC profiles converted to sRGB, any mode made RGB, large files reduced
-while decoding but kept >= 3x the working size) and atomic, sRGB-tagged saving. The network's view of the pixels is :mod:`neural_style.engine.pixels`.
+while decoding but kept >= 3x the working size) and atomic, sRGB-tagged saving. The
+network's view of the pixels is :mod:`neural_style.engine.pixels`.
 """
 
 from __future__ import annotations

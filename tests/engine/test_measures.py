@@ -6,8 +6,6 @@ from typing import Dict
 
 import numpy as np
 import pytest
-from tests.helpers import TINY
-from tests.reference import features
 
 from neural_style._mxnet import mx
 from neural_style.engine.measures import (
@@ -18,6 +16,8 @@ from neural_style.engine.measures import (
     mxnet_features,
 )
 from neural_style.engine.pixels import resize, to_network
+from tests.helpers import TINY
+from tests.reference import features
 
 LAYERS = STYLE_LAYERS + (CONTENT_LAYER,)
 
@@ -37,10 +37,10 @@ def numpy_measures(weights: Dict[str, np.ndarray], image: np.ndarray, content: n
     out = {"content": float(np.sum((fx[CONTENT_LAYER] - fc[CONTENT_LAYER]) ** 2)
                             / np.sum(fc[CONTENT_LAYER] ** 2))}
     for layer in STYLE_LAYERS:
-        gx, gs = (f.reshape(f.shape[0], -1) @ f.reshape(f.shape[0], -1).T / (f.shape[1] * f.shape[2])
-                  for f in (fx[layer], fs[layer]))
+        flat = [f.reshape(f.shape[0], -1) for f in (fx[layer], fs[layer])]
+        gx, gs = (m @ m.T / m.shape[1] for m in flat)
         out[f"style:{layer}"] = float(np.sum((gx - gs) ** 2) / np.sum(gs ** 2))
-    out["style"] = float(np.mean([out[f"style:{l}"] for l in STYLE_LAYERS]))
+    out["style"] = float(np.mean([out[f"style:{name}"] for name in STYLE_LAYERS]))
     return out
 
 
@@ -85,12 +85,12 @@ def test_uint8_images_are_read_as_0_to_255(tiny_weights: Dict[str, np.ndarray]) 
 
 
 def test_quality_mean_and_comparison() -> None:
-    layers = {l: float(i) for i, l in enumerate(STYLE_LAYERS)}  # 0..4: mean 2
+    layers = {name: float(i) for i, name in enumerate(STYLE_LAYERS)}  # 0..4: mean 2
     q = Quality(0.5, layers)
     assert q.style == 2.0
-    assert q.at_most(q) and q.at_most(Quality(0.6, {l: 2.0 for l in STYLE_LAYERS}))
-    assert not q.at_most(Quality(0.4, {l: 9.0 for l in STYLE_LAYERS}))  # content worse
-    assert not q.at_most(Quality(0.9, {l: 1.0 for l in STYLE_LAYERS}))  # style worse
+    assert q.at_most(q) and q.at_most(Quality(0.6, {name: 2.0 for name in STYLE_LAYERS}))
+    assert not q.at_most(Quality(0.4, {name: 9.0 for name in STYLE_LAYERS}))  # content worse
+    assert not q.at_most(Quality(0.9, {name: 1.0 for name in STYLE_LAYERS}))  # style worse
 
 
 def test_stylizer_judge_uses_its_network(tiny_weights: Dict[str, np.ndarray], content_path,  # type: ignore[no-untyped-def]

@@ -12,8 +12,6 @@ from typing import Tuple
 
 import numpy as np
 import pytest
-from tests.helpers import ROOT
-from tests.icc import ADOBE_GAMMA, ADOBE_RGB, SRGB_D50, matrix_profile
 from PIL import Image, ImageCms
 
 import neural_style.io.images as images
@@ -21,6 +19,8 @@ from neural_style import cli
 from neural_style.engine.pixels import fit_long_edge, resize, to_network
 from neural_style.errors import ExitCode, ImageError
 from neural_style.io.images import load_inputs, load_rgb, save_image
+from tests.helpers import ROOT
+from tests.icc import ADOBE_GAMMA, ADOBE_RGB, SRGB_D50, matrix_profile
 
 #: How close the network input made from a reduced decode must be to the one made from the
 #: full decode, in grey levels (0-255) over every pixel and channel: the mean difference,
@@ -194,7 +194,8 @@ def test_an_embedded_profile_is_converted_to_srgb(tmp_path: Path, fmt: str, mode
 
 def test_an_unusable_profile_is_ignored_with_a_warning(tmp_path: Path,
                                                        caplog: pytest.LogCaptureFixture) -> None:
-    Image.new("RGB", (32, 32), (10, 200, 30)).save(tmp_path / "bad.png", icc_profile=b"not a profile")
+    Image.new("RGB", (32, 32), (10, 200, 30)).save(tmp_path / "bad.png",
+                                                   icc_profile=b"not a profile")
     rgb = load_rgb(tmp_path / "bad.png")
     assert np.allclose(rgb[0, 0] * 255, (10, 200, 30))
     assert "ignoring its colour profile" in caplog.text
