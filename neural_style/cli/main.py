@@ -15,7 +15,9 @@ import difflib
 import json
 import logging
 import re
+import signal
 import sys
+import threading
 import tempfile
 import time
 import typing
@@ -373,7 +375,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         request = parse(list(sys.argv[1:] if argv is None else argv))
     except SystemExit as exit_:  # argparse: --help, --version or a usage error
         return int(exit_.code or 0)
-    with _logging_to_stderr(request.quiet):
+    with _logging_to_stderr(request.quiet), _sigterm_as_interrupt():
         try:
             return execute(request)
         except KeyboardInterrupt:
@@ -384,6 +386,24 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 raise
             log.error("error: %s", _one_line(err))
             return err.exit_code if isinstance(err, NeuralStyleError) else ExitCode.FAILURE
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM does what Ctrl-C does: the running job's image (a tiled size: as of its
+    last completed tile) is saved before the command exits."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _one_line(err: BaseException) -> str:

@@ -157,14 +157,24 @@ def context_margin(spec: VGGSpec, layers: Sequence[str]) -> int:
 
 
 def aligned_spans(length: int, window: int, margin: int) -> List[Span]:
-    """Cores of a multiple of :data:`ALIGN` pixels (the last may be shorter), each with
-    ``margin`` pixels of context (clipped at the image): the features of a core's pixels
-    in its window are then exactly those of the whole image, if ``margin`` is at least
-    :func:`context_margin`. Windows start on multiples of ALIGN, so pooling grids agree."""
+    """Cores of a multiple of :data:`ALIGN` pixels (the last may be shorter), each seen
+    with at least ``margin`` pixels of context (clipped at the image): the features of a
+    core's pixels in its window are then exactly those of the whole image, if ``margin``
+    is at least :func:`context_margin`. Windows start on multiples of ALIGN, so pooling
+    grids agree, and have one length (core + 2 margin), except the last, which ends at
+    the image (at most ALIGN - 1 pixels longer): few shapes, few bindings."""
     core = max(ALIGN, (window - 2 * margin) // ALIGN * ALIGN)
+    size = core + 2 * margin
     cuts = list(range(0, length, core)) + [length]
-    return [Span((a, b), (a, b), (max(0, a - margin), min(length, b + margin)))
-            for a, b in zip(cuts, cuts[1:])]
+    out = []
+    for a, b in zip(cuts, cuts[1:]):
+        if length <= size:
+            start, stop = 0, length
+        else:
+            start = min(max(0, a - margin), (length - size) // ALIGN * ALIGN)
+            stop = length if start + size + ALIGN > length else start + size
+        out.append(Span((a, b), (a, b), (start, stop)))
+    return out
 
 
 def feature_core(span: Span, stride: int) -> slice:
@@ -180,4 +190,29 @@ def layer_strides(spec: VGGSpec, layers: Sequence[str]) -> List[int]:
     for layer in layers:
         pools = sum(conv.pool_before for conv in spec.layers_up_to([layer]))
         out.append(2 ** pools)
+    return out
+
+
+# ---- seams --------------------------------------------------------------------------------
+
+def cuts(tiles: Sequence[Tile]) -> Tuple[List[int], List[int]]:
+    """The interior core boundaries (rows, columns) of a grid."""
+    rows = sorted({t.rows.core[0] for t in tiles if t.rows.core[0] > 0})
+    cols = sorted({t.cols.core[0] for t in tiles if t.cols.core[0] > 0})
+    return rows, cols
+
+
+def seam_ratios(image: np.ndarray, rows: Sequence[int], cols: Sequence[int]) -> List[float]:
+    """For each boundary: the mean gradient magnitude of ``image`` ((H, W, C)) across it
+    (the differences between the two pixel rows or columns that meet there) over the mean
+    of the same differences everywhere else. 1 means no seam."""
+    x = np.asarray(image, dtype=np.float64)
+    dy = np.abs(np.diff(x, axis=0)).mean(axis=(1, 2))  # dy[i]: between rows i and i + 1
+    dx = np.abs(np.diff(x, axis=1)).mean(axis=(0, 2))
+    out = []
+    for diffs, boundaries in ((dy, rows), (dx, cols)):
+        at = np.zeros(len(diffs), dtype=bool)
+        at[[b - 1 for b in boundaries]] = True
+        rest = diffs[~at].mean()
+        out += [float(diffs[b - 1] / rest) for b in boundaries]
     return out

@@ -1,0 +1,337 @@
+"""Tiled optimisation: the geometry (cover, overlap, weights), the shared style target,
+the driver against the whole-image loop, interruption, memory and seams."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from typing import Any, Dict, List
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import ROOT, TINY
+from neural_style.config import Config, layer_names
+from neural_style.engine import tiles
+from neural_style.engine.memory import parse_size, tile_for_budget
+from neural_style.errors import ConfigError, DeviceError
+
+PRIMES = [2, 3, 17, 97, 101, 257, 509, 1021, 2053]
+
+
+@st.composite
+def axes(draw: Any) -> Dict[str, int]:
+    margin = draw(st.integers(0, 40))
+    overlap = draw(st.integers(0, 40))
+    window = draw(st.integers(2 * (margin + overlap) + 16, 700))
+    length = draw(st.one_of(st.sampled_from(PRIMES), st.integers(1, 6000)))
+    return dict(length=length, window=window, margin=margin, overlap=overlap,
+                sweep=draw(st.integers(0, 3)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(axes())
+def test_spans_cover_the_axis_exactly_with_the_stated_overlap_and_margin(a: Dict[str, int]) -> None:
+    length, window, margin, overlap = a["length"], a["window"], a["margin"], a["overlap"]
+    out = tiles.spans(length, window, margin, overlap, a["sweep"])
+    cores = [s.core for s in out]
+    assert cores[0][0] == 0 and cores[-1][1] == length
+    assert all(c[0] < c[1] for c in cores)
+    assert all(p[1] == n[0] for p, n in zip(cores, cores[1:]))  # a partition
+    for s in out:
+        assert s.size == min(length, window)  # one window shape for the whole axis
+        assert 0 <= s.window[0] and s.window[1] <= length
+        assert s.blend == (max(0, s.core[0] - overlap), min(length, s.core[1] + overlap)) \
+            or len(out) == 1
+        # the context: at least the margin beyond the blend region, unless at the image edge
+        assert s.window[0] <= max(0, s.blend[0] - margin)
+        assert s.window[1] >= min(length, s.blend[1] + margin)
+
+
+def test_cuts_move_between_sweeps() -> None:
+    first = {s.core[0] for s in tiles.spans(4096, 512, 16, 16, 0)} - {0}
+    second = {s.core[0] for s in tiles.spans(4096, 512, 16, 16, 1)} - {0}
+    gap = min(abs(a - b) for a in first for b in second)
+    assert gap > 2 * 16  # no boundary of the second sweep lies in a blend zone of the first
+
+
+@settings(max_examples=150, deadline=None)
+@given(axes(), st.integers(1, 400), st.floats(0.01, 100))
+def test_blending_weights_sum_to_one_everywhere(a: Dict[str, int], short: int,
+                                                 aspect: float) -> None:
+    length = min(a["length"], 3000)
+    shape = (max(1, min(3000, int(length / aspect))), length) if aspect > 1 else (length, short)
+    grid = tiles.grid(shape, a["window"], a["margin"], a["overlap"], a["sweep"])
+    total = tiles.weight_sum(shape, grid, a["overlap"])
+    np.testing.assert_allclose(total, 1.0, atol=1e-9)
+    for tile in grid:
+        w = tile.weights(shape, a["overlap"])
+        assert w.min() >= 0
+        assert np.all(w[tile.blend_mask() == 0] == 0)  # nothing pasted from the context
+
+
+def test_a_tile_smaller_than_the_window_is_the_whole_image() -> None:
+    grid = tiles.grid((20, 33), 64, 8, 8)
+    assert len(grid) == 1 and grid[0].shape == (20, 33)
+    np.testing.assert_array_equal(grid[0].weights((20, 33), 8), 1.0)
+
+
+def test_receptive_field_of_vgg19() -> None:
+    from neural_style.engine.vgg import VGG19
+
+    assert tiles.receptive_field(VGG19, "relu1_1") == 3
+    # 1 + 2·2 (block 1) + 1 + 2·2·2 + 2 + 4·2·4 + 4 + 4·2·8 + 8 + 2·16 (conv5_1)
+    assert tiles.receptive_field(VGG19, "relu5_1") == 156
+    assert tiles.context_margin(VGG19, ["relu5_1"]) == 80
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(1, 3000), st.integers(32, 600), st.sampled_from([0, 16, 48, 80]))
+def test_aligned_spans_partition_on_the_pooling_grid(length: int, window: int, margin: int) -> None:
+    out = tiles.aligned_spans(length, window, margin)
+    assert out[0].core[0] == 0 and out[-1].core[1] == length
+    assert all(p.core[1] == n.core[0] for p, n in zip(out, out[1:]))
+    for s in out:
+        assert s.window[0] % tiles.ALIGN == 0 and s.core[0] % tiles.ALIGN == 0
+        assert s.window[0] <= max(0, s.core[0] - margin)
+        assert s.window[1] >= min(length, s.core[1] + margin)
+    assert len({s.size for s in out}) <= 2
+
+
+# ---- the driver on the tiny network ------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def stylizer() -> Any:
+    from conftest import random_weights
+    from neural_style.api import Stylizer
+
+    return Stylizer(random_weights(TINY), -1, spec=TINY)
+
+
+def _images(shape: tuple, seed: int = 0) -> tuple:
+    rng = np.random.default_rng(seed)
+    content = rng.uniform(0, 1, shape + (3,)).astype(np.float32)
+    style = rng.uniform(0, 1, (48, 48, 3)).astype(np.float32)
+    return content, style
+
+
+def test_shared_style_target_equals_the_whole_image_one(stylizer: Any) -> None:
+    from neural_style.engine.pixels import to_network
+    from neural_style.tiling import tiled_grams
+
+    cfg = Config()
+    rng = np.random.default_rng(3)
+    style_x = to_network(rng.uniform(0, 1, (170, 231, 3)).astype(np.float32))
+    whole = stylizer.graph((170, 231), cfg).style_targets(style_x)
+    tiled = tiled_grams(stylizer, cfg, 192, style_x)  # 48 windows of at most 192 pixels
+    margin = tiles.context_margin(TINY, layer_names(cfg.style_layers))
+    assert len(tiles.aligned_spans(231, 192, margin)) > 3
+    for w, t in zip(whole, tiled):
+        np.testing.assert_allclose(t, w, rtol=2e-4, atol=1e-3 * np.abs(w).max())
+
+
+def _tiled_scale(stylizer: Any, cfg: Config, content: np.ndarray, style: np.ndarray,
+                 window: int, callback: Any = None) -> Any:
+    from neural_style.engine.pixels import to_network
+    from neural_style.tiling import TiledScale
+
+    shape = content.shape[:2]
+    grams = stylizer._style_targets([style], shape, cfg, __import__(
+        "neural_style.io.cache", fromlist=["StyleCache"]).StyleCache())
+    start = to_network(content) + np.float32(5.0)
+    return TiledScale(stylizer, content, grams, start.copy(), window, cfg, callback, 0, 0)
+
+
+@pytest.mark.parametrize("optimizer", ["nag", "adam", "lbfgs"])
+def test_one_tile_covering_the_image_equals_the_untiled_run(stylizer: Any, optimizer: str) -> None:
+    from neural_style.engine.optimise import optimise
+    from neural_style.engine.pixels import to_network
+
+    content, style = _images((40, 56))
+    cfg = Config(max_num_epochs=5, tile_sweeps=1, optimizer=optimizer, stop_eps=1e-12)
+    run = _tiled_scale(stylizer, cfg, content, style, window=64)
+    outcome = run.run()
+    graph = stylizer.graph((40, 56), cfg)
+    graph.set_targets(run.grams, to_network(content))
+    graph.data[:] = to_network(content) + np.float32(5.0)
+    whole = optimise(graph, cfg)
+    assert outcome.epochs == whole.epochs == 5
+    np.testing.assert_allclose(run.canvas, graph.data.asnumpy(), rtol=0, atol=1e-3)
+
+
+def test_interrupting_mid_sweep_keeps_the_image_of_the_last_completed_tile(
+        stylizer: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from neural_style.engine.optimise import StopReason
+
+    content, style = _images((70, 90))
+    cfg = Config(max_num_epochs=4, tile_sweeps=2, tile_margin=8, tile_overlap=8, stop_eps=1e-12)
+    seen: List[np.ndarray] = []
+    run = _tiled_scale(stylizer, cfg, content, style, window=48,
+                       callback=lambda info, image: seen.append(run.canvas.copy()))
+    calls = {"n": 0}
+    real = run.graph.forward_backward
+
+    def flaky() -> Any:
+        calls["n"] += 1
+        if calls["n"] == 2 * 5 + 2:  # inside the 6th tile of the first sweep (2 epochs a tile)
+            raise KeyboardInterrupt
+        return real()
+
+    monkeypatch.setattr(run.graph, "forward_backward", flaky)
+    outcome = run.run()
+    assert outcome.reason is StopReason.INTERRUPTED
+    assert len(seen) == 5  # five tiles completed and reported
+    np.testing.assert_array_equal(run.canvas, seen[-1])  # whole, as the 5th tile left it
+    assert np.all(np.isfinite(run.canvas)) and run.canvas.shape == (1, 3, 70, 90)
+
+
+def test_stylize_with_tiles_reports_tiles_sweeps_and_eta(stylizer: Any) -> None:
+    content, style = _images((60, 100))
+    infos: List[Any] = []
+    cfg = Config(max_long_edge=100, max_num_epochs=4, tile=64, tile_margin=8, tile_overlap=8,
+                 seed=0, save_epochs=4)
+    result = stylizer.stylize(content, style, cfg, lambda i, s: infos.append((i, s)))
+    assert result.image.shape == (60, 100, 3)
+    tiled = [i for i, _ in infos if i.tiles]
+    assert [i.scale for i, _ in infos][0] == 0 and tiled and tiled[0].scale == 1  # composition first
+    assert tiled[-1].tile == tiled[-1].tiles and tiled[-1].sweep == tiled[-1].sweeps == 2
+    assert all(i.eta is not None and i.eta >= 0 for i in tiled)
+    assert [i.epoch for i in tiled] == sorted(i.epoch for i in tiled)
+    assert tiled[-1].epoch == result.epochs == 8
+    assert infos[-1][1] is not None and infos[-1][1].shape == (60, 100, 3)  # the last snapshot
+
+
+def test_a_diverging_tile_stops_with_a_finite_image(stylizer: Any) -> None:
+    from neural_style.engine.optimise import StopReason
+
+    content, style = _images((60, 100))
+    cfg = Config(max_num_epochs=3, tile_margin=8, tile_overlap=8, optimizer="adam", lr=1e30)
+    run = _tiled_scale(stylizer, cfg, content, style, window=64)
+    start = run.canvas.copy()
+    assert run.run().reason is StopReason.DIVERGED
+    np.testing.assert_array_equal(run.canvas, start)  # the diverged first tile is dropped
+
+
+def _seams(stylizer: Any, margin: int, overlap: int, sweeps: int) -> List[float]:
+    from skimage.filters import gaussian
+
+    content, style = _images((192, 256), seed=4)
+    content = gaussian(content, 2, channel_axis=-1).astype(np.float32)  # photo-like
+    cfg = Config(max_num_epochs=20, tile_sweeps=sweeps, tile_margin=margin,
+                 tile_overlap=overlap, optimizer="adam", stop_eps=1e-12)
+    run = _tiled_scale(stylizer, cfg, content, style, window=112)
+    run.run()
+    rows: List[int] = []
+    cols: List[int] = []
+    for sweep in range(sweeps):
+        r, c = tiles.cuts(tiles.grid((192, 256), 112, margin, overlap, sweep))
+        rows, cols = rows + r, cols + c
+    return tiles.seam_ratios(run.canvas[0].transpose(1, 2, 0), rows, cols)
+
+
+def test_no_seams_on_a_small_image_with_small_tiles(stylizer: Any) -> None:
+    """On the tiny network one row or column of differences varies by about ±25% from
+    the next (5th to 95th percentile: 0.75 to 1.34): the boundaries' mean must be within
+    10% of the rest and each boundary within that spread; without overlap, margin or a
+    second sweep (the control) the seams are plain."""
+    ratios = _seams(stylizer, 16, 16, 2)
+    assert len(ratios) == 12
+    assert 0.9 <= float(np.mean(ratios)) <= 1.1, ratios
+    assert all(0.75 <= r <= 1.34 for r in ratios), ratios
+    control = _seams(stylizer, 0, 0, 1)
+    assert float(np.mean(control)) > 1.5, control
+
+
+def test_the_seam_measure_sees_a_seam() -> None:
+    rng = np.random.default_rng(0)
+    image = rng.uniform(0, 1, (64, 64, 3))
+    image[:, 32:] += 0.2  # a step at column 32
+    assert tiles.seam_ratios(image, [], [32])[0] > 1.1
+    assert abs(tiles.seam_ratios(image, [], [20])[0] - 1) < 0.1
+
+
+# ---- memory --------------------------------------------------------------------------------
+
+_PEAK = textwrap.dedent("""
+    import json, resource, sys
+    sys.path.insert(0, {tests!r})
+    import numpy as np
+    from conftest import TINY, random_weights
+    from neural_style.api import Stylizer
+    from neural_style.config import Config
+    h, w, tile = {h}, {w}, {tile}
+    rng = np.random.default_rng(0)
+    content = rng.uniform(0, 1, (h, w, 3)).astype(np.float32)
+    style = rng.uniform(0, 1, (64, 64, 3)).astype(np.float32)
+    cfg = Config(max_long_edge=max(h, w), max_num_epochs=1, tile_sweeps=1, tile=tile,
+                 denoise="none", seed=0)
+    Stylizer(random_weights(TINY), -1, spec=TINY).stylize(content, style, cfg)
+    print(json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024))
+""")
+
+
+def _peak(h: int, w: int, tile: Any) -> int:
+    code = _PEAK.format(tests=str(ROOT / "tests"), h=h, w=w, tile=tile)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=str(ROOT),
+                         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin",
+                              "OMP_NUM_THREADS": "1"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    return int(json.loads(out.stdout.strip().splitlines()[-1]))  # bytes
+
+
+def test_memory_of_the_tiled_path_does_not_grow_with_the_image() -> None:
+    """4x the pixels: the tiled path's peak grows by its image-sized arrays only (the
+    image, the content, resizing; about 90 bytes a pixel, measured 411 -> 472 MB), the
+    whole-image graph's by far more (the control, measured 1099 MB)."""
+    small, big = _peak(384, 576, 192), _peak(768, 1152, 192)
+    untiled = _peak(768, 1152, None)
+    assert big <= small * 1.25, (small, big)
+    assert untiled > small * 2, (small, untiled)
+
+
+# ---- flags and checks ---------------------------------------------------------------------
+
+def test_sizes_parse() -> None:
+    assert parse_size("2G") == 2 * 2**30
+    assert parse_size("1500M") == 1500 * 2**20
+    assert parse_size("1.5gb") == int(1.5 * 2**30)
+    with pytest.raises(ValueError):
+        parse_size("lots")
+
+
+def test_a_budget_picks_a_bigger_tile_when_bigger() -> None:
+    small = tile_for_budget(2 * 2**30, (3072, 4096), 3000)
+    assert small % 16 == 0 and 256 <= small < tile_for_budget(4 * 2**30, (3072, 4096), 3000)
+
+
+def test_tile_flags_are_checked() -> None:
+    with pytest.raises(ConfigError, match="--tile"):
+        Config(tile=40)
+    with pytest.raises(ConfigError, match="not both"):
+        Config(tile=512, max_memory=2**31)
+
+
+def test_a_whole_image_that_does_not_fit_is_refused_before_any_work(stylizer: Any) -> None:
+    from neural_style.tiling import check_fits
+
+    with pytest.raises(DeviceError, match="--tile"):
+        check_fits([(3072, 4096)], Config(), stylizer.spec, np.float32, stylizer.ctx,
+                   available=2**30)
+    check_fits([(3072, 4096)], Config(tile=512), stylizer.spec, np.float32, stylizer.ctx,
+               available=2**30)
+
+
+def test_cli_tile_flags() -> None:
+    from neural_style.cli.main import parse
+
+    base = ["--content-image", str(ROOT / "input" / "cat.jpg"),
+            "--style-image", str(ROOT / "input" / "starry_night.jpg")]
+    assert parse(base + ["--tile", "512"]).jobs[0].config.tile == 512
+    assert parse(base + ["--max-memory", "2G"]).jobs[0].config.max_memory == 2 * 2**30
+    with pytest.raises(SystemExit):
+        parse(base + ["--max-memory", "lots"])
