@@ -7,6 +7,7 @@ flow to callbacks, and the result comes back as arrays.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import time
 from collections import OrderedDict
@@ -28,12 +29,12 @@ from typing import (
 import numpy as np
 
 from ._mxnet import mx
-from . import tiling
 from .config import Config, layer_names, layer_weights
 from .engine.denoise import denoise
+from .engine import tiled as tiling
 from .engine.device import choose_context
 from .engine.graph import StyleGraph, positions
-from .engine.losses import NDArray
+from .engine.losses import NDArray, term_name
 from .engine.optimise import EpochInfo, LoopOutcome, StopReason, optimise
 from .engine.pixels import (
     check_size,
@@ -120,9 +121,9 @@ class Stylizer:
                                            self.ctx, cfg.pooling, self.dtype,
                                            cfg.normalize_gradients)
         graph = self._graphs[key]
-        per_layer = {f"style:{n}": w for n, w in zip(styles, layer_weights(cfg.style_layers))}
-        per_layer.update({f"content:{n}": w
-                          for n, w in zip(contents, layer_weights(cfg.content_layers))})
+        per_layer = {term_name(kind, n): w
+                     for kind, specs in (("style", cfg.style_layers), ("content", cfg.content_layers))
+                     for n, w in zip(layer_names(specs), layer_weights(specs))}
         graph.set_weights(style=cfg.style_weight, content=cfg.content_weight, layer_weights=per_layer)
         return graph
 
@@ -172,7 +173,7 @@ class Stylizer:
     def _tiled(self, x: Optional[np.ndarray], content: np.ndarray, style_rgbs: Sequence[np.ndarray],
                window: int, cfg: Config, callback: Optional[ProgressCallback], cache: StyleCache,
                first_epoch: int, scale: int) -> Tuple[np.ndarray, LoopOutcome]:
-        """One size refined in tiles of ``window`` pixels (see :mod:`.tiling`); only the
+        """One size refined in tiles of ``window`` pixels (see :mod:`.engine.tiled`); only the
         tile's graph is kept, so memory is bounded by the tile."""
         shape = (content.shape[0], content.shape[1])
         self.release_graphs()
@@ -221,15 +222,19 @@ class Stylizer:
             style_x = to_network(resize(rgb, style_shape))
             key = style_key(style_x, layers, cfg.pooling, self.weights_id)
             # A graph is bound at the style's shape only when the targets are not cached.
-            grams = cache.get_or_compute(
-                key, lambda: grams_of(style_x) if grams_of is not None  # noqa: B023
-                else self.graph(style_shape, cfg).style_targets(style_x))  # noqa: B023
+            compute = functools.partial(grams_of, style_x) if grams_of is not None else \
+                functools.partial(self._compute_style_targets, style_shape, style_x, cfg)
+            grams = cache.get_or_compute(key, compute)
             style_positions = positions(self.spec, style_shape, layers, cfg.pooling)
-            ratios = [out_positions[l] / style_positions[l] for l in layers]
+            ratios = [out_positions[layer] / style_positions[layer] for layer in layers]
             scaled = [weight * r * g for r, g in zip(ratios, grams)]
             total = scaled if total is None else [t + g for t, g in zip(total, scaled)]
         assert total is not None
         return total
+
+    def _compute_style_targets(self, shape: Tuple[int, int], style_x: np.ndarray, cfg: Config,
+                               ) -> List[np.ndarray]:
+        return self.graph(shape, cfg).style_targets(style_x)
 
     @contextlib.contextmanager
     def _memory_guard(self, shape: Tuple[int, int], long_edge: int) -> Iterator[None]:

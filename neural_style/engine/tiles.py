@@ -1,5 +1,5 @@
 """Tiles for optimising an image larger than the graph that fits in memory: pure
-geometry and blending (no MXNet here; the driver is :mod:`neural_style.tiling`).
+geometry and blending (no MXNet here; the driver is :mod:`.tiled`).
 
 Along each axis the image is cut into *cores* that partition it. A tile's *blend*
 region is its core widened by ``overlap`` on each inner side; its *window* (what the

@@ -1,5 +1,6 @@
 """Tiled optimisation: sizes whose whole-image graph does not fit are refined tile by
 tile, with memory bounded by the tile, not the picture (``--tile``, ``--max-memory``).
+The geometry and blending are in :mod:`.tiles`, the memory model in :mod:`.memory`.
 
 How, and where it departs from whole-image optimisation:
 
@@ -17,7 +18,7 @@ How, and where it departs from whole-image optimisation:
   the network, but its gradient is discarded, so only the tile moves.
 - Tiles are visited in order, each starting from the image as the tiles before it
   left it (Gauss-Seidel). A tile's update (result - start) is pasted with feathered
-  weights that sum to one over the tiles of a sweep (:mod:`.engine.tiles`). Each sweep
+  weights that sum to one over the tiles of a sweep (:mod:`.tiles`). Each sweep
   gives every tile ``ceil(max_num_epochs / tile_sweeps)`` epochs with a fresh
   optimiser state (momentum, Adam moments and L-BFGS history do not carry over between
   tiles), the learning rate following the schedule of the epochs done at this size.
@@ -32,23 +33,25 @@ from __future__ import annotations
 
 import math
 import time
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple
 
 import numpy as np
 
-from ._mxnet import mx
-from .config import Config, layer_names
-from .engine.graph import feature_symbols, positions
-from .engine.memory import (
+from .._mxnet import mx
+from ..config import Config, layer_names
+from ..errors import ConfigError, DeviceError
+from .graph import StyleGraph, feature_symbols, positions
+from .losses import NDArray
+from .memory import (
     available_bytes,
     bytes_per_pixel,
     format_size,
     graph_bytes,
     tile_for_budget,
 )
-from .engine.optimise import EpochInfo, LoopOutcome, StopReason, optimise
-from .engine.pixels import check_size, fit_long_edge, to_network
-from .engine.tiles import (
+from .optimise import EpochInfo, LoopOutcome, StopReason, optimise
+from .pixels import check_size, to_network
+from .tiles import (
     Tile,
     aligned_spans,
     context_margin,
@@ -57,13 +60,23 @@ from .engine.tiles import (
     layer_strides,
     window_shape,
 )
-from .engine.vgg import VGGSpec
-from .errors import ConfigError, DeviceError
-
-if TYPE_CHECKING:
-    from .api import Stylizer
+from .vgg import VGGSpec
 
 Shape = Tuple[int, int]
+
+
+class GraphSource(Protocol):
+    """What the driver needs of :class:`neural_style.api.Stylizer`: bound graphs by shape
+    (cached), the weights on the device, and where and how they live."""
+
+    spec: VGGSpec
+    ctx: Any
+    dtype: Any
+
+    @property
+    def params(self) -> Mapping[str, NDArray]: ...
+
+    def graph(self, shape: Tuple[int, int], cfg: Config) -> StyleGraph: ...
 
 
 def per_pixel(cfg: Config, spec: VGGSpec, dtype: Any) -> float:
@@ -126,7 +139,7 @@ def check_fits(shapes: Sequence[Shape], cfg: Config, spec: VGGSpec, dtype: Any, 
 class _Features:
     """A forward-only VGG up to the style layers, rebound when the window's shape changes."""
 
-    def __init__(self, stylizer: "Stylizer", layers: Sequence[str], pooling: str) -> None:
+    def __init__(self, stylizer: GraphSource, layers: Sequence[str], pooling: str) -> None:
         feats = feature_symbols(stylizer.spec, layers, pooling)
         self._symbol = mx.sym.Group([feats[name] for name in layers])
         self._stylizer = stylizer
@@ -148,7 +161,7 @@ class _Features:
         return [out.asnumpy() for out in self._executor.outputs]
 
 
-def tiled_grams(stylizer: "Stylizer", cfg: Config, window: int, style_x: np.ndarray,
+def tiled_grams(stylizer: GraphSource, cfg: Config, window: int, style_x: np.ndarray,
                 ) -> List[np.ndarray]:
     """The Gram matrices of ``style_x`` ((1, 3, H, W)) as the whole-image graph gives
     them, from windows of about ``window`` pixels: each core's feature positions are
@@ -178,7 +191,7 @@ def tiled_grams(stylizer: "Stylizer", cfg: Config, window: int, style_x: np.ndar
 class TiledScale:
     """One tiled size: the image (``canvas``) is whole at every moment between tiles."""
 
-    def __init__(self, stylizer: "Stylizer", content: np.ndarray, grams: Sequence[np.ndarray],
+    def __init__(self, stylizer: GraphSource, content: np.ndarray, grams: Sequence[np.ndarray],
                  canvas: np.ndarray, window: int, cfg: Config,
                  callback: Optional[Callable[[EpochInfo, Optional[np.ndarray]], None]],
                  first_epoch: int, scale: int) -> None:

@@ -1,5 +1,6 @@
-"""Tiled optimisation: the geometry (cover, overlap, weights), the shared style target,
-the driver against the whole-image loop, interruption, memory and seams."""
+"""The tiled optimisation driver (engine/tiled.py) on the tiny network: the shared style
+target, one tile against the whole-image loop, interruption, divergence, progress, seams,
+memory, and the flags and checks around it."""
 
 from __future__ import annotations
 
@@ -7,107 +8,20 @@ import json
 import subprocess
 import sys
 import textwrap
-from typing import Any, Dict, List
+from typing import Any, List
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
-from conftest import ROOT, TINY
 from neural_style.config import Config, layer_names
 from neural_style.engine import tiles
-from neural_style.engine.memory import parse_size, tile_for_budget
 from neural_style.errors import ConfigError, DeviceError
-
-PRIMES = [2, 3, 17, 97, 101, 257, 509, 1021, 2053]
-
-
-@st.composite
-def axes(draw: Any) -> Dict[str, int]:
-    margin = draw(st.integers(0, 40))
-    overlap = draw(st.integers(0, 40))
-    window = draw(st.integers(2 * (margin + overlap) + 16, 700))
-    length = draw(st.one_of(st.sampled_from(PRIMES), st.integers(1, 6000)))
-    return dict(length=length, window=window, margin=margin, overlap=overlap,
-                sweep=draw(st.integers(0, 3)))
-
-
-@settings(max_examples=300, deadline=None)
-@given(axes())
-def test_spans_cover_the_axis_exactly_with_the_stated_overlap_and_margin(a: Dict[str, int]) -> None:
-    length, window, margin, overlap = a["length"], a["window"], a["margin"], a["overlap"]
-    out = tiles.spans(length, window, margin, overlap, a["sweep"])
-    cores = [s.core for s in out]
-    assert cores[0][0] == 0 and cores[-1][1] == length
-    assert all(c[0] < c[1] for c in cores)
-    assert all(p[1] == n[0] for p, n in zip(cores, cores[1:]))  # a partition
-    for s in out:
-        assert s.size == min(length, window)  # one window shape for the whole axis
-        assert 0 <= s.window[0] and s.window[1] <= length
-        assert s.blend == (max(0, s.core[0] - overlap), min(length, s.core[1] + overlap)) \
-            or len(out) == 1
-        # the context: at least the margin beyond the blend region, unless at the image edge
-        assert s.window[0] <= max(0, s.blend[0] - margin)
-        assert s.window[1] >= min(length, s.blend[1] + margin)
-
-
-def test_cuts_move_between_sweeps() -> None:
-    first = {s.core[0] for s in tiles.spans(4096, 512, 16, 16, 0)} - {0}
-    second = {s.core[0] for s in tiles.spans(4096, 512, 16, 16, 1)} - {0}
-    gap = min(abs(a - b) for a in first for b in second)
-    assert gap > 2 * 16  # no boundary of the second sweep lies in a blend zone of the first
-
-
-@settings(max_examples=150, deadline=None)
-@given(axes(), st.integers(1, 400), st.floats(0.01, 100))
-def test_blending_weights_sum_to_one_everywhere(a: Dict[str, int], short: int,
-                                                 aspect: float) -> None:
-    length = min(a["length"], 3000)
-    shape = (max(1, min(3000, int(length / aspect))), length) if aspect > 1 else (length, short)
-    grid = tiles.grid(shape, a["window"], a["margin"], a["overlap"], a["sweep"])
-    total = tiles.weight_sum(shape, grid, a["overlap"])
-    np.testing.assert_allclose(total, 1.0, atol=1e-9)
-    for tile in grid:
-        w = tile.weights(shape, a["overlap"])
-        assert w.min() >= 0
-        assert np.all(w[tile.blend_mask() == 0] == 0)  # nothing pasted from the context
-
-
-def test_a_tile_smaller_than_the_window_is_the_whole_image() -> None:
-    grid = tiles.grid((20, 33), 64, 8, 8)
-    assert len(grid) == 1 and grid[0].shape == (20, 33)
-    np.testing.assert_array_equal(grid[0].weights((20, 33), 8), 1.0)
-
-
-def test_receptive_field_of_vgg19() -> None:
-    from neural_style.engine.vgg import VGG19
-
-    assert tiles.receptive_field(VGG19, "relu1_1") == 3
-    # 1 + 2·2 (block 1) + 1 + 2·2·2 + 2 + 4·2·4 + 4 + 4·2·8 + 8 + 2·16 (conv5_1)
-    assert tiles.receptive_field(VGG19, "relu5_1") == 156
-    assert tiles.context_margin(VGG19, ["relu5_1"]) == 80
-
-
-@settings(max_examples=100, deadline=None)
-@given(st.integers(1, 3000), st.integers(32, 600), st.sampled_from([0, 16, 48, 80]))
-def test_aligned_spans_partition_on_the_pooling_grid(length: int, window: int, margin: int) -> None:
-    out = tiles.aligned_spans(length, window, margin)
-    assert out[0].core[0] == 0 and out[-1].core[1] == length
-    assert all(p.core[1] == n.core[0] for p, n in zip(out, out[1:]))
-    for s in out:
-        assert s.window[0] % tiles.ALIGN == 0 and s.core[0] % tiles.ALIGN == 0
-        assert s.window[0] <= max(0, s.core[0] - margin)
-        assert s.window[1] >= min(length, s.core[1] + margin)
-    assert len({s.size for s in out}) <= 2
-
-
-# ---- the driver on the tiny network ------------------------------------------------------
+from tests.helpers import ROOT, TINY
 
 @pytest.fixture(scope="module")
 def stylizer() -> Any:
-    from conftest import random_weights
     from neural_style.api import Stylizer
+    from tests.helpers import random_weights
 
     return Stylizer(random_weights(TINY), -1, spec=TINY)
 
@@ -121,7 +35,7 @@ def _images(shape: tuple, seed: int = 0) -> tuple:
 
 def test_shared_style_target_equals_the_whole_image_one(stylizer: Any) -> None:
     from neural_style.engine.pixels import to_network
-    from neural_style.tiling import tiled_grams
+    from neural_style.engine.tiled import tiled_grams
 
     cfg = Config()
     rng = np.random.default_rng(3)
@@ -137,11 +51,11 @@ def test_shared_style_target_equals_the_whole_image_one(stylizer: Any) -> None:
 def _tiled_scale(stylizer: Any, cfg: Config, content: np.ndarray, style: np.ndarray,
                  window: int, callback: Any = None) -> Any:
     from neural_style.engine.pixels import to_network
-    from neural_style.tiling import TiledScale
+    from neural_style.engine.tiled import TiledScale
+    from neural_style.io.cache import StyleCache
 
     shape = content.shape[:2]
-    grams = stylizer._style_targets([style], shape, cfg, __import__(
-        "neural_style.io.cache", fromlist=["StyleCache"]).StyleCache())
+    grams = stylizer._style_targets([style], shape, cfg, StyleCache())
     start = to_network(content) + np.float32(5.0)
     return TiledScale(stylizer, content, grams, start.copy(), window, cfg, callback, 0, 0)
 
@@ -246,21 +160,12 @@ def test_no_seams_on_a_small_image_with_small_tiles(stylizer: Any) -> None:
     assert float(np.mean(control)) > 1.5, control
 
 
-def test_the_seam_measure_sees_a_seam() -> None:
-    rng = np.random.default_rng(0)
-    image = rng.uniform(0, 1, (64, 64, 3))
-    image[:, 32:] += 0.2  # a step at column 32
-    assert tiles.seam_ratios(image, [], [32])[0] > 1.1
-    assert abs(tiles.seam_ratios(image, [], [20])[0] - 1) < 0.1
-
-
 # ---- memory --------------------------------------------------------------------------------
 
 _PEAK = textwrap.dedent("""
-    import json, resource, sys
-    sys.path.insert(0, {tests!r})
+    import json, resource
     import numpy as np
-    from conftest import TINY, random_weights
+    from tests.helpers import TINY, random_weights
     from neural_style.api import Stylizer
     from neural_style.config import Config
     h, w, tile = {h}, {w}, {tile}
@@ -275,7 +180,7 @@ _PEAK = textwrap.dedent("""
 
 
 def _peak(h: int, w: int, tile: Any) -> int:
-    code = _PEAK.format(tests=str(ROOT / "tests"), h=h, w=w, tile=tile)
+    code = _PEAK.format(h=h, w=w, tile=tile)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=str(ROOT),
                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin",
@@ -296,19 +201,6 @@ def test_memory_of_the_tiled_path_does_not_grow_with_the_image() -> None:
 
 # ---- flags and checks ---------------------------------------------------------------------
 
-def test_sizes_parse() -> None:
-    assert parse_size("2G") == 2 * 2**30
-    assert parse_size("1500M") == 1500 * 2**20
-    assert parse_size("1.5gb") == int(1.5 * 2**30)
-    with pytest.raises(ValueError):
-        parse_size("lots")
-
-
-def test_a_budget_picks_a_bigger_tile_when_bigger() -> None:
-    small = tile_for_budget(2 * 2**30, (3072, 4096), 3000)
-    assert small % 16 == 0 and 256 <= small < tile_for_budget(4 * 2**30, (3072, 4096), 3000)
-
-
 def test_tile_flags_are_checked() -> None:
     with pytest.raises(ConfigError, match="--tile"):
         Config(tile=40)
@@ -317,7 +209,7 @@ def test_tile_flags_are_checked() -> None:
 
 
 def test_a_whole_image_that_does_not_fit_is_refused_before_any_work(stylizer: Any) -> None:
-    from neural_style.tiling import check_fits
+    from neural_style.engine.tiled import check_fits
 
     with pytest.raises(DeviceError, match="--tile"):
         check_fits([(3072, 4096)], Config(), stylizer.spec, np.float32, stylizer.ctx,
