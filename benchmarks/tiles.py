@@ -4,7 +4,8 @@ nothing (targets are judged by reading the figures).
 
     flock /tmp/neural-style-heavy.lock python benchmarks/tiles.py model
     flock /tmp/neural-style-heavy.lock python benchmarks/tiles.py quality --epochs 20
-    flock /tmp/neural-style-heavy.lock python benchmarks/tiles.py run --size 4096 --epochs 2 --sweeps 1
+    flock /tmp/neural-style-heavy.lock python benchmarks/tiles.py run --size 4096 \
+        --epochs 2 --sweeps 1
 
 Each run is a subprocess, so its peak RSS (ru_maxrss) is its own.
 """
@@ -69,28 +70,25 @@ def measures(image: np.ndarray, content_rgb: np.ndarray, style_rgb: np.ndarray) 
     from neural_style.config import Config
     from neural_style.engine.pixels import resize, to_network
 
-    cfg = Config()
-    shape = image.shape[:2]
-    graph = Stylizer().graph(shape, cfg)
-    targets = graph.style_targets(to_network(resize(style_rgb, shape)))
-    outs = graph._watched(to_network(image.astype(np.float32) / 255.0))
-    grams = [o.asnumpy() for o in outs[: len(graph.style_layers)]]
-    feats = graph._watched(to_network(resize(content_rgb, shape)))[len(graph.style_layers):]
-    content_target = feats[0].asnumpy()
-    out_feats = graph._watched(to_network(image.astype(np.float32) / 255.0))
-    content_now = out_feats[len(graph.style_layers)].asnumpy()
-    result = {f"style:{n}": float(np.linalg.norm(g - a) / np.linalg.norm(a))
-              for n, g, a in zip(graph.style_layers, grams, targets)}
+    shape = (image.shape[0], image.shape[1])
+    graph = Stylizer().graph(shape, Config())
+    x = to_network(image.astype(np.float32) / 255.0)
+    style_now = graph.targets(x, "style")
+    style_target = graph.targets(to_network(resize(style_rgb, shape)), "style")
+    content_now = graph.targets(x, "content")
+    content_target = graph.targets(to_network(resize(content_rgb, shape)), "content")
+    result = {name: float(np.linalg.norm(style_now[name] - a) / np.linalg.norm(a))
+              for name, a in style_target.items()}
     result["style:mean"] = float(np.mean(list(result.values())))
-    result["content"] = float(np.linalg.norm(content_now - content_target)
-                              / np.linalg.norm(content_target))
+    for name, p in content_target.items():
+        result[name] = float(np.linalg.norm(content_now[name] - p) / np.linalg.norm(p))
     return result
 
 
 def seam_figures(image: np.ndarray, cfg: Any, window: int) -> Dict[str, Any]:
     from neural_style.engine import tiles
 
-    shape = image.shape[:2]
+    shape = (image.shape[0], image.shape[1])
     rows: List[int] = []
     cols: List[int] = []
     for sweep in range(cfg.tile_sweeps):
@@ -106,7 +104,7 @@ def child_run(size: int, tile: Any, epochs: int, sweeps: int, scales: int, out: 
               optimizer: str) -> Dict[str, Any]:
     from neural_style.api import Stylizer
     from neural_style.config import Config
-    from neural_style.io.images import load_rgb, save_image
+    from neural_style.io.images import save_image
 
     cfg = Config(max_long_edge=size, tile=tile, max_num_epochs=epochs, tile_sweeps=sweeps,
                  scales=scales, start_long_edge=512 if scales > 1 else None,

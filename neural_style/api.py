@@ -30,8 +30,8 @@ import numpy as np
 
 from ._mxnet import mx
 from .config import Config, layer_names, layer_weights
-from .engine.denoise import denoise
 from .engine import tiled as tiling
+from .engine.denoise import denoise
 from .engine.device import choose_context
 from .engine.graph import StyleGraph, positions
 from .engine.losses import NDArray, term_name

@@ -17,8 +17,8 @@ import logging
 import re
 import signal
 import sys
-import threading
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any, Iterator, List, NoReturn, Optional, Sequence

@@ -12,14 +12,16 @@ from typing import Optional, Sequence, Tuple
 from .tiles import ALIGN
 from .vgg import VGG19, VGGSpec
 
-#: The process before any graph: Python, MXNet, the VGG19 weights (measured).
-BASE_BYTES = 600 * 2**20
-#: Bytes per image pixel of a bound VGG19 graph with the default layers, float32,
-#: forward and backward (measured: see the module docstring).
-VGG19_BYTES_PER_PIXEL = 3300
-#: Bytes per output pixel that the tiled path keeps whole-image sized (the image being
-#: optimised and the content, float32, and the conversions to the output).
-IMAGE_BYTES_PER_PIXEL = 36
+#: The process before any graph: Python, MXNet, the VGG19 weights (measured: 444 MB).
+BASE_BYTES = 450 * 2**20
+#: Bytes per image pixel of a bound VGG19 graph with the default layers, float32, after a
+#: forward and backward pass (measured on 2 cores, AVX-512: 554 MB at 256x256 and 1035 MB
+#: at 512x512, so 2562 B a pixel at the margin; rounded up).
+VGG19_BYTES_PER_PIXEL = 2600
+#: Bytes per output pixel that the tiled path keeps or makes whole-image sized: the image
+#: being optimised and the content (float32), and scikit-image's float64 resizing
+#: (measured on the tiny network: 411 MB at 384x576, 472 MB at 768x1152).
+IMAGE_BYTES_PER_PIXEL = 90
 
 _UNITS = {"": 1, "b": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
 

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, Callable, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple
+from typing import Any, Callable, List, Mapping, Optional, Protocol, Sequence, Tuple
 
 import numpy as np
 
@@ -242,8 +242,8 @@ class TiledScale:
                 return LoopOutcome(reason, self.epoch - self.first_epoch, result.eps,
                                    outcome.terms)
             moved += pasted
-            share = (tile.rows.core[1] - tile.rows.core[0]) * (tile.cols.core[1] - tile.cols.core[0]) \
-                / (tile.shape[0] * tile.shape[1])
+            (r0, r1), (c0, c1) = tile.rows.core, tile.cols.core
+            share = (r1 - r0) * (c1 - c0) / (tile.shape[0] * tile.shape[1])
             for name, value in result.terms.items():
                 terms[name] = terms.get(name, 0.0) + share * value
             self._report(sweep, index, len(tiles), result)
