@@ -235,3 +235,21 @@ def test_cli_tile_flags() -> None:
     assert parse(base + ["--max-memory", "2G"]).jobs[0].config.max_memory == 2 * 2**30
     with pytest.raises(SystemExit):
         parse(base + ["--max-memory", "lots"])
+
+
+def test_cli_tiled_run_end_to_end(tmp_path: Any, content_path: Any, style_path: Any,
+                                  vgg19_random_npz: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    """--tile through the command line: composition at 32 px, then tiles at 48 px, with
+    tile lines in the log and snapshots of the whole image."""
+    from neural_style.cli import main as cli_main
+    from neural_style.io.images import load_rgb
+
+    out = tmp_path / "out"
+    args = ["--content-image", str(content_path), "--style-image", str(style_path),
+            "--weights", str(vgg19_random_npz), "--gpu", "-1", "--max-long-edge", "48",
+            "--max-num-epochs", "2", "--save-epochs", "2", "--output-dir", str(out),
+            "--seed", "1", "--tile", "32", "--tile-margin", "4", "--tile-overlap", "4"]
+    assert cli_main(args) == 0
+    assert load_rgb(str(out / "final.jpg")).shape[:2] == (32, 48)
+    assert "scale 2 sweep 2/2 tile" in capsys.readouterr().err
+    assert load_rgb(str(out / "e_4.jpg")).shape[:2] == (32, 48)  # a whole-image snapshot
