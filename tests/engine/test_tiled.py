@@ -238,7 +238,8 @@ def test_cli_tile_flags() -> None:
 
 
 def test_cli_tiled_run_end_to_end(tmp_path: Any, content_path: Any, style_path: Any,
-                                  vgg19_random_npz: Any, capsys: pytest.CaptureFixture[str]) -> None:
+                                  vgg19_random_npz: Any,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
     """--tile through the command line: composition at 32 px, then tiles at 48 px, with
     tile lines in the log and snapshots of the whole image."""
     from neural_style.cli import main as cli_main
