@@ -157,6 +157,12 @@ class Config:
             return self.remove_noise
         return DENOISERS[self.denoise].default_strength
 
+    @property
+    def most_scales(self) -> int:
+        """The most sizes a run optimises: --scales, and the whole-image composition size
+        that tiling puts in front when the first size would be tiled."""
+        return self.scales + (self.tile is not None or self.max_memory is not None)
+
     def replace(self, **changes: Any) -> "Config":
         """A copy with ``changes`` applied (and validated)."""
         return dataclasses.replace(self, **changes)

@@ -92,7 +92,7 @@ class JobOutputs:
     @property
     def last_epoch(self) -> int:
         cfg = self.job.config
-        return cfg.max_num_epochs * cfg.scales  # epochs are counted across scales
+        return cfg.max_num_epochs * cfg.most_scales  # epochs are counted across scales
 
     def snapshot(self, epoch: int) -> Path:
         """``e_<epoch>.jpg`` in the job's snapshot folder; only epochs the plan allowed."""

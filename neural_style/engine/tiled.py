@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, Callable, List, Mapping, Optional, Protocol, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple
 
 import numpy as np
 
@@ -231,7 +231,8 @@ class TiledScale:
     def _sweep(self, sweep: int, outcome: LoopOutcome) -> LoopOutcome:
         tiles = grid(self.shape, self.window, self.cfg.tile_margin, self.cfg.tile_overlap, sweep)
         tile_cfg = self._tile_config(sweep)
-        moved, terms = 0.0, {}  # type: float, Dict[str, float]
+        moved = 0.0
+        terms: Dict[str, float] = {}
         for index, tile in enumerate(tiles):
             result = self._visit(tile, tile_cfg)
             pasted = None if result.reason in (StopReason.INTERRUPTED, StopReason.DIVERGED) \
