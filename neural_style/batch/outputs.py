@@ -203,8 +203,9 @@ def check_write_plan(
         *extra_inputs,
     ]
     for role, path in inputs:
-        for writer, what in index.claims(resolved(path))[:1]:
-            _refuse(role, path, writer, what, many)
+        claims = index.claims(resolved(path))
+        if claims:
+            _refuse(role, path, *claims[0], many)
     _refuse_hard_links(inputs, index, many)
     _refuse_shared(index)
 
@@ -236,8 +237,9 @@ def _refuse(
 ) -> None:
     whose = f" of {writer.label}" if many and isinstance(writer, JobOutputs) else ""
     same = f" ({existing}, the same file under another name)" if existing is not None else ""
+    victim = f"an input image (the {role})" if "image" in role else f"the {role}"
     raise ConfigError(
-        f"{path}: {what}{whose} would overwrite an input image (the {role}){same}; "
+        f"{path}: {what}{whose} would overwrite {victim}{same}; "
         "move the input or choose another --output / --output-dir"
     )
 
