@@ -7,6 +7,7 @@ flow to callbacks, and the result comes back as arrays.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import time
 from collections import OrderedDict
@@ -57,8 +58,16 @@ from .io.weights import (
 #: Called once per epoch; ``snapshot`` is the denoised image when one is due, else None.
 ProgressCallback = Callable[[EpochInfo, Optional[np.ndarray]], None]
 
-#: How MXNet says it ran out of memory (CPU allocation, CUDA, cuDNN).
-_OOM_MARKS = ("out of memory", "bad_alloc", "cudamalloc", "memory allocation failed")
+#: How MXNet says it ran out of memory: its CPU allocator ("Failed to allocate CPU
+#: Memory"), C++ (std::bad_alloc), CUDA ("cudaMalloc retry failed: out of memory",
+#: cudaErrorMemoryAllocation) and cuDNN (CUDNN_STATUS_ALLOC_FAILED).
+_OOM_MARKS = ("out of memory", "bad_alloc", "cudamalloc", "memory allocation failed",
+              "failed to allocate", "cudaerrormemoryallocation", "alloc_failed")
+
+#: Bytes the bound graph takes per pixel of the image (VGG19 up to relu5_1, forward and
+#: backward, float32): the peak memory growth of binding it and one forward + backward
+#: pass measured 2900 (384x384) and 2600 (768x768) bytes per pixel on the CPU.
+BYTES_PER_PIXEL = 3000
 
 #: How many bound graphs (image shapes) a Stylizer keeps; each holds its activations.
 GRAPH_CACHE_SIZE = 2
@@ -142,7 +151,7 @@ class Stylizer:
         x, epochs, outcome = None, 0, None
         for scale, edge in enumerate(scale_edges(cfg)):
             shape = check_size(content_rgb, edge, "the content image")
-            with self._memory_guard(shape, edge):
+            with self._memory_guard(shape, "max_long_edge", edge):
                 grams = self._style_targets(style_rgbs, shape, cfg, cache)
                 graph = self.graph(shape, cfg)
                 target = resize(content_rgb, shape)
@@ -179,8 +188,11 @@ class Stylizer:
             style_x = to_network(resize(rgb, style_shape))
             key = style_key(style_x, layers, cfg.pooling, self.weights_id)
             # A graph is bound at the style's shape only when the targets are not cached.
-            grams = cache.get_or_compute(
-                key, lambda: self.graph(style_shape, cfg).style_targets(style_x))  # noqa: B023
+            knob = ("style_scale", cfg.style_scale) if cfg.style_scale is not None else \
+                ("max_long_edge", max(shape))
+            with self._memory_guard(style_shape, *knob):
+                grams = cache.get_or_compute(
+                    key, lambda: self.graph(style_shape, cfg).style_targets(style_x))  # noqa: B023
             style_positions = positions(self.spec, style_shape, layers, cfg.pooling)
             ratios = [out_positions[l] / style_positions[l] for l in layers]
             scaled = [weight * r * g for r, g in zip(ratios, grams)]
@@ -189,18 +201,56 @@ class Stylizer:
         return total
 
     @contextlib.contextmanager
-    def _memory_guard(self, shape: Tuple[int, int], long_edge: int) -> Iterator[None]:
-        """Out of memory on the device becomes a :class:`DeviceError` with a smaller size."""
+    def _memory_guard(self, shape: Tuple[int, int], knob: str, value: Any) -> Iterator[None]:
+        """Out of memory on the device becomes a :class:`DeviceError` that says the size
+        tried and what to lower: ``knob`` is the setting that made this size
+        (``max_long_edge`` for the output, ``style_scale`` for a style image)."""
         try:
             yield
         except (MemoryError, mx.base.MXNetError) as err:
             text = str(err).lower()
             if not isinstance(err, MemoryError) and not any(m in text for m in _OOM_MARKS):
                 raise
-            smaller = max(MIN_EDGE, int(long_edge * 0.7))
             self._graphs.clear()
-            raise DeviceError(f"out of memory on {self.ctx} at {shape[1]}x{shape[0]} pixels; "
-                              f"try --max-long-edge {smaller}") from None
+            raise DeviceError(out_of_memory(self.ctx, shape, knob, value)) from None
+
+
+def out_of_memory(ctx: Any, shape: Tuple[int, int], knob: str, value: Any) -> str:
+    """The message for running out of memory at ``shape``, with a setting that fits."""
+    h, w = shape
+    edge = fitting_edge(shape, available_memory(ctx))
+    tried = f"out of memory on {ctx} at {w}x{h} pixels (the graph needs about " \
+            f"{BYTES_PER_PIXEL * h * w / 2 ** 30:.1f} GiB)"
+    if knob == "style_scale" and value is not None:
+        factor = edge / max(shape)
+        return (f"{tried} for a style image at --style-scale {value:g}; try --style-scale "
+                f"{max(0.01, math.floor(value * factor * 100) / 100):g}")
+    return f"{tried}; try --max-long-edge {max(MIN_EDGE, min(edge, int(value) - 1))}"
+
+
+def fitting_edge(shape: Tuple[int, int], available: Optional[int]) -> int:
+    """The long edge at which an image of ``shape``'s aspect needs at most ``available``
+    bytes (by :data:`BYTES_PER_PIXEL`); without a figure, 70% of the long edge tried."""
+    h, w = shape
+    if not available:
+        return int(max(h, w) * 0.7)
+    fits = math.sqrt(available / BYTES_PER_PIXEL / (h * w)) * max(h, w)
+    return max(MIN_EDGE, int(min(fits, max(h, w) * 0.9)))
+
+
+def available_memory(ctx: Any) -> Optional[int]:
+    """Free bytes for the graph: the system's available memory for the CPU (Linux),
+    None where it cannot be known (GPUs through MXNet 1.x)."""
+    if getattr(ctx, "device_type", "cpu") != "cpu":
+        return None
+    try:
+        with open("/proc/meminfo", encoding="ascii") as info:
+            for line in info:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 def white_noise(shape: Tuple[int, ...], seed: Optional[int]) -> np.ndarray:
@@ -233,7 +283,8 @@ def blend_weights(count: int, weights: Optional[Sequence[float]]) -> List[float]
     if weights is None:
         return [1.0 / count] * count
     if len(weights) != count:
-        raise ConfigError(f"--style-blend-weights: {len(weights)} weights for {count} style images")
+        raise ConfigError(f"{len(weights)} weights for {count} style images",
+                          field="style_blend_weights")
     total = float(sum(weights))
     return [w / total for w in weights]
 

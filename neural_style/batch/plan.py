@@ -10,11 +10,14 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import itertools
+import os
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ..config import Config
 from ..errors import ConfigError
+from ..io.files import temp_name_length
+from ..io.images import output_format
 from .inputs import StylePair
 from .jobs import BatchJob
 from .settings import _configured, numeric_fields
@@ -58,15 +61,19 @@ def _disambiguate(jobs: List[BatchJob]) -> List[BatchJob]:
     return out
 
 
-def refuse_collisions(jobs: Sequence[BatchJob]) -> None:
+def refuse_collisions(jobs: Sequence[BatchJob], template: Optional[str] = None) -> None:
+    """No two jobs write one file, and no job writes an input; ``template``: the
+    --output-template the user gave, if any (then the fix is in it)."""
     seen: Dict[Path, BatchJob] = {}
     inputs = {p.resolve() for job in jobs for p in (job.content, *job.style)}
     for job in jobs:
         key = job.output.resolve()
         if key in seen:
-            raise ConfigError(f"--output-template: jobs {seen[key].index} and {job.index} would both "
-                              f"write {job.output}; add {{content}}, {{style}}, {{index}} or "
-                              "{params} to the template")
+            fix = ("; add {content}, {style}, {index} or {params} to the template"
+                   if template else "")
+            where = f"--output-template {template}: " if template else ""
+            raise ConfigError(f"{where}jobs {seen[key].index} and {job.index} would both "
+                              f"write {job.output}{fix}")
         if key in inputs:
             raise ConfigError(f"{job.output}: an output would overwrite an input image")
         seen[key] = job
@@ -84,11 +91,64 @@ def plan(pairs: Sequence[StylePair], base: Config, sweeps: Sequence[Tuple[str, L
         explicit_output = row.pop("output", None)
         for combo in combos:
             params = {**row, **dict(zip(names, combo))}
-            cfg = _configured(base, params, f"job {len(jobs)}")
+            cfg = _configured(base, params, "the job with " + ", ".join(
+                f"`{k}` {v:g}" for k, v in params.items()) if params else f"job {len(jobs)}")
+            check_blend(cfg, style)
             name = render(template or DEFAULT_TEMPLATE, len(jobs), content, style, cfg, params)
             output = Path(explicit_output) if explicit_output and len(combos) == 1 else out_dir / name
             jobs.append(BatchJob(len(jobs), content, style, output, cfg, output.with_suffix(""), params))
     if template is None:
         jobs = _disambiguate(jobs)
-    refuse_collisions(jobs)
+    refuse_collisions(jobs, template)
     return jobs
+
+
+def check_blend(cfg: Config, style: Tuple[Path, ...]) -> None:
+    weights = cfg.style_blend_weights
+    if weights is not None and len(weights) != len(style):
+        raise ConfigError(f"{len(weights)} weights for {len(style)} style images "
+                          f"({'+'.join(p.name for p in style)})", field="style_blend_weights")
+
+
+#: The longest name a job writes beside its output: ``<stem>.interrupted<ext>``.
+_LONGEST_STATUS = ".interrupted"
+
+
+def check_output_paths(jobs: Sequence[BatchJob], out_dir: Path) -> None:
+    """Outputs that cannot work, refused before any work (and in --dry-run), creating
+    nothing: an unknown extension, a folder where the file should be, a name too long
+    once the temporary suffix is added, or a folder that cannot be created because a
+    file stands in its way."""
+    for job in jobs:
+        output_format(job.output)
+        if job.output.is_dir():
+            raise ConfigError(f"{job.output}: is a folder; name the file to write, e.g. "
+                              f"{job.output / 'final.jpg'}")
+        _creatable(job.output.parent)
+        longest = job.output.stem + _LONGEST_STATUS + job.output.suffix
+        limit = _name_max(job.output.parent)
+        if temp_name_length(longest) > limit:
+            raise ConfigError(f"{job.output}: the name is too long: its {len(os.fsencode(job.output.name))}"
+                              f" bytes plus the temporary suffix exceed this file system's "
+                              f"{limit}; use a name under {limit - temp_name_length(longest) + len(os.fsencode(job.output.name))} bytes")
+    _creatable(out_dir)
+
+
+def _existing_ancestor(folder: Path) -> Path:
+    for candidate in (folder, *folder.parents):
+        if candidate.exists():
+            return candidate
+    return Path(".")
+
+
+def _creatable(folder: Path) -> None:
+    ancestor = _existing_ancestor(folder)
+    if not ancestor.is_dir():
+        raise ConfigError(f"{folder}: cannot create this folder: {ancestor} is a file")
+
+
+def _name_max(folder: Path) -> int:
+    try:
+        return os.pathconf(_existing_ancestor(folder), "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):  # not POSIX: the common limit
+        return 255

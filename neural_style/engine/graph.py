@@ -28,7 +28,7 @@ def feature_symbols(spec: VGGSpec, layers: Sequence[str], pooling: str = "avg",
     prefer it to VGG's max pooling for image synthesis).
     """
     if pooling not in POOLING:
-        raise ConfigError(f"pooling must be one of {', '.join(POOLING)}, not {pooling!r}")
+        raise ConfigError(f"must be one of {', '.join(POOLING)}, not {pooling!r}", field="pooling")
     x = mx.sym.Variable("data")
     found: Dict[str, Symbol] = {}
     for layer in spec.layers_up_to(layers):
@@ -68,8 +68,8 @@ class StyleGraph:
                  style_layers: Sequence[str], content_layers: Sequence[str],
                  ctx: Any, pooling: str = "avg",
                  dtype: Any = np.float32, normalize_gradients: bool = False) -> None:
-        check_layers(spec, style_layers, "--style-layers")
-        check_layers(spec, content_layers, "--content-layers")
+        check_layers(spec, style_layers, "style_layers")
+        check_layers(spec, content_layers, "content_layers")
         self.shape = (1, 3) + tuple(shape)
         self.pooling = pooling
         self.style_layers, self.content_layers = tuple(style_layers), tuple(content_layers)
