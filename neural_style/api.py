@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import resource
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -235,22 +236,45 @@ def fitting_edge(shape: Tuple[int, int], available: Optional[int]) -> int:
     if not available:
         return int(max(h, w) * 0.7)
     fits = math.sqrt(available / BYTES_PER_PIXEL / (h * w)) * max(h, w)
-    return max(MIN_EDGE, int(min(fits, max(h, w) * 0.9)))
+    return max(MIN_EDGE, int(min(fits * 0.9, max(h, w) * 0.9)))  # 10% for everything else
 
 
 def available_memory(ctx: Any) -> Optional[int]:
-    """Free bytes for the graph: the system's available memory for the CPU (Linux),
-    None where it cannot be known (GPUs through MXNet 1.x)."""
+    """Free bytes for the graph on the CPU: the least of the system's available memory,
+    this process's address-space limit (``ulimit -v``) and its cgroup's limit (containers,
+    Slurm); None where it cannot be known (GPUs, through MXNet 1.x)."""
     if getattr(ctx, "device_type", "cpu") != "cpu":
         return None
+    figures = [_meminfo("/proc/meminfo", "MemAvailable:")]
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft != resource.RLIM_INFINITY:
+        used = _meminfo("/proc/self/status", "VmSize:")
+        figures.append(soft - used if used is not None else None)
+    limit, current = (_read_int(f"/sys/fs/cgroup/memory.{n}") for n in ("max", "current"))
+    if limit is not None and current is not None:
+        figures.append(limit - current)
+    known = [f for f in figures if f is not None]
+    return max(0, min(known)) if known else None
+
+
+def _meminfo(path: str, key: str) -> Optional[int]:
+    """A "key: N kB" line of a /proc file, in bytes."""
     try:
-        with open("/proc/meminfo", encoding="ascii") as info:
+        with open(path, encoding="ascii") as info:
             for line in info:
-                if line.startswith("MemAvailable:"):
+                if line.startswith(key):
                     return int(line.split()[1]) * 1024
     except (OSError, ValueError, IndexError):
         pass
     return None
+
+
+def _read_int(path: str) -> Optional[int]:
+    try:
+        with open(path, encoding="ascii") as handle:
+            return int(handle.read().strip())  # "max" (no limit) is not a number
+    except (OSError, ValueError):
+        return None
 
 
 def white_noise(shape: Tuple[int, ...], seed: Optional[int]) -> np.ndarray:
