@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Sequence, Tuple
 
 from ..errors import ConfigError
+from ..io.images import IMAGE_FORMATS
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 PAIRINGS = ("product", "zip")
 
 
@@ -27,7 +27,7 @@ def expand_images(specs: Sequence[str], flag: str) -> List[Path]:
         if path.is_file():
             found.append(path)
         elif path.is_dir():
-            images = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            images = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_FORMATS)
             if not images:
                 raise ConfigError(f"{flag}: no images in folder {spec}")
             found.extend(images)
@@ -68,7 +68,8 @@ def pair(contents: Sequence[Path], styles: Sequence[Tuple[Path, ...]], how: str)
               [f"{c} + {'+'.join(map(str, s))}" for c, s in pairs])
         return pairs
     _once([_resolved(c) for c in contents], "--content-image:", [str(c) for c in contents])
-    _once([_resolved(*s) for s in styles], "--style-image:", ["+".join(map(str, s)) for s in styles])
+    _once([_resolved(*s) for s in styles], "--style-image:",
+          ["+".join(map(str, s)) for s in styles])
     return list(itertools.product(contents, styles))
 
 

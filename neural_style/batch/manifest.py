@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from ..config import Config
 from ..errors import ConfigError
 from .inputs import StylePair
-from .settings import field_name, parse_value
+from .settings import configured, field_name, parse_value
 
 Row = Tuple[int, Dict[str, Any]]  # (line number, column -> value)
 
@@ -173,10 +173,7 @@ def _manifest_settings(row: Dict[str, Any], line: int) -> Dict[str, Any]:
         if name in settings:
             raise ConfigError(f"line {line}: {column!r} sets {name} a second time")
         settings[name] = parse_value(name, value, f"line {line}", str(column))
-    try:
-        Config().replace(**{k: v for k, v in settings.items() if k != "output"})
-    except ConfigError as err:
-        raise ConfigError(f"line {line}: {err}") from None
+    configured(Config(), {k: v for k, v in settings.items() if k != "output"}, f"line {line}")
     return settings
 
 

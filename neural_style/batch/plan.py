@@ -2,7 +2,7 @@
 
 Everything here is checked before any heavy work: a plan either comes out whole, or a
 :class:`~neural_style.errors.ConfigError` says what is wrong (with row numbers for a
-manifest). Running the plan is :mod:`neural_style.runner`'s job.
+manifest). Running the plan is :mod:`neural_style.batch.runner`'s job.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from ..io.files import temp_name_length
 from ..io.images import output_format
 from .inputs import StylePair
 from .jobs import BatchJob
-from .settings import _configured, numeric_fields
+from .settings import configured, numeric_fields
 
 #: The default output names: readable, and made unique with a short hash where two jobs
 #: would otherwise share a name (same stems from different folders).
@@ -91,7 +91,7 @@ def plan(pairs: Sequence[StylePair], base: Config, sweeps: Sequence[Tuple[str, L
         explicit_output = row.pop("output", None)
         for combo in combos:
             params = {**row, **dict(zip(names, combo))}
-            cfg = _configured(base, params, "the job with " + ", ".join(
+            cfg = configured(base, params, "the job with " + ", ".join(
                 f"`{k}` {v:g}" for k, v in params.items()) if params else f"job {len(jobs)}")
             check_blend(cfg, style)
             name = render(template or DEFAULT_TEMPLATE, len(jobs), content, style, cfg, params)
@@ -127,10 +127,12 @@ def check_output_paths(jobs: Sequence[BatchJob], out_dir: Path) -> None:
         _creatable(job.output.parent)
         longest = job.output.stem + _LONGEST_STATUS + job.output.suffix
         limit = _name_max(job.output.parent)
-        if temp_name_length(longest) > limit:
-            raise ConfigError(f"{job.output}: the name is too long: its {len(os.fsencode(job.output.name))}"
-                              f" bytes plus the temporary suffix exceed this file system's "
-                              f"{limit}; use a name under {limit - temp_name_length(longest) + len(os.fsencode(job.output.name))} bytes")
+        size = len(os.fsencode(job.output.name))
+        extra = temp_name_length(longest) - size  # ".interrupted" and the temporary suffix
+        if size + extra > limit:
+            raise ConfigError(f"{job.output}: the name is too long ({size} bytes): with the "
+                              f"{extra} bytes added while writing it, it exceeds this file "
+                              f"system's {limit}; use at most {limit - extra} bytes")
     _creatable(out_dir)
 
 

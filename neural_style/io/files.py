@@ -4,19 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import secrets
 from pathlib import Path
 from typing import Iterator
-
-
-#: What a temporary name adds to the final one: "." + name + "." + 8 random + ".part".
-_TEMP_PREFIX, _TEMP_SUFFIX, _TEMP_RANDOM = ".", ".part", 8
-
-
-def temp_name_length(final_name: str) -> int:
-    """The length in bytes of the temporary name :func:`atomic_path` uses for ``final_name``
-    (file systems limit a name, usually to 255 bytes)."""
-    return len(os.fsencode(f"{_TEMP_PREFIX}{final_name}.")) + _TEMP_RANDOM + len(_TEMP_SUFFIX)
 
 
 @contextlib.contextmanager
@@ -27,11 +17,7 @@ def atomic_path(final: Path) -> Iterator[Path]:
     removed if the body raises, Ctrl-C included; ``final`` is then left untouched.
     """
     final.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f"{_TEMP_PREFIX}{final.name}.", suffix=_TEMP_SUFFIX,
-                                dir=final.parent)
-    os.close(fd)
-    tmp = Path(name)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
+    tmp = _new_file_beside(final)
     try:
         yield tmp
         _fsync(tmp)
@@ -43,10 +29,30 @@ def atomic_path(final: Path) -> Iterator[Path]:
     _fsync_dir(final.parent)
 
 
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+#: The temporary name of ``<name>``: ``.<name>.<8 hex digits>.part``.
+_TEMP_PREFIX, _TEMP_SUFFIX, _TEMP_RANDOM_BYTES = ".", ".part", 4
+
+
+def temp_name_length(final_name: str) -> int:
+    """The length in bytes of the temporary name :func:`atomic_path` uses for ``final_name``
+    (file systems limit a name, usually to 255 bytes)."""
+    return (len(os.fsencode(f"{_TEMP_PREFIX}{final_name}.")) + 2 * _TEMP_RANDOM_BYTES
+            + len(_TEMP_SUFFIX))
+
+
+def _new_file_beside(final: Path) -> Path:
+    """A new, empty ``.<name>.<random>.part`` in ``final``'s folder, made with mode 0666
+    minus the umask as open() would (mkstemp's 0600 would need the umask, and reading it
+    means changing it for the whole process)."""
+    for _ in range(100):
+        tmp = final.parent / (f"{_TEMP_PREFIX}{final.name}.{secrets.token_hex(_TEMP_RANDOM_BYTES)}"
+                              f"{_TEMP_SUFFIX}")
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            continue
+        return tmp
+    raise FileExistsError(f"{final.parent}: cannot make a temporary file for {final.name}")
 
 
 def _fsync(path: Path) -> None:

@@ -54,12 +54,13 @@ def check_shapes(weights: Mapping[str, np.ndarray], spec: VGGSpec, source: str) 
         shown = "; ".join(problems[:4]) + ("; ..." if len(problems) > 4 else "")
         raise WeightsError(f"{source}: not VGG19 weights ({len(problems)} problems: {shown})")
     arrays = {name: np.asarray(weights[name], dtype=np.float32) for name in spec.param_shapes()}
-    bad = {name: int(np.size(a) - np.count_nonzero(np.isfinite(a))) for name, a in arrays.items()}
-    bad = {name: count for name, count in bad.items() if count}
+    counts = {name: a.size - int(np.isfinite(a).sum()) for name, a in arrays.items()}
+    bad = {name: count for name, count in counts.items() if count}
     if bad:  # NaN, or values beyond float32's range (inf once converted)
         shown = ", ".join(f"{name} ({count})" for name, count in list(bad.items())[:4])
-        raise WeightsError(f"{source}: NaN or infinite values in {shown}"
-                           f"{', ...' if len(bad) > 4 else ''}; the file is damaged, fetch it again")
+        more = ", ..." if len(bad) > 4 else ""
+        raise WeightsError(f"{source}: NaN or infinite values in {shown}{more}; the file is "
+                           "damaged, fetch it again")
     return arrays
 
 
