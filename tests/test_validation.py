@@ -761,3 +761,14 @@ def test_out_of_memory_for_a_large_style_names_style_scale(
         and "for a style image at --style-scale 8; try --style-scale" in text
     )
     assert "--max-long-edge" not in text
+
+
+def test_readme_states_every_range() -> None:
+    """README's "Allowed values" table says what config.RANGES says."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### Allowed values") :].split("\n## ", 1)[0]
+    for name, allowed in RANGES.items():
+        flag = f"`--{name.replace('_', '-')}`"
+        rows = [line for line in section.splitlines() if flag in line.split(" | ")[0]]
+        assert len(rows) == 1, flag
+        assert f"| {allowed} |" in rows[0], (flag, str(allowed))
