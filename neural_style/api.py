@@ -70,6 +70,9 @@ _OOM_MARKS = ("out of memory", "bad_alloc", "cudamalloc", "memory allocation fai
 #: backward, float32): the peak memory growth of binding it and one forward + backward
 #: pass measured 2900 (384x384) and 2600 (768x768) bytes per pixel on the CPU.
 BYTES_PER_PIXEL = 3000
+#: Memory a run takes besides the graph (resized images, thread arenas, the optimiser's
+#: state): 200-300 MB measured on the CPU at 64 and 348 px, with a margin.
+BASE_BYTES = 512 * 2 ** 20
 
 #: How many bound graphs (image shapes) a Stylizer keeps; each holds its activations.
 GRAPH_CACHE_SIZE = 2
@@ -104,6 +107,10 @@ class Stylizer:
         self.spec, self.dtype = spec, dtype
         arrays, self.weights_id = self._read(weights)
         self._params = {k: mx.nd.array(v, ctx=self.ctx, dtype=dtype) for k, v in arrays.items()}
+        # The address space in use with the weights loaded and no graph yet: what a new
+        # run needs before its graph (MXNet keeps freed memory in its pool, so the figure
+        # after running out of memory would be far too high).
+        self._base_size = _meminfo("/proc/self/status", "VmSize:")
         self._graphs: "OrderedDict[Tuple[Any, ...], StyleGraph]" = OrderedDict()
 
     def _read(self, weights: Any) -> Tuple[Mapping[str, np.ndarray], str]:
@@ -218,13 +225,20 @@ class Stylizer:
             if not isinstance(err, MemoryError) and not any(m in text for m in _OOM_MARKS):
                 raise
             self._graphs.clear()
-            raise DeviceError(out_of_memory(self.ctx, shape, knob, value)) from None
+            # MXNet's engine keeps the failed operation's error and raises it again at the
+            # next wait, or at exit as a traceback: collect it here.
+            with contextlib.suppress(mx.base.MXNetError):
+                mx.nd.waitall()
+            available = available_memory(self.ctx, self._base_size)
+            raise DeviceError(out_of_memory(self.ctx, shape, knob, value, available)) from None
 
 
-def out_of_memory(ctx: Any, shape: Tuple[int, int], knob: str, value: Any) -> str:
-    """The message for running out of memory at ``shape``, with a setting that fits."""
+def out_of_memory(ctx: Any, shape: Tuple[int, int], knob: str, value: Any,
+                  available: Optional[int]) -> str:
+    """The message for running out of memory at ``shape``, with a setting that fits in
+    ``available`` bytes (if known)."""
     h, w = shape
-    edge = fitting_edge(shape, available_memory(ctx))
+    edge = fitting_edge(shape, available)
     tried = f"out of memory on {ctx} at {w}x{h} pixels (the graph needs about " \
             f"{BYTES_PER_PIXEL * h * w / 2 ** 30:.1f} GiB)"
     if knob == "style_scale" and value is not None:
@@ -240,20 +254,22 @@ def fitting_edge(shape: Tuple[int, int], available: Optional[int]) -> int:
     h, w = shape
     if not available:
         return int(max(h, w) * 0.7)
-    fits = math.sqrt(available / BYTES_PER_PIXEL / (h * w)) * max(h, w)
-    return max(MIN_EDGE, int(min(fits * 0.9, max(h, w) * 0.9)))  # 10% for everything else
+    budget = max(0.0, available * 0.9 - BASE_BYTES)  # 10% for what is not counted
+    fits = math.sqrt(budget / BYTES_PER_PIXEL / (h * w)) * max(h, w)
+    return max(MIN_EDGE, int(min(fits, max(h, w) * 0.9)))
 
 
-def available_memory(ctx: Any) -> Optional[int]:
+def available_memory(ctx: Any, base_size: Optional[int] = None) -> Optional[int]:
     """Free bytes for the graph on the CPU: the least of the system's available memory,
-    this process's address-space limit (``ulimit -v``) and its cgroup's limit (containers,
+    this process's address-space limit (``ulimit -v``) less ``base_size`` (the address
+    space in use without a graph; default: now), and its cgroup's limit (containers,
     Slurm); None where it cannot be known (GPUs, through MXNet 1.x)."""
     if getattr(ctx, "device_type", "cpu") != "cpu":
         return None
     figures = [_meminfo("/proc/meminfo", "MemAvailable:")]
     soft, _ = resource.getrlimit(resource.RLIMIT_AS)
     if soft != resource.RLIM_INFINITY:
-        used = _meminfo("/proc/self/status", "VmSize:")
+        used = base_size or _meminfo("/proc/self/status", "VmSize:")
         figures.append(soft - used if used is not None else None)
     limit, current = (_read_int(f"/sys/fs/cgroup/memory.{n}") for n in ("max", "current"))
     if limit is not None and current is not None:

@@ -74,7 +74,9 @@ def pair(contents: Sequence[Path], styles: Sequence[Tuple[Path, ...]], how: str)
 
 
 def _resolved(*paths: Path) -> Tuple[Path, ...]:
-    return tuple(p.resolve() for p in paths)
+    from .outputs import resolved  # a symlink loop is compared as written
+
+    return tuple(resolved(p) for p in paths)
 
 
 def _once(keys: Sequence[object], what: str, shown: Sequence[str]) -> None:

@@ -16,7 +16,9 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from ..config import Config
 from ..errors import ConfigError
+from ..io.files import special_file_problem
 from .inputs import StylePair
+from .outputs import resolved
 from .settings import configured, field_name, parse_value
 
 Row = Tuple[int, Dict[str, Any]]  # (line number, column -> value)
@@ -53,6 +55,9 @@ def read_manifest(path: Path) -> Tuple[List[StylePair], List[Dict[str, Any]]]:
 def _read_text(path: Path, where: str) -> str:
     if path.suffix.lower() not in (".csv", ".jsonl"):
         raise ConfigError(f"{where}: use a .csv or .jsonl file")
+    problem = special_file_problem(path)  # a FIFO would be read forever
+    if problem is not None:
+        raise ConfigError(f"{where}: {problem}")
     try:
         data = path.read_bytes()
     except OSError as err:
@@ -184,12 +189,12 @@ def _repeats(raw: List[Row], pairs: List[StylePair], rows: List[Dict[str, Any]])
     outputs: Dict[Path, int] = {}
     for (line, _), (content, styles), settings in zip(raw, pairs, rows):
         params = {k: v for k, v in settings.items() if k != "output"}
-        key = (content.resolve(), tuple(p.resolve() for p in styles), tuple(sorted(params.items())))
+        key = (resolved(content), tuple(resolved(p) for p in styles), tuple(sorted(params.items())))
         if key in jobs and "output" not in settings:
             problems.append(f"lines {jobs[key]} and {line} are the same job")
         jobs.setdefault(key, line)
         if "output" in settings:
-            out = Path(settings["output"]).resolve()
+            out = resolved(Path(settings["output"]))
             if out in outputs:
                 problems.append(f"lines {outputs[out]} and {line} both write {settings['output']}")
             outputs.setdefault(out, line)

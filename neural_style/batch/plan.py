@@ -62,10 +62,10 @@ def _disambiguate(jobs: List[BatchJob]) -> List[BatchJob]:
 
 
 def refuse_collisions(jobs: Sequence[BatchJob], template: Optional[str] = None) -> None:
-    """No two jobs write one file, and no job writes an input; ``template``: the
-    --output-template the user gave, if any (then the fix is in it)."""
+    """Two jobs writing one output name (inputs against outputs, and every other file a
+    job writes, are checked by :func:`neural_style.batch.outputs.check_write_plan`);
+    ``template``: the --output-template the user gave, if any (then the fix is in it)."""
     seen: Dict[Path, BatchJob] = {}
-    inputs = {p.resolve() for job in jobs for p in (job.content, *job.style)}
     for job in jobs:
         key = job.output.resolve()
         if key in seen:
@@ -74,8 +74,6 @@ def refuse_collisions(jobs: Sequence[BatchJob], template: Optional[str] = None) 
             where = f"--output-template {template}: " if template else ""
             raise ConfigError(f"{where}jobs {seen[key].index} and {job.index} would both "
                               f"write {job.output}{fix}")
-        if key in inputs:
-            raise ConfigError(f"{job.output}: an output would overwrite an input image")
         seen[key] = job
 
 
