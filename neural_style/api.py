@@ -32,11 +32,13 @@ import numpy as np
 
 from ._mxnet import mx
 from .config import Config, layer_names, layer_weights
+from .engine import tiled as tiling
 from .engine.denoise import denoise
 from .engine.device import choose_context
 from .engine.graph import StyleGraph, positions
 from .engine.losses import NDArray, term_name
-from .engine.optimise import EpochInfo, StopReason, optimise
+from .engine.memory import IMAGE_BYTES_PER_PIXEL, available_bytes, bytes_per_pixel, format_size
+from .engine.optimise import EpochInfo, LoopOutcome, StopReason, optimise
 from .engine.pixels import (
     check_size,
     fit_long_edge,
@@ -66,13 +68,6 @@ ProgressCallback = Callable[[EpochInfo, Optional[np.ndarray]], None]
 _OOM_MARKS = ("out of memory", "bad_alloc", "cudamalloc", "memory allocation failed",
               "failed to allocate", "cudaerrormemoryallocation", "alloc_failed")
 
-#: Bytes the bound graph takes per pixel of the image (VGG19 up to relu5_1, forward and
-#: backward, float32): the peak memory growth of binding it and one forward + backward
-#: pass measured 2900 (384x384) and 2600 (768x768) bytes per pixel on the CPU.
-BYTES_PER_PIXEL = 3000
-#: Memory a run takes besides the graph (resized images, thread arenas, the optimiser's
-#: state): 200-300 MB measured on the CPU at 64 and 348 px, with a margin.
-BASE_BYTES = 512 * 2 ** 20
 
 #: How many bound graphs (image shapes) a Stylizer keeps; each holds its activations.
 GRAPH_CACHE_SIZE = 2
@@ -157,19 +152,27 @@ class Stylizer:
         styles: List[ImageInput] = list(style) if isinstance(style, (list, tuple)) else [style]  # type: ignore[list-item]
         content_rgb, style_rgbs = load_inputs(content, styles, cfg.max_long_edge, cfg.style_scale)
         cache = style_cache or StyleCache()
+        edges = tiling.scale_edges(cfg, scale_edges(cfg), content_rgb, self.spec, self.dtype)
+        run_cfg = cfg if len(edges) == cfg.scales else cfg.replace(scales=len(edges))
+        shapes = [check_size(content_rgb, edge, "the content image") for edge in edges]
+        tiling.check_fits(shapes, cfg, self.spec, self.dtype, self.ctx)
         x, epochs, outcome = None, 0, None
-        for scale, edge in enumerate(scale_edges(cfg)):
-            shape = check_size(content_rgb, edge, "the content image")
-            with self._memory_guard(shape, "max_long_edge", edge):
-                grams = self._style_targets(style_rgbs, shape, cfg, cache)
-                graph = self.graph(shape, cfg)
-                target = resize(content_rgb, shape)
-                graph.set_targets(grams, to_network(target))
-                graph.data[:] = start_image(cfg, to_network(target)) if x is None else \
-                    resize_network(x, shape)
-                outcome = optimise(graph, cfg, _snapshotting(cfg, callback, target),
-                                   first_epoch=epochs, scale=scale)
-                x = graph.data.asnumpy()
+        for scale, (edge, shape) in enumerate(zip(edges, shapes)):
+            target = resize(content_rgb, shape)
+            window = tiling.tile_edge(cfg, shape, self.spec, self.dtype)
+            with self._memory_guard(shape, cfg, "max_long_edge", edge):
+                if window is not None:
+                    x, outcome = self._tiled(x, target, style_rgbs, window, run_cfg, callback,
+                                             cache, epochs, scale)
+                else:
+                    grams = self._style_targets(style_rgbs, shape, cfg, cache)
+                    graph = self.graph(shape, cfg)
+                    graph.set_targets(grams, to_network(target))
+                    graph.data[:] = start_image(cfg, to_network(target)) if x is None else \
+                        resize_network(x, shape)
+                    outcome = optimise(graph, run_cfg, _snapshotting(cfg, callback, target),
+                                       first_epoch=epochs, scale=scale)
+                    x = graph.data.asnumpy()
             epochs += outcome.epochs
             if outcome.reason in (StopReason.INTERRUPTED, StopReason.DIVERGED):
                 break
@@ -178,8 +181,41 @@ class Stylizer:
         return StyleResult(image, epochs, outcome.reason, outcome.eps, outcome.terms,
                            time.perf_counter() - started)
 
+    def _tiled(self, x: Optional[np.ndarray], content: np.ndarray, style_rgbs: Sequence[np.ndarray],
+               window: int, cfg: Config, callback: Optional[ProgressCallback], cache: StyleCache,
+               first_epoch: int, scale: int) -> Tuple[np.ndarray, LoopOutcome]:
+        """One size refined in tiles of ``window`` pixels (see :mod:`.engine.tiled`); only the
+        tile's graph is kept, so memory is bounded by the tile."""
+        shape = (content.shape[0], content.shape[1])
+        self.release_graphs()
+        start = start_image(cfg, to_network(content)) if x is None else resize_network(x, shape)
+        del x
+        grams = self._style_targets(style_rgbs, shape, cfg, cache,
+                                    lambda sx: tiling.tiled_grams(self, cfg, window, sx))
+
+        def on_tile(info: EpochInfo, canvas: Optional[np.ndarray]) -> None:
+            assert callback is not None
+            callback(info, None if canvas is None else finish(canvas, cfg, content))
+
+        run = tiling.TiledScale(self, content, grams, start, window, cfg,
+                                on_tile if callback is not None else None, first_epoch, scale)
+        outcome = run.run()
+        self.release_graphs()
+        return run.canvas, outcome
+
+    def release_graphs(self) -> None:
+        """Unbind every cached graph (their activations are the bulk of the memory)."""
+        self._graphs.clear()
+
+    @property
+    def params(self) -> Mapping[str, NDArray]:
+        """The network's weights on the device (shared by every bound graph)."""
+        return self._params
+
     def _style_targets(self, style_rgbs: Sequence[np.ndarray], shape: Tuple[int, int],
-                       cfg: Config, cache: StyleCache) -> List[np.ndarray]:
+                       cfg: Config, cache: StyleCache,
+                       grams_of: Optional[Callable[[np.ndarray], List[np.ndarray]]] = None,
+                       ) -> List[np.ndarray]:
         """The Gram targets for an output of ``shape``: each style's, blended.
 
         With --style-scale the style keeps its aspect ratio and has its own size; its Gram
@@ -197,10 +233,11 @@ class Stylizer:
             style_x = to_network(resize(rgb, style_shape))
             key = style_key(style_x, layers, cfg.pooling, self.weights_id)
             # A graph is bound at the style's shape only when the targets are not cached.
-            compute = functools.partial(self._compute_style_targets, style_shape, style_x, cfg)
+            compute = functools.partial(grams_of, style_x) if grams_of is not None else \
+                functools.partial(self._compute_style_targets, style_shape, style_x, cfg)
             knob = ("style_scale", cfg.style_scale) if cfg.style_scale is not None else \
                 ("max_long_edge", max(shape))
-            with self._memory_guard(style_shape, *knob):
+            with self._memory_guard(style_shape, cfg, *knob):
                 grams = cache.get_or_compute(key, compute)
             style_positions = positions(self.spec, style_shape, layers, cfg.pooling)
             ratios = [out_positions[layer] / style_positions[layer] for layer in layers]
@@ -214,7 +251,8 @@ class Stylizer:
         return self.graph(shape, cfg).style_targets(style_x)
 
     @contextlib.contextmanager
-    def _memory_guard(self, shape: Tuple[int, int], knob: str, value: Any) -> Iterator[None]:
+    def _memory_guard(self, shape: Tuple[int, int], cfg: Config, knob: str,
+                      value: Any) -> Iterator[None]:
         """Out of memory on the device becomes a :class:`DeviceError` that says the size
         tried and what to lower: ``knob`` is the setting that made this size
         (``max_long_edge`` for the output, ``style_scale`` for a style image)."""
@@ -230,17 +268,21 @@ class Stylizer:
             with contextlib.suppress(mx.base.MXNetError):
                 mx.nd.waitall()
             available = available_memory(self.ctx, self._base_size)
-            raise DeviceError(out_of_memory(self.ctx, shape, knob, value, available)) from None
+            rate = bytes_per_pixel(self.spec, layer_names(cfg.style_layers)
+                                   + layer_names(cfg.content_layers), np.dtype(self.dtype).itemsize)
+            raise DeviceError(out_of_memory(self.ctx, shape, knob, value, available,
+                                            rate)) from None
 
 
 def out_of_memory(ctx: Any, shape: Tuple[int, int], knob: str, value: Any,
-                  available: Optional[int]) -> str:
+                  available: Optional[int], per_pixel: float) -> str:
     """The message for running out of memory at ``shape``, with a setting that fits in
-    ``available`` bytes (if known)."""
+    ``available`` bytes beyond the process without a graph (if known); ``per_pixel``:
+    the graph's bytes per pixel (:mod:`engine.memory`'s measured figure)."""
     h, w = shape
-    edge = fitting_edge(shape, available)
+    edge = fitting_edge(shape, available, per_pixel)
     tried = f"out of memory on {ctx} at {w}x{h} pixels (the graph needs about " \
-            f"{BYTES_PER_PIXEL * h * w / 2 ** 30:.1f} GiB)"
+            f"{format_size(per_pixel * h * w)})"
     if knob == "style_scale" and value is not None:
         factor = edge / max(shape)
         return (f"{tried} for a style image at --style-scale {value:g}; try --style-scale "
@@ -248,25 +290,27 @@ def out_of_memory(ctx: Any, shape: Tuple[int, int], knob: str, value: Any,
     return f"{tried}; try --max-long-edge {max(MIN_EDGE, min(edge, int(value) - 1))}"
 
 
-def fitting_edge(shape: Tuple[int, int], available: Optional[int]) -> int:
-    """The long edge at which an image of ``shape``'s aspect needs at most ``available``
-    bytes (by :data:`BYTES_PER_PIXEL`); without a figure, 70% of the long edge tried."""
+def fitting_edge(shape: Tuple[int, int], available: Optional[int], per_pixel: float) -> int:
+    """The long edge at which an image of ``shape``'s aspect has a graph that fits in
+    ``available`` bytes; without a figure, 70% of the long edge tried."""
     h, w = shape
     if not available:
         return int(max(h, w) * 0.7)
-    budget = max(0.0, available * 0.9 - BASE_BYTES)  # 10% for what is not counted
-    fits = math.sqrt(budget / BYTES_PER_PIXEL / (h * w)) * max(h, w)
+    # 10% and the whole-image arrays (image, content, resizing) for what the graph is not
+    budget = max(0.0, available * 0.9 - IMAGE_BYTES_PER_PIXEL * h * w)
+    fits = math.sqrt(budget / per_pixel / (h * w)) * max(h, w)
     return max(MIN_EDGE, int(min(fits, max(h, w) * 0.9)))
 
 
 def available_memory(ctx: Any, base_size: Optional[int] = None) -> Optional[int]:
-    """Free bytes for the graph on the CPU: the least of the system's available memory,
-    this process's address-space limit (``ulimit -v``) less ``base_size`` (the address
-    space in use without a graph; default: now), and its cgroup's limit (containers,
-    Slurm); None where it cannot be known (GPUs, through MXNet 1.x)."""
+    """Free bytes for a graph on the CPU: the least of the machine's available memory
+    (:func:`engine.memory.available_bytes`), this process's address-space limit
+    (``ulimit -v``) less ``base_size`` (the address space in use without a graph;
+    default: now) and its cgroup's limit (containers, Slurm); None where it cannot be
+    known (GPUs, through MXNet 1.x)."""
     if getattr(ctx, "device_type", "cpu") != "cpu":
         return None
-    figures = [_meminfo("/proc/meminfo", "MemAvailable:")]
+    figures = [available_bytes()]
     soft, _ = resource.getrlimit(resource.RLIMIT_AS)
     if soft != resource.RLIM_INFINITY:
         used = base_size or _meminfo("/proc/self/status", "VmSize:")
@@ -276,6 +320,14 @@ def available_memory(ctx: Any, base_size: Optional[int] = None) -> Optional[int]
         figures.append(limit - current)
     known = [f for f in figures if f is not None]
     return max(0, min(known)) if known else None
+
+
+def _read_int(path: str) -> Optional[int]:
+    try:
+        with open(path, encoding="ascii") as handle:
+            return int(handle.read().strip())  # "max" (no limit) is not a number
+    except (OSError, ValueError):
+        return None
 
 
 def _meminfo(path: str, key: str) -> Optional[int]:
@@ -288,14 +340,6 @@ def _meminfo(path: str, key: str) -> Optional[int]:
     except (OSError, ValueError, IndexError):
         pass
     return None
-
-
-def _read_int(path: str) -> Optional[int]:
-    try:
-        with open(path, encoding="ascii") as handle:
-            return int(handle.read().strip())  # "max" (no limit) is not a number
-    except (OSError, ValueError):
-        return None
 
 
 def white_noise(shape: Tuple[int, ...], seed: Optional[int]) -> np.ndarray:

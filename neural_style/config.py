@@ -29,6 +29,13 @@ MODEL_ALIASES: Dict[str, str] = {"vgg19": "vgg19", "vgg": "vgg19"}
 INITS = ("noise", "content", "image")
 
 
+def size(text: str) -> int:
+    """``"2G"`` -> bytes, for --max-memory."""
+    from .engine.memory import parse_size
+
+    return parse_size(text)
+
+
 def _names(text: str) -> Tuple[str, ...]:
     """``"relu1_1:2, relu2_1"`` -> ``("relu1_1:2", "relu2_1")``: layers, each with an
     optional weight after a colon."""
@@ -99,6 +106,9 @@ def _number(value: Any) -> str:
 #: published on PyPI is built without USE_INT64_TENSOR_SIZE: no tensor may hold 2**31
 #: elements or more, and relu1_1's (1, 64, H, W) is the largest, so H*W <= 2**31 / 64.
 MAX_LONG_EDGE = math.isqrt((2 ** 31 - 1) // 64)  # 5792
+#: The largest long edge optimised in tiles (--tile, --max-memory): each tile is a graph of
+#: at most MAX_LONG_EDGE, and the whole image (3 x H x W values) stays under 2**31 too.
+MAX_TILED_EDGE = math.isqrt((2 ** 31 - 1) // 3)  # 26754
 
 #: Content, style, TV, blend and per-layer weights. Each weight multiplies its term's
 #: gradient in float32 (largest value 3.4e38). Measured with the real VGG19 at 600 px
@@ -119,7 +129,7 @@ RANGES: Dict[str, Range] = {
     # An epoch takes milliseconds at the least: 10**6 of them is days (and scipy's L-BFGS-B
     # counts iterations in a C int).
     "max_num_epochs": Range(1, 10 ** 6),
-    "max_long_edge": Range(MIN_EDGE, MAX_LONG_EDGE),
+    "max_long_edge": Range(MIN_EDGE, MAX_TILED_EDGE),  # MAX_LONG_EDGE unless tiled
     # MXNet's FactorScheduler never lowers a rate below 1e-8 (its stop_factor_lr), so a
     # smaller one would jump up to it at the first decrease; above 1e4 a step crosses the
     # 0-255 pixel range many times over (Adam's steps are about lr per pixel value).
@@ -133,17 +143,23 @@ RANGES: Dict[str, Range] = {
     "seed": Range(0, 2 ** 32 - 1),  # numpy's seeds: non-negative, 32 bits as RandomState's
     # 16 scales are two per octave from MIN_EDGE to MAX_LONG_EDGE.
     "scales": Range(1, 16),
-    "start_long_edge": Range(MIN_EDGE, MAX_LONG_EDGE),
+    "start_long_edge": Range(MIN_EDGE, MAX_TILED_EDGE),
     "average_decay": Range(0.0, 1.0, high_open=True),
     "stop_window": Range(1, 10 ** 6),
     "style_blend_weights": WEIGHT,
     # Times the output's long edge: the style image is then at most MAX_LONG_EDGE long
     # (checked against max_long_edge too); a tiny one is raised to MIN_EDGE.
-    "style_scale": Range(0.0, MAX_LONG_EDGE / MIN_EDGE, low_open=True),
+    "style_scale": Range(0.0, MAX_TILED_EDGE / MIN_EDGE, low_open=True),
+    "tile": Range(MIN_EDGE, MAX_LONG_EDGE),  # a tile is one graph
+    # Context and blending, in pixels: relu5_1 sees 212 pixels around a position, so more
+    # than 1024 changes nothing but the cost.
+    "tile_margin": Range(0, 1024),
+    "tile_overlap": Range(0, 1024),
+    "tile_sweeps": Range(1, 100),  # each sweep gets max_num_epochs / N epochs
+    # 16 MiB is less than the smallest graph; 1 PiB more than any machine has.
+    "max_memory": Range(2 ** 24, 2 ** 50),
 }
 
-#: Fields that may be None (their default: decided elsewhere).
-_OPTIONAL = ("lr", "remove_noise", "seed", "start_long_edge", "style_blend_weights", "style_scale")
 
 
 def _listed(helps: Mapping[str, str]) -> str:
@@ -192,6 +208,17 @@ class Config:
                        "next, up to --max-long-edge; each with its own --max-num-epochs")
     start_long_edge: Optional[int] = _opt(None, "the long edge of the first scale (default: "
                                           "--max-long-edge halved per extra scale)")
+    tile: Optional[int] = _opt(None, "optimise every size whose image is larger than N x N "
+                               "pixels in overlapping tiles of N x N, so memory is bounded by "
+                               "the tile, not the image (a whole-image composition comes first)")
+    max_memory: Optional[int] = _opt(None, "pick --tile from a memory budget such as 2G or "
+                                     "1500M (sizes that fit are not tiled)", parse=size,
+                                     metavar="SIZE")
+    tile_sweeps: int = _opt(2, "passes over the tiles at each tiled size, the grid shifted "
+                            "each time; each tile gets --max-num-epochs / N epochs a pass")
+    tile_margin: int = _opt(16, "pixels of context around a tile, seen but not changed")
+    tile_overlap: int = _opt(16, "pixels over which neighbouring tiles blend, on each side "
+                             "of their boundary")
     average_decay: float = _opt(0.0, "exponential moving average of the iterates as the result, "
                                 "with this decay, e.g. 0.9 (0: off)")
     stop_window: int = _opt(1, "stop when the mean eps of the last K epochs is below --stop-eps "
@@ -231,6 +258,12 @@ class Config:
         if self.remove_noise is not None:
             return self.remove_noise
         return DENOISERS[self.denoise].default_strength
+
+    @property
+    def most_scales(self) -> int:
+        """The most sizes a run optimises: --scales, and the whole-image composition size
+        that tiling puts in front when the first size would be tiled."""
+        return self.scales + (self.tile is not None or self.max_memory is not None)
 
     def replace(self, **changes: Any) -> "Config":
         """A copy with ``changes`` applied (and validated)."""
@@ -282,7 +315,7 @@ def _types(cfg: Config) -> None:
         value = getattr(cfg, name)
         values = value if isinstance(value, tuple) else (value,)
         for v in values:
-            if v is None and name in _OPTIONAL:
+            if v is None and _DEFAULTS[name] is None:  # None: decided elsewhere (e.g. --lr)
                 continue
             whole = isinstance(v, numbers.Integral) and not isinstance(v, bool)
             if kind is int and not whole:
@@ -312,12 +345,18 @@ def _together(cfg: Config) -> None:
     _require(cfg.start_long_edge is None or cfg.start_long_edge <= cfg.max_long_edge,
              "start_long_edge", f"must be at most `max_long_edge` ({cfg.max_long_edge}), "
              f"not {cfg.start_long_edge}")
+    tiled = cfg.tile is not None or cfg.max_memory is not None
+    most = MAX_TILED_EDGE if tiled else MAX_LONG_EDGE
+    _require(cfg.max_long_edge <= most, "max_long_edge",
+             f"must be at most {MAX_LONG_EDGE} for a whole image, not {cfg.max_long_edge}; "
+             f"larger ones (up to {MAX_TILED_EDGE}) are optimised in tiles with `tile` or "
+             "`max_memory`")
     if cfg.style_scale is not None:
         longest = cfg.style_scale * cfg.max_long_edge
-        _require(longest <= MAX_LONG_EDGE, "style_scale",
+        _require(longest <= most, "style_scale",
                  f"{_number(cfg.style_scale)} times `max_long_edge` ({cfg.max_long_edge}) makes "
-                 f"the style image {longest:.0f} pixels long; the most is {MAX_LONG_EDGE} "
-                 f"(so at most {math.floor(MAX_LONG_EDGE / cfg.max_long_edge * 100) / 100:g})")
+                 f"the style image {longest:.0f} pixels long; the most is {most} "
+                 f"(so at most {math.floor(most / cfg.max_long_edge * 100) / 100:g})")
     _require(cfg.style_blend_weights is None or sum(cfg.style_blend_weights) > 0,
              "style_blend_weights", "are all 0")
     _require(cfg.optimizer in OPTIMISERS, "optimizer", f"choose from {', '.join(OPTIMISERS)}")
@@ -345,4 +384,16 @@ def _layers(cfg: Config) -> None:
                                   f"not {_number(weight)}", field=name)
 
 
-_CHECKS = (_types, _ranges, _together, _layers)
+def _tiles(cfg: Config) -> None:
+    from .engine.tiles import ALIGN
+
+    smallest = 2 * (cfg.tile_margin + cfg.tile_overlap) + ALIGN
+    _require(cfg.tile is None or cfg.tile >= max(MIN_EDGE, smallest), "tile",
+             f"must be at least {max(MIN_EDGE, smallest)} pixels (a {ALIGN}-pixel core with "
+             f"`tile_margin` and `tile_overlap` on both sides), not {cfg.tile}")
+    _require(cfg.tile is None or cfg.max_memory is None, "max_memory",
+             "give `tile` or `max_memory`, not both")
+
+
+_CHECKS = (_types, _ranges, _together, _layers, _tiles)
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Config)}

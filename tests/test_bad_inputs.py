@@ -223,7 +223,7 @@ def test_inputs_are_never_written(tmp_path: Path, run: Runner) -> None:
     (["--tv-weight", "nan"], "--tv-weight: must be 0 or from 1e-12 to 1e12, not nan"),
     (["--content-weight", "0", "--style-weight", "0"], "nothing to optimise"),
     (["--stop-eps", "-0.1"], "--stop-eps: must be in (0, 1], not -0.1"),
-    (["--max-long-edge", "15"], "--max-long-edge: must be from 16 to 5792, not 15"),
+    (["--max-long-edge", "15"], "--max-long-edge: must be from 16 to 26754, not 15"),
     (["--output", "x.gif2"], "unknown output extension '.gif2'"),
 ])
 def test_bad_options_exit_2(tmp_path: Path, run: Runner, extra: List[str], fragment: str) -> None:

@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 from neural_style import api, cli
 from neural_style.batch.manifest import read_manifest
-from neural_style.config import MAX_LONG_EDGE, RANGES, Config
+from neural_style.config import MAX_TILED_EDGE, RANGES, Config
 from neural_style.errors import ConfigError, ExitCode, WeightsError
 from neural_style.io.weights import load_weights
 from tests.helpers import ROOT, TINY, random_weights, write_image
@@ -288,8 +288,10 @@ def test_each_range_refuses_nan_infinities_and_its_ends(name: str) -> None:
         if not open_
     ] + ([0.0] if allowed.zero and name != "style_blend_weights" else [])  # not all 0
     others = {
-        "start_long_edge": {"max_long_edge": MAX_LONG_EDGE},
-        "style_scale": {"max_long_edge": 16},
+        "max_long_edge": {"tile": 512},
+        "start_long_edge": {"max_long_edge": MAX_TILED_EDGE, "tile": 512},
+        "style_scale": {"max_long_edge": 16, "tile": 512},
+        "tile": {"tile_margin": 0, "tile_overlap": 0},
     }.get(name, {})
     for value in inside:
         assert config_with(name, value, **others) is not None
@@ -301,13 +303,21 @@ def test_each_range_refuses_nan_infinities_and_its_ends(name: str) -> None:
         ({"style_weight": 1e308}, "style_weight: must be 0 or from 1e-12 to 1e12, not 1e308"),
         ({"lr": 1e-320}, "lr: must be from 1e-8 to 10000"),
         ({"scales": 10**20}, "scales: must be from 1 to 16"),
-        ({"style_scale": 1e308}, "style_scale: must be in (0, 362]"),
+        ({"style_scale": 1e308}, "style_scale: must be in (0, 1672.12]"),
         (
             {"style_scale": 20.0},
             "style_scale: 20 times max_long_edge (600) makes the style image "
             "12000 pixels long; the most is 5792 (so at most 9.65)",
         ),
-        ({"max_long_edge": 10**9}, "max_long_edge: must be from 16 to 5792"),
+        ({"max_long_edge": 10**9}, "max_long_edge: must be from 16 to 26754"),
+        (
+            {"max_long_edge": 6000},
+            "max_long_edge: must be at most 5792 for a whole image, not 6000; "
+            "larger ones (up to 26754) are optimised in tiles with tile or "
+            "max_memory",
+        ),
+        ({"tile": 8}, "tile: must be from 16 to 5792, not 8"),
+        ({"tile_margin": -1}, "tile_margin: must be from 0 to 1024, not -1"),
         (
             {"style_layers": ("relu1_1:nan",)},
             "style_layers: the weight of relu1_1 must be 0 or from",
@@ -344,7 +354,9 @@ def test_terminal_users_read_the_flag(capsys: pytest.CaptureFixture[str]) -> Non
         (["--style-weight", "-nan"], "--style-weight: must be 0 or from 1e-12 to 1e12, not nan"),
         (["--style-layers", "relu1_1:nan"], "--style-layers: the weight of relu1_1 must be"),
         (["--style-blend-weights", "1,inf"], "--style-blend-weights: must be 0 or from"),
-        (["--max-long-edge", "100000"], "--max-long-edge: must be from 16 to 5792, not 100000"),
+        (["--max-long-edge", "100000"], "--max-long-edge: must be from 16 to 26754, not 100000"),
+        (["--max-long-edge", "6000"], "--max-long-edge: must be at most 5792 for a whole image"),
+        (["--tile-sweeps", "0"], "--tile-sweeps: must be from 1 to 100, not 0"),
         (["--seed", "-3"], "--seed: must be from 0 to"),
         (["--gpu", "-2"], "--gpu -2: use a GPU number from 0, or -1 for the CPU"),
         (["--shard", "3/2"], "--shard 3/2: I must be from 0 to N-1"),

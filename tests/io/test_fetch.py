@@ -79,13 +79,15 @@ def test_first_good_source_wins(tmp_path: Path, served: str, expected: str) -> N
     assert leftovers(dest.parent) == []
 
 
-def test_timeout_moves_on(tmp_path: Path, served: str, expected: str) -> None:
+def test_timeout_moves_on(tmp_path: Path, served: str, expected: str,
+                          caplog: pytest.LogCaptureFixture) -> None:
     dest = tmp_path / "vgg19.params"
     sources = [url_source("slow", f"{served}/slow/good.params", ".params"),
                url_source("h5", f"{served}/good.h5", ".h5")]
-    started = time.monotonic()
     fetch_weights(dest, sources, expected, timeout=0.5)
-    assert time.monotonic() - started < 3  # did not wait for the slow source
+    # the slow source (3 s) timed out and the next one gave the file (no wall-clock
+    # assertion: on a loaded machine the h5 conversion alone can take seconds)
+    assert "slow failed: timed out" in caplog.text
     assert fingerprint(load_weights(dest)) == expected
 
 
