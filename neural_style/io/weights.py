@@ -53,7 +53,15 @@ def check_shapes(weights: Mapping[str, np.ndarray], spec: VGGSpec, source: str) 
     if problems:
         shown = "; ".join(problems[:4]) + ("; ..." if len(problems) > 4 else "")
         raise WeightsError(f"{source}: not VGG19 weights ({len(problems)} problems: {shown})")
-    return {name: np.asarray(weights[name], dtype=np.float32) for name in spec.param_shapes()}
+    arrays = {name: np.asarray(weights[name], dtype=np.float32) for name in spec.param_shapes()}
+    counts = {name: a.size - int(np.isfinite(a).sum()) for name, a in arrays.items()}
+    bad = {name: count for name, count in counts.items() if count}
+    if bad:  # NaN, or values beyond float32's range (inf once converted)
+        shown = ", ".join(f"{name} ({count})" for name, count in list(bad.items())[:4])
+        more = ", ..." if len(bad) > 4 else ""
+        raise WeightsError(f"{source}: NaN or infinite values in {shown}{more}; the file is "
+                           "damaged, fetch it again")
+    return arrays
 
 
 def read_params(path: Path) -> Dict[str, np.ndarray]:
