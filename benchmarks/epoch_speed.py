@@ -68,10 +68,14 @@ def one(size: str, epochs: int) -> Dict[str, Any]:
     import numpy as np
 
     from neural_style import Config, Stylizer
-    from neural_style.io.weights import default_weights_path
+    from neural_style.errors import WeightsError
+    from neural_style.io.locate import find_weights
 
     w, h = (int(v) for v in size.split("x"))
-    real = default_weights_path().is_file()
+    try:
+        real = find_weights().is_file()
+    except WeightsError:
+        real = False
     weights = None if real else {k: np.random.default_rng(0).standard_normal(s).astype(np.float32) * 0.01
                                  for k, s in __import__("neural_style.engine.vgg", fromlist=["VGG19"]).VGG19.param_shapes().items()}
     stylizer = Stylizer(weights, gpu=-1)

@@ -12,7 +12,7 @@ from PIL import Image
 from neural_style import __version__, cli
 from neural_style.config import Config
 from neural_style.errors import ExitCode
-from neural_style.io import weights
+from neural_style.io import locate
 
 
 def visible(folder: Path) -> List[str]:
@@ -139,11 +139,18 @@ def test_output_may_not_overwrite_an_input(base: List[str], content_path: Path,
 def test_missing_weights_say_how_to_fetch(tmp_path: Path, base: List[str],
                                           monkeypatch: pytest.MonkeyPatch,
                                           capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setattr(weights, "weights_candidates", lambda: [tmp_path / "none.params"])
+    monkeypatch.setattr(locate, "checkout_weights", lambda: tmp_path / "checkout.params")
+    monkeypatch.delenv("NEURAL_STYLE_WEIGHTS", raising=False)
+    monkeypatch.setenv("NEURAL_STYLE_CACHE", str(tmp_path / "cache"))
     args = base[: base.index("--weights")] + base[base.index("--weights") + 2:]
     assert cli.main(args) == ExitCode.FAILURE
     err = capsys.readouterr().err
-    assert "VGG19 weights not found" in err and "scripts/download_vgg.sh" in err
+    assert "VGG19 weights not found" in err and "Fetch them with: neural-style-weights" in err
+    # every place it looked, in order
+    order = ["--weights: not given", "$NEURAL_STYLE_WEIGHTS: not set",
+             f"source checkout {tmp_path / 'checkout.params'} (missing)",
+             f"{tmp_path / 'cache' / 'vgg19.params'} (missing)"]
+    assert [err.index(o) for o in order] == sorted(err.index(o) for o in order)
 
 
 def test_ctrl_c_saves_and_exits_130(tmp_path: Path, base: List[str],

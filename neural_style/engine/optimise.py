@@ -55,6 +55,12 @@ class EpochInfo:
     elapsed: float  # seconds since this scale's loop started
     snapshot_due: bool
     scale: int = 0  # index of the scale (0 for a single-scale run)
+    scales: int = 1  # how many scales the run has
+    long_edge: int = 0  # this scale's long edge in pixels
+
+    def scale_label(self) -> str:
+        """``scale 2/3, 512 px`` in a multi-scale run, else empty."""
+        return f"scale {self.scale + 1}/{self.scales}, {self.long_edge} px" if self.scales > 1 else ""
 
 
 @dataclass
@@ -143,7 +149,8 @@ class Monitor:
         cfg, overall = self.cfg, self.first_epoch + epoch
         due = cfg.save_epochs > 0 and overall % cfg.save_epochs == 0
         return EpochInfo(overall, cfg.max_num_epochs * cfg.scales, eps, sum(terms.values()), terms,
-                         lr, time.perf_counter() - self.start, due, self.scale)
+                         lr, time.perf_counter() - self.start, due, self.scale, cfg.scales,
+                         max(self.graph.shape[2:]))
 
     def interrupted(self) -> None:
         self.previous.copyto(self.graph.data)  # never a half-made update
