@@ -23,6 +23,7 @@ from neural_style.io.fetch import extract_h5, fetch_weights, file_sha256, url_so
 from neural_style.io.weights import fingerprint, load_weights, save_params
 
 SCRIPT = ROOT / "scripts" / "download_vgg.sh"
+LOCK = ".vgg19.params.lock"
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
@@ -66,7 +67,8 @@ def expected(vgg19_random: Dict[str, np.ndarray]) -> str:
 
 
 def leftovers(folder: Path) -> list:
-    return sorted(p.name for p in folder.iterdir() if p.name != "vgg19.params")
+    """What a fetch left besides the weights and its (empty, reusable) lock file."""
+    return sorted(p.name for p in folder.iterdir() if p.name not in ("vgg19.params", LOCK))
 
 
 def test_first_good_source_wins(tmp_path: Path, served: str, expected: str) -> None:
@@ -100,7 +102,7 @@ def test_all_sources_failing_leave_nothing(tmp_path: Path, served: str, expected
         fetch_weights(dest, sources, expected, timeout=2)
     for name in ("corrupt", "truncated", "closed"):
         assert f"{name}: " in str(err.value)
-    assert list(tmp_path.iterdir()) == []
+    assert [p.name for p in tmp_path.iterdir()] == [LOCK]  # and no weights, no scratch
 
 
 def test_wrong_arrays_are_refused_by_fingerprint(tmp_path: Path, served: str) -> None:
@@ -189,7 +191,7 @@ def test_script_failure_exits_1_with_reasons(tmp_path: Path, served: str, expect
     assert "no source gave valid VGG19 weights" in done.stderr
     assert "timed out" in done.stderr
     assert "Traceback" not in done.stderr
-    assert list(tmp_path.iterdir()) == []
+    assert [p.name for p in tmp_path.iterdir()] == [LOCK]
 
 
 def test_script_rejects_unknown_source_names(tmp_path: Path) -> None:
@@ -247,3 +249,19 @@ def test_console_scripts_are_declared() -> None:
     text = (ROOT / "pyproject.toml").read_text()
     assert 'neural-style-weights = "neural_style.cli.weights:main"' in text
     assert 'neural-style = "neural_style.cli:main"' in text
+
+
+def test_concurrent_fetches_to_one_file(tmp_path: Path, served: str, expected: str) -> None:
+    """Four processes fetching to the same file (the pods of a Kubernetes job): one fetches,
+    the others wait and find it verified; the file is whole and nothing else is left."""
+    dest = tmp_path / "shared" / "vgg19.params"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NEURAL_STYLE_VGG_SOURCES": "h5",
+           "NEURAL_STYLE_VGG_H5_URL": f"{served}/good.h5", "NEURAL_STYLE_VGG_FINGERPRINT": expected}
+    cmd = [sys.executable, "-m", "neural_style.cli.weights", "--dest", str(dest), "--retries", "0"]
+    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(4)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4, [o[1] for o in outs]
+    assert sum("verified weights from h5 installed" in err for _, err in outs) == 1
+    assert sum("nothing to do" in err for _, err in outs) == 3
+    assert fingerprint(load_weights(dest)) == expected and leftovers(dest.parent) == []

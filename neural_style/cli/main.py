@@ -97,14 +97,14 @@ def _epilog() -> str:
         f"Images: the content's long edge becomes --max-long-edge; each side must stay at "
         f"least {MIN_EDGE} px (VGG19 halves the image four times).",
         "Signals: Ctrl-C (SIGINT, exit 130) or SIGTERM (exit 143, e.g. a scheduler's time "
-        "limit) stops the running job after its current epoch and saves that epoch's image as "
+        "limit) stops the running job and saves its last completed epoch's image as "
         "<name>.interrupted.<ext> beside its output, with the snapshots written so far; "
         "finished outputs are whole (written atomically), and --skip-existing reruns only "
         "what is missing. SIGKILL leaves only finished outputs.",
         "Exit codes: 0 done, 1 failure (in a batch: some job failed), 2 usage error, "
         "130 interrupted, 143 terminated.",
     ]
-    return "\n\n".join(textwrap.fill(p, 90) for p in paragraphs)
+    return "\n\n".join(textwrap.fill(p, 90, break_on_hyphens=False) for p in paragraphs)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -134,7 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
                             f"(default: {DEFAULT_TEMPLATE}, made unique where names would clash)")
     batch.add_argument("--manifest", type=Path, metavar="FILE",
                        help=".csv or .jsonl, one job per row: content, style, optional output, "
-                            "and any numeric setting (content_weight, stop_eps, ...)")
+                            "and any numeric setting (content_weight, stop_eps, ...); relative "
+                            "paths in it are relative to the manifest's folder")
     batch.add_argument("--sweep", action="append", default=[], metavar="NAME=V1,V2",
                        help="run every value of a numeric setting, e.g. content-weight=5,10,20 "
                             "(repeatable: the product of all sweeps)")

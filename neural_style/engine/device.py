@@ -41,7 +41,9 @@ def choose_context(gpu: Optional[int]) -> Any:
         return probe(mx.cpu())
     if not has_cuda():
         raise DeviceError(f"--gpu {gpu}: this MXNet build has no CUDA support; run on the CPU "
-                          "with --gpu -1, or install the GPU build (make install MXNET=cu112)")
+                          "with --gpu -1, or install the GPU build: pip install 'neural-style[cu112]' "
+                          "(after pip uninstall mxnet), or in a source checkout "
+                          "make install MXNET=cu112")
     count = visible_gpus()
     if gpu >= count:
         raise DeviceError(f"--gpu {gpu}: only {count} GPU(s) visible; use --gpu 0..{count - 1} "

@@ -148,9 +148,21 @@ def is_valid(dest: Path, expected: str) -> bool:
 
 def fetch_weights(dest: Path, sources: Sequence[Source], expected: str = VGG19_FINGERPRINT,
                   force: bool = False, timeout: float = DEFAULT_TIMEOUT) -> Path:
-    """Install verified weights at ``dest`` from the first source that works."""
-    if dest.parent.is_dir():
-        remove_stale(dest)
+    """Install verified weights at ``dest`` from the first source that works.
+
+    Several processes may fetch to the same ``dest`` at once (the pods of a Kubernetes
+    job, say): a lock file beside it lets one fetch while the others wait, then find the
+    file present and verified."""
+    from filelock import FileLock
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(dest.parent / f".{dest.name}.lock")):
+        return _fetch_locked(dest, sources, expected, force, timeout)
+
+
+def _fetch_locked(dest: Path, sources: Sequence[Source], expected: str, force: bool,
+                  timeout: float) -> Path:
+    remove_stale(dest)  # safe: no other fetch to this file runs now
     if not force and dest.is_file() and is_valid(dest, expected):
         log.info("%s is present and verified; nothing to do (--force refetches)", dest)
         return dest
