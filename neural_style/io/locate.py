@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Mapping, Optional
+from typing import List, Mapping, Optional, Union
 
 from ..errors import WeightsError
 
@@ -32,7 +32,7 @@ WEIGHTS_ENV = "NEURAL_STYLE_WEIGHTS"
 CACHE_ENV = "NEURAL_STYLE_CACHE"
 APP_NAME = "neural-style"
 
-PathLike = "str | os.PathLike[str]"
+PathLike = Union[str, "os.PathLike[str]"]
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ def checkout_weights() -> Optional[Path]:
     return None
 
 
-def search_order(explicit: "Optional[PathLike]" = None,
+def search_order(explicit: Optional[PathLike] = None,
                  environ: Mapping[str, str] = os.environ) -> List[Place]:
     """Every place, in the order they are tried."""
     env = environ.get(WEIGHTS_ENV) or None
@@ -94,7 +94,7 @@ def chosen(places: List[Place]) -> Optional[Place]:
     return None
 
 
-def find_weights(explicit: "Optional[PathLike]" = None,
+def find_weights(explicit: Optional[PathLike] = None,
                  environ: Mapping[str, str] = os.environ) -> Path:
     """The weights file to load, or a :class:`WeightsError` listing every place looked
     and the command that fetches."""
