@@ -7,7 +7,8 @@ optimisation (the library's code path, from noise, stop-eps disabled), whose pea
 is read right after it. Then, in the same process, blocks of epochs of that loop and
 blocks of the bare network's forward+backward (conv1_1 ... relu5_1, gradient of the
 image only) alternate, so that both see the same machine; the medians are compared.
-Uses the real weights when the search order finds them (neural_style.io.locate) (timings do not depend on the values).
+Uses the real weights when the search order (neural_style.io.locate) finds them; timings
+do not depend on the values.
 """
 
 from __future__ import annotations
