@@ -14,13 +14,13 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 import pytest
-from conftest import write_image
 from PIL import Image
 
 from neural_style import cli
 from neural_style._mxnet import mx
 from neural_style.engine.graph import StyleGraph
 from neural_style.errors import ExitCode
+from tests.helpers import write_image
 
 Run = Tuple[int, str, str]
 
@@ -271,7 +271,7 @@ def test_weights_wrong_type(tmp_path: Path, run) -> None:  # type: ignore[no-unt
 
 
 def test_weights_wrong_shapes(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
-    from conftest import TINY, random_weights
+    from tests.helpers import TINY, random_weights
 
     np.savez(tmp_path / "tiny.npz", **random_weights(TINY))
     assert_fails(run(write_image(tmp_path / "c.png"), None, "--weights", str(tmp_path / "tiny.npz")),

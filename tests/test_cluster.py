@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Dict, List, Set
 
 import pytest
-from conftest import ROOT, write_image
+from tests.helpers import ROOT, write_image
 
 README = ROOT / "README.md"
 MARK = "<!-- tests/test_cluster.py runs the two commands of this block -->"

@@ -7,9 +7,7 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 import pytest
-from conftest import TINY, ready_graph, write_image
 from PIL import Image
-from reference import features
 
 from neural_style import Config, Stylizer, cli
 from neural_style._mxnet import mx
@@ -25,6 +23,8 @@ from neural_style.engine.optimise import (
 )
 from neural_style.engine.pixels import keep_colors, resize_network
 from neural_style.errors import ConfigError, ExitCode
+from tests.helpers import TINY, ready_graph, write_image
+from tests.reference import features
 
 SHAPE = (24, 24)
 

@@ -23,9 +23,8 @@ def require_matplotlib() -> None:
 def loss_plot(history: Sequence[EpochInfo], path: Path) -> Path:
     """Content, style, TV and total loss (log scale) and eps per epoch, as a PNG."""
     require_matplotlib()
-    import matplotlib
-
-    matplotlib.use("Agg")
+    # A bare Figure (no pyplot) draws with the Agg canvas savefig picks for PNG: the
+    # process-wide backend (matplotlib.use) is left as the caller set it.
     from matplotlib.figure import Figure
 
     epochs = [i.epoch for i in history]

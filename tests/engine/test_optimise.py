@@ -4,7 +4,6 @@ from typing import Dict, List
 
 import numpy as np
 import pytest
-from conftest import ready_graph
 
 from neural_style._mxnet import mx
 from neural_style.config import STYLE_LAYERS, Config
@@ -19,6 +18,7 @@ from neural_style.engine.optimise import (
     optimise,
     relative_change,
 )
+from tests.helpers import ready_graph
 
 SHAPE = (24, 24)
 

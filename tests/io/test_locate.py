@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Dict, List, Optional
 
-import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -108,23 +107,3 @@ def test_help_shows_the_order(capsys: pytest.CaptureFixture[str]) -> None:
     assert "Weights are looked for at: --weights PATH, then $NEURAL_STYLE_WEIGHTS" in text
     assert "neural-style-weights fetches" in text
     assert str(locate.cache_weights()) in text
-
-
-def test_stylize_result_saves(tmp_path: Path, tiny_weights: Dict[str, np.ndarray]) -> None:
-    from neural_style.api import StyleResult
-    from neural_style.engine.optimise import StopReason
-    from PIL import Image
-
-    image = np.random.default_rng(0).integers(0, 256, (20, 30, 3), dtype=np.uint8)
-    result = StyleResult(image, 3, StopReason.MAX_EPOCHS, 0.1, {}, 1.0)
-    for name, fmt in (("a/out.png", "PNG"), ("b.jpg", "JPEG"), ("c.webp", "WEBP")):
-        path = result.save(tmp_path / name)
-        assert path == tmp_path / name
-        with Image.open(path) as img:
-            assert img.format == fmt and img.size == (30, 20)
-    assert np.array_equal(np.asarray(Image.open(tmp_path / "a" / "out.png")), image)
-    assert sorted(p.name for p in tmp_path.rglob("*") if p.name.startswith(".")) == []
-    from neural_style.errors import ImageError
-
-    with pytest.raises(ImageError, match="extension"):
-        result.save(tmp_path / "d.xyz")

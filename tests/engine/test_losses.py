@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from reference import conv3x3
 
 from neural_style._mxnet import mx
 from neural_style.engine.losses import TVSmoothing
+from tests.reference import conv3x3
 
 
 def tv_energy(x: np.ndarray) -> float:

@@ -4,14 +4,14 @@ from typing import Dict
 
 import numpy as np
 import pytest
-from conftest import TINY
-from reference import features, gram, objective
 
 from neural_style._mxnet import mx
 from neural_style.config import CONTENT_LAYERS, STYLE_LAYERS
 from neural_style.engine.graph import StyleGraph
 from neural_style.engine.vgg import VGG19, check_layers
 from neural_style.errors import ConfigError
+from tests.helpers import TINY
+from tests.reference import features, gram, objective
 
 SHAPE = (20, 28)
 

@@ -13,6 +13,7 @@ from neural_style import __version__, cli
 from neural_style.config import Config
 from neural_style.errors import ExitCode
 from neural_style.io import locate
+from tests.helpers import ROOT
 
 
 def visible(folder: Path) -> List[str]:
@@ -190,7 +191,7 @@ def test_python_dash_m(tmp_path: Path) -> None:
 
 
 def test_readme_flag_reference_lists_every_flag() -> None:
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
     table = readme[readme.index("### Flag reference"):]
     for action in cli.build_parser()._actions:
         for flag in action.option_strings:

@@ -16,11 +16,11 @@ from typing import Dict, Iterator
 
 import numpy as np
 import pytest
-from conftest import ROOT, write_keras_h5
 
 from neural_style.errors import ExitCode, WeightsError
 from neural_style.io.fetch import extract_h5, fetch_weights, file_sha256, url_source
 from neural_style.io.weights import fingerprint, load_weights, save_params
+from tests.helpers import ROOT, write_keras_h5
 
 SCRIPT = ROOT / "scripts" / "download_vgg.sh"
 LOCK = ".vgg19.params.lock"
