@@ -38,7 +38,7 @@ for minor in 8 9 10 11 12; do
     rm -rf "$venv"
     continue
   fi
-  echo "installed in $((SECONDS - started)) s: $("$venv/bin/python" -c 'import mxnet, numpy; print("mxnet", mxnet.__version__, "numpy", numpy.__version__)')"
+  echo "installed in $((SECONDS - started)) s: $("$venv/bin/python" -c 'from neural_style._mxnet import mx; import numpy; print("mxnet", mx.__version__, "numpy", numpy.__version__)')"
   run=("$venv/bin/python" -m pytest -q -p no:cacheprovider)
   if [ -n "$lock" ]; then run=(flock "$lock" "${run[@]}"); fi
   if (cd "$repo" && "${run[@]}"); then
