@@ -110,7 +110,7 @@ def graph_forward_backward(stylizer: Any, shape: tuple, cfg: Any) -> Any:
 
     def step() -> float:
         start = time.perf_counter()
-        graph.forward_backward().asnumpy()
+        graph.forward_backward().read()
         return time.perf_counter() - start
 
     return step

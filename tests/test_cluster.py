@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Dict, List, Set
 
 import pytest
+
 from tests.helpers import ROOT, write_image
 
 README = ROOT / "README.md"
@@ -34,7 +35,7 @@ FAST = ["--max-long-edge", "32", "--max-num-epochs", "2", "--save-epochs", "0", 
 def readme_commands() -> Dict[str, str]:
     """The shell commands of the README's tested block, continuation lines joined."""
     text = README.read_text(encoding="utf-8")
-    block = text[text.index(MARK):].split("```sh\n", 1)[1].split("```", 1)[0]
+    block = text[text.index(MARK) :].split("```sh\n", 1)[1].split("```", 1)[0]
     commands = block.replace("\\\n", " ").strip().splitlines()
     return {command.split()[0]: command for command in commands}
 
@@ -42,33 +43,54 @@ def readme_commands() -> Dict[str, str]:
 @pytest.fixture()
 def workdir(tmp_path: Path, vgg19_random_npz: Path) -> Path:
     """photos/ and styles/ as the README names them, and a fast ``neural-style`` on PATH."""
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "styles").mkdir()
     for i in range(3):
-        write_image((tmp_path / "photos").mkdir(exist_ok=True) or tmp_path / "photos" / f"p{i}.png",
-                    (40, 32), seed=i)
+        write_image(tmp_path / "photos" / f"p{i}.png", (40, 32), seed=i)
     for i in range(2):
-        write_image((tmp_path / "styles").mkdir(exist_ok=True) or tmp_path / "styles" / f"s{i}.png",
-                    (32, 32), seed=10 + i)
+        write_image(tmp_path / "styles" / f"s{i}.png", (32, 32), seed=10 + i)
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     wrapper = bin_dir / "neural-style"
     # the fast settings first (the command's own flags override them), the CPU last
-    wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m neural_style '
-                       f'--weights "{vgg19_random_npz}" {" ".join(FAST)} "$@" --gpu -1\n')
+    wrapper.write_text(
+        f'#!/bin/sh\nexec "{sys.executable}" -m neural_style '
+        f'--weights "{vgg19_random_npz}" {" ".join(FAST)} "$@" --gpu -1\n'
+    )
     wrapper.chmod(0o755)
     return tmp_path
 
 
 def environment(workdir: Path) -> Dict[str, str]:
-    return {**os.environ, "PATH": f"{workdir / 'bin'}{os.pathsep}{os.environ['PATH']}",
-            "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    return {
+        **os.environ,
+        "PATH": f"{workdir / 'bin'}{os.pathsep}{os.environ['PATH']}",
+        "PYTHONPATH": str(ROOT),
+        "OMP_NUM_THREADS": "1",
+    }
 
 
 def planned(workdir: Path, *args: str) -> List[str]:
     """The job list's outputs, from --dry-run of the same command without --shard."""
-    done = subprocess.run(["neural-style", "--content-image", "photos/", "--style-image",
-                           "styles/", "--output-dir", "results/", *args, "--dry-run"],
-                          cwd=workdir, env=environment(workdir), capture_output=True, text=True,
-                          check=True, timeout=120)
+    done = subprocess.run(
+        [
+            "neural-style",
+            "--content-image",
+            "photos/",
+            "--style-image",
+            "styles/",
+            "--output-dir",
+            "results/",
+            *args,
+            "--dry-run",
+        ],
+        cwd=workdir,
+        env=environment(workdir),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
     return [str(workdir / json.loads(line)["output"]) for line in done.stdout.splitlines()]
 
 
@@ -85,14 +107,23 @@ def records(path: Path) -> List[dict]:
 def test_readme_one_machine_forms(workdir: Path, tool: str) -> None:
     if tool == "parallel":
         found = shutil.which("parallel")
-        version = subprocess.run([found, "--version"], capture_output=True, text=True).stdout \
-            if found else ""
+        version = (
+            subprocess.run([found, "--version"], capture_output=True, text=True).stdout
+            if found
+            else ""
+        )
         if "GNU parallel" not in version:
             pytest.skip("GNU parallel is not installed (apt-get install parallel)")
     command = readme_commands()[tool]
     assert "--shard {}/4" in command and "--skip-existing" in command
-    done = subprocess.run(["bash", "-c", command], cwd=workdir, env=environment(workdir),
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        ["bash", "-c", command],
+        cwd=workdir,
+        env=environment(workdir),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr
     jobs = planned(workdir)
     assert len(jobs) == 6
@@ -111,11 +142,29 @@ def test_array_with_a_killed_and_restarted_task(workdir: Path) -> None:
     assert len(jobs) == 6
 
     def start(i: int) -> "subprocess.Popen[str]":
-        cmd = ["neural-style", "--content-image", "photos/", "--style-image", "styles/",
-               "--output-dir", "results/", *slow, "--skip-existing", "--json", "--shard", f"{i}/{n}"]
+        cmd = [
+            "neural-style",
+            "--content-image",
+            "photos/",
+            "--style-image",
+            "styles/",
+            "--output-dir",
+            "results/",
+            *slow,
+            "--skip-existing",
+            "--json",
+            "--shard",
+            f"{i}/{n}",
+        ]
         log = open(workdir / f"shard-{i}.jsonl", "a")  # appended, as the README's recipes do
-        return subprocess.Popen(cmd, cwd=workdir, env=environment(workdir), stdout=log,
-                                stderr=subprocess.DEVNULL, text=True)
+        return subprocess.Popen(
+            cmd,
+            cwd=workdir,
+            env=environment(workdir),
+            stdout=log,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
 
     procs = [start(i) for i in range(n)]
     victim = planned(workdir, *slow, "--shard", f"1/{n}")
@@ -137,10 +186,12 @@ def test_array_with_a_killed_and_restarted_task(workdir: Path) -> None:
     assert outputs(workdir / "results") == set(jobs)  # exactly the job list
     again = records(workdir / "shard-1.jsonl")
     assert sorted(str(workdir / r["output"]) for r in again) == sorted(victim)
-    assert sorted(str(workdir / r["output"]) for r in again if r["status"] == "done") == \
-        sorted(unfinished)  # the restart did only what was missing
+    assert sorted(str(workdir / r["output"]) for r in again if r["status"] == "done") == sorted(
+        unfinished
+    )  # the restart did only what was missing
     everything = [r for i in range(n) for r in records(workdir / f"shard-{i}.jsonl")]
-    assert sorted(str(workdir / r["output"]) for r in everything if r["status"] == "done") == \
-        sorted(jobs)  # every job done exactly once across the array
+    assert sorted(
+        str(workdir / r["output"]) for r in everything if r["status"] == "done"
+    ) == sorted(jobs)  # every job done exactly once across the array
     leftover = [p.name for p in (workdir / "results").iterdir() if re.match(r"\..*\.part$", p.name)]
     assert len(leftover) <= 1  # at most the killed write's temporary file, hidden

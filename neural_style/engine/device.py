@@ -41,7 +41,8 @@ def choose_context(gpu: Optional[int]) -> Any:
         return probe(mx.cpu())
     if not has_cuda():
         raise DeviceError(f"--gpu {gpu}: this MXNet build has no CUDA support; run on the CPU "
-                          "with --gpu -1, or install the GPU build: pip install 'neural-style[cu112]' "
+                          "with --gpu -1, or install the GPU build: "
+                          "pip install 'neural-style[cu112]' "
                           "(after pip uninstall mxnet), or in a source checkout "
                           "make install MXNET=cu112")
     count = visible_gpus()

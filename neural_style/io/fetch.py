@@ -119,7 +119,9 @@ def default_sources(environ: Mapping[str, str] = os.environ, names: Optional[str
     names_list = [n.strip() for n in chosen.split(",") if n.strip()]
     unknown = [n for n in names_list if n not in known]
     if unknown:
-        raise WeightsError(f"unknown source(s) {', '.join(unknown)}; choose from {', '.join(known)}")
+        raise WeightsError(
+            f"unknown source(s) {', '.join(unknown)}; choose from {', '.join(known)}"
+        )
     return [known[n] for n in names_list]
 
 

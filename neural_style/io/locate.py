@@ -45,8 +45,11 @@ class Place:
 
     def describe(self) -> str:
         if self.path is None:
-            return f"{self.label}: not {'given' if self.label.startswith('--') else 'set'}" \
-                if self.explicit else f"{self.label}: none (not running from a source checkout)"
+            return (
+                f"{self.label}: not {'given' if self.label.startswith('--') else 'set'}"
+                if self.explicit
+                else f"{self.label}: none (not running from a source checkout)"
+            )
         return f"{self.label}: {self.path}"
 
 
@@ -74,8 +77,9 @@ def checkout_weights() -> Optional[Path]:
     return None
 
 
-def search_order(explicit: Optional[PathLike] = None,
-                 environ: Mapping[str, str] = os.environ) -> List[Place]:
+def search_order(
+    explicit: Optional[PathLike] = None, environ: Mapping[str, str] = os.environ
+) -> List[Place]:
     """Every place, in the order they are tried."""
     env = environ.get(WEIGHTS_ENV) or None
     return [
@@ -94,8 +98,9 @@ def chosen(places: List[Place]) -> Optional[Place]:
     return None
 
 
-def find_weights(explicit: Optional[PathLike] = None,
-                 environ: Mapping[str, str] = os.environ) -> Path:
+def find_weights(
+    explicit: Optional[PathLike] = None, environ: Mapping[str, str] = os.environ
+) -> Path:
     """The weights file to load, or a :class:`WeightsError` listing every place looked
     and the command that fetches."""
     places = search_order(explicit, environ)
@@ -107,8 +112,10 @@ def find_weights(explicit: Optional[PathLike] = None,
 
 def not_found_message(places: List[Place]) -> str:
     looked = "; ".join(_looked(p) for p in places)
-    return (f"VGG19 weights not found. Looked at, in order: {looked}. "
-            f"Fetch them with: {FETCH_COMMAND} (into the user cache), or pass --weights PATH")
+    return (
+        f"VGG19 weights not found. Looked at, in order: {looked}. "
+        f"Fetch them with: {FETCH_COMMAND} (into the user cache), or pass --weights PATH"
+    )
 
 
 def _looked(place: Place) -> str:
@@ -125,6 +132,9 @@ def order_help(environ: Mapping[str, str] = os.environ) -> str:
     if checkout is not None:
         steps.append(f"{checkout} (this source checkout; make weights)")
     steps.append(f"{cache_weights(environ)} (the user cache; ${CACHE_ENV} sets its folder)")
-    return ("Weights are looked for at: " + ", then ".join(steps)
-            + f". {FETCH_COMMAND} fetches and verifies them into the user cache; "
-              f"{FETCH_COMMAND} --list shows what is where.")
+    return (
+        "Weights are looked for at: "
+        + ", then ".join(steps)
+        + f". {FETCH_COMMAND} fetches and verifies them into the user cache; "
+        f"{FETCH_COMMAND} --list shows what is where."
+    )

@@ -8,6 +8,7 @@ import pytest
 
 from neural_style.batch.inputs import expand_images, pair
 from neural_style.errors import ConfigError
+from neural_style.io.images import IMAGE_FORMATS
 
 
 def test_globs_folders_and_plain_paths(photos: Path, tmp_path: Path) -> None:
@@ -21,10 +22,18 @@ def test_globs_folders_and_plain_paths(photos: Path, tmp_path: Path) -> None:
 
 
 def test_product_and_zip() -> None:
-    c, s = [Path("a"), Path("b")], [Path("x"), Path("y")]
-    assert pair(c, s, "product") == [(Path("a"), Path("x")), (Path("a"), Path("y")),
-                                     (Path("b"), Path("x")), (Path("b"), Path("y"))]
-    assert pair(c, s, "zip") == [(Path("a"), Path("x")), (Path("b"), Path("y"))]
+    a, b, x, y = Path("a"), Path("b"), (Path("x"),), (Path("y"),)
+    c, s = [a, b], [x, y]
+    assert pair(c, s, "product") == [(a, x), (a, y), (b, x), (b, y)]
+    assert pair(c, s, "zip") == [(a, x), (b, y)]
     with pytest.raises(ConfigError, match="2 content images but 1 style"):
         pair(c, s[:1], "zip")
 
+
+
+def test_folders_pick_every_known_image_type(tmp_path: Path) -> None:
+    for suffix in IMAGE_FORMATS:
+        (tmp_path / f"x{suffix.upper()}").write_bytes(b"")
+    (tmp_path / "notes.txt").write_text("")
+    found = expand_images([str(tmp_path)], "--content-image")
+    assert sorted(p.suffix.lower() for p in found) == sorted(IMAGE_FORMATS)

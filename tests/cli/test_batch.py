@@ -7,9 +7,11 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import List, Tuple
+from typing import List, Protocol, Tuple
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from neural_style import cli
 from neural_style.errors import ExitCode
@@ -18,8 +20,12 @@ from tests.helpers import ROOT, write_image
 Run = Tuple[int, List[dict], str]
 
 
+class Runner(Protocol):
+    def __call__(self, *args: str) -> Run: ...
+
+
 @pytest.fixture()
-def run(tmp_path: Path, vgg19_random_npz: Path, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+def run(tmp_path: Path, vgg19_random_npz: Path, capsys: pytest.CaptureFixture[str]) -> Runner:
     """``run(*args) -> (exit code, JSON lines, stderr)`` with fast settings."""
 
     def call(*args: str) -> Run:
@@ -40,7 +46,7 @@ def names(folder: Path) -> List[str]:
 
 
 def test_colliding_template_is_refused_before_work(tmp_path: Path, photos: Path, styles: Path,
-                                                   run) -> None:  # type: ignore[no-untyped-def]
+                                                   run: Runner) -> None:
     code, lines, err = run("--content-image", str(photos), "--style-image", str(styles),
                            "--output-template", "{style}.jpg")
     assert code == ExitCode.USAGE and lines == []
@@ -49,7 +55,7 @@ def test_colliding_template_is_refused_before_work(tmp_path: Path, photos: Path,
 
 
 def test_manifest_runs_with_per_row_settings(tmp_path: Path, photos: Path, styles: Path,
-                                             run) -> None:  # type: ignore[no-untyped-def]
+                                             run: Runner) -> None:
     manifest = tmp_path / "jobs.jsonl"
     rows = [{"content": str(photos / "a.png"), "style": str(styles / "s1.png"), "content_weight": 3},
             {"content": "photos/b.jpg", "style": "styles/s2.png", "output": str(tmp_path / "mine.png"),
@@ -82,7 +88,7 @@ def test_shards_are_disjoint_and_cover_everything(tmp_path: Path, photos: Path, 
 # ---- running ----------------------------------------------------------------------------
 
 def test_product_batch_writes_every_output_and_json_matches(tmp_path: Path, photos: Path,
-                                                            styles: Path, run) -> None:  # type: ignore[no-untyped-def]
+                                                            styles: Path, run: Runner) -> None:
     code, lines, err = run("--content-image", str(photos), "--style-image", str(styles))
     assert code == 0, err
     out = tmp_path / "out"
@@ -95,7 +101,7 @@ def test_product_batch_writes_every_output_and_json_matches(tmp_path: Path, phot
     assert "batch: 6 done, 0 failed of 6 jobs" in err
 
 
-def test_one_bad_image_in_five_fails_only_its_job(tmp_path: Path, styles: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_one_bad_image_in_five_fails_only_its_job(tmp_path: Path, styles: Path, run: Runner) -> None:
     folder = tmp_path / "five"
     folder.mkdir()
     for i in range(5):
@@ -111,17 +117,17 @@ def test_one_bad_image_in_five_fails_only_its_job(tmp_path: Path, styles: Path, 
 
 
 def test_skip_existing_finishes_only_what_is_missing(tmp_path: Path, photos: Path, styles: Path,
-                                                     run, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+                                                     run: Runner, monkeypatch: pytest.MonkeyPatch) -> None:
     from neural_style.cli import progress
 
     calls = {"n": 0}
     real = progress.LogProgress.__call__
 
-    def interrupt_in_third_job(self: object, info: progress.EpochInfo) -> None:
+    def interrupt_in_third_job(self: progress.LogProgress, info: progress.EpochInfo) -> None:
         calls["n"] += 1
         if calls["n"] == 5:  # epoch 1 of job 2
             raise KeyboardInterrupt
-        real(self, info)  # type: ignore[arg-type]
+        real(self, info)
 
     monkeypatch.setattr(progress.LogProgress, "__call__", interrupt_in_third_job)
     args = ("--content-image", str(photos), "--style-image", str(styles / "s1.png"),
@@ -137,7 +143,7 @@ def test_skip_existing_finishes_only_what_is_missing(tmp_path: Path, photos: Pat
     assert "c_s1.jpg" in names(tmp_path / "out")
 
 
-def test_truncated_output_is_redone(tmp_path: Path, photos: Path, styles: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_truncated_output_is_redone(tmp_path: Path, photos: Path, styles: Path, run: Runner) -> None:
     args = ("--content-image", str(photos / "a.png"), str(photos / "b.jpg"), "--style-image",
             str(styles / "s1.png"), "--skip-existing")
     assert run(*args)[0] == 0
@@ -147,13 +153,13 @@ def test_truncated_output_is_redone(tmp_path: Path, photos: Path, styles: Path, 
 
 
 def test_style_targets_are_cached_on_disk(tmp_path: Path, photos: Path, styles: Path,
-                                          run, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+                                          run: Runner, monkeypatch: pytest.MonkeyPatch) -> None:
     from neural_style.engine.graph import StyleGraph
 
     computed = {"n": 0}
     real = StyleGraph.style_targets
 
-    def counting(self: StyleGraph, image):  # type: ignore[no-untyped-def]
+    def counting(self: StyleGraph, image: np.ndarray) -> List[np.ndarray]:
         computed["n"] += 1
         return real(self, image)
 
@@ -168,21 +174,21 @@ def test_style_targets_are_cached_on_disk(tmp_path: Path, photos: Path, styles: 
     assert computed["n"] == 2
 
 
-def test_zip_pairs(tmp_path: Path, photos: Path, styles: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_zip_pairs(tmp_path: Path, photos: Path, styles: Path, run: Runner) -> None:
     code, lines, _ = run("--content-image", str(photos / "a.png"), str(photos / "b.jpg"),
                          "--style-image", str(styles), "--pairs", "zip")
     assert code == 0
-    assert [(Path(l["content"]).name, Path(l["style"]).name) for l in lines] == [
+    assert [(Path(line["content"]).name, Path(line["style"]).name) for line in lines] == [
         ("a.png", "s1.png"), ("b.jpg", "s2.png")]
 
 
-def test_output_flag_is_for_single_jobs(photos: Path, styles: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_output_flag_is_for_single_jobs(photos: Path, styles: Path, run: Runner) -> None:
     code, _, err = run("--content-image", str(photos), "--style-image", str(styles), "--output", "x.jpg")
     assert code == ExitCode.USAGE and "use --output-template" in err
 
 
 def test_several_workers_give_the_same_results(tmp_path: Path, photos: Path, styles: Path,
-                                               vgg19_random_npz: Path, run) -> None:  # type: ignore[no-untyped-def]
+                                               vgg19_random_npz: Path, run: Runner) -> None:
     """--gpu -1,-1: two worker processes on the CPU, the scheduling used for several GPUs."""
     args = ("--content-image", str(photos), "--style-image", str(styles / "s1.png"))
     code, sequential, _ = run(*args, "--output-template", "seq_{content}.png")
@@ -192,16 +198,13 @@ def test_several_workers_give_the_same_results(tmp_path: Path, photos: Path, sty
                      "--max-num-epochs", "2", "--save-epochs", "1", "--output-dir",
                      str(tmp_path / "out"), "--seed", "0", "--json", "-q"])
     assert code == 0
-    import numpy as np
-    from PIL import Image
-
     for name in "abc":
         with Image.open(tmp_path / "out" / f"seq_{name}.png") as a, \
                 Image.open(tmp_path / "out" / f"par_{name}.png") as b:
             assert np.array_equal(np.asarray(a), np.asarray(b))
 
 
-def test_an_empty_shard_is_not_an_error(photos: Path, styles: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_an_empty_shard_is_not_an_error(photos: Path, styles: Path, run: Runner) -> None:
     code, lines, err = run("--content-image", str(photos / "a.png"), str(photos / "b.jpg"),
                            "--style-image", str(styles / "s1.png"), "--shard", "5/8")
     assert code == 0 and lines == []

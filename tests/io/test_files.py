@@ -54,12 +54,34 @@ def test_permissions_follow_the_umask_like_open(tmp_path: Path) -> None:
     assert mode == stat.S_IMODE(os.stat(tmp_path / "plain.txt").st_mode)
 
 
-def test_the_umask_is_left_alone(tmp_path: Path) -> None:
+def test_a_restrictive_umask_is_honoured(tmp_path: Path) -> None:
     old = os.umask(0o027)
     try:
         with atomic_path(tmp_path / "x.txt") as tmp:
             tmp.write_text("a")
-        assert os.umask(0o027) == 0o027
-        assert stat.S_IMODE(os.stat(tmp_path / "x.txt").st_mode) == 0o640
     finally:
         os.umask(old)
+    assert stat.S_IMODE(os.stat(tmp_path / "x.txt").st_mode) == 0o640
+
+
+def test_the_process_umask_is_never_changed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                            ) -> None:
+    """Changing it, even for a moment, would race with every other thread's file creation."""
+
+    def forbidden(mask: int) -> int:
+        raise AssertionError("os.umask called")
+
+    monkeypatch.setattr(os, "umask", forbidden)
+    with atomic_path(tmp_path / "x.txt") as tmp:
+        tmp.write_text("a")
+    assert (tmp_path / "x.txt").read_text() == "a"
+
+
+def test_concurrent_writers_of_one_file_do_not_collide(tmp_path: Path) -> None:
+    final = tmp_path / "same.txt"
+    with atomic_path(final) as first, atomic_path(final) as second:
+        assert first != second
+        first.write_text("1")
+        second.write_text("2")
+    assert final.read_text() == "1"  # the outer one finished last
+    assert listing(tmp_path) == ["same.txt"]

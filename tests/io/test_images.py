@@ -8,7 +8,13 @@ import pytest
 from PIL import Image
 
 from neural_style.errors import ImageError
-from neural_style.io.images import load_rgb, output_format, save_image
+from neural_style.io.images import (
+    IMAGE_FORMATS,
+    OUTPUT_SUFFIXES,
+    load_rgb,
+    output_format,
+    save_image,
+)
 from tests.helpers import INPUT, write_image
 
 
@@ -77,3 +83,19 @@ def test_failed_save_keeps_the_previous_file(tmp_path: Path, monkeypatch: pytest
         save_image(np.full((4, 4, 3), 255, np.uint8), path)
     assert path.read_bytes() == before
     assert os.listdir(tmp_path) == ["out.png"]
+
+
+@pytest.mark.parametrize("suffix", OUTPUT_SUFFIXES)
+def test_every_output_extension_round_trips(tmp_path: Path, suffix: str) -> None:
+    rgb = np.full((8, 12, 3), (200, 100, 50), np.uint8)
+    path = save_image(rgb, tmp_path / f"out{suffix.upper()}")  # case does not matter
+    with Image.open(path) as img:
+        assert img.format == IMAGE_FORMATS[suffix].pillow
+    assert np.abs(load_rgb(path) * 255 - rgb).max() < 4  # lossy formats at quality 95
+
+
+def test_readable_but_not_writable_formats_are_refused_as_outputs() -> None:
+    read_only = [s for s, f in IMAGE_FORMATS.items() if not f.writable]
+    assert read_only == [".gif"]
+    with pytest.raises(ImageError, match="unknown output extension '.gif'"):
+        output_format("x.gif")

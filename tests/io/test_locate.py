@@ -17,7 +17,9 @@ from neural_style.io.locate import cache_dir, find_weights, search_order
 @pytest.fixture()
 def places(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Dict[str, Path]:
     """Four candidate files, none existing yet; the checkout's path is redirected."""
-    paths = {name: tmp_path / name / "vgg19.params" for name in ("flag", "env", "checkout", "cache")}
+    paths = {
+        name: tmp_path / name / "vgg19.params" for name in ("flag", "env", "checkout", "cache")
+    }
     monkeypatch.setattr(locate, "checkout_weights", lambda: paths["checkout"])
     return paths
 
@@ -36,10 +38,12 @@ def test_order_and_labels(places: Dict[str, Path]) -> None:
 
 
 @settings(max_examples=40, deadline=None)
-@given(exists=st.lists(st.booleans(), min_size=4, max_size=4), flag=st.booleans(),
-       env=st.booleans())
-def test_first_explicit_or_first_existing_wins(tmp_path_factory: pytest.TempPathFactory,
-                                               exists: List[bool], flag: bool, env: bool) -> None:
+@given(
+    exists=st.lists(st.booleans(), min_size=4, max_size=4), flag=st.booleans(), env=st.booleans()
+)
+def test_first_explicit_or_first_existing_wins(
+    tmp_path_factory: pytest.TempPathFactory, exists: List[bool], flag: bool, env: bool
+) -> None:
     """Whatever exists: a given --weights or $NEURAL_STYLE_WEIGHTS is binding (used, or its
     absence is the error); otherwise the checkout, then the cache; the error lists all four."""
     root = tmp_path_factory.mktemp("order")
@@ -52,8 +56,17 @@ def test_first_explicit_or_first_existing_wins(tmp_path_factory: pytest.TempPath
     locate.checkout_weights = lambda: paths["checkout"]  # type: ignore[assignment]
     try:
         explicit: Optional[Path] = paths["flag"] if flag else None
-        wanted = (paths["flag"] if flag else paths["env"] if env else
-                  paths["checkout"] if exists[2] else paths["cache"] if exists[3] else None)
+        wanted = (
+            paths["flag"]
+            if flag
+            else paths["env"]
+            if env
+            else paths["checkout"]
+            if exists[2]
+            else paths["cache"]
+            if exists[3]
+            else None
+        )
         if wanted is not None and wanted.is_file():
             assert find_weights(explicit, env_for(paths, env)) == wanted
         else:
@@ -78,15 +91,18 @@ def test_cache_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 def test_an_installed_package_has_no_checkout_place(tmp_path: Path) -> None:
     """Only a folder with pyproject.toml beside the package counts as a source checkout:
     nothing is ever looked for (or written) inside site-packages."""
-    assert locate.checkout_weights() == Path(locate.__file__).resolve().parents[2] / "models" / \
-        "vgg19.params"
+    assert (
+        locate.checkout_weights()
+        == Path(locate.__file__).resolve().parents[2] / "models" / "vgg19.params"
+    )
     order = search_order(None, {"NEURAL_STYLE_CACHE": str(tmp_path)})
     site = Path(locate.__file__).resolve().parents[1]
     assert all(p.path is None or site not in p.path.parents for p in order)
 
 
-def test_library_uses_the_same_order(places: Dict[str, Path], monkeypatch: pytest.MonkeyPatch,
-                                     vgg19_random_npz: Path) -> None:
+def test_library_uses_the_same_order(
+    places: Dict[str, Path], monkeypatch: pytest.MonkeyPatch, vgg19_random_npz: Path
+) -> None:
     monkeypatch.setenv("NEURAL_STYLE_CACHE", str(places["cache"].parent))
     monkeypatch.delenv("NEURAL_STYLE_WEIGHTS", raising=False)
     with pytest.raises(WeightsError, match="Fetch them with: neural-style-weights"):
