@@ -44,6 +44,7 @@ def build_parser(environ: Mapping[str, str] = os.environ) -> argparse.ArgumentPa
     parser.add_argument(
         "--dest",
         type=Path,
+        metavar="PATH",
         default=cache_weights(environ),
         help="where the .params file goes (default: the user cache, %(default)s; "
         "$NEURAL_STYLE_CACHE sets its folder)",
@@ -65,12 +66,14 @@ def build_parser(environ: Mapping[str, str] = os.environ) -> argparse.ArgumentPa
     parser.add_argument(
         "--timeout",
         type=float,
+        metavar="S",
         default=DEFAULT_TIMEOUT,
         help="seconds to wait for a connection or data (default: %(default)s)",
     )
     parser.add_argument(
         "--retries",
         type=int,
+        metavar="N",
         default=DEFAULT_RETRIES,
         help="further attempts of a download that failed on the network (default: %(default)s)",
     )
@@ -105,7 +108,7 @@ def list_places(dest: Path, environ: Mapping[str, str] = os.environ) -> int:
 def _state(place: Place, expected: str) -> "tuple[str, Optional[str]]":
     if place.path is None:
         return (
-            "not given per run"
+            "given per run of neural-style"
             if place.label == "--weights"
             else "not set"
             if place.explicit
