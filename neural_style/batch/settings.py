@@ -51,7 +51,8 @@ def parse_sweep(text: str) -> Tuple[str, List[Any]]:
     return key, parsed
 
 
-def _configured(base: Config, params: Dict[str, Any], where: str) -> Config:
+def configured(base: Config, params: Dict[str, Any], where: str) -> Config:
+    """``base`` with ``params`` applied; a bad value's error says ``where`` it came from."""
     try:
         return base.replace(**params)
     except ConfigError as err:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import List, Mapping, Optional, Union
 
 from ..errors import WeightsError
+from .files import special_file_problem
 
 WEIGHTS_NAME = "vgg19.params"
 #: The command that fetches the weights into the user cache (a console script).
@@ -105,9 +106,14 @@ def find_weights(
     and the command that fetches."""
     places = search_order(explicit, environ)
     place = chosen(places)
-    if place is not None and place.path is not None and place.path.is_file():
-        return place.path
-    raise WeightsError(not_found_message(places))
+    if place is None or place.path is None:
+        raise WeightsError(not_found_message(places))
+    problem = special_file_problem(place.path)  # a FIFO or a device would be read forever
+    if problem == "no such file":
+        raise WeightsError(not_found_message(places))
+    if problem is not None:
+        raise WeightsError(f"{place.path}: {problem}; give the VGG19 weights file with --weights")
+    return place.path
 
 
 def not_found_message(places: List[Place]) -> str:

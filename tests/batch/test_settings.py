@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from neural_style.batch.settings import numeric_fields, parse_sweep
 from neural_style.errors import ConfigError
@@ -34,3 +36,15 @@ def test_values_take_the_fields_type() -> None:
         parse_sweep("max-num-epochs=2.5")
     with pytest.raises(ConfigError, match="no values"):
         parse_sweep("lr=,")
+
+
+@given(st.sampled_from(sorted(numeric_fields())), st.data())
+def test_any_numeric_setting_sweeps_its_values_back(name: str, data: st.DataObject) -> None:
+    kind = numeric_fields()[name]
+    values = data.draw(st.lists(st.integers(-10**6, 10**6) if kind is int else
+                                st.floats(allow_nan=False, allow_infinity=False), min_size=1,
+                                max_size=5))
+    flag = name.replace("_", "-") if data.draw(st.booleans()) else name
+    key, parsed = parse_sweep(f"{flag}={','.join(repr(v) for v in values)}")
+    assert key == name and parsed == values
+    assert all(type(v) is kind for v in parsed)

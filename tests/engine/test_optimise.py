@@ -17,7 +17,7 @@ from neural_style.engine.optimise import (
     optimise,
     relative_change,
 )
-from neural_style.engine.optimisers import MOMENTUM, OPTIMISERS, WEIGHT_DECAY
+from neural_style.engine.optimisers import MOMENTUM, WEIGHT_DECAY
 from tests.helpers import ready_graph
 
 SHAPE = (24, 24)
@@ -127,9 +127,3 @@ def test_ctrl_c_keeps_the_last_completed_epoch(graph: StyleGraph) -> None:
     outcome = optimise(graph, Config(lr=1.0, max_num_epochs=50, stop_eps=1e-9), callback)
     assert outcome.reason is StopReason.INTERRUPTED and outcome.epochs == 3
     np.testing.assert_array_equal(graph.data.asnumpy(), images[-1])
-
-
-@pytest.mark.parametrize("name", [n for n, o in OPTIMISERS.items() if o.mxnet])
-def test_each_first_order_optimiser_is_mxnets(name: str) -> None:
-    opt = make_optimizer(Config(optimizer=name, lr=0.25))
-    assert type(opt).__name__.lower() == name and opt.learning_rate == 0.25
