@@ -16,7 +16,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, Iterable, List, Optional, Protocol, Sequence, Set, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Protocol, Sequence, Tuple
 
 from ..errors import ConfigError
 from ..io.snapshots import snapshot_name
@@ -92,7 +92,7 @@ class JobOutputs:
     @property
     def last_epoch(self) -> int:
         cfg = self.job.config
-        return cfg.max_num_epochs * cfg.scales  # epochs are counted across scales
+        return cfg.max_num_epochs * cfg.most_scales  # epochs are counted across scales
 
     def snapshot(self, epoch: int) -> Path:
         """``e_<epoch>.jpg`` in the job's snapshot folder; only epochs the plan allowed."""
@@ -181,9 +181,6 @@ class _Index:
                 out.append((writer, what))
         return out
 
-    def folders(self) -> Set[Path]:
-        return {p.parent for p in self.fixed} | set(self.patterns)
-
 
 def check_write_plan(
     jobs: Sequence[BatchJob],
@@ -206,8 +203,9 @@ def check_write_plan(
         *extra_inputs,
     ]
     for role, path in inputs:
-        for writer, what in index.claims(resolved(path))[:1]:
-            _refuse(role, path, writer, what, many)
+        claims = index.claims(resolved(path))
+        if claims:
+            _refuse(role, path, *claims[0], many)
     _refuse_hard_links(inputs, index, many)
     _refuse_shared(index)
 
@@ -218,16 +216,20 @@ def _refuse_hard_links(inputs: Sequence[Tuple[str, Path]], index: _Index, many: 
     ids.pop(None, None)
     if not ids:
         return
-    for folder in sorted(index.folders()):
+    # The fixed names directly (stat finds them however the file system spells them, e.g.
+    # without regard to case), then every existing file a name pattern claims.
+    candidates: List[Tuple[Path, List[Claim]]] = list(index.fixed.items())
+    for folder in sorted(index.patterns):
         try:
             names = [entry.name for entry in os.scandir(folder)]
         except OSError:  # not there yet (or unreadable: the output check says so)
             continue
-        for name in names:
-            claims = index.claims(folder / name)
-            if claims and identity(folder / name) in ids:
-                role, path = ids[identity(folder / name)]
-                _refuse(role, path, *claims[0], many, existing=folder / name)
+        candidates += [(folder / name, index.claims(folder / name)) for name in names]
+    for existing, claims in candidates:
+        found = identity(existing) if claims else None
+        if found in ids:
+            role, path = ids[found]
+            _refuse(role, path, *claims[0], many, existing=existing)
 
 
 def _refuse(
@@ -235,8 +237,9 @@ def _refuse(
 ) -> None:
     whose = f" of {writer.label}" if many and isinstance(writer, JobOutputs) else ""
     same = f" ({existing}, the same file under another name)" if existing is not None else ""
+    victim = f"an input image (the {role})" if "image" in role else f"the {role}"
     raise ConfigError(
-        f"{path}: {what}{whose} would overwrite an input image (the {role}){same}; "
+        f"{path}: {what}{whose} would overwrite {victim}{same}; "
         "move the input or choose another --output / --output-dir"
     )
 

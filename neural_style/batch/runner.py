@@ -7,6 +7,7 @@ failure that concerns every job (the weights) stops it. Results come back as
 
 from __future__ import annotations
 
+import _thread
 import logging
 import multiprocessing
 import os
@@ -231,7 +232,12 @@ class _ParentWatch:
         while parent.is_alive() and os.getppid() == parent.pid:
             parent.join(timeout=1.0)
         self.gone = True
-        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGTERM)
+        main = threading.main_thread().ident
+        if hasattr(signal, "pthread_kill") and main is not None:
+            # To the main thread itself, so that a blocking read there is interrupted too.
+            signal.pthread_kill(main, signal.SIGTERM)
+        else:  # no POSIX threads: the flag alone (a blocked read waits for the grace period)
+            _thread.interrupt_main()
         time.sleep(self.grace)
         os._exit(ExitCode.TERMINATED)
 

@@ -8,11 +8,12 @@ By default the weights go to the per-user cache, the last place ``neural-style``
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
 from pathlib import Path
-from typing import List, Mapping, Optional, Sequence
+from typing import Iterator, List, Mapping, Optional, Sequence
 
 from ..errors import ExitCode, WeightsError
 from ..io.fetch import (
@@ -129,37 +130,46 @@ def main(argv: Optional[Sequence[str]] = None, environ: Mapping[str, str] = os.e
         args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     except SystemExit as exit_:
         return int(exit_.code or 0)
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(f"{FETCH_COMMAND}: %(message)s"))
-    log.addHandler(handler)
-    log.setLevel(logging.INFO)
-    log.propagate = False
-    _quiet_pooch()
-    try:
-        if args.list:
-            return list_places(args.dest, environ)
-        sources = default_sources(environ, args.source, args.retries)
-        path = fetch_weights(
-            args.dest, sources, expected_fingerprint(environ), args.force, args.timeout
-        )
-    except WeightsError as err:
-        log.error("error: %s", err)
-        return ExitCode.FAILURE
-    except KeyboardInterrupt:
-        log.error("interrupted; nothing was left at %s", args.dest)
-        return ExitCode.INTERRUPTED
-    finally:
-        log.removeHandler(handler)
+    with _logging_to_stderr():
+        try:
+            if args.list:
+                return list_places(args.dest, environ)
+            sources = default_sources(environ, args.source, args.retries)
+            path = fetch_weights(
+                args.dest, sources, expected_fingerprint(environ), args.force, args.timeout
+            )
+        except WeightsError as err:
+            log.error("error: %s", err)
+            return ExitCode.FAILURE
+        except KeyboardInterrupt:
+            log.error("interrupted; nothing was left at %s", args.dest)
+            return ExitCode.INTERRUPTED
     print(path)
     return ExitCode.OK
 
 
-def _quiet_pooch() -> None:
-    """pooch logs each download and retry at INFO on its own handler; our log says which
+@contextlib.contextmanager
+def _logging_to_stderr() -> Iterator[None]:
+    """Our log lines on stderr, prefixed with the command's name, for this call only.
+    pooch logs each download and retry at INFO on its own handler; our log says which
     source is tried and what failed, so only its warnings are shown."""
     import pooch
 
-    pooch.get_logger().setLevel(logging.WARNING)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(f"{FETCH_COMMAND}: %(message)s"))
+    pooch_log = pooch.get_logger()
+    saved = log.level, log.propagate, pooch_log.level
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    pooch_log.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(saved[0])
+        log.propagate = saved[1]
+        pooch_log.setLevel(saved[2])
 
 
 if __name__ == "__main__":

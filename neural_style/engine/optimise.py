@@ -55,6 +55,11 @@ class EpochInfo:
     elapsed: float  # seconds since this scale's loop started
     snapshot_due: bool
     scale: int = 0  # index of the scale (0 for a single-scale run)
+    tile: int = 0  # tiles done in this sweep (a tiled size reports once per tile; else 0)
+    tiles: int = 0  # tiles in this sweep (0: this size is not tiled)
+    sweep: int = 0  # 1-based sweep over the tiles
+    sweeps: int = 0
+    eta: Optional[float] = None  # seconds left at this size, when known
     scales: int = 1  # how many scales the run has
     long_edge: int = 0  # this scale's long edge in pixels
 
@@ -151,8 +156,8 @@ class Monitor:
         cfg, overall = self.cfg, self.first_epoch + epoch
         due = cfg.save_epochs > 0 and overall % cfg.save_epochs == 0
         return EpochInfo(overall, cfg.max_num_epochs * cfg.scales, eps, sum(terms.values()), terms,
-                         lr, time.perf_counter() - self.start, due, self.scale, cfg.scales,
-                         max(self.graph.shape[2:]))
+                         lr, time.perf_counter() - self.start, due, self.scale,
+                         scales=cfg.scales, long_edge=max(self.graph.shape[2:]))
 
     def interrupted(self) -> None:
         self.previous.copyto(self.graph.data)  # never a half-made update
@@ -175,6 +180,8 @@ def _evaluate(graph: StyleGraph, smoothing: Optional[TVSmoothing], clip: Optiona
         tv_grad = smoothing.gradient(graph.data)
         readings = readings.plus(smoothing.name, smoothing.value(graph.data, tv_grad))
         graph.grad += tv_grad
+    if graph.grad_mask is not None:
+        graph.grad[:] = mx.nd.broadcast_mul(graph.grad, graph.grad_mask)
     return readings
 
 

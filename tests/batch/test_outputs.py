@@ -76,7 +76,10 @@ def test_an_input_is_refused_by_name_symlink_and_hard_link(tmp_path: Path) -> No
             check_write_plan([job(tmp_path, content=name)], None)
     check_write_plan([job(tmp_path, Config(save_epochs=30), content="hard.jpg")], None)
     check_write_plan([job(tmp_path, Config(save_epochs=0), content="hard.jpg")], None)
-    with pytest.raises(ConfigError, match="would overwrite an input image .the --weights file"):
+    os.link(tmp_path / "hard.jpg", tmp_path / "out" / "a.jpg")  # the output, linked to an input
+    with pytest.raises(ConfigError, match="a.jpg, the same file under another name"):
+        check_write_plan([job(tmp_path, Config(save_epochs=0), content="hard.jpg")], None)
+    with pytest.raises(ConfigError, match="would overwrite the --weights file"):
         check_write_plan([job(tmp_path)], None, [("--weights file", victim)])
 
 

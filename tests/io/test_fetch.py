@@ -1,69 +1,24 @@
-"""neural-style-weights, scripts/download_vgg.sh and neural_style.io.fetch against a local
-HTTP server."""
+"""scripts/download_vgg.sh and neural_style.io.fetch against a local HTTP server."""
 
 from __future__ import annotations
 
-import http.server
 import io
 import os
 import subprocess
 import sys
 import tarfile
-import threading
-import time
 from pathlib import Path
-from typing import Dict, Iterator
+from typing import Dict
 
-import numpy as np
 import pytest
 
-from neural_style.errors import ExitCode, WeightsError
+from neural_style.errors import WeightsError
 from neural_style.io.fetch import extract_h5, fetch_weights, file_sha256, url_source
-from neural_style.io.weights import fingerprint, load_weights, save_params
-from tests.helpers import ROOT, write_keras_h5
+from neural_style.io.weights import fingerprint, load_weights
+from tests.helpers import ROOT
 
 SCRIPT = ROOT / "scripts" / "download_vgg.sh"
 LOCK = ".vgg19.params.lock"
-
-
-class _Handler(http.server.SimpleHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802
-        if self.path.startswith("/slow/"):
-            time.sleep(3)  # longer than the tests' timeout
-        super().do_GET()
-
-    def translate_path(self, path: str) -> str:
-        return super().translate_path(path.replace("/slow/", "/", 1))
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-class _Server(http.server.ThreadingHTTPServer):
-    def handle_error(self, request: object, client_address: object) -> None:
-        pass  # a client that gave up on the slow path: expected here
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory, vgg19_random: Dict[str, np.ndarray],
-           ) -> Iterator[str]:
-    """127.0.0.1 serving good.h5, good.params, corrupt.params and truncated.h5."""
-    folder = tmp_path_factory.mktemp("www")
-    write_keras_h5(vgg19_random, folder / "good.h5")
-    save_params(vgg19_random, folder / "good.params")
-    (folder / "corrupt.params").write_bytes(b"\x12\x01\x00\x00" + os.urandom(4096))
-    (folder / "truncated.h5").write_bytes((folder / "good.h5").read_bytes()[:1_000_000])
-    handler = lambda *a: _Handler(*a, directory=str(folder))  # noqa: E731
-    server = _Server(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-
-
-@pytest.fixture(scope="module")
-def expected(vgg19_random: Dict[str, np.ndarray]) -> str:
-    return fingerprint(vgg19_random)
 
 
 def leftovers(folder: Path) -> list:
@@ -82,14 +37,15 @@ def test_first_good_source_wins(tmp_path: Path, served: str, expected: str) -> N
     assert leftovers(dest.parent) == []
 
 
-def test_timeout_moves_on(tmp_path: Path, served: str, expected: str) -> None:
+def test_timeout_moves_on(tmp_path: Path, served: str, expected: str,
+                          caplog: pytest.LogCaptureFixture) -> None:
     dest = tmp_path / "vgg19.params"
-    slow = url_source("slow", f"{served}/slow/good.params", ".params")
-    started = time.monotonic()
-    with pytest.raises(WeightsError, match="timed out"):
-        fetch_weights(dest, [slow], expected, timeout=0.5)
-    assert time.monotonic() - started < 2.5  # gave up before the server's 3 s answer
-    fetch_weights(dest, [slow, url_source("h5", f"{served}/good.h5", ".h5")], expected, timeout=0.5)
+    sources = [url_source("slow", f"{served}/slow/good.params", ".params"),
+               url_source("h5", f"{served}/good.h5", ".h5")]
+    fetch_weights(dest, sources, expected, timeout=0.5)
+    # the slow source (3 s) timed out and the next one gave the file (no wall-clock
+    # assertion: on a loaded machine the h5 conversion alone can take seconds)
+    assert "slow failed:" in caplog.text and "timed out" in caplog.text
     assert fingerprint(load_weights(dest)) == expected
 
 
@@ -197,61 +153,6 @@ def test_script_failure_exits_1_with_reasons(tmp_path: Path, served: str, expect
 def test_script_rejects_unknown_source_names(tmp_path: Path) -> None:
     done = run_script(tmp_path / "v.params", {"NEURAL_STYLE_VGG_SOURCES": "params,ftp"})
     assert done.returncode == 1 and "unknown source(s) ftp" in done.stderr
-
-
-# ---- neural-style-weights ---------------------------------------------------------------
-
-def test_command_fetches_into_the_user_cache_then_lists(tmp_path: Path, served: str, expected: str,
-                                                        monkeypatch: pytest.MonkeyPatch,
-                                                        capsys: pytest.CaptureFixture[str]) -> None:
-    from neural_style.cli import weights as command
-    from neural_style.io import locate
-
-    monkeypatch.setattr(locate, "checkout_weights", lambda: tmp_path / "checkout" / "vgg19.params")
-    env = {"NEURAL_STYLE_CACHE": str(tmp_path / "cache"),
-           "NEURAL_STYLE_VGG_PARAMS_URL": f"{served}/corrupt.params",
-           "NEURAL_STYLE_VGG_H5_URL": f"{served}/good.h5",
-           "NEURAL_STYLE_VGG_FINGERPRINT": expected}
-    assert command.main(["--list"], env) == ExitCode.FAILURE  # nothing there yet
-    out = capsys.readouterr().out
-    assert "[missing]" in out and "nothing usable: run neural-style-weights" in out
-
-    assert command.main(["--source", "h5,params", "--retries", "0"], env) == ExitCode.OK
-    out, err = capsys.readouterr()
-    cached = tmp_path / "cache" / "vgg19.params"
-    assert out.strip() == str(cached) and "trying h5" in err and "trying params" not in err
-    assert fingerprint(load_weights(cached)) == expected
-
-    assert command.main(["--list"], env) == ExitCode.OK
-    out = capsys.readouterr().out
-    used = f"4. user cache ($NEURAL_STYLE_CACHE overrides): {cached}  [present, verified]  <- used"
-    assert used in out
-    assert "2. $NEURAL_STYLE_WEIGHTS: -  [not set]" in out
-
-    # a file at $NEURAL_STYLE_WEIGHTS comes first, and a wrong one is flagged
-    wrong = tmp_path / "wrong.h5"
-    wrong.write_bytes((tmp_path / "cache" / "vgg19.params").read_bytes()[:1000])
-    env["NEURAL_STYLE_WEIGHTS"] = str(wrong)
-    assert command.main(["--list"], env) == ExitCode.FAILURE
-    out = capsys.readouterr().out
-    assert f"2. $NEURAL_STYLE_WEIGHTS: {wrong}  [present, NOT verified: " in out
-    assert "<- used" in out
-
-
-def test_command_refuses_unknown_sources(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    from neural_style.cli import weights as command
-
-    assert command.main(["--source", "ftp", "--dest", str(tmp_path / "w.params")], {}) == 1
-    assert "unknown source(s) ftp; choose from params, h5, pypi" in capsys.readouterr().err
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_console_scripts_are_declared() -> None:
-    text = (ROOT / "pyproject.toml").read_text()
-    assert 'neural-style-weights = "neural_style.cli.weights:main"' in text
-    assert 'neural-style = "neural_style.cli:main"' in text
 
 
 def test_concurrent_fetches_to_one_file(tmp_path: Path, served: str, expected: str) -> None:
