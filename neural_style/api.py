@@ -53,13 +53,9 @@ from .engine.pixels import (
 from .engine.vgg import MIN_EDGE, VGG19, VGGSpec
 from .errors import ConfigError, DeviceError
 from .io.cache import StyleCache, style_key
-from .io.images import ImageInput, load_inputs, load_rgb
-from .io.weights import (
-    VGG19_FINGERPRINT,
-    default_weights_path,
-    fingerprint,
-    load_weights,
-)
+from .io.images import ImageInput, load_inputs, load_rgb, save_image
+from .io.locate import find_weights
+from .io.weights import VGG19_FINGERPRINT, fingerprint, load_weights
 
 #: Called once per epoch; ``snapshot`` is the denoised image when one is due, else None.
 ProgressCallback = Callable[[EpochInfo, Optional[np.ndarray]], None]
@@ -88,6 +84,11 @@ class StyleResult:
     def loss(self) -> float:
         return sum(self.terms.values())
 
+    def save(self, path: "str | os.PathLike[str]") -> Path:
+        """Write :attr:`image` to ``path`` atomically (a temporary file, verified, then
+        renamed), in the format its extension names; returns the path."""
+        return save_image(self.image, path)
+
 
 class Stylizer:
     """Loads VGG19 once onto a device and stylizes any number of images with it.
@@ -115,7 +116,7 @@ class Stylizer:
         against the committed one)."""
         if isinstance(weights, Mapping):
             return weights, fingerprint(weights, self.spec)
-        path = Path(weights) if weights is not None else default_weights_path()
+        path = find_weights(weights)  # the one search order; its error says how to fetch
         expected = VGG19_FINGERPRINT if weights is None and self.spec == VGG19 else None
         arrays = load_weights(path, self.spec, expected)
         return arrays, expected or fingerprint(arrays, self.spec)
