@@ -24,7 +24,7 @@ from neural_style import Config, Stylizer
 from neural_style.api import white_noise
 from neural_style.engine.pixels import from_network, resize
 from neural_style.io.images import load_rgb
-from neural_style.io.weights import default_weights_path
+from neural_style.io.locate import find_weights
 from tests.helpers import INPUT
 
 pytestmark = pytest.mark.slow
@@ -45,7 +45,7 @@ CONTENT_MARGIN, STYLE_MARGIN = 0.05, 1.25
 
 @pytest.fixture(scope="module")
 def stylizer() -> Stylizer:
-    path = default_weights_path()
+    path = find_weights(None)
     assert path.is_file(), f"no weights at {path}: run scripts/download_vgg.sh first"
     return Stylizer(gpu=-1)
 
