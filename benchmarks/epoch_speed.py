@@ -7,7 +7,8 @@ optimisation (the library's code path, from noise, stop-eps disabled), whose pea
 is read right after it. Then, in the same process, blocks of epochs of that loop and
 blocks of the bare network's forward+backward (conv1_1 ... relu5_1, gradient of the
 image only) alternate, so that both see the same machine; the medians are compared.
-Uses models/vgg19.params when present (timings do not depend on the values).
+Uses the real weights when the search order (neural_style.io.locate) finds them; timings
+do not depend on the values.
 """
 
 from __future__ import annotations
@@ -68,10 +69,14 @@ def one(size: str, epochs: int) -> Dict[str, Any]:
     import numpy as np
 
     from neural_style import Config, Stylizer
-    from neural_style.io.weights import default_weights_path
+    from neural_style.errors import WeightsError
+    from neural_style.io.locate import find_weights
 
     w, h = (int(v) for v in size.split("x"))
-    real = default_weights_path().is_file()
+    try:
+        real = find_weights().is_file()
+    except WeightsError:
+        real = False
     weights = None if real else {k: np.random.default_rng(0).standard_normal(s).astype(np.float32) * 0.01
                                  for k, s in __import__("neural_style.engine.vgg", fromlist=["VGG19"]).VGG19.param_shapes().items()}
     stylizer = Stylizer(weights, gpu=-1)

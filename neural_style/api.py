@@ -37,6 +37,8 @@ from .engine.denoise import denoise
 from .engine.device import choose_context
 from .engine.graph import StyleGraph, positions
 from .engine.losses import NDArray, term_name
+from .engine.measures import CONTENT_LAYER, Judge, mxnet_features
+from .engine.measures import STYLE_LAYERS as MEASURE_STYLE_LAYERS
 from .engine.memory import IMAGE_BYTES_PER_PIXEL, available_bytes, bytes_per_pixel, format_size
 from .engine.optimise import EpochInfo, LoopOutcome, StopReason, optimise
 from .engine.pixels import (
@@ -51,13 +53,9 @@ from .engine.pixels import (
 from .engine.vgg import MIN_EDGE, VGG19, VGGSpec
 from .errors import ConfigError, DeviceError
 from .io.cache import StyleCache, style_key
-from .io.images import ImageInput, load_inputs, load_rgb
-from .io.weights import (
-    VGG19_FINGERPRINT,
-    default_weights_path,
-    fingerprint,
-    load_weights,
-)
+from .io.images import ImageInput, load_inputs, load_rgb, save_image
+from .io.locate import find_weights
+from .io.weights import VGG19_FINGERPRINT, fingerprint, load_weights
 
 #: Called once per epoch; ``snapshot`` is the denoised image when one is due, else None.
 ProgressCallback = Callable[[EpochInfo, Optional[np.ndarray]], None]
@@ -86,6 +84,11 @@ class StyleResult:
     def loss(self) -> float:
         return sum(self.terms.values())
 
+    def save(self, path: "str | os.PathLike[str]") -> Path:
+        """Write :attr:`image` to ``path`` atomically (a temporary file, verified, then
+        renamed), in the format its extension names; returns the path."""
+        return save_image(self.image, path)
+
 
 class Stylizer:
     """Loads VGG19 once onto a device and stylizes any number of images with it.
@@ -113,7 +116,7 @@ class Stylizer:
         against the committed one)."""
         if isinstance(weights, Mapping):
             return weights, fingerprint(weights, self.spec)
-        path = Path(weights) if weights is not None else default_weights_path()
+        path = find_weights(weights)  # the one search order; its error says how to fetch
         expected = VGG19_FINGERPRINT if weights is None and self.spec == VGG19 else None
         arrays = load_weights(path, self.spec, expected)
         return arrays, expected or fingerprint(arrays, self.spec)
@@ -137,6 +140,14 @@ class Stylizer:
                      for n, w in zip(layer_names(specs), layer_weights(specs))}
         graph.set_weights(style=cfg.style_weight, content=cfg.content_weight, layer_weights=per_layer)
         return graph
+
+    def judge(self, content: ImageInput, style: ImageInput, shape: Tuple[int, int]) -> Judge:
+        """The quality measures (:mod:`neural_style.engine.measures`) for outputs of
+        ``shape`` (H, W) made from ``content`` and ``style`` (paths or arrays)."""
+        features = mxnet_features(self.spec, self._params, self.ctx,
+                                  MEASURE_STYLE_LAYERS + (CONTENT_LAYER,))
+        style_rgb = load_rgb(style, max(shape))
+        return Judge(features, load_rgb(content, shape=shape), style_rgb, shape)
 
     def stylize(self, content: ImageInput, style: Union[ImageInput, Sequence[ImageInput]],
                 config: Optional[Config] = None, callback: Optional[ProgressCallback] = None,
@@ -353,7 +364,7 @@ def start_image(cfg: Config, content_x: np.ndarray) -> np.ndarray:
         return content_x
     if cfg.init == "image":
         h, w = content_x.shape[2:]
-        return to_network(resize(load_rgb(cfg.init_image or "", max(h, w)), (h, w)))
+        return to_network(resize(load_rgb(cfg.init_image or "", shape=(h, w)), (h, w)))
     return white_noise(content_x.shape, cfg.seed)
 
 

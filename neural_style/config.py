@@ -269,6 +269,41 @@ class Config:
         """A copy with ``changes`` applied (and validated)."""
         return dataclasses.replace(self, **changes)
 
+    @classmethod
+    def from_recipe(cls, recipe: str = "faithful", **overrides: Any) -> "Config":
+        """A recipe's values (:data:`RECIPES`), with ``overrides`` on top: the one place a
+        recipe is resolved (the CLI passes the flags the user gave as ``overrides``)."""
+        return cls(**{**recipe_values(recipe), **overrides})
+
+
+#: Named sets of Config values (``--recipe``); any value given explicitly overrides the
+#: recipe's. "faithful" is every default: MXNet's example (NAG from noise to its own stop).
+#: "fast" is Adam from the content image with the default weights for a fixed 80 epochs
+#: (about a fifth of the faithful default's epochs at 256 px). Chosen with
+#: benchmarks/speed_to_quality.py among the variants in README ("Better images sooner"):
+#: none of them, this one included, yet reaches both measures of the faithful default.
+RECIPES: Dict[str, Dict[str, Any]] = {
+    "faithful": {},
+    "fast": {"optimizer": "adam", "init": "content", "max_num_epochs": 80, "stop_eps": 1e-4},
+}
+
+
+def recipe_values(recipe: str) -> Dict[str, Any]:
+    """The Config values a recipe sets, or a :class:`ConfigError` naming the recipes."""
+    try:
+        return dict(RECIPES[recipe])
+    except KeyError:
+        raise ConfigError(f"--recipe: unknown recipe {recipe!r}; choose from "
+                          f"{', '.join(RECIPES)}") from None
+
+
+def describe_recipe(recipe: str) -> str:
+    """``"optimizer=adam, init=content, ..."`` (or the faithful default's description)."""
+    values = recipe_values(recipe)
+    if not values:
+        return "every default (MXNet's example)"
+    return ", ".join(f"{k.replace('_', '-')}={v}" for k, v in values.items())
+
 
 def field_types() -> Dict[str, Any]:
     """Each field's type, ``Optional[X]`` unwrapped to ``X`` (what a flag or a manifest

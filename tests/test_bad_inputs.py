@@ -260,7 +260,7 @@ def test_output_equal_to_input_is_refused(tmp_path: Path, run: Runner) -> None:
 
 def test_weights_missing(tmp_path: Path, run: Runner) -> None:
     assert_fails(run(write_image(tmp_path / "c.png"), None, "--weights", str(tmp_path / "w.params")),
-                 "VGG19 weights not found", "scripts/download_vgg.sh")
+                 "VGG19 weights not found", "neural-style-weights")
 
 
 def test_weights_truncated(tmp_path: Path, run: Runner, vgg19_random_npz: Path) -> None:

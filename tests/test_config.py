@@ -43,7 +43,7 @@ def test_vgg_alias_and_unknown_model() -> None:
 
 
 def test_denoise_strength_defaults_per_filter() -> None:
-    assert Config().denoise_strength == 0.5
+    assert Config().denoise_strength == 0.2
     assert Config(denoise="tv").denoise_strength == 0.02
     assert Config(denoise="tv", remove_noise=0.1).denoise_strength == 0.1
     assert Config(denoise="none").denoise_strength == 0.0

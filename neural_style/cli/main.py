@@ -39,10 +39,11 @@ from ..batch.plan import (
 from ..batch.runner import JobResult, Reporter
 from ..batch.settings import parse_sweep, refuse_repeated_sweeps
 from ..batch.shard import parse_shard, shard
-from ..config import Config, field_types
+from ..config import RECIPES, Config, describe_recipe, field_types
+from ..engine.vgg import MIN_EDGE
 from ..errors import ConfigError, ExitCode, ImageError, NeuralStyleError, summary
 from ..io.images import is_complete
-from ..io.weights import FETCH_HINT, require_weights
+from ..io.locate import find_weights, order_help
 
 log = logging.getLogger("neural_style")
 
@@ -109,8 +110,15 @@ def _shown(value: Any) -> str:
 
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per Config field. Their argparse default is SUPPRESS, so the namespace holds
+    only the flags the user gave: those override the --recipe's values."""
     types = field_types()
-    group = parser.add_argument_group("algorithm and output (defaults from neural_style.Config)")
+    group = parser.add_argument_group("algorithm and output (defaults from neural_style.Config; "
+                                      "a --recipe changes some, flags given override it)")
+    recipes = "; ".join(f"{name}: {describe_recipe(name)}" for name in RECIPES)
+    group.add_argument("--recipe", choices=tuple(RECIPES), default="faithful",
+                       help=f"a named set of the settings below ({recipes}); any of them given "
+                            "explicitly overrides the recipe's value (default: faithful)")
     for f in dataclasses.fields(Config):
         meta = f.metadata
         if not meta.get("cli", True):
@@ -119,14 +127,35 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
         shown = "" if "(default:" in meta["help"] else f" (default: {_shown(f.default)})"
         kind = types[f.name]
         if kind is bool:
-            group.add_argument(flag, dest=f.name, action="store_true", help=meta["help"])
+            group.add_argument(flag, dest=f.name, action="store_true", help=meta["help"],
+                               default=argparse.SUPPRESS)
             continue
         if isinstance(f.default, tuple):
             shown = f" (default: {','.join(map(str, f.default))})"
         group.add_argument(flag, *meta.get("aliases", ()), dest=f.name,
-                           type=meta.get("parse", kind), default=f.default,
+                           type=meta.get("parse", kind), default=argparse.SUPPRESS,
                            metavar=meta.get("metavar", _METAVARS.get(kind)),
                            choices=meta.get("choices"), help=meta["help"] + shown)
+
+
+def _epilog() -> str:
+    import textwrap
+
+    paragraphs = [
+        order_help(),
+        f"Images: the content's long edge becomes --max-long-edge; each side must stay at "
+        f"least {MIN_EDGE} px (VGG19 halves the image four times).",
+        "Signals: Ctrl-C (SIGINT, exit 130), SIGTERM (exit 143; how Slurm, Kubernetes and "
+        "timeout stop a job) or SIGHUP (exit 129) stops the running job and saves its last "
+        "completed epoch's image as <name>.interrupted.<ext> beside its output, with the "
+        "snapshots written so far; finished outputs are whole (written atomically), and "
+        "--skip-existing reruns only what is missing. SIGKILL leaves only finished outputs "
+        "(and perhaps a hidden temporary file).",
+        "Exit codes: 0 done, 1 failure (in a batch: some job failed or did not run), "
+        "2 usage error, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM), 129 hung up "
+        "(SIGHUP).",
+    ]
+    return "\n\n".join(textwrap.fill(p, 90, break_on_hyphens=False) for p in paragraphs)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -134,10 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="neural-style",
         description="Paint a photo in the style of a painting (Gatys, Ecker & Bethge 2015), "
                     "with VGG19 in MXNet.",
-        epilog=f"Weights: models/vgg19.params by default; {FETCH_HINT}. "
-               "Exit codes: 0 done, 1 failure (in a batch: some job failed or did not run), "
-               "2 usage error, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM), "
-               "129 hung up (SIGHUP).")
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=_epilog())
     io = parser.add_argument_group("images")
     io.add_argument("--content-image", nargs="+", action="append", metavar="PATH",
                     help="the photo(s) to repaint: files, globs or folders")
@@ -146,7 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "a,b (comma-joined) blends several styles in one job")
     io.add_argument("--output", metavar="PATH",
                     help=f"the final image of a single job (default: <output-dir>/{FINAL_NAME}); "
-                         "the extension picks the format")
+                         "the extension picks the format; without --output-dir its snapshots "
+                         "go beside it, in a folder named after it (out/cat.png: out/cat/)")
     batch = parser.add_argument_group("batches")
     batch.add_argument("--pairs", choices=PAIRINGS, default="product",
                        help="every content with every style, or position by position "
@@ -157,11 +185,12 @@ def build_parser() -> argparse.ArgumentParser:
                             f"(default: {DEFAULT_TEMPLATE}, made unique where names would clash)")
     batch.add_argument("--manifest", type=Path, metavar="FILE",
                        help=".csv or .jsonl, one job per row: content, style, optional output, "
-                            "and any numeric setting (content_weight, stop_eps, ...)")
+                            "and any numeric setting (content_weight, stop_eps, ...); relative "
+                            "paths in it are relative to the manifest's folder")
     batch.add_argument("--sweep", action="append", default=[], metavar="NAME=V1,V2",
                        type=_typed(parse_sweep),
-                       help="run every value of a setting, e.g. content-weight=5,10,20 (repeatable: "
-                            "the product of all sweeps)")
+                       help="run every value of a numeric setting, e.g. content-weight=5,10,20 "
+                            "(repeatable: the product of all sweeps)")
     batch.add_argument("--skip-existing", action="store_true",
                        help="skip jobs whose output exists and is complete")
     batch.add_argument("--json", action="store_true",
@@ -175,11 +204,14 @@ def build_parser() -> argparse.ArgumentParser:
                      help="GPU number, -1 for the CPU, or a list for one worker per device, "
                           "e.g. 0,1,2,3 (default: GPU 0 if there is one, else CPU)")
     run.add_argument("--weights", metavar="PATH", default=None,
-                     help="VGG19 weights: .params, Keras .h5 or .npz (default: models/vgg19.params)")
+                     help="VGG19 weights: .params, Keras .h5 or .npz (default: the search order "
+                          "below)")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar or log lines")
     run.add_argument("--traceback", action="store_true", help="show the Python traceback of a failure")
     run.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     _add_config_flags(parser)
+    # None when not given: then a single job's snapshots follow its --output
+    parser.set_defaults(output_dir=None)
     return parser
 
 
@@ -213,8 +245,13 @@ def parse(argv: Sequence[str]) -> Request:
 
 
 def _request(ns: argparse.Namespace) -> Request:
-    values = {f.name: getattr(ns, f.name) for f in dataclasses.fields(Config) if hasattr(ns, f.name)}
-    config = Config(**values)
+    # Only the flags the user gave are in the namespace (SUPPRESS); they override the recipe.
+    given = {f.name: getattr(ns, f.name) for f in dataclasses.fields(Config)
+             if getattr(ns, f.name, None) is not None}
+    if ns.output_dir is None and ns.output:
+        # Snapshots follow the output: --output out/cat.png puts them in out/cat/.
+        given["output_dir"] = str(Path(ns.output).parent)
+    config = Config.from_recipe(ns.recipe, **given)
     out_dir = Path(config.output_dir)
     jobs = _plan(ns, config, out_dir)
     check_output_paths(jobs, out_dir)  # outputs that cannot work at all
@@ -244,7 +281,9 @@ def _plan(ns: argparse.Namespace, config: Config, out_dir: Path) -> List[BatchJo
     single = len(pairs) == 1 and not sweeps and ns.manifest is None and ns.output_template is None
     if single:  # as MXNet's example: one image, --output or <output-dir>/final.jpg
         output = Path(ns.output) if ns.output else out_dir / FINAL_NAME
-        job = BatchJob(0, pairs[0][0], pairs[0][1], output, config, out_dir)
+        snapshots = out_dir if ns.output_dir is not None or not ns.output else \
+            output.parent / output.stem
+        job = BatchJob(0, pairs[0][0], pairs[0][1], output, config, snapshots)
         check_blend(config, job.style)
         refuse_collisions([job])
         return [job]
@@ -318,7 +357,10 @@ class CliReporter(Reporter):
             log.error("error: %s%s", where, result.error)
         elif result.status is JobStatus.SKIPPED:
             log.info("skipped (complete): %s", result.job.output)
-        elif result.status in (JobStatus.DONE, JobStatus.INTERRUPTED):
+        elif result.status is JobStatus.INTERRUPTED:  # the one report of an interruption
+            log.warning("interrupted after %d epochs: the running job's image was saved "
+                        "as %s", result.epochs, result.written)
+        elif result.status is JobStatus.DONE:
             log.info("%s after %d epochs (eps %.5f, loss %.4g) in %.1fs: %s", result.stop_reason,
                      result.epochs, result.eps or 0.0, sum(result.terms.values()), result.seconds,
                      result.written)
@@ -350,7 +392,7 @@ def execute(request: Request, signals: Optional["StopSignals"] = None) -> int:
             else:
                 todo.append(job)
         if len(request.devices) > 1 and todo:
-            require_weights(request.weights)
+            find_weights(request.weights)
             run_parallel(todo, request.devices, request.weights, request.cache_dir, reporter)
         elif todo:
             from ..io.cache import StyleCache
@@ -377,9 +419,7 @@ def _finish(request: Request, results: Sequence[JobResult], seconds: float,
         always = (JobStatus.DONE, JobStatus.FAILED)
         text = ", ".join(f"{counts[s]} {s.value}" for s in JobStatus if counts[s] or s in always)
         log.warning("batch: %s of %d jobs in %.1fs", text, len(request.jobs), seconds)
-    for result in results:
-        if result.status is JobStatus.INTERRUPTED:
-            log.warning("interrupted: the running job's image was saved as %s", result.written)
+    # an interrupted job was reported with its result, once
     stopped = interrupted or signum is not None or counts[JobStatus.INTERRUPTED] > 0
     if stopped and not counts[JobStatus.INTERRUPTED]:
         log.error("interrupted")

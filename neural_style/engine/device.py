@@ -50,7 +50,10 @@ def check_gpu(gpu: int) -> None:
         return
     if not has_cuda():
         raise DeviceError(f"--gpu {gpu}: this MXNet build has no CUDA support; run on the CPU "
-                          "with --gpu -1, or install the GPU build (make install MXNET=cu112)")
+                          "with --gpu -1, or install the GPU build: "
+                          "pip install 'neural-style[cu112]' "
+                          "(after pip uninstall mxnet), or in a source checkout "
+                          "make install MXNET=cu112")
     count = visible_gpus()
     if gpu >= count:
         raise DeviceError(f"--gpu {gpu}: only {count} GPU(s) visible; use --gpu 0..{count - 1} "

@@ -289,7 +289,8 @@ class TiledScale:
         info = EpochInfo(self.epoch, cfg.max_num_epochs * cfg.scales, result.eps,
                          sum(result.terms.values()), result.terms, self._tile_lr(sweep), elapsed,
                          due, self.scale, index + 1, count, sweep + 1, cfg.tile_sweeps,
-                         elapsed * (1 - done) / done)
+                         elapsed * (1 - done) / done, scales=cfg.scales,
+                         long_edge=max(self.canvas.shape[2:]))
         self.callback(info, self.canvas if due else None)
 
     def _tile_lr(self, sweep: int) -> float:
