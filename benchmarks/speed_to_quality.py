@@ -78,8 +78,10 @@ def run_case(stylizer: Stylizer, content: Path, style: Path, edge: int, fast: Di
     faithful = stylizer.stylize(content, style, Config.from_recipe(
         "faithful", max_long_edge=edge, seed=0, save_epochs=0))
     faithful_s = time.perf_counter() - started
-    shape = faithful.image.shape[:2]
-    assert shape == fit_long_edge(load_rgb(content).shape[:2], edge)
+    height, width = faithful.image.shape[:2]
+    shape = (height, width)
+    content_rgb = load_rgb(content)
+    assert shape == fit_long_edge((content_rgb.shape[0], content_rgb.shape[1]), edge)
     judge = stylizer.judge(content, style, shape)
     goal = judge(faithful.image)
 

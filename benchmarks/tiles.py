@@ -43,6 +43,10 @@ def cpu_flags() -> str:
 
 
 def peak() -> int:
+    """This process's peak RSS: VmHWM (ru_maxrss would carry the parent's peak over)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 

@@ -752,17 +752,17 @@ def test_out_of_memory_for_a_large_style_names_style_scale(
 
     def only_small(
         self: StyleGraph,
-        spec: object,
-        params: object,
+        spec: Any,
+        params: Any,
         shape: Tuple[int, int],
-        *args: object,
-        **kwargs: object,
+        *args: Any,
+        **kwargs: Any,
     ) -> None:
         if max(shape) > 100:
             raise mx.base.MXNetError(
                 "src/storage/./cpu_device_storage.h:72: Failed to allocate CPU Memory"
             )
-        real_init(self, spec, params, shape, *args, **kwargs)  # type: ignore[arg-type]
+        real_init(self, spec, params, shape, *args, **kwargs)
 
     monkeypatch.setattr(StyleGraph, "__init__", only_small)
     stylizer = api.Stylizer(tiny_weights, gpu=-1, spec=TINY)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Dict
 
 import numpy as np
@@ -11,6 +12,7 @@ from neural_style._mxnet import mx
 from neural_style.engine.measures import (
     CONTENT_LAYER,
     STYLE_LAYERS,
+    FeatureFn,
     Judge,
     Quality,
     mxnet_features,
@@ -44,7 +46,7 @@ def numpy_measures(weights: Dict[str, np.ndarray], image: np.ndarray, content: n
     return out
 
 
-def tiny_features(weights: Dict[str, np.ndarray]):  # type: ignore[no-untyped-def]
+def tiny_features(weights: Dict[str, np.ndarray]) -> FeatureFn:
     params = {k: mx.nd.array(v, dtype=np.float64) for k, v in weights.items()}
     return mxnet_features(TINY, params, mx.cpu(), LAYERS)
 
@@ -93,8 +95,8 @@ def test_quality_mean_and_comparison() -> None:
     assert not q.at_most(Quality(0.9, {name: 1.0 for name in STYLE_LAYERS}))  # style worse
 
 
-def test_stylizer_judge_uses_its_network(tiny_weights: Dict[str, np.ndarray], content_path,  # type: ignore[no-untyped-def]
-                                         style_path) -> None:
+def test_stylizer_judge_uses_its_network(tiny_weights: Dict[str, np.ndarray], content_path: Path,
+                                         style_path: Path) -> None:
     from neural_style import Stylizer
     from neural_style.io.images import load_rgb
 

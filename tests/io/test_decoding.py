@@ -8,7 +8,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Tuple
+from typing import Any, Tuple
 
 import numpy as np
 import pytest
@@ -53,9 +53,9 @@ def large(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def _difference(path: Path, working: Tuple[int, int], **load: object) -> Tuple[np.ndarray, int]:
+def _difference(path: Path, working: Tuple[int, int], **load: Any) -> Tuple[np.ndarray, int]:
     full = to_network(resize(load_rgb(path), working))
-    reduced = load_rgb(path, **load)  # type: ignore[arg-type]
+    reduced = load_rgb(path, **load)
     return np.abs(to_network(resize(reduced, working)) - full), max(reduced.shape[:2])
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Dict, List, Optional
+from unittest import mock
 
 import pytest
 from hypothesis import given, settings
@@ -52,9 +53,7 @@ def test_first_explicit_or_first_existing_wins(
         if made:
             path.parent.mkdir(parents=True)
             path.write_bytes(b"x")
-    original = locate.checkout_weights
-    locate.checkout_weights = lambda: paths["checkout"]  # type: ignore[assignment]
-    try:
+    with mock.patch.object(locate, "checkout_weights", lambda: paths["checkout"]):
         explicit: Optional[Path] = paths["flag"] if flag else None
         wanted = (
             paths["flag"]
@@ -77,8 +76,6 @@ def test_first_explicit_or_first_existing_wins(
             assert str(paths["checkout"]) in text and str(paths["cache"]) in text
             if flag:
                 assert str(paths["flag"]) in text
-    finally:
-        locate.checkout_weights = original  # type: ignore[assignment]
 
 
 def test_cache_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
