@@ -30,7 +30,7 @@ import numpy as np
 from ._mxnet import mx
 from .config import Config, layer_names, layer_weights
 from .engine.denoise import denoise
-from .engine.device import choose_context
+from .engine.device import choose_context, describe
 from .engine.graph import StyleGraph, positions
 from .engine.losses import NDArray
 from .engine.optimise import EpochInfo, StopReason, optimise
@@ -43,6 +43,7 @@ from .engine.pixels import (
     resize_network,
     to_network,
 )
+from .engine.precision import Precision, resolve
 from .engine.vgg import MIN_EDGE, VGG19, VGGSpec
 from .errors import ConfigError, DeviceError
 from .io.cache import StyleCache, style_key
@@ -86,14 +87,27 @@ class Stylizer:
     -1 is the CPU; N is GPU N.
     """
 
-    def __init__(self, weights: Union[None, str, "os.PathLike[str]", Mapping[str, np.ndarray]] = None,
+    def __init__(self, weights: Union[None, str, os.PathLike[str], Mapping[str, np.ndarray]] = None,
                  gpu: Optional[int] = None, *, spec: VGGSpec = VGG19,
                  dtype: Any = np.float32) -> None:
         self.ctx = choose_context(gpu)
         self.spec, self.dtype = spec, dtype
         arrays, self.weights_id = self._read(weights)
         self._params = {k: mx.nd.array(v, ctx=self.ctx, dtype=dtype) for k, v in arrays.items()}
-        self._graphs: "OrderedDict[Tuple[Any, ...], StyleGraph]" = OrderedDict()
+        self._graphs: OrderedDict[Tuple[Any, ...], StyleGraph] = OrderedDict()
+        self._precisions: Dict[str, Precision] = {}
+
+    @property
+    def params(self) -> Mapping[str, NDArray]:
+        """The network's weights on the device, by MXNet argument name (shared, not copied)."""
+        return self._params
+
+    def precision(self, requested: str) -> Precision:
+        """``--precision`` resolved on this stylizer's device (a :class:`PrecisionError`
+        if the device cannot do it), with the reason for the choice."""
+        if requested not in self._precisions:
+            self._precisions[requested] = resolve(requested, describe(self.ctx))
+        return self._precisions[requested]
 
     def _read(self, weights: Any) -> Tuple[Mapping[str, np.ndarray], str]:
         """The arrays and their fingerprint (computed once: the default file is checked
@@ -109,7 +123,8 @@ class Stylizer:
         """The bound graph for this shape, layers and pooling, reused when it is cached;
         the config's weights are applied to it."""
         styles, contents = layer_names(cfg.style_layers), layer_names(cfg.content_layers)
-        key = (tuple(shape), styles, contents, cfg.pooling)
+        precision = self.precision(cfg.precision)
+        key = (tuple(shape), styles, contents, cfg.pooling, precision.name)
         if key in self._graphs:
             self._graphs.move_to_end(key)
         else:
@@ -117,7 +132,7 @@ class Stylizer:
                 self._graphs.popitem(last=False)
             self._graphs[key] = StyleGraph(self.spec, self._params, shape, styles, contents,
                                            self.ctx, cfg.pooling, self.dtype,
-                                           cfg.normalize_gradients)
+                                           cfg.normalize_gradients, precision)
         graph = self._graphs[key]
         per_layer = {f"style:{n}": w for n, w in zip(styles, layer_weights(cfg.style_layers))}
         per_layer.update({f"content:{n}": w
@@ -177,7 +192,8 @@ class Stylizer:
                 fit_long_edge((rgb.shape[0], rgb.shape[1]),
                               max(MIN_EDGE, round(cfg.style_scale * max(shape))))
             style_x = to_network(resize(rgb, style_shape))
-            key = style_key(style_x, layers, cfg.pooling, self.weights_id)
+            key = style_key(style_x, layers, cfg.pooling, self.weights_id,
+                            self.precision(cfg.precision).name)
             # A graph is bound at the style's shape only when the targets are not cached.
             grams = cache.get_or_compute(
                 key, lambda: self.graph(style_shape, cfg).style_targets(style_x))  # noqa: B023

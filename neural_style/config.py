@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Optional, Tuple
 
 from .engine.denoise import DENOISE_DEFAULT_STRENGTH
+from .engine.precision import PRECISIONS
 from .engine.vgg import MIN_EDGE
 from .errors import ConfigError
 
@@ -113,6 +114,10 @@ class Config:
                                          ":weight", parse=_names, metavar="L[:W],...")
     normalize_gradients: bool = _opt(False, "scale each loss term's gradient to unit L1 norm "
                                      "(jcjohnson/neural-style's -normalize_gradients)")
+    precision: str = _opt("auto", "arithmetic of the network's convolutions: auto (bf16 on a CPU "
+                          "with avx512_bf16 or amx_bf16, fp16 on a GPU of compute capability "
+                          "7.0+, else fp32), fp32, bf16 or fp16; the image, its gradient, the "
+                          "Gram matrices and the loss stay fp32", choices=PRECISIONS)
     progress_sheet: bool = _opt(False, "also write progress.jpg: the snapshots tiled in order, "
                                 "with their epochs")
     loss_plot: bool = _opt(False, "also write loss.png: loss terms and eps per epoch (needs "
@@ -135,7 +140,7 @@ class Config:
             return self.remove_noise
         return DENOISE_DEFAULT_STRENGTH[self.denoise]
 
-    def replace(self, **changes: Any) -> "Config":
+    def replace(self, **changes: Any) -> Config:
         """A copy with ``changes`` applied (and validated)."""
         return dataclasses.replace(self, **changes)
 
@@ -183,6 +188,7 @@ def _ranges(cfg: Config) -> None:
              "style_blend_weights", "must be 0 or more, not all 0")
     _require(cfg.style_scale is None or cfg.style_scale > 0, "style_scale", "must be above 0")
     _require(cfg.pooling in ("avg", "max"), "pooling", "choose avg or max")
+    _require(cfg.precision in PRECISIONS, "precision", f"choose from {', '.join(PRECISIONS)}")
     _require(cfg.max_num_epochs >= 1, "max_num_epochs", "must be at least 1")
     _require(cfg.max_long_edge >= MIN_EDGE, "max_long_edge",
              f"must be at least {MIN_EDGE} pixels (VGG19 halves the image 4 times)")

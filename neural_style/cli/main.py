@@ -295,6 +295,7 @@ def execute(request: Request) -> int:
         from ..io.plots import require_matplotlib
 
         require_matplotlib()
+    announce_precision(request)
     started, reporter = time.perf_counter(), CliReporter(request)
     results: List[JobResult] = []
     todo, interrupted = [], False
@@ -324,6 +325,18 @@ def execute(request: Request) -> int:
         log.error("interrupted")
         return ExitCode.INTERRUPTED
     return _finish(request, results, time.perf_counter() - started)
+
+
+def announce_precision(request: Request) -> None:
+    """The start-up line: which precision each device will run in, and why; a precision
+    a device cannot do fails here (exit 2), before any weights are read."""
+    from ..engine.device import describe_request
+    from ..engine.precision import resolve
+
+    for gpu in dict.fromkeys(request.devices):
+        device = describe_request(gpu)
+        for requested in dict.fromkeys(job.config.precision for job in request.jobs):
+            log.info("precision: %s", resolve(requested, device))
 
 
 def check_devices(devices: Sequence[Optional[int]]) -> None:

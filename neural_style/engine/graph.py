@@ -15,7 +15,11 @@ import numpy as np
 from .._mxnet import mx
 from ..errors import ConfigError
 from .losses import LossTerm, NDArray, Symbol, content_term, normalized, style_term
+from .precision import Precision, convert
 from .vgg import VGGSpec, check_layers
+
+#: Full precision, the default of every graph.
+FP32 = Precision("fp32", "the default")
 
 POOLING = ("avg", "max")
 
@@ -49,6 +53,28 @@ def _shapes(feats: Dict[str, Symbol], data_shape: Tuple[int, ...]) -> Dict[str, 
     return dict(zip(names, (tuple(s) for s in out_shapes)))
 
 
+def network(spec: VGGSpec, layers: Sequence[str], pooling: str = "avg",
+            precision: Precision = FP32) -> Symbol:
+    """The bare network: VGG's features at ``layers`` as one group (fp32 outputs), its
+    convolutions in ``precision``. What an epoch costs without the loss is this
+    graph's forward and backward."""
+    feats = feature_symbols(spec, layers, pooling)
+    return convert(mx.sym.Group([feats[name] for name in layers]), precision)
+
+
+def bind_image(symbol: Symbol, params: Mapping[str, NDArray], shape: Tuple[int, ...], ctx: Any,
+               dtype: Any = np.float32) -> Any:
+    """An executor of ``symbol`` whose only gradient is that of ``data`` (of ``shape``);
+    the weights are the shared ``params``, every other input is zeros of ``dtype``."""
+    arg_shapes, _, _ = symbol.infer_shape(data=shape)
+    args = {}
+    for name, arg_shape in zip(symbol.list_arguments(), arg_shapes):
+        args[name] = params[name] if name in params else mx.nd.zeros(arg_shape, ctx=ctx, dtype=dtype)
+    grad_req = {name: ("write" if name == "data" else "null") for name in args}
+    grads = {"data": mx.nd.zeros(shape, ctx=ctx, dtype=dtype)}
+    return symbol.bind(ctx, args=args, args_grad=grads, grad_req=grad_req)
+
+
 def positions(spec: VGGSpec, shape: Tuple[int, int], layers: Sequence[str], pooling: str = "avg",
               ) -> Dict[str, int]:
     """H·W of each layer's feature map for an image of ``shape``, by shape inference alone
@@ -62,16 +88,18 @@ class StyleGraph:
 
     ``data`` is the image being optimised (bound in place, so an optimiser that
     updates it needs no copy); ``grad`` receives the gradient of the weighted terms.
+    With a low ``precision`` the network runs in it; inputs and outputs stay fp32.
     """
 
     def __init__(self, spec: VGGSpec, params: Mapping[str, NDArray], shape: Tuple[int, int],
                  style_layers: Sequence[str], content_layers: Sequence[str],
                  ctx: Any, pooling: str = "avg",
-                 dtype: Any = np.float32, normalize_gradients: bool = False) -> None:
+                 dtype: Any = np.float32, normalize_gradients: bool = False,
+                 precision: Precision = FP32) -> None:
         check_layers(spec, style_layers, "--style-layers")
         check_layers(spec, content_layers, "--content-layers")
         self.shape = (1, 3) + tuple(shape)
-        self.pooling = pooling
+        self.pooling, self.precision = pooling, precision
         self.style_layers, self.content_layers = tuple(style_layers), tuple(content_layers)
         feats = feature_symbols(spec, self.style_layers + self.content_layers, pooling)
         shapes = _shapes(feats, self.shape)
@@ -93,7 +121,8 @@ class StyleGraph:
         # The watched outputs (Gram matrices, content features) give the targets; BlockGrad
         # keeps them out of the backward pass.
         outputs = [t.symbol for t in self.terms] + [mx.sym.BlockGrad(w) for w in watched]
-        self._executor = self._bind(mx.sym.Group(outputs), params, ctx, dtype)
+        symbol = convert(mx.sym.Group(outputs), precision)
+        self._executor = bind_image(symbol, params, self.shape, ctx, dtype)
         self.data: NDArray = self._executor.arg_dict["data"]
         self.grad: NDArray = self._executor.grad_dict["data"]
         self._head_grads = [mx.nd.zeros((1,), ctx=ctx, dtype=dtype) for _ in self.terms]
@@ -114,15 +143,6 @@ class StyleGraph:
             for term, weight in zip(self.terms, self._weights):
                 self._executor.arg_dict[f"norm_weight_{term.name.replace(':', '_')}"][:] = weight
 
-    def _bind(self, symbol: Symbol, params: Mapping[str, NDArray], ctx: Any, dtype: Any) -> Any:
-        arg_shapes, _, _ = symbol.infer_shape(data=self.shape)
-        args = {}
-        for name, shape in zip(symbol.list_arguments(), arg_shapes):
-            args[name] = params[name] if name in params else mx.nd.zeros(shape, ctx=ctx, dtype=dtype)
-        grad_req = {name: ("write" if name == "data" else "null") for name in args}
-        grads = {"data": mx.nd.zeros(self.shape, ctx=ctx, dtype=dtype)}
-        return symbol.bind(ctx, args=args, args_grad=grads, grad_req=grad_req)
-
     @property
     def term_names(self) -> List[str]:
         return [t.name for t in self.terms]
@@ -140,7 +160,9 @@ class StyleGraph:
         """Bind the style targets (from :meth:`style_targets`, perhaps cached) and the
         content targets computed from ``content_image``."""
         args = self._executor.arg_dict
-        contents = [c.copy() for c in self._watched(content_image)[len(self.style_layers):]]
+        # astype copies (the watched outputs are overwritten by the next forward pass) and
+        # brings a float16 feature map (fp16 graphs keep BlockGrad in fp16) to fp32.
+        contents = [c.astype(np.float32) for c in self._watched(content_image)[len(self.style_layers):]]
         for layer, g in zip(self.style_layers, style_grams):
             args[f"target_gram_{layer}"][:] = g
         for layer, c in zip(self.content_layers, contents):
