@@ -274,3 +274,25 @@ def test_stylizer_keeps_graphs_apart_by_precision(tiny_weights: Dict[str, np.nda
         with pytest.raises(PrecisionError):
             stylizer.graph((32, 48), Config(precision="bf16"))
         assert stylizer.precision("auto").name == "fp32"
+
+
+# ---- AMX (oneDNN 2.4 in MXNet 1.9.1 needs to be told, and Linux asked) ------------------------
+
+
+def test_amx_is_enabled_only_where_the_cpu_has_it() -> None:
+    from neural_style._mxnet import enable_amx
+
+    env: Dict[str, str] = {}
+    assert enable_amx(env, frozenset({"avx512_bf16"}), lambda: True) is False and env == {}
+    assert enable_amx(env, frozenset({"amx_bf16"}), lambda: False) is False and env == {}
+    assert enable_amx(env, frozenset({"amx_bf16"}), lambda: True) is True
+    assert env == {"DNNL_MAX_CPU_ISA": "AVX512_CORE_AMX"}
+
+
+def test_amx_leaves_the_users_isa_but_still_asks_linux() -> None:
+    from neural_style._mxnet import enable_amx
+
+    asked: List[bool] = []
+    env = {"DNNL_MAX_CPU_ISA": "AVX512_CORE"}
+    assert enable_amx(env, frozenset({"amx_bf16"}), lambda: asked.append(True) or True) is False
+    assert env == {"DNNL_MAX_CPU_ISA": "AVX512_CORE"} and asked == [True]
