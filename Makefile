@@ -13,14 +13,15 @@ DEMO_OUT := output/demo
 MXNET_PACKAGE_cpu := mxnet
 MXNET_PACKAGE_cu112 := mxnet-cu112
 
-.PHONY: install weights demo test test-slow typecheck bench clean help
+.PHONY: install weights demo test test-slow typecheck lint check bench clean help
 
 help:
 	@echo "make demo       install, fetch the weights, stylize input/cat.jpg with input/starry_night.jpg"
 	@echo "make test       install and run the test suite"
 	@echo "make test-slow  the tests that need the real VGG19 weights"
 	@echo "make weights    fetch and verify models/vgg19.params"
-	@echo "make typecheck  mypy over the package"
+	@echo "make check      lint (ruff check), formatting (ruff format --check) and types (mypy)"
+	@echo "make typecheck  mypy over the package, the tests and the benchmarks"
 	@echo "make bench      the speed benchmarks (benchmarks/)"
 
 $(PY):
@@ -64,8 +65,17 @@ test: install
 test-slow: install weights
 	$(PY) -m pytest -m slow
 
+# The checked tree: the package, its tests and the benchmarks (docs/ scripts are linted too).
+CHECKED := neural_style tests benchmarks
+
 typecheck: install
-	$(PY) -m mypy neural_style
+	$(PY) -m mypy $(CHECKED)
+
+lint: install
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+check: lint typecheck
 
 bench: install weights
 	$(PY) benchmarks/epoch_speed.py

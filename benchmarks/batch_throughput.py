@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def make_contents(folder: Path, count: int) -> List[Path]:
-    with Image.open(ROOT / "input" / "cat.jpg") as cat:
-        cat = cat.convert("RGB")
+    with Image.open(ROOT / "input" / "cat.jpg") as opened:
+        cat = opened.convert("RGB")
         paths = []
         for i in range(count):
             box = (i * 8, i * 4, i * 8 + 360, i * 4 + 240)

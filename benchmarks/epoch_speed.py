@@ -87,7 +87,7 @@ def graph_step(stylizer: Any, shape: Tuple[int, int], cfg: Any) -> Callable[[], 
 
     def step() -> float:
         start = time.perf_counter()
-        graph.forward_backward().asnumpy()
+        graph.forward_backward().read()
         graph.grad.wait_to_read()
         return time.perf_counter() - start
 
@@ -111,13 +111,20 @@ def timings(size: str, epochs: int, rounds: int) -> Dict[str, Any]:
     auto = stylizer.precision("auto")
     configs = {"fp32": cfg.replace(precision="fp32"), "auto": cfg.replace(precision="auto")}
     steps: Dict[str, Callable[[], List[float]]] = {}
+
+    def repeat(step: Callable[[], float]) -> Callable[[], List[float]]:
+        return lambda: [step() for _ in range(epochs)]
+
+    def loop(c: Any) -> Callable[[], List[float]]:
+        return lambda: loop_epochs(stylizer, shape, c, epochs)
+
     for name, c in configs.items():
         stylizer.stylize(content, style, c.replace(max_num_epochs=2))  # targets bound, warm
         bare, graph = bare_step(stylizer, shape, c), graph_step(stylizer, shape, c)
         bare(), graph()
-        steps[f"{name}_epoch"] = lambda c=c: loop_epochs(stylizer, shape, c, epochs)
-        steps[f"{name}_bare"] = lambda b=bare: [b() for _ in range(epochs)]
-        steps[f"{name}_graph"] = lambda g=graph: [g() for _ in range(epochs)]
+        steps[f"{name}_epoch"] = loop(c)
+        steps[f"{name}_bare"] = repeat(bare)
+        steps[f"{name}_graph"] = repeat(graph)
     samples: Dict[str, List[float]] = {k: [] for k in steps}
     block_medians: Dict[str, List[float]] = {k: [] for k in steps}
     for _ in range(rounds):  # alternate, so that all see the same load

@@ -20,7 +20,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import Any, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
@@ -30,10 +30,13 @@ sys.path.insert(0, str(ROOT))
 from neural_style import Config, Stylizer  # noqa: E402
 from neural_style.config import CONTENT_LAYERS, STYLE_LAYERS  # noqa: E402
 from neural_style.engine.graph import positions  # noqa: E402
-from neural_style.engine.pixels import resize, to_network  # noqa: E402
+from neural_style.engine.pixels import fit_long_edge, resize, to_network  # noqa: E402
 from neural_style.io.images import load_inputs, save_image  # noqa: E402
 
-FAST = dict(optimizer="adam", init="content", content_weight=30.0, max_num_epochs=300, stop_eps=1e-6)
+FAST_SETTINGS: Dict[str, Any] = dict(optimizer="adam", init="content", content_weight=30.0,
+                                     max_num_epochs=300, stop_eps=1e-6)
+FAST = Config(**FAST_SETTINGS)
+FAST_TEXT = ", ".join(f"{k}={v}" for k, v in FAST_SETTINGS.items())
 
 
 class Judge:
@@ -42,7 +45,7 @@ class Judge:
     def __init__(self, stylizer: Stylizer, content: Path, style: Path, edge: int) -> None:
         cfg = Config(max_long_edge=edge)
         content_rgb, (style_rgb,) = load_inputs(content, [style], edge)
-        shape = resize(content_rgb, _fit(content_rgb.shape[:2], edge)).shape[:2]
+        shape = fit_long_edge((content_rgb.shape[0], content_rgb.shape[1]), edge)
         self.shape = shape
         self.graph = stylizer.graph(shape, cfg)
         target = resize(content_rgb, shape)
@@ -50,23 +53,17 @@ class Judge:
                                to_network(target))
         self.graph.set_weights(style=1.0, content=1.0)
         self.positions = positions(stylizer.spec, shape, STYLE_LAYERS)
-        self.channels = {l: c for l, c in zip(STYLE_LAYERS + CONTENT_LAYERS,
+        self.channels = {layer: c for layer, c in zip(STYLE_LAYERS + CONTENT_LAYERS,
                                               (64, 128, 256, 512, 512, 512))}
         self.content_size = 512 * (shape[0] // 8) * (shape[1] // 8)
 
     def __call__(self, rgb: np.ndarray) -> Tuple[float, float]:
         self.graph.data[:] = to_network(rgb.astype(np.float32) / 255.0)
-        raw = self.graph.forward_backward().asnumpy().astype(np.float64)
-        style = sum(raw[i] / (self.positions[l] ** 2 * self.channels[l] ** 2)
-                    for i, l in enumerate(STYLE_LAYERS))
-        content = raw[len(STYLE_LAYERS)] / self.content_size
+        raw = self.graph.forward_backward().read()
+        style = sum(raw[f"style:{layer}"] / (self.positions[layer] ** 2 * self.channels[layer] ** 2)
+                    for layer in STYLE_LAYERS)
+        content = raw["content:relu4_2"] / self.content_size
         return float(content), float(style)
-
-
-def _fit(shape: Tuple[int, int], edge: int) -> Tuple[int, int]:
-    from neural_style.engine.pixels import fit_long_edge
-
-    return fit_long_edge(shape, edge)
 
 
 def main() -> int:
@@ -89,28 +86,29 @@ def main() -> int:
     print(f"faithful default: {faithful.stop_reason.value} after {faithful.epochs} epochs, "
           f"{faithful_s:.1f} s; content {goal[0]:.4g}, style {goal[1]:.4g}", flush=True)
 
-    judging = {"seconds": 0.0, "reached": None}
+    judging_s = [0.0]
+    reached: Dict[str, Tuple[int, Tuple[float, float]]] = {}
 
     def check(info: Any, snapshot: Optional[np.ndarray]) -> None:
         if snapshot is None or snapshot.shape[:2] != judge.shape:
             return
         t = time.perf_counter()
         terms = judge(snapshot)
-        judging["seconds"] += time.perf_counter() - t
+        judging_s[0] += time.perf_counter() - t
         if terms[0] <= goal[0] and terms[1] <= goal[1]:
-            judging["reached"] = (info.epoch, terms)
+            reached["at"] = (info.epoch, terms)
             raise KeyboardInterrupt  # stop here: the engine keeps this epoch's image
 
-    cfg = Config(max_long_edge=edge, seed=0, save_epochs=args.check_every, **FAST)
+    cfg = FAST.replace(max_long_edge=edge, seed=0, save_epochs=args.check_every)
     started = time.perf_counter()
     fast = stylizer.stylize(args.content, args.style, cfg, check)
-    fast_s = time.perf_counter() - started - judging["seconds"]
-    if judging["reached"] is None:
-        print(f"fast recipe {FAST}: did not reach both terms in {fast.epochs} iterations "
+    fast_s = time.perf_counter() - started - judging_s[0]
+    if "at" not in reached:
+        print(f"fast recipe {FAST_TEXT}: did not reach both terms in {fast.epochs} iterations "
               f"({fast_s:.1f} s); final {judge(fast.image)}")
         return 1
-    epoch, terms = judging["reached"]
-    print(f"fast recipe {FAST}: reached both at iteration {epoch}, {fast_s:.1f} s; "
+    epoch, terms = reached["at"]
+    print(f"fast recipe {FAST_TEXT}: reached both at iteration {epoch}, {fast_s:.1f} s; "
           f"content {terms[0]:.4g}, style {terms[1]:.4g}")
     print(f"time ratio: {faithful_s / fast_s:.2f}x faster (target >= 5x)")
     if args.save:

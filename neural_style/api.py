@@ -7,6 +7,7 @@ flow to callbacks, and the result comes back as arrays.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import time
 from collections import OrderedDict
@@ -32,7 +33,7 @@ from .config import Config, layer_names, layer_weights
 from .engine.denoise import denoise
 from .engine.device import choose_context, describe
 from .engine.graph import StyleGraph, positions
-from .engine.losses import NDArray
+from .engine.losses import NDArray, term_name
 from .engine.optimise import EpochInfo, StopReason, optimise
 from .engine.pixels import (
     check_size,
@@ -132,11 +133,11 @@ class Stylizer:
                 self._graphs.popitem(last=False)
             self._graphs[key] = StyleGraph(self.spec, self._params, shape, styles, contents,
                                            self.ctx, cfg.pooling, self.dtype,
-                                           cfg.normalize_gradients, precision)
+                                           cfg.normalize_gradients, precision=precision)
         graph = self._graphs[key]
-        per_layer = {f"style:{n}": w for n, w in zip(styles, layer_weights(cfg.style_layers))}
-        per_layer.update({f"content:{n}": w
-                          for n, w in zip(contents, layer_weights(cfg.content_layers))})
+        per_layer = {term_name(kind, n): w
+                     for kind, specs in (("style", cfg.style_layers), ("content", cfg.content_layers))
+                     for n, w in zip(layer_names(specs), layer_weights(specs))}
         graph.set_weights(style=cfg.style_weight, content=cfg.content_weight, layer_weights=per_layer)
         return graph
 
@@ -195,14 +196,18 @@ class Stylizer:
             key = style_key(style_x, layers, cfg.pooling, self.weights_id,
                             self.precision(cfg.precision).name)
             # A graph is bound at the style's shape only when the targets are not cached.
-            grams = cache.get_or_compute(
-                key, lambda: self.graph(style_shape, cfg).style_targets(style_x))  # noqa: B023
+            compute = functools.partial(self._compute_style_targets, style_shape, style_x, cfg)
+            grams = cache.get_or_compute(key, compute)
             style_positions = positions(self.spec, style_shape, layers, cfg.pooling)
-            ratios = [out_positions[l] / style_positions[l] for l in layers]
+            ratios = [out_positions[layer] / style_positions[layer] for layer in layers]
             scaled = [weight * r * g for r, g in zip(ratios, grams)]
             total = scaled if total is None else [t + g for t, g in zip(total, scaled)]
         assert total is not None
         return total
+
+    def _compute_style_targets(self, shape: Tuple[int, int], style_x: np.ndarray, cfg: Config,
+                               ) -> List[np.ndarray]:
+        return self.graph(shape, cfg).style_targets(style_x)
 
     @contextlib.contextmanager
     def _memory_guard(self, shape: Tuple[int, int], long_edge: int) -> Iterator[None]:

@@ -9,26 +9,22 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import typing
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional, Tuple
 
-from .engine.denoise import DENOISE_DEFAULT_STRENGTH
+from .engine.denoise import DENOISERS
+from .engine.optimisers import OPTIMISERS
 from .engine.precision import PRECISIONS
-from .engine.vgg import MIN_EDGE
+from .engine.vgg import MIN_EDGE, POOLING
 from .errors import ConfigError
 
 #: Style and content layers of Gatys et al. (2015), as the MXNet example uses them.
 STYLE_LAYERS: Tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 CONTENT_LAYERS: Tuple[str, ...] = ("relu4_2",)
 
-
-
 MODEL_ALIASES: Dict[str, str] = {"vgg19": "vgg19", "vgg": "vgg19"}
 
-#: Each optimiser's learning rate when --lr is not given (L-BFGS searches its own steps).
-#: NAG: the example's 0.001 (its gradient is huge and clipped); Adam: steps of a few
-#: intensity levels in [0, 255], as jcjohnson/neural-style's 1e1.
-DEFAULT_LR: Dict[str, float] = {"nag": 0.001, "adam": 10.0, "lbfgs": 1.0}
 INITS = ("noise", "content", "image")
 
 
@@ -58,6 +54,12 @@ def layer_weights(specs: Tuple[str, ...]) -> Tuple[float, ...]:
     return tuple(out)
 
 
+def _listed(helps: Mapping[str, str]) -> str:
+    """``{"a": "x", "b": "", "c": ""}`` -> ``"a (x), b, or c"``."""
+    items = [f"{name} ({text})" if text else name for name, text in helps.items()]
+    return ", ".join(items[:-1]) + ", or " + items[-1] if len(items) > 2 else " or ".join(items)
+
+
 def _opt(default: Any, help: str, **cli: Any) -> Any:
     """A field with its help text and CLI details (aliases, metavar, choices)."""
     return field(default=default, metadata={"help": help, **cli})
@@ -75,20 +77,22 @@ class Config:
     tv_weight: float = _opt(0.01, "weight of the total-variation smoothing (0 disables)")
     max_num_epochs: int = _opt(1000, "the maximal number of epochs (updates)")
     max_long_edge: int = _opt(600, "resize the content image so its long edge is this many pixels")
-    lr: Optional[float] = _opt(None, "the initial learning rate (default: nag 0.001, adam 10)")
+    lr: Optional[float] = _opt(None, "the initial learning rate (default: " + ", ".join(
+        f"{name} {o.default_lr:g}" for name, o in OPTIMISERS.items() if o.mxnet) + ")")
     lr_sched_delay: int = _opt(75, "epochs between learning-rate decreases")
     lr_sched_factor: float = _opt(0.9, "factor the learning rate is multiplied by on schedule")
     save_epochs: int = _opt(50, "save a snapshot every N epochs (0: none)")
     output_dir: str = _opt("output/", "folder for snapshots (e_<epoch>.jpg) and the default output",
                            aliases=("--output_dir",), metavar="DIR")
     denoise: str = _opt("gaussian", "denoising filter for snapshots and the final image",
-                        choices=tuple(DENOISE_DEFAULT_STRENGTH))
+                        choices=tuple(DENOISERS))
     remove_noise: Optional[float] = _opt(
         None, "denoising strength: Gaussian sigma in pixels, or TV weight "
-        "(default: %s)" % ", ".join(f"{k} {v:g}" for k, v in DENOISE_DEFAULT_STRENGTH.items() if v))
+        "(default: %s)" % ", ".join(f"{k} {d.default_strength:g}" for k, d in DENOISERS.items()
+                                    if d.default_strength))
     seed: Optional[int] = _opt(None, "random seed for the starting noise (default: random)")
-    optimizer: str = _opt("nag", "nag (the example's), adam, or lbfgs (scipy's L-BFGS-B, the "
-                          "pixel range as bounds)", choices=tuple(DEFAULT_LR))
+    optimizer: str = _opt("nag", _listed({name: o.help for name, o in OPTIMISERS.items()}),
+                          choices=tuple(OPTIMISERS))
     init: str = _opt("noise", "start from white noise (the example), the content image, or "
                      "--init-image", choices=INITS)
     init_image: Optional[str] = _opt(None, "the starting image for --init image", metavar="PATH")
@@ -107,7 +111,7 @@ class Config:
                                         "long edge, keeping its aspect (default: stretched to the "
                                         "content's shape, as the example)")
     original_colors: bool = _opt(False, "keep the content's colours (luminance transfer in YCbCr)")
-    pooling: str = _opt("avg", "pooling in VGG19: avg (the example's) or max", choices=("avg", "max"))
+    pooling: str = _opt("avg", "pooling in VGG19: avg (the example's) or max", choices=POOLING)
     content_layers: Tuple[str, ...] = _opt(CONTENT_LAYERS, "content layers, each with an optional "
                                            ":weight", parse=_names, metavar="L[:W],...")
     style_layers: Tuple[str, ...] = _opt(STYLE_LAYERS, "style layers, each with an optional "
@@ -131,18 +135,31 @@ class Config:
     @property
     def learning_rate(self) -> float:
         """The rate in force: --lr, or the optimiser's own default."""
-        return self.lr if self.lr is not None else DEFAULT_LR[self.optimizer]
+        return self.lr if self.lr is not None else OPTIMISERS[self.optimizer].default_lr
 
     @property
     def denoise_strength(self) -> float:
         """The strength in force: --remove-noise, or the filter's own default."""
         if self.remove_noise is not None:
             return self.remove_noise
-        return DENOISE_DEFAULT_STRENGTH[self.denoise]
+        return DENOISERS[self.denoise].default_strength
 
     def replace(self, **changes: Any) -> Config:
         """A copy with ``changes`` applied (and validated)."""
         return dataclasses.replace(self, **changes)
+
+
+def field_types() -> Dict[str, Any]:
+    """Each field's type, ``Optional[X]`` unwrapped to ``X`` (what a flag or a manifest
+    column parses its text into)."""
+    hints = typing.get_type_hints(Config)
+    out = {}
+    for f in dataclasses.fields(Config):
+        hint = hints[f.name]
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        optional = typing.get_origin(hint) is typing.Union and len(args) == 1
+        out[f.name] = args[0] if optional else hint
+    return out
 
 
 def _canonical_model(name: str) -> str:
@@ -174,7 +191,7 @@ def _ranges(cfg: Config) -> None:
              "content and style weights are both 0: nothing to optimise")
     _require(cfg.stop_eps > 0, "stop_eps", "must be above 0 (try 0.005)")
     _require(cfg.lr is None or cfg.lr > 0, "lr", "must be above 0 (try 0.001)")
-    _require(cfg.optimizer in DEFAULT_LR, "optimizer", f"choose from {', '.join(DEFAULT_LR)}")
+    _require(cfg.optimizer in OPTIMISERS, "optimizer", f"choose from {', '.join(OPTIMISERS)}")
     _require(cfg.init in INITS, "init", f"choose from {', '.join(INITS)}")
     _require((cfg.init == "image") == (cfg.init_image is not None), "init_image",
              "give --init image together with --init-image PATH")
@@ -187,7 +204,7 @@ def _ranges(cfg: Config) -> None:
                                                  and sum(cfg.style_blend_weights) > 0),
              "style_blend_weights", "must be 0 or more, not all 0")
     _require(cfg.style_scale is None or cfg.style_scale > 0, "style_scale", "must be above 0")
-    _require(cfg.pooling in ("avg", "max"), "pooling", "choose avg or max")
+    _require(cfg.pooling in POOLING, "pooling", f"choose from {', '.join(POOLING)}")
     _require(cfg.precision in PRECISIONS, "precision", f"choose from {', '.join(PRECISIONS)}")
     _require(cfg.max_num_epochs >= 1, "max_num_epochs", "must be at least 1")
     _require(cfg.max_long_edge >= MIN_EDGE, "max_long_edge",
@@ -195,8 +212,8 @@ def _ranges(cfg: Config) -> None:
     _require(cfg.lr_sched_delay >= 1, "lr_sched_delay", "must be at least 1")
     _require(0 < cfg.lr_sched_factor <= 1, "lr_sched_factor", "must be in (0, 1]")
     _require(cfg.save_epochs >= 0, "save_epochs", "must be 0 (no snapshots) or more")
-    _require(cfg.denoise in DENOISE_DEFAULT_STRENGTH, "denoise",
-             f"unknown filter {cfg.denoise!r}; choose from {', '.join(DENOISE_DEFAULT_STRENGTH)}")
+    _require(cfg.denoise in DENOISERS, "denoise",
+             f"unknown filter {cfg.denoise!r}; choose from {', '.join(DENOISERS)}")
     _require(cfg.remove_noise is None or cfg.remove_noise >= 0, "remove_noise", "must be 0 or more")
     _require(bool(cfg.style_layers) or bool(cfg.content_layers), "style_layers", "no layers given")
 

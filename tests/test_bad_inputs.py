@@ -10,23 +10,27 @@ from __future__ import annotations
 import errno
 import hashlib
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import Any, List, Optional, Protocol, Tuple
 
 import numpy as np
 import pytest
-from conftest import write_image
 from PIL import Image
 
 from neural_style import cli
 from neural_style._mxnet import mx
 from neural_style.engine.graph import StyleGraph
 from neural_style.errors import ExitCode
+from tests.helpers import write_image
 
 Run = Tuple[int, str, str]
 
 
+class Runner(Protocol):
+    def __call__(self, content: Path, style: Optional[Path] = None, *extra: str) -> Run: ...
+
+
 @pytest.fixture()
-def run(tmp_path: Path, vgg19_random_npz: Path, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+def run(tmp_path: Path, vgg19_random_npz: Path, capsys: pytest.CaptureFixture[str]) -> Runner:
     """``run(content, style, *extra) -> (exit code, stdout, stderr)``; outputs in tmp/out."""
 
     def call(content: Path, style: Optional[Path] = None, *extra: str) -> Run:
@@ -69,13 +73,13 @@ def assert_works(result: Run, tmp_path: Path) -> None:
 
 # ---- images that cannot be used -------------------------------------------------------
 
-def test_missing_file(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_missing_file(tmp_path: Path, run: Runner) -> None:
     assert_fails(run(tmp_path / "nope.jpg"), "nope.jpg: no such file")
     assert out_files(tmp_path) == []
 
 
-def test_directory_instead_of_file(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
-    # A folder is a batch of the images in it (see test_batch.py); one without images:
+def test_directory_instead_of_file(tmp_path: Path, run: Runner) -> None:
+    # A folder is a batch of the images in it (see tests/cli/test_batch.py); one without images:
     (tmp_path / "photos").mkdir()
     (tmp_path / "photos" / "notes.txt").write_text("no images here")
     code, out, err = run(tmp_path / "photos")
@@ -83,24 +87,24 @@ def test_directory_instead_of_file(tmp_path: Path, run) -> None:  # type: ignore
     assert err.strip().splitlines()[-1].endswith(f"--content-image: no images in folder {tmp_path / 'photos'}")
 
 
-def test_no_read_permission(tmp_path: Path, run, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_no_read_permission(tmp_path: Path, run: Runner, monkeypatch: pytest.MonkeyPatch) -> None:
     # As root (CI), chmod cannot deny reading: make the open fail the way it would.
     path = write_image(tmp_path / "locked.png")
 
-    def denied(fp: object, *args: object, **kwargs: object) -> None:
+    def denied(fp: Any, *args: Any, **kwargs: Any) -> None:
         raise PermissionError(errno.EACCES, "Permission denied", str(fp))
 
     monkeypatch.setattr(Image, "open", denied)
     assert_fails(run(path), "locked.png: no permission to read it")
 
 
-def test_empty_file(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_empty_file(tmp_path: Path, run: Runner) -> None:
     (tmp_path / "empty.jpg").write_bytes(b"")
     assert_fails(run(tmp_path / "empty.jpg"), "empty.jpg: not an image format", "JPEG or PNG")
 
 
 @pytest.mark.parametrize("suffix", [".jpg", ".png"])
-def test_truncated_image(tmp_path: Path, run, suffix: str) -> None:  # type: ignore[no-untyped-def]
+def test_truncated_image(tmp_path: Path, run: Runner, suffix: str) -> None:
     whole = write_image(tmp_path / f"whole{suffix}", (200, 150))
     cut = tmp_path / f"cut{suffix}"
     cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
@@ -108,12 +112,12 @@ def test_truncated_image(tmp_path: Path, run, suffix: str) -> None:  # type: ign
     assert out_files(tmp_path) == []
 
 
-def test_text_file_named_jpg(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_text_file_named_jpg(tmp_path: Path, run: Runner) -> None:
     (tmp_path / "notes.jpg").write_text("shopping list\n")
     assert_fails(run(tmp_path / "notes.jpg"), "notes.jpg: not an image format")
 
 
-def test_unsupported_format(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_unsupported_format(tmp_path: Path, run: Runner) -> None:
     (tmp_path / "logo.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg"/>')
     assert_fails(run(tmp_path / "logo.svg"), "logo.svg: not an image format this tool reads",
                  "convert it to JPEG or PNG")
@@ -121,18 +125,18 @@ def test_unsupported_format(tmp_path: Path, run) -> None:  # type: ignore[no-unt
 
 @pytest.mark.parametrize("size, fragment", [((1, 1), "1x1 pixels is too small"),
                                             ((40, 10), "40x10 pixels is too small")])
-def test_too_small(tmp_path: Path, run, size: tuple, fragment: str) -> None:  # type: ignore[no-untyped-def]
+def test_too_small(tmp_path: Path, run: Runner, size: tuple, fragment: str) -> None:
     path = write_image(tmp_path / "tiny.png", size)
     assert_fails(run(path), fragment, "minimum is 16x16")
 
 
-def test_too_thin_at_this_size(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_too_thin_at_this_size(tmp_path: Path, run: Runner) -> None:
     path = write_image(tmp_path / "panorama.png", (400, 40))
     assert_fails(run(path), "at --max-long-edge 32 its short side would be 3 pixels",
                  "raise --max-long-edge to at least 160")
 
 
-def test_decompression_bomb(tmp_path: Path, run, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_decompression_bomb(tmp_path: Path, run: Runner, monkeypatch: pytest.MonkeyPatch) -> None:
     path = write_image(tmp_path / "bomb.png", (100, 100))
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 100x100 is then over twice the limit
     assert_fails(run(path), "bomb.png: refused as a possible decompression bomb")
@@ -142,14 +146,14 @@ def test_decompression_bomb(tmp_path: Path, run, monkeypatch: pytest.MonkeyPatch
 
 @pytest.mark.parametrize("mode, suffix", [("L", ".png"), ("LA", ".png"), ("RGBA", ".png"),
                                           ("P", ".png"), ("CMYK", ".jpg"), ("I;16", ".png")])
-def test_any_pixel_mode(tmp_path: Path, run, mode: str, suffix: str) -> None:  # type: ignore[no-untyped-def]
+def test_any_pixel_mode(tmp_path: Path, run: Runner, mode: str, suffix: str) -> None:
     path = write_image(tmp_path / f"odd{suffix}", mode=mode)
     with Image.open(path) as img:
         assert img.mode == mode or (mode == "I;16" and img.mode.startswith("I"))
     assert_works(run(path), tmp_path)
 
 
-def test_float_tiff(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_float_tiff(tmp_path: Path, run: Runner) -> None:
     import tifffile
 
     rgb = np.random.default_rng(0).random((32, 48, 3)).astype(np.float32)
@@ -160,7 +164,7 @@ def test_float_tiff(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def
     assert_works(run(tmp_path / "grey_float.tif"), tmp_path)
 
 
-def test_exif_rotated_phone_photo(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_exif_rotated_phone_photo(tmp_path: Path, run: Runner) -> None:
     img = Image.fromarray(np.random.default_rng(0).integers(0, 256, (40, 64, 3), dtype=np.uint8))
     exif = Image.Exif()
     exif[0x0112] = 6  # shown rotated by 90 degrees: portrait
@@ -170,7 +174,7 @@ def test_exif_rotated_phone_photo(tmp_path: Path, run) -> None:  # type: ignore[
         assert final.size == (20, 32)  # portrait, as a viewer shows it
 
 
-def test_animated_gif_uses_the_first_frame(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_animated_gif_uses_the_first_frame(tmp_path: Path, run: Runner) -> None:
     frames = [Image.new("RGB", (48, 32), colour) for colour in ("red", "green", "blue")]
     frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
     result = run(tmp_path / "anim.gif")
@@ -178,7 +182,7 @@ def test_animated_gif_uses_the_first_frame(tmp_path: Path, run) -> None:  # type
     assert "anim.gif: has 3 frames; using the first" in result[2]
 
 
-def test_huge_image_is_shrunk_while_loading(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_huge_image_is_shrunk_while_loading(tmp_path: Path, run: Runner) -> None:
     from neural_style.io.images import load_rgb
 
     y, x = np.mgrid[0:3000, 0:4000]
@@ -188,7 +192,7 @@ def test_huge_image_is_shrunk_while_loading(tmp_path: Path, run) -> None:  # typ
     assert_works(run(tmp_path / "big.jpg"), tmp_path)
 
 
-def test_paths_with_spaces_and_non_ascii(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_paths_with_spaces_and_non_ascii(tmp_path: Path, run: Runner) -> None:
     folder = tmp_path / "my photos" / "été"
     folder.mkdir(parents=True)
     path = write_image(folder / "chat noir ü.png")
@@ -198,7 +202,7 @@ def test_paths_with_spaces_and_non_ascii(tmp_path: Path, run) -> None:  # type: 
     assert stdout.strip().splitlines()[-1] == str(out) and out.is_file()
 
 
-def test_inputs_are_never_written(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_inputs_are_never_written(tmp_path: Path, run: Runner) -> None:
     content = write_image(tmp_path / "c.png")
     style = write_image(tmp_path / "s.png", (40, 40), seed=3)
     before = [hashlib.sha256(p.read_bytes()).hexdigest() for p in (content, style)]
@@ -219,20 +223,20 @@ def test_inputs_are_never_written(tmp_path: Path, run) -> None:  # type: ignore[
     (["--max-long-edge", "15"], "--max-long-edge: must be at least 16"),
     (["--output", "x.gif2"], "unknown output extension '.gif2'"),
 ])
-def test_bad_options_exit_2(tmp_path: Path, run, extra: List[str], fragment: str) -> None:  # type: ignore[no-untyped-def]
+def test_bad_options_exit_2(tmp_path: Path, run: Runner, extra: List[str], fragment: str) -> None:
     code, out, err = run(write_image(tmp_path / "c.png"), None, *extra)
     assert code == ExitCode.USAGE and fragment in err and "Traceback" not in err
     assert out_files(tmp_path) == []
 
 
-def test_missing_output_folder_is_created(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_missing_output_folder_is_created(tmp_path: Path, run: Runner) -> None:
     out = tmp_path / "new" / "deeper" / "final.png"
     code, _, err = run(write_image(tmp_path / "c.png"), None, "--output", str(out))
     assert code == 0, err
     assert out.is_file()
 
 
-def test_unwritable_output_fails_before_loading_weights(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_unwritable_output_fails_before_loading_weights(tmp_path: Path, run: Runner) -> None:
     blocker = tmp_path / "a_file"
     blocker.write_text("in the way")
     line = assert_fails(run(write_image(tmp_path / "c.png"), None, "--output",
@@ -241,7 +245,7 @@ def test_unwritable_output_fails_before_loading_weights(tmp_path: Path, run) -> 
     assert "weights" not in line  # the output was checked first
 
 
-def test_output_equal_to_input_is_refused(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_output_equal_to_input_is_refused(tmp_path: Path, run: Runner) -> None:
     content = write_image(tmp_path / "c.png")
     before = content.read_bytes()
     assert_fails(run(content, None, "--output", str(content)), "would overwrite an input image",
@@ -251,27 +255,27 @@ def test_output_equal_to_input_is_refused(tmp_path: Path, run) -> None:  # type:
 
 # ---- weights ---------------------------------------------------------------------------
 
-def test_weights_missing(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_weights_missing(tmp_path: Path, run: Runner) -> None:
     assert_fails(run(write_image(tmp_path / "c.png"), None, "--weights", str(tmp_path / "w.params")),
                  "VGG19 weights not found", "scripts/download_vgg.sh")
 
 
-def test_weights_truncated(tmp_path: Path, run, vgg19_random_npz: Path) -> None:  # type: ignore[no-untyped-def]
+def test_weights_truncated(tmp_path: Path, run: Runner, vgg19_random_npz: Path) -> None:
     cut = tmp_path / "cut.npz"
     cut.write_bytes(vgg19_random_npz.read_bytes()[:100_000])
     assert_fails(run(write_image(tmp_path / "c.png"), None, "--weights", str(cut)),
                  "cut.npz: not a readable .npz file")
 
 
-def test_weights_wrong_type(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_weights_wrong_type(tmp_path: Path, run: Runner) -> None:
     fake = tmp_path / "w.params"
     fake.write_bytes(b"<html>404 Not Found</html>")
     assert_fails(run(write_image(tmp_path / "c.png"), None, "--weights", str(fake)),
                  "w.params: not a readable MXNet .params file")
 
 
-def test_weights_wrong_shapes(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
-    from conftest import TINY, random_weights
+def test_weights_wrong_shapes(tmp_path: Path, run: Runner) -> None:
+    from tests.helpers import TINY, random_weights
 
     np.savez(tmp_path / "tiny.npz", **random_weights(TINY))
     assert_fails(run(write_image(tmp_path / "c.png"), None, "--weights", str(tmp_path / "tiny.npz")),
@@ -280,7 +284,7 @@ def test_weights_wrong_shapes(tmp_path: Path, run) -> None:  # type: ignore[no-u
 
 # ---- runtime ---------------------------------------------------------------------------
 
-def test_divergence(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_divergence(tmp_path: Path, run: Runner) -> None:
     code, out, err = run(write_image(tmp_path / "c.png"), None, "--lr", "1e30", "--tv-weight", "0",
                          "--max-num-epochs", "50", "--save-epochs", "0")
     assert code == ExitCode.FAILURE and "Traceback" not in err
@@ -288,7 +292,7 @@ def test_divergence(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def
     assert out_files(tmp_path) == ["final.diverged.jpg"]  # the last finite image, not as a result
 
 
-def test_out_of_memory(tmp_path: Path, run, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_out_of_memory(tmp_path: Path, run: Runner, monkeypatch: pytest.MonkeyPatch) -> None:
     def no_memory(*args: object, **kwargs: object) -> None:
         raise mx.base.MXNetError("[12:00:00] src/storage/./cpu_device_storage.h:72: "
                                  "Failed to allocate CPU Memory: std::bad_alloc")
@@ -299,15 +303,15 @@ def test_out_of_memory(tmp_path: Path, run, monkeypatch: pytest.MonkeyPatch) -> 
     assert out_files(tmp_path) == []
 
 
-def test_disk_full_keeps_the_previous_result(tmp_path: Path, run,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_disk_full_keeps_the_previous_result(tmp_path: Path, run: Runner,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
     content = write_image(tmp_path / "c.png")
     assert run(content)[0] == 0
     final = tmp_path / "out" / "final.jpg"
     before = final.read_bytes()
     real_save = Image.Image.save
 
-    def full_on_final(self: Image.Image, fp: object, *args: object, **kwargs: object) -> None:
+    def full_on_final(self: Image.Image, fp: Any, *args: Any, **kwargs: Any) -> None:
         if ".final.jpg." in str(fp):
             raise OSError(errno.ENOSPC, "No space left on device")
         real_save(self, fp, *args, **kwargs)
@@ -319,11 +323,11 @@ def test_disk_full_keeps_the_previous_result(tmp_path: Path, run,
     assert out_files(tmp_path) == ["e_1.jpg", "e_2.jpg", "final.jpg"]
 
 
-def test_ctrl_c_during_a_snapshot_write(tmp_path: Path, run,
-                                        monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_ctrl_c_during_a_snapshot_write(tmp_path: Path, run: Runner,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
     real_save = Image.Image.save
 
-    def interrupted(self: Image.Image, fp: object, *args: object, **kwargs: object) -> None:
+    def interrupted(self: Image.Image, fp: Any, *args: Any, **kwargs: Any) -> None:
         if ".e_2.jpg." in str(fp):
             Path(str(fp)).write_bytes(b"half a jpeg")
             raise KeyboardInterrupt

@@ -5,7 +5,10 @@ import math
 
 import pytest
 
-from neural_style.config import CONTENT_LAYERS, STYLE_LAYERS, Config
+from neural_style.config import CONTENT_LAYERS, STYLE_LAYERS, Config, field_types
+from neural_style.engine.denoise import DENOISERS
+from neural_style.engine.optimisers import OPTIMISERS
+from neural_style.engine.vgg import POOLING
 from neural_style.errors import ConfigError, ExitCode
 
 #: The MXNet example's flag defaults (nstyle.py at cbbb864005), which we keep.
@@ -24,9 +27,13 @@ def test_defaults_are_the_examples() -> None:
     assert cfg.content_layers == CONTENT_LAYERS == ("relu4_2",)
 
 
-def test_frozen() -> None:
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        Config().lr = 1.0  # type: ignore[misc]
+def test_a_config_is_a_value() -> None:
+    """Equal settings make equal, hashable configs; replace() leaves the original alone."""
+    base = Config(content_weight=5.0)
+    assert base == Config(content_weight=5.0) and hash(base) == hash(Config(content_weight=5.0))
+    changed = base.replace(lr=0.5)
+    assert (base.lr, changed.lr, changed.content_weight) == (None, 0.5, 5.0)
+    assert len({base, changed, Config(content_weight=5.0)}) == 2
 
 
 def test_vgg_alias_and_unknown_model() -> None:
@@ -68,3 +75,28 @@ def test_replace_validates() -> None:
     assert Config().replace(lr=0.5).lr == 0.5
     with pytest.raises(ConfigError):
         Config().replace(lr=-0.5)
+
+
+@pytest.mark.parametrize("name", list(OPTIMISERS))
+def test_every_optimiser_is_a_choice_with_its_default_rate(name: str) -> None:
+    cfg = Config(optimizer=name)
+    assert cfg.learning_rate == OPTIMISERS[name].default_lr
+    assert Config(optimizer=name, lr=0.5).learning_rate == 0.5
+
+
+def test_every_registered_choice_is_accepted_and_others_are_not() -> None:
+    for name, denoiser in DENOISERS.items():
+        assert Config(denoise=name).denoise_strength == denoiser.default_strength
+    for kind in POOLING:
+        assert Config(pooling=kind).pooling == kind
+    with pytest.raises(ConfigError, match="--pooling: choose from avg, max"):
+        Config(pooling="min")
+    with pytest.raises(ConfigError, match="--optimizer: choose from nag, adam, lbfgs"):
+        Config(optimizer="sgd")
+
+
+def test_field_types_unwrap_optional() -> None:
+    types = field_types()
+    assert types["lr"] is float and types["seed"] is int and types["init_image"] is str
+    assert types["max_num_epochs"] is int and types["original_colors"] is bool
+    assert set(types) == {f.name for f in dataclasses.fields(Config)}

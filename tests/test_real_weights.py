@@ -6,11 +6,11 @@ from pathlib import Path
 from typing import List
 
 import pytest
-from conftest import INPUT
 
 from neural_style import Config, Stylizer, cli
 from neural_style.engine.optimise import EpochInfo
 from neural_style.io.weights import default_weights_path
+from tests.helpers import INPUT
 
 pytestmark = pytest.mark.slow
 

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import pytest
-from conftest import TINY, ready_graph, write_image
 from PIL import Image
-from reference import features
 
 from neural_style import Config, Stylizer, cli
 from neural_style._mxnet import mx
@@ -18,13 +16,17 @@ from neural_style.config import CONTENT_LAYERS, STYLE_LAYERS, layer_weights
 from neural_style.engine.graph import StyleGraph, positions
 from neural_style.engine.losses import TVSmoothing
 from neural_style.engine.optimise import (
+    Callback,
     EpochInfo,
+    LoopOutcome,
     StopReason,
     lbfgs_objective,
     optimise,
 )
 from neural_style.engine.pixels import keep_colors, resize_network
 from neural_style.errors import ConfigError, ExitCode
+from tests.helpers import TINY, ready_graph, write_image
+from tests.reference import features
 
 SHAPE = (24, 24)
 
@@ -109,9 +111,10 @@ def test_multiscale_sizes_and_warm_start(tiny_weights: Dict[str, np.ndarray], co
     ends: List[np.ndarray] = []
     real = engine.optimise
 
-    def spy(graph: StyleGraph, *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+    def spy(graph: StyleGraph, cfg: Config, callback: Optional[Callback] = None,
+            first_epoch: int = 0, scale: int = 0) -> LoopOutcome:
         starts.append((graph.shape, graph.data.asnumpy().copy()))
-        outcome = real(graph, *args, **kwargs)  # type: ignore[arg-type]
+        outcome = real(graph, cfg, callback, first_epoch, scale)
         ends.append(graph.data.asnumpy().copy())
         return outcome
 
@@ -200,9 +203,9 @@ def test_max_pooling_matches_numpy(tiny_weights: Dict[str, np.ndarray]) -> None:
     graph = StyleGraph(TINY, params, SHAPE, STYLE_LAYERS, CONTENT_LAYERS, mx.cpu(), "max",
                        np.float64)
     image = np.random.default_rng(3).uniform(-60, 60, size=(1, 3) + SHAPE)
-    watched = graph._watched(image)
+    got = graph.targets(image, "content")["content:relu4_2"]
     want = features(TINY, tiny_weights, image, ["relu4_2"], pooling="max")["relu4_2"]
-    np.testing.assert_allclose(watched[-1].asnumpy()[0], want, rtol=1e-8)
+    np.testing.assert_allclose(got[0], want, rtol=1e-8)
 
 
 def test_layer_weights_and_names() -> None:

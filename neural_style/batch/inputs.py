@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Iterable, List, Sequence, Tuple
 
 from ..errors import ConfigError
+from ..io.images import IMAGE_FORMATS
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 PAIRINGS = ("product", "zip")
 
 
@@ -23,7 +23,7 @@ def expand_images(specs: Sequence[str], flag: str) -> List[Path]:
     for spec in specs:
         path = Path(spec)
         if path.is_dir():
-            images = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            images = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_FORMATS)
             if not images:
                 raise ConfigError(f"{flag}: no images in folder {spec}")
             found.extend(images)

@@ -10,7 +10,7 @@ from typing import Any, Dict, List, Tuple
 from ..config import Config
 from ..errors import ConfigError
 from .inputs import StylePair
-from .settings import field_name, parse_value
+from .settings import configured, field_name, parse_value
 
 
 def read_manifest(path: Path) -> Tuple[List[StylePair], List[Dict[str, Any]]]:
@@ -77,8 +77,5 @@ def _manifest_settings(row: Dict[str, Any], number: int) -> Dict[str, Any]:
             continue
         name = field_name(str(column), f"row {number}: column")
         settings[name] = parse_value(name, value, f"row {number}")
-    try:
-        Config().replace(**{k: v for k, v in settings.items() if k != "output"})
-    except ConfigError as err:
-        raise ConfigError(f"row {number}: {err}") from None
+    configured(Config(), {k: v for k, v in settings.items() if k != "output"}, f"row {number}")
     return settings

@@ -2,7 +2,7 @@
 
 Everything here is checked before any heavy work: a plan either comes out whole, or a
 :class:`~neural_style.errors.ConfigError` says what is wrong (with row numbers for a
-manifest). Running the plan is :mod:`neural_style.runner`'s job.
+manifest). Running the plan is :mod:`neural_style.batch.runner`'s job.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from ..config import Config
 from ..errors import ConfigError
 from .inputs import StylePair
 from .jobs import BatchJob
-from .settings import _configured, numeric_fields
+from .settings import configured, numeric_fields
 
 #: The default output names: readable, and made unique with a short hash where two jobs
 #: would otherwise share a name (same stems from different folders).
@@ -84,7 +84,7 @@ def plan(pairs: Sequence[StylePair], base: Config, sweeps: Sequence[Tuple[str, L
         explicit_output = row.pop("output", None)
         for combo in combos:
             params = {**row, **dict(zip(names, combo))}
-            cfg = _configured(base, params, f"job {len(jobs)}")
+            cfg = configured(base, params, f"job {len(jobs)}")
             name = render(template or DEFAULT_TEMPLATE, len(jobs), content, style, cfg, params)
             output = Path(explicit_output) if explicit_output and len(combos) == 1 else out_dir / name
             jobs.append(BatchJob(len(jobs), content, style, output, cfg, output.with_suffix(""), params))

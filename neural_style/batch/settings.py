@@ -4,24 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import typing
 from typing import Any, Dict, List, Tuple
 
-from ..config import Config
+from ..config import Config, field_types
 from ..errors import ConfigError
 
 
 def numeric_fields() -> Dict[str, type]:
     """Config fields a sweep or a manifest row may set, with their types."""
-    hints = typing.get_type_hints(Config)
-    out: Dict[str, type] = {}
-    for f in dataclasses.fields(Config):
-        kind = hints[f.name]
-        args = [a for a in typing.get_args(kind) if a is not type(None)]
-        kind = args[0] if args else kind
-        if kind in (int, float) and f.metadata.get("cli", True):
-            out[f.name] = kind
-    return out
+    types = field_types()
+    return {f.name: types[f.name] for f in dataclasses.fields(Config)
+            if types[f.name] in (int, float) and f.metadata.get("cli", True)}
 
 
 def field_name(name: str, where: str) -> str:
@@ -58,7 +51,8 @@ def parse_sweep(text: str) -> Tuple[str, List[Any]]:
     return key, parsed
 
 
-def _configured(base: Config, params: Dict[str, Any], where: str) -> Config:
+def configured(base: Config, params: Dict[str, Any], where: str) -> Config:
+    """``base`` with ``params`` applied; a bad value's error says ``where`` it came from."""
     try:
         return base.replace(**params)
     except ConfigError as err:

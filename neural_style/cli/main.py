@@ -18,7 +18,6 @@ import re
 import sys
 import tempfile
 import time
-import typing
 from pathlib import Path
 from typing import Any, Iterator, List, NoReturn, Optional, Sequence
 
@@ -30,7 +29,7 @@ from ..batch.plan import DEFAULT_TEMPLATE, plan, refuse_collisions
 from ..batch.runner import DONE, FAILED, INTERRUPTED, SKIPPED, JobResult, Reporter
 from ..batch.settings import parse_sweep
 from ..batch.shard import shard
-from ..config import Config
+from ..config import Config, field_types
 from ..errors import ConfigError, ExitCode, ImageError, NeuralStyleError, summary
 from ..io.images import is_complete, output_format
 from ..io.weights import FETCH_HINT, require_weights
@@ -55,11 +54,6 @@ class _Parser(argparse.ArgumentParser):
         super().error(message)
 
 
-def _field_type(hint: Any) -> Any:
-    args = [a for a in typing.get_args(hint) if a is not type(None)]
-    return args[0] if typing.get_origin(hint) is typing.Union and len(args) == 1 else hint
-
-
 _METAVARS = {int: "N", float: "X"}
 
 
@@ -68,7 +62,7 @@ def _shown(value: Any) -> str:
 
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
-    hints = typing.get_type_hints(Config)
+    types = field_types()
     group = parser.add_argument_group("algorithm and output (defaults from neural_style.Config)")
     for f in dataclasses.fields(Config):
         meta = f.metadata
@@ -76,7 +70,7 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
             continue
         flag = "--" + f.name.replace("_", "-")
         shown = "" if "(default:" in meta["help"] else f" (default: {_shown(f.default)})"
-        kind = _field_type(hints[f.name])
+        kind = types[f.name]
         if kind is bool:
             group.add_argument(flag, dest=f.name, action="store_true", help=meta["help"])
             continue
@@ -268,8 +262,9 @@ class CliReporter(Reporter):
         elif result.written is not None:
             print(result.written, flush=True)
         if result.status == FAILED:
+            job = result.job
             where = "" if self.request.single else \
-                f"job {result.job.index} ({result.job.content.name} + {result.job.style_label}): "
+                f"job {job.index} ({job.content.name} + {job.style_label}): "
             log.error("error: %s%s", where, result.error)
         elif result.status == SKIPPED:
             log.info("skipped (complete): %s", result.job.output)

@@ -94,10 +94,13 @@ class BatchProgress:
                             else BarProgress(info.max_epochs, self.stream, position=1 if self._jobs else 0))
         self._epochs(info)
 
-    def job_finished(self) -> None:
+    def _close_epochs(self) -> None:
         if self._epochs is not None:
             self._epochs.close()
             self._epochs = None
+
+    def job_finished(self) -> None:
+        self._close_epochs()
         if self._jobs is not None:
             self._jobs.update(1)
 
@@ -110,9 +113,7 @@ class BatchProgress:
         return tqdm.external_write_mode(file=self.stream)
 
     def close(self) -> None:
-        if self._epochs is not None:
-            self._epochs.close()
-            self._epochs = None
+        self._close_epochs()
         if self._jobs is not None:
             self._jobs.close()
             self._jobs = None

@@ -1,14 +1,45 @@
-"""Denoising filters for snapshots and the final image."""
+"""Denoising filters for snapshots and the final image: one registry, :data:`DENOISERS`."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable, Dict, Optional
+
 import numpy as np
 
-#: Denoising filters and, for each, the strength used when --remove-noise is not given.
+
+def _gaussian(rgb: np.ndarray, sigma: float) -> np.ndarray:
+    from skimage.filters import gaussian
+
+    return gaussian(rgb, sigma=sigma, channel_axis=-1, preserve_range=True)
+
+
+def _tv(rgb: np.ndarray, weight: float) -> np.ndarray:
+    from skimage.restoration import denoise_tv_chambolle
+
+    return denoise_tv_chambolle(rgb, weight=weight, channel_axis=-1)
+
+
+@dataclass(frozen=True)
+class Denoiser:
+    """One choice of ``--denoise``: its filter on [0, 1] floats (None: no filter) and the
+    strength used when --remove-noise is not given."""
+
+    default_strength: float
+    filter: Optional[Callable[[np.ndarray, float], np.ndarray]]
+    unit: str = ""
+
+
 #: Gaussian: sigma in pixels; 0.5 removes the isolated dots the noise start leaves
 #: without softening strokes. TV: Chambolle's weight on the [0, 1] scale, the example's 0.02.
-DENOISE_DEFAULT_STRENGTH = {"gaussian": 0.5, "tv": 0.02, "none": 0.0}
-DENOISERS = tuple(DENOISE_DEFAULT_STRENGTH)
+DENOISERS: Dict[str, Denoiser] = {
+    "gaussian": Denoiser(0.5, _gaussian, "sigma in pixels"),
+    "tv": Denoiser(0.02, _tv, "TV weight"),
+    "none": Denoiser(0.0, None),
+}
+
+#: Each filter's default strength (a view of :data:`DENOISERS`).
+DENOISE_DEFAULT_STRENGTH: Dict[str, float] = {k: d.default_strength for k, d in DENOISERS.items()}
 
 
 def denoise(rgb: np.ndarray, method: str, strength: float) -> np.ndarray:
@@ -18,16 +49,9 @@ def denoise(rgb: np.ndarray, method: str, strength: float) -> np.ndarray:
     the same filter (or a Gaussian) is applied to the final image as well.
     """
     if method not in DENOISERS:
-        raise ValueError(f"unknown denoiser {method!r}")
-    if method == "none" or strength <= 0:
+        raise ValueError(f"unknown denoiser {method!r}; choose from {', '.join(DENOISERS)}")
+    apply = DENOISERS[method].filter
+    if apply is None or strength <= 0:
         return rgb
-    if method == "gaussian":
-        from skimage.filters import gaussian
-
-        out = gaussian(rgb, sigma=strength, channel_axis=-1, preserve_range=True) / 255.0
-    else:
-        from skimage.restoration import denoise_tv_chambolle
-
-        out = denoise_tv_chambolle(rgb.astype(np.float64) / 255.0, weight=strength,
-                                   channel_axis=-1)
+    out = apply(rgb.astype(np.float64) / 255.0, strength)
     return np.clip(np.rint(out * 255.0), 0, 255).astype(np.uint8)

@@ -14,14 +14,22 @@ import numpy as np
 
 from .._mxnet import mx
 from ..errors import ConfigError
-from .losses import LossTerm, NDArray, Symbol, content_term, normalized, style_term
+from .losses import (
+    TERM_BUILDERS,
+    LossTerm,
+    NDArray,
+    Readings,
+    Symbol,
+    norm_weight_name,
+    normalized,
+    term_name,
+    weighted,
+)
 from .precision import Precision, convert
-from .vgg import VGGSpec, check_layers
+from .vgg import POOLING, VGGSpec, check_layers
 
 #: Full precision, the default of every graph.
 FP32 = Precision("fp32", "the default")
-
-POOLING = ("avg", "max")
 
 
 def feature_symbols(spec: VGGSpec, layers: Sequence[str], pooling: str = "avg",
@@ -69,7 +77,8 @@ def bind_image(symbol: Symbol, params: Mapping[str, NDArray], shape: Tuple[int, 
     arg_shapes, _, _ = symbol.infer_shape(data=shape)
     args = {}
     for name, arg_shape in zip(symbol.list_arguments(), arg_shapes):
-        args[name] = params[name] if name in params else mx.nd.zeros(arg_shape, ctx=ctx, dtype=dtype)
+        args[name] = params[name] if name in params else \
+            mx.nd.zeros(arg_shape, ctx=ctx, dtype=dtype)
     grad_req = {name: ("write" if name == "data" else "null") for name in args}
     grads = {"data": mx.nd.zeros(shape, ctx=ctx, dtype=dtype)}
     return symbol.bind(ctx, args=args, args_grad=grads, grad_req=grad_req)
@@ -84,96 +93,123 @@ def positions(spec: VGGSpec, shape: Tuple[int, int], layers: Sequence[str], pool
 
 
 class StyleGraph:
-    """The bound objective for one image shape.
+    """The bound objective for one image shape: a list of named terms (:class:`Term`).
 
     ``data`` is the image being optimised (bound in place, so an optimiser that
     updates it needs no copy); ``grad`` receives the gradient of the weighted terms.
     With a low ``precision`` the network runs in it; inputs and outputs stay fp32.
+    Terms are built by kind from :data:`~neural_style.engine.losses.TERM_BUILDERS`, and
+    everything about them (targets, weights, readings) is looked up by term name.
     """
 
     def __init__(self, spec: VGGSpec, params: Mapping[str, NDArray], shape: Tuple[int, int],
                  style_layers: Sequence[str], content_layers: Sequence[str],
                  ctx: Any, pooling: str = "avg",
                  dtype: Any = np.float32, normalize_gradients: bool = False,
+                 more_layers: Optional[Mapping[str, Sequence[str]]] = None,
                  precision: Precision = FP32) -> None:
-        check_layers(spec, style_layers, "--style-layers")
-        check_layers(spec, content_layers, "--content-layers")
+        """``more_layers``: the layers of further kinds of term, by kind (a key of
+        :data:`~neural_style.engine.losses.TERM_BUILDERS`)."""
         self.shape = (1, 3) + tuple(shape)
         self.pooling, self.precision = pooling, precision
-        self.style_layers, self.content_layers = tuple(style_layers), tuple(content_layers)
-        feats = feature_symbols(spec, self.style_layers + self.content_layers, pooling)
-        shapes = _shapes(feats, self.shape)
-        self.terms: List[LossTerm] = []
-        watched: List[Symbol] = []
+        self.layers: Dict[str, Tuple[str, ...]] = {"style": tuple(style_layers),
+                                                   "content": tuple(content_layers)}
+        self.layers.update({kind: tuple(layers) for kind, layers in (more_layers or {}).items()})
+        for kind, layers in self.layers.items():
+            check_layers(spec, layers, f"--{kind}-layers")
         self.normalize_gradients = normalize_gradients
-
-        def term_input(layer: str, name: str) -> Symbol:
-            return normalized(feats[layer], name) if normalize_gradients else feats[layer]
-
-        for layer in self.style_layers:
-            term, g, _ = style_term(layer, term_input(layer, f"style:{layer}"), shapes[layer])
-            self.terms.append(term)
-            watched.append(g)
-        for layer in self.content_layers:
-            term, _ = content_term(layer, term_input(layer, f"content:{layer}"))
-            self.terms.append(term)
-            watched.append(feats[layer])
-        # The watched outputs (Gram matrices, content features) give the targets; BlockGrad
-        # keeps them out of the backward pass.
-        outputs = [t.symbol for t in self.terms] + [mx.sym.BlockGrad(w) for w in watched]
+        self.terms: List[LossTerm] = self._build_terms(spec, pooling)
+        # The sources (Gram matrices, content features) give the targets; BlockGrad keeps
+        # them out of the backward pass. Outputs: every term's value, then every source.
+        outputs = [t.symbol for t in self.terms] + [mx.sym.BlockGrad(t.source) for t in self.terms]
         symbol = convert(mx.sym.Group(outputs), precision)
         self._executor = bind_image(symbol, params, self.shape, ctx, dtype)
         self.data: NDArray = self._executor.arg_dict["data"]
         self.grad: NDArray = self._executor.grad_dict["data"]
         self._head_grads = [mx.nd.zeros((1,), ctx=ctx, dtype=dtype) for _ in self.terms]
-        self._weights = np.zeros(len(self.terms))
+        self._weights: Dict[str, float] = {}
         self.set_weights(style=1.0, content=1.0)
 
+    @property
+    def style_layers(self) -> Tuple[str, ...]:
+        return self.layers["style"]
+
+    @property
+    def content_layers(self) -> Tuple[str, ...]:
+        return self.layers["content"]
+
+    def _build_terms(self, spec: VGGSpec, pooling: str) -> List[LossTerm]:
+        wanted = [layer for layers in self.layers.values() for layer in layers]
+        feats = feature_symbols(spec, wanted, pooling)
+        shapes = _shapes(feats, self.shape)
+        terms = []
+        for kind, layers in self.layers.items():
+            for layer in layers:
+                name = term_name(kind, layer)
+                features = normalized(feats[layer], name) if self.normalize_gradients \
+                    else feats[layer]
+                terms.append(TERM_BUILDERS[kind](layer, features, shapes[layer]))
+        return terms
+
     def set_weights(self, style: float, content: float,
-                    layer_weights: Optional[Mapping[str, float]] = None) -> None:
-        """The user's style and content weights, and optional per-term weights keyed by
-        term name (the backward pass's head gradients)."""
-        by_kind = {"style": style, "content": content}
+                    layer_weights: Optional[Mapping[str, float]] = None,
+                    kinds: Optional[Mapping[str, float]] = None) -> None:
+        """The user's style and content weights (and those of further ``kinds``, 1 if not
+        given), and optional per-term weights keyed by term name: the backward pass's
+        head gradients."""
+        by_kind = {"style": style, "content": content, **(kinds or {})}
         per_term = layer_weights or {}
-        self._weights = np.array([by_kind[t.kind] * t.scale * per_term.get(t.name, 1.0)
-                                  for t in self.terms])
-        for head, weight in zip(self._head_grads, self._weights):
-            head[:] = weight
+        self._weights = {t.name: by_kind.get(t.kind, 1.0) * t.weight * per_term.get(t.name, 1.0)
+                         for t in self.terms}
+        for term, head in zip(self.terms, self._head_grads):
+            head[:] = self._weights[term.name]
         if self.normalize_gradients:
-            for term, weight in zip(self.terms, self._weights):
-                self._executor.arg_dict[f"norm_weight_{term.name.replace(':', '_')}"][:] = weight
+            for term in self.terms:
+                self._executor.arg_dict[norm_weight_name(term.name)][:] = self._weights[term.name]
 
     @property
     def term_names(self) -> List[str]:
         return [t.name for t in self.terms]
 
-    def _watched(self, image: np.ndarray) -> List[NDArray]:
+    def _sources(self, image: np.ndarray, reference: str) -> List[Tuple[LossTerm, NDArray]]:
+        """Forward ``image``; each term whose target comes from the ``reference`` image
+        ("style" or "content"), with its source's value (on the device)."""
         self.data[:] = image
         self._executor.forward(is_train=False)
-        return self._executor.outputs[len(self.terms):]
+        sources = self._executor.outputs[len(self.terms):]
+        return [(t, s) for t, s in zip(self.terms, sources) if t.reference == reference]
+
+    def targets(self, image: np.ndarray, reference: str) -> Dict[str, np.ndarray]:
+        """``{term name: target}`` of the terms whose reference image is ``image`` ((1, 3,
+        H, W), network units): the style image for ``"style"``, the content for ``"content"``."""
+        return {t.name: s.asnumpy() for t, s in self._sources(image, reference)}
 
     def style_targets(self, style_image: np.ndarray) -> List[np.ndarray]:
-        """The Gram matrices of ``style_image`` ((1, 3, H, W), network units), one per layer."""
-        return [g.asnumpy() for g in self._watched(style_image)[: len(self.style_layers)]]
+        """The targets ``style_image`` gives (the Gram matrices), in term order: what the
+        style cache keeps."""
+        return list(self.targets(style_image, "style").values())
 
-    def set_targets(self, style_grams: Sequence[np.ndarray], content_image: np.ndarray) -> None:
-        """Bind the style targets (from :meth:`style_targets`, perhaps cached) and the
-        content targets computed from ``content_image``."""
+    def set_targets(self, style_targets: Sequence[np.ndarray], content_image: np.ndarray) -> None:
+        """Bind the style targets (from :meth:`style_targets`, perhaps cached and blended)
+        and the content targets computed from ``content_image``."""
         args = self._executor.arg_dict
-        # astype copies (the watched outputs are overwritten by the next forward pass) and
-        # brings a float16 feature map (fp16 graphs keep BlockGrad in fp16) to fp32.
-        contents = [c.astype(np.float32) for c in self._watched(content_image)[len(self.style_layers):]]
-        for layer, g in zip(self.style_layers, style_grams):
-            args[f"target_gram_{layer}"][:] = g
-        for layer, c in zip(self.content_layers, contents):
-            c.copyto(args[f"target_content_{layer}"])
+        for term, source in self._sources(content_image, "content"):
+            # astype: an fp16 graph keeps BlockGrad in fp16 (AMP's lists); the targets are fp32
+            source.astype(np.float32, copy=False).copyto(args[term.target])
+        style_terms = [t for t in self.terms if t.reference == "style"]
+        if len(style_targets) != len(style_terms):
+            raise ValueError(f"{len(style_targets)} style targets for {len(style_terms)} terms")
+        for term, target in zip(style_terms, style_targets):
+            args[term.target][:] = target
 
-    def forward_backward(self) -> NDArray:
-        """Loss terms (raw, unweighted, as one NDArray) at ``data``; gradient into ``grad``."""
+    def forward_backward(self) -> Readings:
+        """Each term's raw (unweighted) value at ``data``, by name; gradient into ``grad``."""
         self._executor.forward(is_train=True)
         self._executor.backward(self._head_grads)
-        return mx.nd.concat(*self._executor.outputs[: len(self.terms)], dim=0)
+        values = mx.nd.concat(*self._executor.outputs[: len(self.terms)], dim=0)
+        return Readings(self.term_names, values)
 
-    def weighted(self, raw_terms: np.ndarray) -> Dict[str, float]:
-        """``{term name: weight * raw value}`` from what :meth:`forward_backward` returned."""
-        return dict(zip(self.term_names, (self._weights * raw_terms).tolist()))
+    def weighted(self, readings: Mapping[str, float]) -> Dict[str, float]:
+        """``{name: weight * raw value}`` for the terms in ``readings`` (other readings, such
+        as ``tv``, as they are)."""
+        return weighted(readings, self._weights)

@@ -9,8 +9,9 @@ gradient of the backward pass, so changing a weight never rebinds the graph.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
-from typing import Any, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple
 
 import numpy as np
 
@@ -20,14 +21,46 @@ Symbol = Any  # mx.sym.Symbol; MXNet 1.x ships no type stubs
 NDArray = Any  # mx.nd.NDArray
 
 
+class Term(Protocol):
+    """One named term of the objective. Its statistics are read by ``name``, never by
+    position; its contribution is ``user weight of its kind * weight * raw``."""
+
+    @property
+    def name(self) -> str:  # unique, "<kind>:<layer>", e.g. "style:relu1_1"
+        ...
+
+    @property
+    def kind(self) -> str:  # which user weight applies: "style", "content"
+        ...
+
+    @property
+    def weight(self) -> float:  # the term's own constant factor (the layer's normalisation)
+        ...
+
+    @property
+    def symbol(self) -> Symbol:  # the raw value, a graph output of shape (1,)
+        ...
+
+
 @dataclass(frozen=True)
 class LossTerm:
-    """One term: ``user weight * scale * raw``, raw being the graph output ``symbol``."""
+    """A :class:`Term` comparing a statistic of one layer with a target variable.
 
-    name: str  # e.g. "style:relu1_1", "content:relu4_2"
-    kind: str  # "style" or "content": which user weight applies
+    ``source`` is that statistic as a symbol: forwarding the ``reference`` image (the
+    style or the content image) through it gives the value to bind to ``target``.
+    """
+
+    name: str
+    kind: str
+    weight: float
     symbol: Symbol
-    scale: float  # the layer's normalisation
+    target: str  # the name of the target variable
+    source: Symbol
+    reference: str  # "style" or "content": the image the target is computed from
+
+
+def term_name(kind: str, layer: str) -> str:
+    return f"{kind}:{layer}"
 
 
 def gram(features: Symbol, channels: int) -> Symbol:
@@ -36,22 +69,58 @@ def gram(features: Symbol, channels: int) -> Symbol:
     return mx.sym.linalg.syrk(flat, transpose=False, alpha=1.0)  # BLAS syrk: half of dot's work
 
 
-def style_term(layer: str, features: Symbol, shape: Tuple[int, ...],
-               ) -> Tuple[LossTerm, Symbol, Symbol]:
-    """The style term of one layer, its Gram symbol, and the target variable it compares to."""
+def style_term(layer: str, features: Symbol, shape: Tuple[int, ...]) -> LossTerm:
+    """The style term of one layer: ‖G − A‖² / (N² M), A the target Gram matrix."""
     _, channels, height, width = shape
     g = gram(features, channels)
-    target = mx.sym.Variable(f"target_gram_{layer}")
-    raw = mx.sym.sum(mx.sym.square(g - target))
+    target = f"target_gram_{layer}"
+    raw = mx.sym.sum(mx.sym.square(g - mx.sym.Variable(target)))
     scale = 1.0 / (channels * channels * height * width)
-    return LossTerm(f"style:{layer}", "style", raw, scale), g, target
+    return LossTerm(term_name("style", layer), "style", scale, raw, target, g, "style")
 
 
-def content_term(layer: str, features: Symbol) -> Tuple[LossTerm, Symbol]:
-    """The content term of one layer: ‖F − P‖², and the target variable P."""
-    target = mx.sym.Variable(f"target_content_{layer}")
-    raw = mx.sym.sum(mx.sym.square(features - target))
-    return LossTerm(f"content:{layer}", "content", raw, 1.0), target
+def content_term(layer: str, features: Symbol, shape: Tuple[int, ...]) -> LossTerm:
+    """The content term of one layer: ‖F − P‖², P the target features."""
+    target = f"target_content_{layer}"
+    raw = mx.sym.sum(mx.sym.square(features - mx.sym.Variable(target)))
+    return LossTerm(term_name("content", layer), "content", 1.0, raw, target, features, "content")
+
+
+#: How a term of each kind is built from a layer's features (and their shape): adding a
+#: kind of loss is adding an entry here (and a weight for it), nothing else in the engine.
+TermBuilder = Callable[[str, Symbol, Tuple[int, ...]], LossTerm]
+TERM_BUILDERS: Dict[str, TermBuilder] = {"style": style_term, "content": content_term}
+
+
+class Readings:
+    """Named scalar statistics left on the device, read together in one host sync.
+
+    The graph gives its terms' raw values; the optimiser adds its own (``tv``, ``eps``).
+    Readers look values up by name, so a new term needs no change where they are read.
+    """
+
+    def __init__(self, names: Sequence[str] = (), values: Optional[NDArray] = None) -> None:
+        self.names: Tuple[str, ...] = tuple(names)
+        self._parts: List[NDArray] = [] if values is None else [values.reshape((-1,))]
+
+    def plus(self, name: str, value: NDArray) -> "Readings":
+        """A copy with one more statistic (a one-element NDArray)."""
+        out = Readings()
+        out.names, out._parts = self.names + (name,), self._parts + [value.reshape((1,))]
+        return out
+
+    def read(self) -> Dict[str, float]:
+        """``{name: value}``, copied to the host as float64."""
+        if not self._parts:
+            return {}
+        values = mx.nd.concat(*self._parts, dim=0).asnumpy().astype(np.float64)
+        return dict(zip(self.names, values.tolist()))
+
+
+def weighted(readings: Mapping[str, float], weights: Mapping[str, float]) -> Dict[str, float]:
+    """Each reading times its weight; readings without one (``tv``, already weighted) as
+    they are."""
+    return {name: weights.get(name, 1.0) * value for name, value in readings.items()}
 
 
 #: 4-neighbour Laplacian / 8, the example's smoothing kernel.
@@ -67,6 +136,8 @@ class TVSmoothing:
     example, it is added after the content/style gradient is clipped, so it is not
     part of the clipped objective.
     """
+
+    name = "tv"  # its reading; the value comes weighted
 
     def __init__(self, tv_weight: float, ctx: Any, dtype: Any = np.float32) -> None:
         self.tv_weight = tv_weight
@@ -103,7 +174,6 @@ class _GradNormalize(mx.operator.CustomOp):  # type: ignore[misc]
         self.assign(in_grad[1], req[1], mx.nd.zeros_like(in_data[1]))
 
 
-@mx.operator.register(_NORMALIZE_OP)  # type: ignore[misc]
 class _GradNormalizeProp(mx.operator.CustomOpProp):  # type: ignore[misc]
     def __init__(self) -> None:
         super().__init__(need_top_grad=True)
@@ -121,7 +191,19 @@ class _GradNormalizeProp(mx.operator.CustomOpProp):  # type: ignore[misc]
         return _GradNormalize()
 
 
+def norm_weight_name(term: str) -> str:
+    """The variable that holds a term's weight for :func:`normalized`."""
+    return f"norm_weight_{term.replace(':', '_')}"
+
+
+@functools.lru_cache(maxsize=None)
+def _normalize_op() -> str:
+    """Register the custom op with MXNet on first use (not as a side effect of import)."""
+    mx.operator.register(_NORMALIZE_OP)(_GradNormalizeProp)
+    return _NORMALIZE_OP
+
+
 def normalized(features: Symbol, term: str) -> Symbol:
     """``features`` whose gradient is L1-normalised (times the variable ``norm_weight_<term>``)."""
-    weight = mx.sym.Variable(f"norm_weight_{term.replace(':', '_')}")
-    return mx.sym.Custom(features, weight, op_type=_NORMALIZE_OP)
+    weight = mx.sym.Variable(norm_weight_name(term))
+    return mx.sym.Custom(features, weight, op_type=_normalize_op())

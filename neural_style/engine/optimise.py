@@ -21,18 +21,18 @@ import enum
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
+from typing import Any, Callable, Deque, Dict, Optional, Tuple
 
 import numpy as np
 
 from .._mxnet import mx
 from ..config import Config
 from .graph import StyleGraph
-from .losses import NDArray, TVSmoothing
+from .losses import NDArray, Readings, TVSmoothing
+from .optimisers import OPTIMISERS
 from .vgg import RGB_MEAN
 
-MOMENTUM = 0.95
-WEIGHT_DECAY = 1e-4
+EPS = "eps"  # the reading of the relative change
 
 
 class StopReason(str, enum.Enum):
@@ -73,14 +73,16 @@ class _Stop(Exception):
 
 
 def make_optimizer(cfg: Config) -> Any:
-    """MXNet's NAG (the example's momentum and weight decay) or Adam, with the factor schedule."""
+    """The MXNet optimiser of ``cfg.optimizer`` (NAG with the example's momentum and weight
+    decay, or Adam), with the factor schedule."""
+    chosen = OPTIMISERS[cfg.optimizer]
+    if chosen.mxnet is None:
+        raise ValueError(f"{cfg.optimizer} is not an MXNet optimiser")
     lr = cfg.learning_rate
     schedule = mx.lr_scheduler.FactorScheduler(step=cfg.lr_sched_delay, factor=cfg.lr_sched_factor,
                                                base_lr=lr)
-    if cfg.optimizer == "adam":
-        return mx.optimizer.Adam(learning_rate=lr, lr_scheduler=schedule)
-    return mx.optimizer.NAG(learning_rate=lr, momentum=MOMENTUM, wd=WEIGHT_DECAY,
-                            lr_scheduler=schedule)
+    return mx.optimizer.create(chosen.mxnet, learning_rate=lr, lr_scheduler=schedule,
+                               **chosen.options)
 
 
 def relative_change(old: NDArray, new: NDArray) -> NDArray:
@@ -108,14 +110,12 @@ class Monitor:
         self.outcome = LoopOutcome(StopReason.MAX_EPOCHS, 0, math.inf)
         self.start = time.perf_counter()
 
-    def after_step(self, stats: List[NDArray], lr: float) -> None:
-        """``stats``: raw terms, the TV value (if any), then nothing; one host sync here."""
+    def after_step(self, readings: Readings, lr: float) -> None:
+        """``readings``: the raw terms and any others (``tv``); read here, in one host sync,
+        with this epoch's ``eps``."""
         image = self.graph.data
-        stats = stats + [relative_change(self.previous, image).reshape((1,))]
-        values = mx.nd.concat(*stats, dim=0).asnumpy().astype(np.float64)
-        eps, terms = float(values[-1]), self.graph.weighted(values[: len(self.graph.terms)])
-        if len(values) > len(self.graph.terms) + 1:
-            terms["tv"] = float(values[len(self.graph.terms)])
+        values = readings.plus(EPS, relative_change(self.previous, image)).read()
+        eps, terms = values.pop(EPS), self.graph.weighted(values)
         epoch = self.outcome.epochs + 1
         if not (math.isfinite(eps) and all(math.isfinite(v) for v in terms.values())):
             self.previous.copyto(image)
@@ -157,16 +157,16 @@ class Monitor:
 
 
 def _evaluate(graph: StyleGraph, smoothing: Optional[TVSmoothing], clip: Optional[float],
-              ) -> List[NDArray]:
+              ) -> Readings:
     """Forward + backward; the gradient (clipped if asked, plus TV) is left in graph.grad."""
-    stats = [graph.forward_backward()]
+    readings = graph.forward_backward()
     if clip is not None:
         clip_by_norm(graph.grad, clip)
     if smoothing is not None:
         tv_grad = smoothing.gradient(graph.data)
-        stats.append(smoothing.value(graph.data, tv_grad).reshape((1,)))
+        readings = readings.plus(smoothing.name, smoothing.value(graph.data, tv_grad))
         graph.grad += tv_grad
-    return stats
+    return readings
 
 
 def _first_order(graph: StyleGraph, cfg: Config, smoothing: Optional[TVSmoothing],
@@ -175,23 +175,22 @@ def _first_order(graph: StyleGraph, cfg: Config, smoothing: Optional[TVSmoothing
     state = optimizer.create_state(0, graph.data)
     clip = float(np.prod(graph.data.shape))
     while True:
-        stats = _evaluate(graph, smoothing, clip)
+        readings = _evaluate(graph, smoothing, clip)
         optimizer.update(0, graph.data, graph.grad, state)
-        monitor.after_step(stats, optimizer.learning_rate)
+        monitor.after_step(readings, optimizer.learning_rate)
 
 
 def lbfgs_objective(graph: StyleGraph, smoothing: Optional[TVSmoothing], last: Dict[str, Any],
                     ) -> Callable[[np.ndarray], Tuple[float, np.ndarray]]:
     """The objective scipy sees: content + style + TV at a flat float64 image, and its
     exact gradient (no clipping). ``last`` keeps the latest point and its statistics."""
-    image, shape, n = graph.data, graph.data.shape, len(graph.terms)
+    image, shape = graph.data, graph.data.shape
 
     def objective(x: np.ndarray) -> Tuple[float, np.ndarray]:
         image[:] = x.reshape(shape)
-        stats = _evaluate(graph, smoothing, clip=None)
-        values = mx.nd.concat(*stats, dim=0).asnumpy().astype(np.float64)
-        total = sum(graph.weighted(values[:n]).values()) + float(values[n:].sum())
-        last.update(x=x.copy(), stats=stats)
+        readings = _evaluate(graph, smoothing, clip=None)
+        total = sum(graph.weighted(readings.read()).values())
+        last.update(x=x.copy(), readings=readings)
         return total, graph.grad.asnumpy().astype(np.float64).ravel()
 
     return objective
@@ -208,7 +207,7 @@ def _lbfgs(graph: StyleGraph, cfg: Config, smoothing: Optional[TVSmoothing],
     def on_iteration(xk: np.ndarray) -> None:
         if last.get("x") is None or not np.array_equal(last["x"], xk):
             objective(xk)  # the stats of the accepted point
-        monitor.after_step(last["stats"], 0.0)
+        monitor.after_step(last["readings"], 0.0)
 
     low = np.broadcast_to(-np.asarray(RGB_MEAN).reshape(1, 3, 1, 1), shape).ravel()
     minimize(objective, image.asnumpy().astype(np.float64).ravel(), jac=True, method="L-BFGS-B",
@@ -216,8 +215,6 @@ def _lbfgs(graph: StyleGraph, cfg: Config, smoothing: Optional[TVSmoothing],
              options={"maxiter": cfg.max_num_epochs + 1, "maxcor": 20, "ftol": 0.0, "gtol": 0.0})
     monitor.previous.copyto(image)  # scipy stopped by itself: keep the last accepted point
 
-
-_DRIVERS = {"nag": _first_order, "adam": _first_order, "lbfgs": _lbfgs}
 
 
 def optimise(graph: StyleGraph, cfg: Config, callback: Optional[Callback] = None,
@@ -227,7 +224,8 @@ def optimise(graph: StyleGraph, cfg: Config, callback: Optional[Callback] = None
         if cfg.tv_weight > 0 else None
     monitor = Monitor(graph, cfg, callback, first_epoch, scale)
     try:
-        _DRIVERS[cfg.optimizer](graph, cfg, smoothing, monitor)
+        driver = _lbfgs if OPTIMISERS[cfg.optimizer].mxnet is None else _first_order
+        driver(graph, cfg, smoothing, monitor)
     except _Stop:
         pass
     except KeyboardInterrupt:

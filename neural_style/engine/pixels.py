@@ -20,7 +20,8 @@ def fit_long_edge(shape: Tuple[int, int], long_edge: int) -> Tuple[int, int]:
     return max(1, int(round(h * factor))), max(1, int(round(w * factor)))
 
 
-def _check_min(rgb: np.ndarray, what: str) -> None:
+def check_min_edge(rgb: np.ndarray, what: str) -> None:
+    """An :class:`ImageError` if either side of ``rgb`` is below :data:`MIN_EDGE`."""
     h, w = rgb.shape[:2]
     if min(h, w) < MIN_EDGE:
         raise ImageError(f"{what}: {w}x{h} pixels is too small; the minimum is "
@@ -31,9 +32,9 @@ def check_size(rgb: np.ndarray, long_edge: int, what: str) -> Tuple[int, int]:
     """The working size of an image, or an :class:`ImageError` if it is too small.
 
     VGG19 halves the image four times before relu5_1: each side must be at least
-    :data:`~neural_style.vgg.MIN_EDGE` pixels, in the file and after resizing.
+    :data:`~neural_style.engine.vgg.MIN_EDGE` pixels, in the file and after resizing.
     """
-    _check_min(rgb, what)
+    check_min_edge(rgb, what)
     h, w = rgb.shape[:2]
     shape = fit_long_edge((h, w), long_edge)
     if min(shape) < MIN_EDGE:

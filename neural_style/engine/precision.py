@@ -138,11 +138,11 @@ def resolve(requested: str, device: Device) -> Precision:
             raise PrecisionError(
                 f"--precision fp16: {device.describe()} has no float16 tensor cores (needs a "
                 "CUDA GPU of compute capability 7.0 or newer); use --precision auto or fp32")
-        return Precision("fp16", "as asked; GPU compute capability %d.%d" % device.capability)
+        return Precision("fp16", f"as asked; {device.describe()}")
     if bf16_cpu:
         return Precision("bf16", f"auto: the CPU has {_present(device.cpu_flags)}")
     if fp16_gpu:
-        return Precision("fp16", "auto: GPU compute capability %d.%d" % device.capability)
+        return Precision("fp16", f"auto: {device.describe()} has float16 tensor cores")
     if device.kind == "gpu":
         return Precision("fp32", f"auto: {device.describe()} has no float16 tensor cores")
     return Precision("fp32", f"auto: the CPU has neither {' nor '.join(BF16_CPU_FLAGS)}")

@@ -18,6 +18,10 @@ RGB_MEAN: Tuple[float, float, float] = (123.68, 116.779, 103.939)
 #: The network halves the image four times before relu5_1 (2**4): each side needs this.
 MIN_EDGE = 16
 
+#: Kinds of 2x2 pooling between blocks: average (the example's, and Gatys et al.'s choice
+#: for image synthesis) or VGG's own max.
+POOLING: Tuple[str, ...] = ("avg", "max")
+
 
 @dataclass(frozen=True)
 class ConvLayer:

@@ -62,7 +62,7 @@ class StyleCache:
                 if str(data["key"]) != key:
                     return None
                 return [data[f"gram{i}"] for i in range(int(data["count"]))]
-        except (OSError, KeyError, ValueError, zipfile.BadZipFile) as err:
+        except (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile) as err:
             log.warning("ignoring unreadable style cache %s (%s)", path, err)
             return None
 

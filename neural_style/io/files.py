@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import secrets
 from pathlib import Path
 from typing import Iterator
 
@@ -17,10 +17,7 @@ def atomic_path(final: Path) -> Iterator[Path]:
     removed if the body raises, Ctrl-C included; ``final`` is then left untouched.
     """
     final.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent)
-    os.close(fd)
-    tmp = Path(name)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
+    tmp = _new_file_beside(final)
     try:
         yield tmp
         _fsync(tmp)
@@ -32,10 +29,18 @@ def atomic_path(final: Path) -> Iterator[Path]:
     _fsync_dir(final.parent)
 
 
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+def _new_file_beside(final: Path) -> Path:
+    """A new, empty ``.<name>.<random>.part`` in ``final``'s folder, made with mode 0666
+    minus the umask as open() would (mkstemp's 0600 would need the umask, and reading it
+    means changing it for the whole process)."""
+    for _ in range(100):
+        tmp = final.parent / f".{final.name}.{secrets.token_hex(4)}.part"
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            continue
+        return tmp
+    raise FileExistsError(f"{final.parent}: cannot make a temporary file for {final.name}")
 
 
 def _fsync(path: Path) -> None:

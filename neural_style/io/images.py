@@ -1,21 +1,20 @@
-"""Image files in and out, and the network's input layout.
-
-Images are loaded with Pillow (EXIF orientation applied, any mode made RGB),
-resized with scikit-image and handed to the network as (1, 3, H, W) float32 in
-[0, 255] minus the ImageNet mean.
+"""Image files in and out: the formats by extension, loading with Pillow (EXIF
+orientation applied, any mode made RGB, large files shrunk while decoding) and atomic
+saving. The network's view of the pixels is :mod:`neural_style.engine.pixels`.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ..engine.pixels import _check_min, check_size
+from ..engine.pixels import check_min_edge, check_size
 from ..engine.vgg import MIN_EDGE
 from ..errors import ImageError
 from .files import atomic_path
@@ -26,19 +25,36 @@ PathLike = Union[str, "os.PathLike[str]"]
 ImageInput = Union[PathLike, np.ndarray]
 
 
-#: Output formats by extension (what Pillow writes, with the quality we choose).
-_SAVE_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".bmp": "BMP",
-                 ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP"}
+@dataclass(frozen=True)
+class ImageFormat:
+    """An image file type: Pillow's name for it, and how (whether) the tool writes it."""
+
+    pillow: str
+    writable: bool = True
+    save_options: Mapping[str, Any] = field(default_factory=dict)
 
 
-def output_format(path: PathLike) -> str:
-    """Pillow's format name for an output path, or an :class:`ImageError`."""
+_LOSSY = {"quality": 95}
+
+#: Image files by extension: what folders and globs of inputs pick up, and (where
+#: writable) what an output's extension may be. Other files Pillow can read still load
+#: when named one by one.
+IMAGE_FORMATS: Dict[str, ImageFormat] = {
+    ".jpg": ImageFormat("JPEG", save_options=_LOSSY), ".jpeg": ImageFormat("JPEG", save_options=_LOSSY),
+    ".png": ImageFormat("PNG"), ".bmp": ImageFormat("BMP"), ".gif": ImageFormat("GIF", writable=False),
+    ".tif": ImageFormat("TIFF"), ".tiff": ImageFormat("TIFF"),
+    ".webp": ImageFormat("WEBP", save_options=_LOSSY),
+}
+OUTPUT_SUFFIXES = tuple(sorted(s for s, f in IMAGE_FORMATS.items() if f.writable))
+
+
+def output_format(path: PathLike) -> ImageFormat:
+    """The format an output path is written in, or an :class:`ImageError`."""
     suffix = Path(path).suffix.lower()
-    try:
-        return _SAVE_FORMATS[suffix]
-    except KeyError:
+    if suffix not in OUTPUT_SUFFIXES:
         raise ImageError(f"{path}: unknown output extension {suffix or '(none)'!r}; "
-                         f"use one of {', '.join(sorted(_SAVE_FORMATS))}") from None
+                         f"use one of {', '.join(OUTPUT_SUFFIXES)}")
+    return IMAGE_FORMATS[suffix]
 
 
 def load_rgb(source: ImageInput, max_edge: Optional[int] = None) -> np.ndarray:
@@ -145,7 +161,7 @@ def load_inputs(content: ImageInput, styles: Sequence[ImageInput], long_edge: in
     style_rgbs = []
     for style in styles:
         rgb = load_rgb(style, style_edge)
-        _check_min(rgb, _describe(style, "the style image"))
+        check_min_edge(rgb, _describe(style, "the style image"))
         style_rgbs.append(rgb)
     return content_rgb, style_rgbs
 
@@ -158,10 +174,9 @@ def save_image(rgb: np.ndarray, path: PathLike) -> Path:
     """Write an (H, W, 3) uint8 image atomically; the format follows the extension."""
     path = Path(path)
     fmt = output_format(path)
-    options = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
     try:
         with atomic_path(path) as tmp:
-            Image.fromarray(rgb).save(tmp, format=fmt, **options)
+            Image.fromarray(rgb).save(tmp, format=fmt.pillow, **fmt.save_options)
     except OSError as err:
         raise ImageError(f"{path}: cannot write the image ({err.strerror or err})") from None
     return path

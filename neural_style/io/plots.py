@@ -23,15 +23,15 @@ def require_matplotlib() -> None:
 def loss_plot(history: Sequence[EpochInfo], path: Path) -> Path:
     """Content, style, TV and total loss (log scale) and eps per epoch, as a PNG."""
     require_matplotlib()
-    import matplotlib
-
-    matplotlib.use("Agg")
+    # A bare Figure (no pyplot) draws with the Agg canvas savefig picks for PNG: the
+    # process-wide backend (matplotlib.use) is left as the caller set it.
     from matplotlib.figure import Figure
 
     epochs = [i.epoch for i in history]
     fig = Figure(figsize=(8, 6), dpi=100)
     top, bottom = fig.subplots(2, 1, sharex=True)
-    for kind in ("content", "style", "tv"):
+    kinds = dict.fromkeys(name.split(":")[0] for i in history for name in i.terms)  # in order
+    for kind in kinds:  # "style:relu1_1" is of kind "style"; "tv" is its own
         values = [sum(v for k, v in i.terms.items() if k.split(":")[0] == kind) for i in history]
         if any(values):
             top.plot(epochs, values, label=kind)

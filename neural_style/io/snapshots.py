@@ -1,4 +1,4 @@
-"""Denoising, and writing snapshots as the optimisation goes."""
+"""Writing snapshots as the optimisation goes, and the progress sheet that tiles them."""
 
 from __future__ import annotations
 

@@ -5,11 +5,11 @@ from typing import Dict, List, Optional
 
 import numpy as np
 import pytest
-from conftest import TINY, random_weights
 
 from neural_style import Config, Stylizer, stylize
 from neural_style.engine.optimise import EpochInfo, StopReason
 from neural_style.errors import WeightsError
+from tests.helpers import TINY, random_weights
 
 FAST = Config(max_long_edge=32, max_num_epochs=8, save_epochs=3, lr=1.0, seed=7)
 

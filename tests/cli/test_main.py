@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import List
+from typing import Dict, List
 
 import pytest
 from PIL import Image
@@ -13,6 +14,7 @@ from neural_style import __version__, cli
 from neural_style.config import Config
 from neural_style.errors import ExitCode
 from neural_style.io import weights
+from tests.helpers import ROOT
 
 
 def visible(folder: Path) -> List[str]:
@@ -46,21 +48,61 @@ def test_defaults_and_aliases() -> None:
     assert request.devices == [None] and request.weights is None
 
 
-def test_help_shows_every_default(capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main(["--help"]) == 0
-    text = "".join(capsys.readouterr().out.split())  # argparse wraps lines, also at hyphens
-    for f in dataclasses.fields(Config):
-        flag = "--" + f.name.replace("_", "-")
-        assert flag in text
-        own = f.metadata["help"]  # a help text may state its own default
-        if isinstance(f.default, bool) or "(default:" in own:
-            want = own
-        elif isinstance(f.default, tuple):
-            want = f"{own} (default: {','.join(f.default)})"
+def help_entries(text: str) -> Dict[str, str]:
+    """``{"--flag": "its help, whitespace joined"}`` from argparse's --help output."""
+    entries: Dict[str, str] = {}
+    flags: List[str] = []
+    body: List[str] = []
+
+    def close() -> None:
+        for flag in flags:
+            entries[flag] = " ".join(" ".join(body).split())
+
+    for line in text.splitlines():
+        if line.startswith("  -"):
+            close()
+            head, _, rest = line.strip().partition("  ")
+            flags, body = re.findall(r"(?:^|, )(--?[\w-]+)", head), [rest]
+        elif flags and line.startswith("    "):
+            body.append(line)
         else:
-            want = f"{own} (default: {'none' if f.default is None else f.default})"
-        assert "".join(want.split()) in text, flag
-    assert "gaussian0.5,tv0.02" in text and "--output_dir" in text
+            close()
+            flags, body = [], []
+    close()
+    return entries
+
+
+def test_help_states_the_defaults_the_command_uses(capsys: pytest.CaptureFixture[str]) -> None:
+    """What --help says a default is, is what a command without that flag runs with."""
+    assert cli.main(["--help"]) == 0
+    entries = help_entries(capsys.readouterr().out)
+    (job,) = cli.parse(["--content-image", "c.jpg", "--style-image", "s.jpg"]).jobs
+    checked = 0
+    for flag, text in entries.items():
+        attr = flag[2:].replace("-", "_")
+        if not hasattr(job.config, attr):
+            continue
+        value = getattr(job.config, attr)
+        match = re.search(r"\(default: (.*?)\)$", text)
+        if isinstance(value, bool):
+            assert value is False and match is None, flag  # a switch, off unless given
+            continue
+        assert match is not None, f"{flag} does not state its default"
+        shown = match.group(1)
+        if value is None:  # described in words ("random", "nag 0.001, adam 10", ...)
+            assert shown and not shown[0].isdigit(), flag
+        elif isinstance(value, tuple):
+            assert shown.split(",") == list(value), flag
+        elif isinstance(value, (int, float)):
+            assert float(shown) == value, flag
+        else:
+            assert shown == value, flag
+        checked += 1
+    assert checked >= 20
+    # the example's defaults, as a user reads them
+    assert "(default: 0.005)" in entries["--stop-eps"]
+    assert entries["--remove-noise"].endswith("(default: gaussian 0.5, tv 0.02)")
+    assert entries["--output_dir"] == entries["--output-dir"]  # the example's spelling too
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
@@ -182,13 +224,13 @@ def test_python_dash_m(tmp_path: Path) -> None:
     assert done.returncode == 0 and done.stdout.strip() == f"neural-style {__version__}"
 
 
-def test_readme_flag_reference_lists_every_flag() -> None:
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+def test_readme_flag_reference_lists_every_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
     table = readme[readme.index("### Flag reference"):]
-    for action in cli.build_parser()._actions:
-        for flag in action.option_strings:
-            if flag not in ("-h", "--help"):
-                assert f"`{flag}" in table or f"`-q`, `{flag}`" in table, flag
+    assert cli.main(["--help"]) == 0
+    for flag in help_entries(capsys.readouterr().out):
+        if flag not in ("-h", "--help"):
+            assert f"`{flag}" in table or f"`-q`, `{flag}`" in table, flag
     for f in dataclasses.fields(Config):
         if isinstance(f.default, bool):
             shown = "off"

@@ -15,11 +15,11 @@ from typing import Dict, Iterator
 
 import numpy as np
 import pytest
-from conftest import ROOT, write_keras_h5
 
 from neural_style.errors import WeightsError
 from neural_style.io.fetch import _sha256, extract_h5, fetch_weights, url_source
 from neural_style.io.weights import fingerprint, load_weights, save_params
+from tests.helpers import ROOT, write_keras_h5
 
 SCRIPT = ROOT / "scripts" / "download_vgg.sh"
 

@@ -5,41 +5,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import INPUT, write_image
 from PIL import Image
 
-from neural_style.engine.pixels import fit_long_edge, from_network, resize, to_network
-from neural_style.engine.vgg import RGB_MEAN
 from neural_style.errors import ImageError
-from neural_style.io.images import load_rgb, output_format, save_image
-
-
-def test_network_round_trip() -> None:
-    rgb = np.random.default_rng(0).integers(0, 256, size=(5, 7, 3)).astype(np.uint8)
-    x = to_network(rgb.astype(np.float32) / 255.0)
-    assert x.shape == (1, 3, 5, 7) and x.dtype == np.float32
-    np.testing.assert_allclose(x[0, :, 0, 0], rgb[0, 0] - np.array(RGB_MEAN), atol=1e-3)
-    np.testing.assert_array_equal(from_network(x), rgb)
-
-
-def test_from_network_clips() -> None:
-    x = np.full((1, 3, 2, 2), 1000.0, dtype=np.float32)
-    assert from_network(x).max() == 255
-    assert from_network(-x).min() == 0
-
-
-@pytest.mark.parametrize("shape, edge, want", [((300, 451), 600, (399, 600)),
-                                               ((300, 451), 128, (85, 128)),
-                                               ((640, 480), 64, (64, 48))])
-def test_fit_long_edge(shape: tuple, edge: int, want: tuple) -> None:
-    assert fit_long_edge(shape, edge) == want
-
-
-def test_resize_shape_and_range() -> None:
-    rgb = np.random.default_rng(1).random((30, 40, 3)).astype(np.float32)
-    out = resize(rgb, (15, 20))
-    assert out.shape == (15, 20, 3) and out.dtype == np.float32
-    assert 0 <= out.min() and out.max() <= 1
+from neural_style.io.images import (
+    IMAGE_FORMATS,
+    OUTPUT_SUFFIXES,
+    load_rgb,
+    output_format,
+    save_image,
+)
+from tests.helpers import INPUT, write_image
 
 
 def test_loads_the_shipped_cat() -> None:
@@ -107,3 +83,19 @@ def test_failed_save_keeps_the_previous_file(tmp_path: Path, monkeypatch: pytest
         save_image(np.full((4, 4, 3), 255, np.uint8), path)
     assert path.read_bytes() == before
     assert os.listdir(tmp_path) == ["out.png"]
+
+
+@pytest.mark.parametrize("suffix", OUTPUT_SUFFIXES)
+def test_every_output_extension_round_trips(tmp_path: Path, suffix: str) -> None:
+    rgb = np.full((8, 12, 3), (200, 100, 50), np.uint8)
+    path = save_image(rgb, tmp_path / f"out{suffix.upper()}")  # case does not matter
+    with Image.open(path) as img:
+        assert img.format == IMAGE_FORMATS[suffix].pillow
+    assert np.abs(load_rgb(path) * 255 - rgb).max() < 4  # lossy formats at quality 95
+
+
+def test_readable_but_not_writable_formats_are_refused_as_outputs() -> None:
+    read_only = [s for s, f in IMAGE_FORMATS.items() if not f.writable]
+    assert read_only == [".gif"]
+    with pytest.raises(ImageError, match="unknown output extension '.gif'"):
+        output_format("x.gif")

@@ -4,14 +4,14 @@ from typing import Dict
 
 import numpy as np
 import pytest
-from conftest import TINY
-from reference import features, gram, objective
 
 from neural_style._mxnet import mx
 from neural_style.config import CONTENT_LAYERS, STYLE_LAYERS
 from neural_style.engine.graph import StyleGraph
 from neural_style.engine.vgg import VGG19, check_layers
 from neural_style.errors import ConfigError
+from tests.helpers import TINY
+from tests.reference import features, gram, objective
 
 SHAPE = (20, 28)
 
@@ -31,12 +31,14 @@ def test_gram_matches_numpy(tiny_weights: Dict[str, np.ndarray], dtype: type, rt
     # them must respect (MXNet's linalg.syrk did not: it read the raw blocks).
     graph = make_graph(tiny_weights, dtype)
     image = images(0)[0]
-    watched = graph._watched(image)
+    grams, contents = graph.targets(image, "style"), graph.targets(image, "content")
     want = features(TINY, tiny_weights, image, STYLE_LAYERS + CONTENT_LAYERS)
-    for layer, got in zip(STYLE_LAYERS, watched):
+    assert list(grams) == [f"style:{layer}" for layer in STYLE_LAYERS]
+    for layer in STYLE_LAYERS:
         scale = np.abs(gram(want[layer])).max()
-        np.testing.assert_allclose(got.asnumpy(), gram(want[layer]), rtol=rtol, atol=rtol * scale)
-    np.testing.assert_allclose(watched[-1].asnumpy()[0], want["relu4_2"], rtol=rtol,
+        np.testing.assert_allclose(grams[f"style:{layer}"], gram(want[layer]), rtol=rtol,
+                                   atol=rtol * scale)
+    np.testing.assert_allclose(contents["content:relu4_2"][0], want["relu4_2"], rtol=rtol,
                                atol=rtol * np.abs(want["relu4_2"]).max())
 
 
@@ -48,7 +50,7 @@ def test_objective_matches_numpy(tiny_weights: Dict[str, np.ndarray], style_weig
     graph.set_targets(graph.style_targets(style), content)
     graph.set_weights(style=style_weight, content=content_weight)
     graph.data[:] = image
-    got = graph.weighted(graph.forward_backward().asnumpy())
+    got = graph.weighted(graph.forward_backward().read())
     want = objective(TINY, tiny_weights, image, style, content, STYLE_LAYERS, CONTENT_LAYERS,
                      style_weight, content_weight)
     assert list(got) == list(want)
@@ -65,7 +67,7 @@ def test_gradient_matches_finite_differences(tiny_weights: Dict[str, np.ndarray]
 
     def total(x: np.ndarray) -> float:
         graph.data[:] = x
-        return sum(graph.weighted(graph.forward_backward().asnumpy()).values())
+        return sum(graph.weighted(graph.forward_backward().read()).values())
 
     total(image)
     grad = graph.grad.asnumpy().copy()
@@ -90,10 +92,10 @@ def test_weights_change_without_rebinding(tiny_weights: Dict[str, np.ndarray]) -
     graph.set_targets(graph.style_targets(style), content)
     graph.data[:] = image
     graph.set_weights(style=1.0, content=1.0)
-    base = graph.weighted(graph.forward_backward().asnumpy())
+    base = graph.weighted(graph.forward_backward().read())
     g1 = graph.grad.asnumpy().copy()
     graph.set_weights(style=2.0, content=2.0)
-    doubled = graph.weighted(graph.forward_backward().asnumpy())
+    doubled = graph.weighted(graph.forward_backward().read())
     assert doubled["style:relu1_1"] == pytest.approx(2 * base["style:relu1_1"])
     np.testing.assert_allclose(graph.grad.asnumpy(), 2 * g1, rtol=1e-9)
 

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from neural_style._mxnet import mx
 from neural_style import cli
+from neural_style._mxnet import mx
 from neural_style.engine import device as device_mod
 from neural_style.engine.graph import FP32, StyleGraph, network
 from neural_style.engine.precision import (
@@ -29,8 +29,7 @@ from neural_style.engine.precision import (
 )
 from neural_style.errors import ConfigError, DeviceError, ExitCode
 from neural_style.io.cache import style_key
-
-from conftest import TINY
+from tests.helpers import TINY
 
 PLAIN_CPU = Device("cpu", frozenset({"sse2", "avx2", "avx512f"}))
 BF16_CPU = Device("cpu", frozenset({"avx2", "avx512f", "avx512_bf16"}))
@@ -178,19 +177,15 @@ def test_low_precision_graph_is_built_with_fp32_ends(tiny_weights: Dict[str, np.
 
 
 def _objective_symbol(params: Dict[str, mx.nd.NDArray]) -> mx.sym.Symbol:
+    """The objective as StyleGraph builds it (terms, then their sources), not bound."""
     from neural_style.engine.graph import _shapes, feature_symbols
-    from neural_style.engine.losses import content_term, style_term
+    from neural_style.engine.losses import TERM_BUILDERS
 
     feats = feature_symbols(TINY, STYLE + CONTENT)
     shapes = _shapes(feats, (1, 3, 32, 48))
-    outs, grams = [], []
-    for layer in STYLE:
-        term, g, _ = style_term(layer, feats[layer], shapes[layer])
-        outs.append(term.symbol)
-        grams.append(mx.sym.BlockGrad(g))
-    for layer in CONTENT:
-        outs.append(content_term(layer, feats[layer])[0].symbol)
-    return mx.sym.Group(outs + grams + [mx.sym.BlockGrad(feats[layer]) for layer in CONTENT])
+    terms = [TERM_BUILDERS[kind](layer, feats[layer], shapes[layer])
+             for kind, layers in (("style", STYLE), ("content", CONTENT)) for layer in layers]
+    return mx.sym.Group([t.symbol for t in terms] + [mx.sym.BlockGrad(t.source) for t in terms])
 
 
 def test_fp32_is_not_converted() -> None:
@@ -293,6 +288,11 @@ def test_amx_leaves_the_users_isa_but_still_asks_linux() -> None:
     from neural_style._mxnet import enable_amx
 
     asked: List[bool] = []
+
+    def request() -> bool:
+        asked.append(True)
+        return True
+
     env = {"DNNL_MAX_CPU_ISA": "AVX512_CORE"}
-    assert enable_amx(env, frozenset({"amx_bf16"}), lambda: asked.append(True) or True) is False
+    assert enable_amx(env, frozenset({"amx_bf16"}), request) is False
     assert env == {"DNNL_MAX_CPU_ISA": "AVX512_CORE"} and asked == [True]

@@ -6,7 +6,6 @@ from typing import Dict
 import h5py
 import numpy as np
 import pytest
-from conftest import TINY, write_keras_h5
 
 from neural_style._mxnet import mx
 from neural_style.errors import WeightsError
@@ -18,6 +17,7 @@ from neural_style.io.weights import (
     read_h5,
     save_params,
 )
+from tests.helpers import TINY, write_keras_h5
 
 
 def assert_same(a: Dict[str, np.ndarray], b: Dict[str, np.ndarray]) -> None:

@@ -7,44 +7,25 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import List, Tuple
+from typing import List, Protocol, Tuple
 
+import numpy as np
 import pytest
-from conftest import ROOT, write_image
+from PIL import Image
 
 from neural_style import cli
-from neural_style.batch.inputs import expand_images, pair
-from neural_style.batch.manifest import read_manifest
-from neural_style.batch.plan import plan
-from neural_style.batch.settings import parse_sweep
-from neural_style.batch.shard import shard
-from neural_style.config import Config
-from neural_style.errors import ConfigError, ExitCode
+from neural_style.errors import ExitCode
+from tests.helpers import ROOT, write_image
 
 Run = Tuple[int, List[dict], str]
 
 
-@pytest.fixture()
-def photos(tmp_path: Path) -> Path:
-    folder = tmp_path / "photos"
-    folder.mkdir()
-    for i, name in enumerate(["a.png", "b.jpg", "c.png"]):
-        write_image(folder / name, (48, 32), seed=i)
-    (folder / "readme.txt").write_text("not an image")
-    return folder
+class Runner(Protocol):
+    def __call__(self, *args: str) -> Run: ...
 
 
 @pytest.fixture()
-def styles(tmp_path: Path) -> Path:
-    folder = tmp_path / "styles"
-    folder.mkdir()
-    for i, name in enumerate(["s1.png", "s2.png"]):
-        write_image(folder / name, (40, 40), seed=10 + i)
-    return folder
-
-
-@pytest.fixture()
-def run(tmp_path: Path, vgg19_random_npz: Path, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+def run(tmp_path: Path, vgg19_random_npz: Path, capsys: pytest.CaptureFixture[str]) -> Runner:
     """``run(*args) -> (exit code, JSON lines, stderr)`` with fast settings."""
 
     def call(*args: str) -> Run:
@@ -63,60 +44,9 @@ def names(folder: Path) -> List[str]:
 
 # ---- planning ---------------------------------------------------------------------------
 
-def test_globs_folders_and_plain_paths(photos: Path, tmp_path: Path) -> None:
-    assert [p.name for p in expand_images([str(photos)], "--content-image")] == ["a.png", "b.jpg", "c.png"]
-    assert [p.name for p in expand_images([str(photos / "*.png")], "--content-image")] == ["a.png", "c.png"]
-    mixed = expand_images([str(photos / "b.jpg"), str(photos / "*.png")], "--content-image")
-    assert [p.name for p in mixed] == ["b.jpg", "a.png", "c.png"]
-    assert expand_images([str(tmp_path / "missing.jpg")], "x") == [tmp_path / "missing.jpg"]
-    with pytest.raises(ConfigError, match="no file matches"):
-        expand_images([str(photos / "*.gif")], "--content-image")
-
-
-def test_product_and_zip() -> None:
-    c, s = [Path("a"), Path("b")], [Path("x"), Path("y")]
-    assert pair(c, s, "product") == [(Path("a"), Path("x")), (Path("a"), Path("y")),
-                                     (Path("b"), Path("x")), (Path("b"), Path("y"))]
-    assert pair(c, s, "zip") == [(Path("a"), Path("x")), (Path("b"), Path("y"))]
-    with pytest.raises(ConfigError, match="2 content images but 1 style"):
-        pair(c, s[:1], "zip")
-
-
-def test_sweeps_and_templates(tmp_path: Path) -> None:
-    sweeps = [parse_sweep("content-weight=5,10"), parse_sweep("stop_eps=0.005,0.003")]
-    assert sweeps[0] == ("content_weight", [5.0, 10.0])
-    jobs = plan([(Path("cat.jpg"), (Path("starry.jpg"),))], Config(), sweeps,
-                "{content}_{style}_cw{content_weight:g}_e{stop_eps}.png", tmp_path)
-    assert [j.output.name for j in jobs] == [
-        "cat_starry_cw5_e0.005.png", "cat_starry_cw5_e0.003.png",
-        "cat_starry_cw10_e0.005.png", "cat_starry_cw10_e0.003.png"]
-    assert [(j.config.content_weight, j.config.stop_eps) for j in jobs] == [
-        (5, 0.005), (5, 0.003), (10, 0.005), (10, 0.003)]
-    assert jobs[3].params == {"content_weight": 10.0, "stop_eps": 0.003}
-    assert jobs[3].snapshots == tmp_path / "cat_starry_cw10_e0.003"
-
-
-def test_sweep_errors_teach() -> None:
-    with pytest.raises(ConfigError, match="did you mean 'content-weight'"):
-        parse_sweep("content-wieght=1,2")
-    with pytest.raises(ConfigError, match="must be a number"):
-        parse_sweep("lr=fast")
-    with pytest.raises(ConfigError, match="NAME=V1,V2"):
-        parse_sweep("lr")
-
-
-def test_default_names_never_collide(tmp_path: Path) -> None:
-    pairs = [(Path("x/cat.jpg"), (Path("s.jpg"),)), (Path("y/cat.jpg"), (Path("s.jpg"),))]
-    jobs = plan(pairs, Config(), [parse_sweep("lr=0.1,0.2")], None, tmp_path)
-    outputs = [j.output.name for j in jobs]
-    assert len(set(outputs)) == 4
-    assert all(o.startswith("cat_s_lr0.") for o in outputs)
-    again = plan(pairs, Config(), [parse_sweep("lr=0.1,0.2")], None, tmp_path)
-    assert [j.output for j in again] == [j.output for j in jobs]  # stable across reruns
-
 
 def test_colliding_template_is_refused_before_work(tmp_path: Path, photos: Path, styles: Path,
-                                                   run) -> None:  # type: ignore[no-untyped-def]
+                                                   run: Runner) -> None:
     code, lines, err = run("--content-image", str(photos), "--style-image", str(styles),
                            "--output-template", "{style}.jpg")
     assert code == ExitCode.USAGE and lines == []
@@ -124,29 +54,8 @@ def test_colliding_template_is_refused_before_work(tmp_path: Path, photos: Path,
     assert not (tmp_path / "out").exists()
 
 
-def test_manifest_errors_name_their_rows(tmp_path: Path) -> None:
-    manifest = tmp_path / "jobs.csv"
-    manifest.write_text("content,style,content_weight,colour\n"
-                        "a.jpg,s.jpg,5,\n"
-                        "b.jpg,,10,\n"
-                        "c.jpg,s.jpg,ten,red\n")
-    with pytest.raises(ConfigError) as err:
-        read_manifest(manifest)
-    text = str(err.value)
-    assert "row 3: no style" in text
-    assert "row 4: column: 'colour' is not a numeric setting" in text or \
-        "row 4: content-weight must be a number, not 'ten'" in text
-    jsonl = tmp_path / "jobs.jsonl"
-    jsonl.write_text('{"content": "a.jpg", "style": "s.jpg", "stop_eps": -1}\n{"content": 3\n')
-    with pytest.raises(ConfigError, match="row 2: not JSON"):
-        read_manifest(jsonl)
-    jsonl.write_text('{"content": "a.jpg", "style": "s.jpg", "stop_eps": -1}\n')
-    with pytest.raises(ConfigError, match="row 1: --stop-eps: must be above 0"):
-        read_manifest(jsonl)
-
-
 def test_manifest_runs_with_per_row_settings(tmp_path: Path, photos: Path, styles: Path,
-                                             run) -> None:  # type: ignore[no-untyped-def]
+                                             run: Runner) -> None:
     manifest = tmp_path / "jobs.jsonl"
     rows = [{"content": str(photos / "a.png"), "style": str(styles / "s1.png"), "content_weight": 3},
             {"content": "photos/b.jpg", "style": "styles/s2.png", "output": str(tmp_path / "mine.png"),
@@ -176,21 +85,10 @@ def test_shards_are_disjoint_and_cover_everything(tmp_path: Path, photos: Path, 
     assert sorted(seen) == sorted(all_outputs) and len(set(seen)) == len(seen)
 
 
-def test_shard_function_is_stable() -> None:
-    jobs = plan([(Path(f"{i}.jpg"), (Path("s.jpg"),)) for i in range(10)], Config(), [], None, Path("o"))
-    parts = [shard(jobs, f"{i}/4") for i in range(4)]
-    assert sorted(j.index for p in parts for j in p) == list(range(10))
-    assert [j.index for j in parts[1]] == [1, 5, 9]
-    with pytest.raises(ConfigError, match="I must be from 0 to N-1"):
-        shard(jobs, "4/4")
-    with pytest.raises(ConfigError, match="write I/N"):
-        shard(jobs, "half")
-
-
 # ---- running ----------------------------------------------------------------------------
 
 def test_product_batch_writes_every_output_and_json_matches(tmp_path: Path, photos: Path,
-                                                            styles: Path, run) -> None:  # type: ignore[no-untyped-def]
+                                                            styles: Path, run: Runner) -> None:
     code, lines, err = run("--content-image", str(photos), "--style-image", str(styles))
     assert code == 0, err
     out = tmp_path / "out"
@@ -203,7 +101,7 @@ def test_product_batch_writes_every_output_and_json_matches(tmp_path: Path, phot
     assert "batch: 6 done, 0 failed of 6 jobs" in err
 
 
-def test_one_bad_image_in_five_fails_only_its_job(tmp_path: Path, styles: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_one_bad_image_in_five_fails_only_its_job(tmp_path: Path, styles: Path, run: Runner) -> None:
     folder = tmp_path / "five"
     folder.mkdir()
     for i in range(5):
@@ -219,17 +117,17 @@ def test_one_bad_image_in_five_fails_only_its_job(tmp_path: Path, styles: Path, 
 
 
 def test_skip_existing_finishes_only_what_is_missing(tmp_path: Path, photos: Path, styles: Path,
-                                                     run, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+                                                     run: Runner, monkeypatch: pytest.MonkeyPatch) -> None:
     from neural_style.cli import progress
 
     calls = {"n": 0}
     real = progress.LogProgress.__call__
 
-    def interrupt_in_third_job(self: object, info: progress.EpochInfo) -> None:
+    def interrupt_in_third_job(self: progress.LogProgress, info: progress.EpochInfo) -> None:
         calls["n"] += 1
         if calls["n"] == 5:  # epoch 1 of job 2
             raise KeyboardInterrupt
-        real(self, info)  # type: ignore[arg-type]
+        real(self, info)
 
     monkeypatch.setattr(progress.LogProgress, "__call__", interrupt_in_third_job)
     args = ("--content-image", str(photos), "--style-image", str(styles / "s1.png"),
@@ -245,7 +143,7 @@ def test_skip_existing_finishes_only_what_is_missing(tmp_path: Path, photos: Pat
     assert "c_s1.jpg" in names(tmp_path / "out")
 
 
-def test_truncated_output_is_redone(tmp_path: Path, photos: Path, styles: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_truncated_output_is_redone(tmp_path: Path, photos: Path, styles: Path, run: Runner) -> None:
     args = ("--content-image", str(photos / "a.png"), str(photos / "b.jpg"), "--style-image",
             str(styles / "s1.png"), "--skip-existing")
     assert run(*args)[0] == 0
@@ -255,13 +153,13 @@ def test_truncated_output_is_redone(tmp_path: Path, photos: Path, styles: Path, 
 
 
 def test_style_targets_are_cached_on_disk(tmp_path: Path, photos: Path, styles: Path,
-                                          run, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+                                          run: Runner, monkeypatch: pytest.MonkeyPatch) -> None:
     from neural_style.engine.graph import StyleGraph
 
     computed = {"n": 0}
     real = StyleGraph.style_targets
 
-    def counting(self: StyleGraph, image):  # type: ignore[no-untyped-def]
+    def counting(self: StyleGraph, image: np.ndarray) -> List[np.ndarray]:
         computed["n"] += 1
         return real(self, image)
 
@@ -276,21 +174,21 @@ def test_style_targets_are_cached_on_disk(tmp_path: Path, photos: Path, styles: 
     assert computed["n"] == 2
 
 
-def test_zip_pairs(tmp_path: Path, photos: Path, styles: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_zip_pairs(tmp_path: Path, photos: Path, styles: Path, run: Runner) -> None:
     code, lines, _ = run("--content-image", str(photos / "a.png"), str(photos / "b.jpg"),
                          "--style-image", str(styles), "--pairs", "zip")
     assert code == 0
-    assert [(Path(l["content"]).name, Path(l["style"]).name) for l in lines] == [
+    assert [(Path(line["content"]).name, Path(line["style"]).name) for line in lines] == [
         ("a.png", "s1.png"), ("b.jpg", "s2.png")]
 
 
-def test_output_flag_is_for_single_jobs(photos: Path, styles: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_output_flag_is_for_single_jobs(photos: Path, styles: Path, run: Runner) -> None:
     code, _, err = run("--content-image", str(photos), "--style-image", str(styles), "--output", "x.jpg")
     assert code == ExitCode.USAGE and "use --output-template" in err
 
 
 def test_several_workers_give_the_same_results(tmp_path: Path, photos: Path, styles: Path,
-                                               vgg19_random_npz: Path, run) -> None:  # type: ignore[no-untyped-def]
+                                               vgg19_random_npz: Path, run: Runner) -> None:
     """--gpu -1,-1: two worker processes on the CPU, the scheduling used for several GPUs."""
     args = ("--content-image", str(photos), "--style-image", str(styles / "s1.png"))
     code, sequential, _ = run(*args, "--output-template", "seq_{content}.png")
@@ -300,16 +198,13 @@ def test_several_workers_give_the_same_results(tmp_path: Path, photos: Path, sty
                      "--max-num-epochs", "2", "--save-epochs", "1", "--output-dir",
                      str(tmp_path / "out"), "--seed", "0", "--json", "-q"])
     assert code == 0
-    import numpy as np
-    from PIL import Image
-
     for name in "abc":
         with Image.open(tmp_path / "out" / f"seq_{name}.png") as a, \
                 Image.open(tmp_path / "out" / f"par_{name}.png") as b:
             assert np.array_equal(np.asarray(a), np.asarray(b))
 
 
-def test_an_empty_shard_is_not_an_error(photos: Path, styles: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_an_empty_shard_is_not_an_error(photos: Path, styles: Path, run: Runner) -> None:
     code, lines, err = run("--content-image", str(photos / "a.png"), str(photos / "b.jpg"),
                            "--style-image", str(styles / "s1.png"), "--shard", "5/8")
     assert code == 0 and lines == []

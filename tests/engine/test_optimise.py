@@ -4,14 +4,12 @@ from typing import Dict, List
 
 import numpy as np
 import pytest
-from conftest import ready_graph
 
 from neural_style._mxnet import mx
 from neural_style.config import STYLE_LAYERS, Config
 from neural_style.engine.graph import StyleGraph
 from neural_style.engine.optimise import (
-    MOMENTUM,
-    WEIGHT_DECAY,
+    Callback,
     EpochInfo,
     StopReason,
     clip_by_norm,
@@ -19,13 +17,15 @@ from neural_style.engine.optimise import (
     optimise,
     relative_change,
 )
+from neural_style.engine.optimisers import MOMENTUM, WEIGHT_DECAY
+from tests.helpers import ready_graph
 
 SHAPE = (24, 24)
 
 
 @pytest.fixture()
 def graph(tiny_weights: Dict[str, np.ndarray]) -> StyleGraph:
-    return ready_graph(tiny_weights)  # type: ignore[return-value]
+    return ready_graph(tiny_weights)
 
 
 def test_nag_step_matches_the_formula() -> None:
@@ -71,7 +71,7 @@ def test_clip_by_norm() -> None:
     np.testing.assert_allclose(small.asnumpy(), [0.3, 0.4], rtol=1e-6)
 
 
-def record(infos: List[EpochInfo], images: List[np.ndarray]):  # type: ignore[no-untyped-def]
+def record(infos: List[EpochInfo], images: List[np.ndarray]) -> Callback:
     def callback(info: EpochInfo, image: mx.nd.NDArray) -> None:
         infos.append(info)
         images.append(image.asnumpy().copy())
@@ -88,7 +88,7 @@ def test_eps_is_the_relative_change_and_loss_falls(graph: StyleGraph) -> None:
         assert info.eps == pytest.approx(want, rel=1e-4)
     assert [i.epoch for i in infos] == list(range(1, 31))
     assert min(i.loss for i in infos[10:]) < 0.2 * infos[0].loss  # NAG oscillates; it still falls
-    assert set(infos[0].terms) == {*(f"style:{l}" for l in STYLE_LAYERS), "content:relu4_2", "tv"}
+    assert set(infos[0].terms) == {*(f"style:{s}" for s in STYLE_LAYERS), "content:relu4_2", "tv"}
 
 
 def test_stops_when_eps_is_below_stop_eps(graph: StyleGraph) -> None:

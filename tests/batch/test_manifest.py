@@ -1,0 +1,32 @@
+"""Manifests: one job per row, every error with its row."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from neural_style.batch.manifest import read_manifest
+from neural_style.errors import ConfigError
+
+
+def test_manifest_errors_name_their_rows(tmp_path: Path) -> None:
+    manifest = tmp_path / "jobs.csv"
+    manifest.write_text("content,style,content_weight,colour\n"
+                        "a.jpg,s.jpg,5,\n"
+                        "b.jpg,,10,\n"
+                        "c.jpg,s.jpg,ten,red\n")
+    with pytest.raises(ConfigError) as err:
+        read_manifest(manifest)
+    text = str(err.value)
+    assert "row 3: no style" in text
+    assert "row 4: column: 'colour' is not a numeric setting" in text or \
+        "row 4: content-weight must be a number, not 'ten'" in text
+    jsonl = tmp_path / "jobs.jsonl"
+    jsonl.write_text('{"content": "a.jpg", "style": "s.jpg", "stop_eps": -1}\n{"content": 3\n')
+    with pytest.raises(ConfigError, match="row 2: not JSON"):
+        read_manifest(jsonl)
+    jsonl.write_text('{"content": "a.jpg", "style": "s.jpg", "stop_eps": -1}\n')
+    with pytest.raises(ConfigError, match="row 1: --stop-eps: must be above 0"):
+        read_manifest(jsonl)
+

@@ -1,0 +1,127 @@
+"""Running planned jobs in this process: each job's failure is its own, results come back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, List, Tuple
+
+import pytest
+from PIL import Image
+
+from neural_style.batch.jobs import BatchJob
+from neural_style.batch.runner import (
+    DONE,
+    FAILED,
+    INTERRUPTED,
+    JobResult,
+    LazyStylizer,
+    Reporter,
+    run_sequential,
+)
+from neural_style.config import Config
+from neural_style.errors import WeightsError
+from neural_style.io.cache import StyleCache
+from tests.helpers import write_image
+
+FAST = Config(max_long_edge=32, max_num_epochs=2, save_epochs=1, seed=0)
+
+
+class Recorder(Reporter):
+    def __init__(self) -> None:
+        self.events: List[Tuple[str, Any]] = []
+
+    def job_started(self, job: BatchJob) -> None:
+        self.events.append(("started", job.index))
+
+    def epoch(self, job: BatchJob, info: Any) -> None:
+        self.events.append(("epoch", (job.index, info.epoch)))
+
+    def job_finished(self, result: JobResult) -> None:
+        self.events.append(("finished", (result.job.index, result.status)))
+
+
+def make_jobs(tmp_path: Path, contents: List[Path], style: Path, cfg: Config = FAST,
+              ) -> List[BatchJob]:
+    out = tmp_path / "out"
+    return [BatchJob(i, c, (style,), out / f"{c.stem}.png", cfg, out / c.stem)
+            for i, c in enumerate(contents)]
+
+
+@pytest.fixture()
+def stylizer(vgg19_random_npz: Path) -> LazyStylizer:
+    return LazyStylizer(vgg19_random_npz, -1)
+
+
+def test_a_bad_image_fails_only_its_job(tmp_path: Path, style_path: Path,
+                                        stylizer: LazyStylizer) -> None:
+    good = write_image(tmp_path / "good.png")
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not a png")
+    jobs = make_jobs(tmp_path, [good, broken, good.with_name("missing.png")], style_path)
+    reporter = Recorder()
+    results = run_sequential(jobs, stylizer, StyleCache(), reporter)
+    assert [r.status for r in results] == [DONE, FAILED, FAILED]
+    assert "not an image format" in (results[1].error or "")
+    assert "no such file" in (results[2].error or "")
+    assert results[0].written == jobs[0].output and results[0].epochs == 2
+    with Image.open(jobs[0].output) as img:
+        assert img.size == (32, 21)
+    assert sorted(p.name for p in jobs[0].snapshots.iterdir()) == ["e_1.jpg", "e_2.jpg"]
+    assert reporter.events[:4] == [("started", 0), ("epoch", (0, 1)), ("epoch", (0, 2)),
+                                   ("finished", (0, DONE))]
+    assert reporter.events[-1] == ("finished", (2, FAILED))
+
+
+def test_weights_are_loaded_once_and_only_when_needed(tmp_path: Path, style_path: Path,
+                                                      vgg19_random_npz: Path) -> None:
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"")
+    lazy = LazyStylizer(tmp_path / "no-weights.params", -1)
+    results = run_sequential(make_jobs(tmp_path, [broken], style_path), lazy, StyleCache(),
+                             Reporter())
+    assert results[0].status == FAILED  # its image failed first: the weights were not read
+    good = write_image(tmp_path / "good.png")
+    with pytest.raises(WeightsError):  # a failure that concerns every job stops the batch
+        run_sequential(make_jobs(tmp_path, [good], style_path), lazy, StyleCache(), Reporter())
+    lazy = LazyStylizer(vgg19_random_npz, -1)
+    assert lazy() is lazy()
+
+
+def test_ctrl_c_saves_the_running_job_and_stops_the_batch(tmp_path: Path, style_path: Path,
+                                                          stylizer: LazyStylizer) -> None:
+    class StopAtSecondEpoch(Recorder):
+        def epoch(self, job: BatchJob, info: Any) -> None:
+            if info.epoch == 2:
+                raise KeyboardInterrupt
+
+    contents = [write_image(tmp_path / f"c{i}.png", seed=i) for i in range(3)]
+    jobs = make_jobs(tmp_path, contents, style_path, FAST.replace(max_num_epochs=5))
+    results = run_sequential(jobs, stylizer, StyleCache(), StopAtSecondEpoch())
+    assert [r.status for r in results] == [INTERRUPTED]
+    assert results[0].written == tmp_path / "out" / "c0.interrupted.png"
+    assert results[0].epochs == 2 and results[0].written.is_file()
+    assert not jobs[0].output.exists()
+
+
+def test_extras_are_written_beside_the_snapshots(tmp_path: Path, style_path: Path,
+                                                 stylizer: LazyStylizer) -> None:
+    pytest.importorskip("matplotlib")
+    cfg = FAST.replace(progress_sheet=True, loss_plot=True, save_epochs=2, max_num_epochs=3)
+    (job,) = make_jobs(tmp_path, [write_image(tmp_path / "c.png")], style_path, cfg)
+    (result,) = run_sequential([job], stylizer, StyleCache(), Reporter())
+    assert result.status == DONE, result.error
+    assert sorted(p.name for p in job.snapshots.iterdir()) == ["e_2.jpg", "loss.png",
+                                                               "progress.jpg"]
+    with Image.open(job.snapshots / "progress.jpg") as sheet:  # epochs 2 and 3 (the result)
+        assert sheet.size == (2 * 32, 21)
+
+
+def test_the_json_line_has_the_job_and_its_outcome(tmp_path: Path, style_path: Path,
+                                                   stylizer: LazyStylizer) -> None:
+    (job,) = make_jobs(tmp_path, [write_image(tmp_path / "c.png")], style_path)
+    (result,) = run_sequential([job], stylizer, StyleCache(), Reporter())
+    line = result.as_json()
+    assert line["status"] == DONE and line["output"] == str(job.output)
+    assert line["written"] == str(job.output) and line["error"] is None
+    assert line["loss"] == pytest.approx(sum(line["terms"].values()))
+    assert line["stop_reason"] == "max-epochs" and line["epochs"] == 2

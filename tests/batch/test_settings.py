@@ -1,0 +1,50 @@
+"""Numeric settings named by --sweep and manifest columns."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from neural_style.batch.settings import numeric_fields, parse_sweep
+from neural_style.errors import ConfigError
+
+
+def test_sweep_errors_teach() -> None:
+    with pytest.raises(ConfigError, match="did you mean 'content-weight'"):
+        parse_sweep("content-wieght=1,2")
+    with pytest.raises(ConfigError, match="must be a number"):
+        parse_sweep("lr=fast")
+    with pytest.raises(ConfigError, match="NAME=V1,V2"):
+        parse_sweep("lr")
+
+
+
+def test_numeric_fields_unwrap_optional_and_leave_out_the_rest() -> None:
+    fields = numeric_fields()
+    assert fields["content_weight"] is float and fields["max_num_epochs"] is int
+    assert fields["lr"] is float and fields["seed"] is int  # Optional[...] unwrapped
+    for not_numeric in ("model", "denoise", "original_colors", "style_layers",
+                        "style_blend_weights", "init_image"):
+        assert not_numeric not in fields
+
+
+def test_values_take_the_fields_type() -> None:
+    assert parse_sweep("max-num-epochs=5, 10") == ("max_num_epochs", [5, 10])
+    assert parse_sweep("--lr=1e-3") == ("lr", [0.001])
+    with pytest.raises(ConfigError, match="must be a whole number, not '2.5'"):
+        parse_sweep("max-num-epochs=2.5")
+    with pytest.raises(ConfigError, match="no values"):
+        parse_sweep("lr=,")
+
+
+@given(st.sampled_from(sorted(numeric_fields())), st.data())
+def test_any_numeric_setting_sweeps_its_values_back(name: str, data: st.DataObject) -> None:
+    kind = numeric_fields()[name]
+    values = data.draw(st.lists(st.integers(-10**6, 10**6) if kind is int else
+                                st.floats(allow_nan=False, allow_infinity=False), min_size=1,
+                                max_size=5))
+    flag = name.replace("_", "-") if data.draw(st.booleans()) else name
+    key, parsed = parse_sweep(f"{flag}={','.join(repr(v) for v in values)}")
+    assert key == name and parsed == values
+    assert all(type(v) is kind for v in parsed)

@@ -1,0 +1,89 @@
+"""Test helpers: a tiny VGG-shaped network with fixed random weights, images, weight files.
+
+Fixtures built on these live in ``conftest.py``; tests import the helpers from here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, Tuple
+
+import numpy as np
+from PIL import Image
+
+from neural_style.engine.graph import StyleGraph
+from neural_style.engine.vgg import VGG19, VGGSpec
+
+ROOT = Path(__file__).resolve().parent.parent
+INPUT = ROOT / "input"
+
+#: VGG19's layer names and depth, with a few channels: fast enough for gradient checks.
+TINY = VGGSpec(blocks=((4, 2), (6, 2), (8, 4), (8, 4), (8, 4)))
+
+Weights = Dict[str, np.ndarray]
+
+
+def random_weights(spec: VGGSpec, seed: int = 0, dtype: type = np.float32) -> Weights:
+    """He-initialised convolutions, small biases: activations keep their scale."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for name, shape in spec.param_shapes().items():
+        if name.endswith("_weight"):
+            fan_in = shape[1] * shape[2] * shape[3]
+            out[name] = (rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(dtype)
+        else:
+            out[name] = (rng.standard_normal(shape) * 0.01).astype(dtype)
+    return out
+
+
+def write_keras_h5(weights: Weights, path: Path, spec: VGGSpec = VGG19) -> Path:
+    """Keras's layout: block<b>_conv<i>/…_W_1:0 (kh, kw, in, out), BGR first layer."""
+    import h5py
+
+    with h5py.File(path, "w") as h5:
+        for layer in spec.layers:
+            b, i = layer.name[4], layer.name[6]
+            kernel = weights[f"{layer.name}_weight"]
+            if layer.name == "conv1_1":
+                kernel = kernel[:, ::-1]  # the file is BGR
+            group = h5.create_group(f"block{b}_conv{i}")
+            group[f"block{b}_conv{i}_W_1:0"] = np.transpose(kernel, (2, 3, 1, 0))
+            group[f"block{b}_conv{i}_b_1:0"] = weights[f"{layer.name}_bias"]
+        h5.create_group("block1_pool")
+    return path
+
+
+def write_image(path: Path, size: Tuple[int, int] = (48, 32), seed: int = 0,
+                mode: str = "RGB") -> Path:
+    """A random-noise image of ``size`` (width, height) in ``mode``."""
+    rng = np.random.default_rng(seed)
+    arr = rng.integers(0, 256, size=(size[1], size[0], 3), dtype=np.uint8)
+    Image.fromarray(arr).convert(mode).save(path)
+    return path
+
+
+def ready_graph(weights: Weights, dtype: Any = np.float32, pooling: str = "avg",
+                normalize_gradients: bool = False) -> StyleGraph:
+    """A tiny 24x24 StyleGraph with random targets, weights (1, 10) and a white-noise start."""
+    from neural_style._mxnet import mx
+    from neural_style.api import white_noise
+    from neural_style.config import CONTENT_LAYERS, STYLE_LAYERS
+
+    params = {k: mx.nd.array(v, dtype=dtype) for k, v in weights.items()}
+    g = StyleGraph(TINY, params, (24, 24), STYLE_LAYERS, CONTENT_LAYERS, mx.cpu(),
+                   pooling=pooling, dtype=dtype, normalize_gradients=normalize_gradients)
+    rng = np.random.default_rng(5)
+    style, content = rng.uniform(-100, 100, size=(2, 1, 3, 24, 24))
+    g.set_targets(g.style_targets(style), content)
+    g.set_weights(style=1.0, content=10.0)
+    g.data[:] = white_noise(g.shape, seed=0)
+    return g
+
+
+def noisy_flat(seed: int = 0) -> np.ndarray:
+    """A grey image with isolated bright dots."""
+    rgb = np.full((32, 32, 3), 128, np.uint8)
+    rng = np.random.default_rng(seed)
+    ys, xs = rng.integers(0, 32, size=(2, 20))
+    rgb[ys, xs] = 255
+    return rgb
