@@ -41,6 +41,9 @@ AMP_DTYPES = {"bf16": "bfloat16", "fp16": "float16"}
 #: (they follow their input), so the whole VGG trunk stays low between the casts.
 LOW_PRECISION_OPS = ["Convolution"]
 
+#: Operators kept in fp32 beyond AMP's own list: the Gram matrix (engine/losses.gram).
+FP32_OPS = ["FullyConnected"]
+
 
 
 class PrecisionError(ConfigError, DeviceError):
@@ -158,8 +161,18 @@ def convert(symbol: Symbol, precision: Precision) -> Symbol:
         return symbol
     from mxnet.contrib import amp
 
-    # fp32_ops=None keeps AMP's own list of fp32 operators, which holds the Gram matrix
-    # (linalg_syrk), sum and the custom op; the differences to the fp32 targets are
-    # "widest type" operators, hence fp32 too.
+    # AMP's own list of fp32 operators holds sum, square (for fp16), the custom op and
+    # syrk; FullyConnected (the Gram matrix, engine/losses.gram) is added to it, as a
+    # bf16 Gram matrix would round the statistics the style is compared by. The
+    # differences to the fp32 targets are "widest type" operators, hence fp32 too.
+    fp32_ops = amp.list_fp32_ops(_amp_type(precision.amp_dtype)) + list(FP32_OPS)
     return amp.convert_symbol(symbol, target_dtype=precision.amp_dtype,
-                              target_dtype_ops=list(LOW_PRECISION_OPS), fp32_ops=None)
+                              target_dtype_ops=list(LOW_PRECISION_OPS), fp32_ops=fp32_ops)
+
+
+def _amp_type(name: str) -> Any:
+    """AMP's lists are keyed by numpy float16, or by MXNet's own bfloat16 type."""
+    import numpy as np
+    from mxnet.contrib.amp.amp import bfloat16
+
+    return bfloat16 if name == "bfloat16" else np.float16
