@@ -18,7 +18,7 @@ MXNET_PACKAGE_cu112 := mxnet-cu112
 help:
 	@echo "make demo       install, fetch the weights, stylize input/cat.jpg with input/starry_night.jpg"
 	@echo "make test       install and run the test suite"
-	@echo "make test-slow  the tests that need the real VGG19 weights"
+	@echo "make test-slow  the slow tests: real VGG19 weights, big images, worker processes"
 	@echo "make weights    fetch and verify models/vgg19.params"
 	@echo "make check      lint (ruff check), formatting (ruff format --check) and types (mypy)"
 	@echo "make typecheck  mypy over the package, the tests and the benchmarks"

@@ -30,11 +30,12 @@ import numpy as np
 
 from ._mxnet import mx
 from .config import Config, layer_names, layer_weights
+from .engine import tiled as tiling
 from .engine.denoise import denoise
 from .engine.device import choose_context, describe
 from .engine.graph import StyleGraph, positions
 from .engine.losses import NDArray, term_name
-from .engine.optimise import EpochInfo, StopReason, optimise
+from .engine.optimise import EpochInfo, LoopOutcome, StopReason, optimise
 from .engine.pixels import (
     check_size,
     fit_long_edge,
@@ -98,11 +99,6 @@ class Stylizer:
         self._graphs: OrderedDict[Tuple[Any, ...], StyleGraph] = OrderedDict()
         self._precisions: Dict[str, Precision] = {}
 
-    @property
-    def params(self) -> Mapping[str, NDArray]:
-        """The network's weights on the device, by MXNet argument name (shared, not copied)."""
-        return self._params
-
     def precision(self, requested: str) -> Precision:
         """``--precision`` resolved on this stylizer's device (a :class:`PrecisionError`
         if the device cannot do it), with the reason for the choice."""
@@ -155,19 +151,27 @@ class Stylizer:
         styles: List[ImageInput] = list(style) if isinstance(style, (list, tuple)) else [style]  # type: ignore[list-item]
         content_rgb, style_rgbs = load_inputs(content, styles, cfg.max_long_edge, cfg.style_scale)
         cache = style_cache or StyleCache()
+        edges = tiling.scale_edges(cfg, scale_edges(cfg), content_rgb, self.spec, self.dtype)
+        run_cfg = cfg if len(edges) == cfg.scales else cfg.replace(scales=len(edges))
+        shapes = [check_size(content_rgb, edge, "the content image") for edge in edges]
+        tiling.check_fits(shapes, cfg, self.spec, self.dtype, self.ctx)
         x, epochs, outcome = None, 0, None
-        for scale, edge in enumerate(scale_edges(cfg)):
-            shape = check_size(content_rgb, edge, "the content image")
+        for scale, (edge, shape) in enumerate(zip(edges, shapes)):
+            target = resize(content_rgb, shape)
+            window = tiling.tile_edge(cfg, shape, self.spec, self.dtype)
             with self._memory_guard(shape, edge):
-                grams = self._style_targets(style_rgbs, shape, cfg, cache)
-                graph = self.graph(shape, cfg)
-                target = resize(content_rgb, shape)
-                graph.set_targets(grams, to_network(target))
-                graph.data[:] = start_image(cfg, to_network(target)) if x is None else \
-                    resize_network(x, shape)
-                outcome = optimise(graph, cfg, _snapshotting(cfg, callback, target),
-                                   first_epoch=epochs, scale=scale)
-                x = graph.data.asnumpy()
+                if window is not None:
+                    x, outcome = self._tiled(x, target, style_rgbs, window, run_cfg, callback,
+                                             cache, epochs, scale)
+                else:
+                    grams = self._style_targets(style_rgbs, shape, cfg, cache)
+                    graph = self.graph(shape, cfg)
+                    graph.set_targets(grams, to_network(target))
+                    graph.data[:] = start_image(cfg, to_network(target)) if x is None else \
+                        resize_network(x, shape)
+                    outcome = optimise(graph, run_cfg, _snapshotting(cfg, callback, target),
+                                       first_epoch=epochs, scale=scale)
+                    x = graph.data.asnumpy()
             epochs += outcome.epochs
             if outcome.reason in (StopReason.INTERRUPTED, StopReason.DIVERGED):
                 break
@@ -176,8 +180,41 @@ class Stylizer:
         return StyleResult(image, epochs, outcome.reason, outcome.eps, outcome.terms,
                            time.perf_counter() - started)
 
+    def _tiled(self, x: Optional[np.ndarray], content: np.ndarray, style_rgbs: Sequence[np.ndarray],
+               window: int, cfg: Config, callback: Optional[ProgressCallback], cache: StyleCache,
+               first_epoch: int, scale: int) -> Tuple[np.ndarray, LoopOutcome]:
+        """One size refined in tiles of ``window`` pixels (see :mod:`.engine.tiled`); only the
+        tile's graph is kept, so memory is bounded by the tile."""
+        shape = (content.shape[0], content.shape[1])
+        self.release_graphs()
+        start = start_image(cfg, to_network(content)) if x is None else resize_network(x, shape)
+        del x
+        grams = self._style_targets(style_rgbs, shape, cfg, cache,
+                                    lambda sx: tiling.tiled_grams(self, cfg, window, sx))
+
+        def on_tile(info: EpochInfo, canvas: Optional[np.ndarray]) -> None:
+            assert callback is not None
+            callback(info, None if canvas is None else finish(canvas, cfg, content))
+
+        run = tiling.TiledScale(self, content, grams, start, window, cfg,
+                                on_tile if callback is not None else None, first_epoch, scale)
+        outcome = run.run()
+        self.release_graphs()
+        return run.canvas, outcome
+
+    def release_graphs(self) -> None:
+        """Unbind every cached graph (their activations are the bulk of the memory)."""
+        self._graphs.clear()
+
+    @property
+    def params(self) -> Mapping[str, NDArray]:
+        """The network's weights on the device (shared by every bound graph)."""
+        return self._params
+
     def _style_targets(self, style_rgbs: Sequence[np.ndarray], shape: Tuple[int, int],
-                       cfg: Config, cache: StyleCache) -> List[np.ndarray]:
+                       cfg: Config, cache: StyleCache,
+                       grams_of: Optional[Callable[[np.ndarray], List[np.ndarray]]] = None,
+                       ) -> List[np.ndarray]:
         """The Gram targets for an output of ``shape``: each style's, blended.
 
         With --style-scale the style keeps its aspect ratio and has its own size; its Gram
@@ -196,7 +233,8 @@ class Stylizer:
             key = style_key(style_x, layers, cfg.pooling, self.weights_id,
                             self.precision(cfg.precision).name)
             # A graph is bound at the style's shape only when the targets are not cached.
-            compute = functools.partial(self._compute_style_targets, style_shape, style_x, cfg)
+            compute = functools.partial(grams_of, style_x) if grams_of is not None else \
+                functools.partial(self._compute_style_targets, style_shape, style_x, cfg)
             grams = cache.get_or_compute(key, compute)
             style_positions = positions(self.spec, style_shape, layers, cfg.pooling)
             ratios = [out_positions[layer] / style_positions[layer] for layer in layers]

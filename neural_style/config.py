@@ -28,6 +28,13 @@ MODEL_ALIASES: Dict[str, str] = {"vgg19": "vgg19", "vgg": "vgg19"}
 INITS = ("noise", "content", "image")
 
 
+def size(text: str) -> int:
+    """``"2G"`` -> bytes, for --max-memory."""
+    from .engine.memory import parse_size
+
+    return parse_size(text)
+
+
 def _names(text: str) -> Tuple[str, ...]:
     """``"relu1_1:2, relu2_1"`` -> ``("relu1_1:2", "relu2_1")``: layers, each with an
     optional weight after a colon."""
@@ -100,6 +107,17 @@ class Config:
                        "next, up to --max-long-edge; each with its own --max-num-epochs")
     start_long_edge: Optional[int] = _opt(None, "the long edge of the first scale (default: "
                                           "--max-long-edge halved per extra scale)")
+    tile: Optional[int] = _opt(None, "optimise every size whose image is larger than N x N "
+                               "pixels in overlapping tiles of N x N, so memory is bounded by "
+                               "the tile, not the image (a whole-image composition comes first)")
+    max_memory: Optional[int] = _opt(None, "pick --tile from a memory budget such as 2G or "
+                                     "1500M (sizes that fit are not tiled)", parse=size,
+                                     metavar="SIZE")
+    tile_sweeps: int = _opt(2, "passes over the tiles at each tiled size, the grid shifted "
+                            "each time; each tile gets --max-num-epochs / N epochs a pass")
+    tile_margin: int = _opt(16, "pixels of context around a tile, seen but not changed")
+    tile_overlap: int = _opt(16, "pixels over which neighbouring tiles blend, on each side "
+                             "of their boundary")
     average_decay: float = _opt(0.0, "exponential moving average of the iterates as the result, "
                                 "with this decay, e.g. 0.9 (0: off)")
     stop_window: int = _opt(1, "stop when the mean eps of the last K epochs is below --stop-eps "
@@ -144,7 +162,13 @@ class Config:
             return self.remove_noise
         return DENOISERS[self.denoise].default_strength
 
-    def replace(self, **changes: Any) -> Config:
+    @property
+    def most_scales(self) -> int:
+        """The most sizes a run optimises: --scales, and the whole-image composition size
+        that tiling puts in front when the first size would be tiled."""
+        return self.scales + (self.tile is not None or self.max_memory is not None)
+
+    def replace(self, **changes: Any) -> "Config":
         """A copy with ``changes`` applied (and validated)."""
         return dataclasses.replace(self, **changes)
 
@@ -227,4 +251,19 @@ def _layers(cfg: Config) -> None:
             raise ConfigError(f"{flag}: layer weights must be 0 or more")
 
 
-_CHECKS = (_finite, _ranges, _layers)
+def _tiles(cfg: Config) -> None:
+    from .engine.tiles import ALIGN
+
+    _require(cfg.tile_margin >= 0, "tile_margin", "must be 0 or more")
+    _require(cfg.tile_overlap >= 0, "tile_overlap", "must be 0 or more")
+    _require(cfg.tile_sweeps >= 1, "tile_sweeps", "must be at least 1")
+    smallest = 2 * (cfg.tile_margin + cfg.tile_overlap) + ALIGN
+    _require(cfg.tile is None or cfg.tile >= max(MIN_EDGE, smallest), "tile",
+             f"must be at least {max(MIN_EDGE, smallest)} pixels (a {ALIGN}-pixel core with "
+             "--tile-margin and --tile-overlap on both sides)")
+    _require(cfg.max_memory is None or cfg.max_memory > 0, "max_memory", "must be above 0")
+    _require(cfg.tile is None or cfg.max_memory is None, "max_memory",
+             "give --tile or --max-memory, not both")
+
+
+_CHECKS = (_finite, _ranges, _layers, _tiles)

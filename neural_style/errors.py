@@ -15,7 +15,15 @@ class ExitCode(enum.IntEnum):
     OK = 0
     FAILURE = 1  # any failure other than bad usage
     USAGE = 2  # bad flags or values, as argparse reports them
-    INTERRUPTED = 130  # Ctrl-C: 128 + SIGINT, as shells report it
+    # Stopped by a signal: 128 + its number, as shells report it (numbers as on Linux).
+    HANGUP = 129  # SIGHUP: the terminal went away
+    INTERRUPTED = 130  # SIGINT: Ctrl-C
+    TERMINATED = 143  # SIGTERM: how Slurm, Kubernetes and `timeout` stop a job
+
+    @classmethod
+    def for_signal(cls, signum: int) -> "ExitCode":
+        """The status a shell reports for a process ended by ``signum`` (128 + its number)."""
+        return cls(128 + signum)
 
 
 class NeuralStyleError(Exception):

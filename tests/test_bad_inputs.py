@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import os
 from pathlib import Path
 from typing import Any, List, Optional, Protocol, Tuple
 
@@ -20,6 +21,7 @@ from neural_style import cli
 from neural_style._mxnet import mx
 from neural_style.engine.graph import StyleGraph
 from neural_style.errors import ExitCode
+from neural_style.io import files
 from tests.helpers import write_image
 
 Run = Tuple[int, str, str]
@@ -309,14 +311,15 @@ def test_disk_full_keeps_the_previous_result(tmp_path: Path, run: Runner,
     assert run(content)[0] == 0
     final = tmp_path / "out" / "final.jpg"
     before = final.read_bytes()
-    real_save = Image.Image.save
+    real_write_all = files._write_all
 
-    def full_on_final(self: Image.Image, fp: Any, *args: Any, **kwargs: Any) -> None:
-        if ".final.jpg." in str(fp):
+    def full_on_final(fd: int, data: bytes) -> None:  # the disk fills while final.jpg is written
+        if ".final.jpg." in os.readlink(f"/proc/self/fd/{fd}"):
+            os.write(fd, data[: len(data) // 2])
             raise OSError(errno.ENOSPC, "No space left on device")
-        real_save(self, fp, *args, **kwargs)
+        real_write_all(fd, data)
 
-    monkeypatch.setattr(Image.Image, "save", full_on_final)
+    monkeypatch.setattr(files, "_write_all", full_on_final)
     assert_fails(run(content, None, "--seed", "5"), "final.jpg: cannot write the image",
                  "No space left on device")
     assert final.read_bytes() == before
@@ -325,15 +328,15 @@ def test_disk_full_keeps_the_previous_result(tmp_path: Path, run: Runner,
 
 def test_ctrl_c_during_a_snapshot_write(tmp_path: Path, run: Runner,
                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    real_save = Image.Image.save
+    real_write_all = files._write_all
 
-    def interrupted(self: Image.Image, fp: Any, *args: Any, **kwargs: Any) -> None:
-        if ".e_2.jpg." in str(fp):
-            Path(str(fp)).write_bytes(b"half a jpeg")
+    def interrupted(fd: int, data: bytes) -> None:
+        if ".e_2.jpg." in os.readlink(f"/proc/self/fd/{fd}"):
+            os.write(fd, b"half a jpeg")
             raise KeyboardInterrupt
-        real_save(self, fp, *args, **kwargs)
+        real_write_all(fd, data)
 
-    monkeypatch.setattr(Image.Image, "save", interrupted)
+    monkeypatch.setattr(files, "_write_all", interrupted)
     code, out, err = run(write_image(tmp_path / "c.png"), None, "--max-num-epochs", "5")
     assert code == ExitCode.INTERRUPTED and "Traceback" not in err
     assert out_files(tmp_path) == ["e_1.jpg", "final.interrupted.jpg"]  # no half-written e_2.jpg

@@ -44,4 +44,10 @@ def test_config_errors_are_value_errors() -> None:
 
 
 def test_exit_codes_are_the_shells() -> None:
-    assert [int(c) for c in ExitCode] == [0, 1, 2, 130]
+    import signal
+
+    assert [int(c) for c in ExitCode] == [0, 1, 2, 129, 130, 143]
+    for name, code in (("SIGHUP", ExitCode.HANGUP), ("SIGINT", ExitCode.INTERRUPTED),
+                       ("SIGTERM", ExitCode.TERMINATED)):
+        number = getattr(signal, name)
+        assert ExitCode.for_signal(number) is code and code == 128 + number

@@ -9,12 +9,16 @@ from typing import Any, Dict, List, Tuple
 
 from ..config import Config
 from ..errors import ConfigError
+from ..io.files import special_file_problem
 from .inputs import StylePair
 from .settings import configured, field_name, parse_value
 
 
 def read_manifest(path: Path) -> Tuple[List[StylePair], List[Dict[str, Any]]]:
     """Pairs and per-row settings from ``.csv`` or ``.jsonl``; every error with its row."""
+    problem = special_file_problem(path)  # a FIFO would be read forever
+    if problem is not None:
+        raise ConfigError(f"--manifest {path}: {problem}")
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as err:

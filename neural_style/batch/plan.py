@@ -59,16 +59,15 @@ def _disambiguate(jobs: List[BatchJob]) -> List[BatchJob]:
 
 
 def refuse_collisions(jobs: Sequence[BatchJob]) -> None:
+    """Two jobs writing one output name (inputs against outputs, and every other file a
+    job writes, are checked by :func:`neural_style.batch.outputs.check_write_plan`)."""
     seen: Dict[Path, BatchJob] = {}
-    inputs = {p.resolve() for job in jobs for p in (job.content, *job.style)}
     for job in jobs:
         key = job.output.resolve()
         if key in seen:
             raise ConfigError(f"--output-template: jobs {seen[key].index} and {job.index} would both "
                               f"write {job.output}; add {{content}}, {{style}}, {{index}} or "
                               "{params} to the template")
-        if key in inputs:
-            raise ConfigError(f"{job.output}: an output would overwrite an input image")
         seen[key] = job
 
 

@@ -7,31 +7,31 @@ failure that concerns every job (the weights) stops it. Results come back as
 
 from __future__ import annotations
 
+import _thread
 import logging
 import multiprocessing
 import os
 import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, NoReturn, Optional, Sequence
 
 import numpy as np
 
-from ..errors import NeuralStyleError, summary
+from ..errors import ExitCode, NeuralStyleError, summary
 from ..io.images import load_inputs, save_image
-from .jobs import BatchJob
+from .jobs import BatchJob, JobStatus
+from .outputs import JobOutputs
 
 log = logging.getLogger(__name__)
-
-DONE, SKIPPED, FAILED, INTERRUPTED = "done", "skipped", "failed", "interrupted"
-DIVERGED = "diverged"  # a failure; its last finite image is kept as <name>.diverged.<ext>
 
 
 @dataclass
 class JobResult:
     job: BatchJob
-    status: str
+    status: JobStatus
     written: Optional[Path] = None  # the file written, if any
     epochs: int = 0
     stop_reason: Optional[str] = None
@@ -41,7 +41,7 @@ class JobResult:
     error: Optional[str] = None
 
     def as_json(self) -> Dict[str, Any]:
-        return {"status": self.status, **self.job.describe(),
+        return {"status": self.status.value, **self.job.describe(),
                 "written": None if self.written is None else str(self.written),
                 "epochs": self.epochs, "stop_reason": self.stop_reason, "eps": self.eps,
                 "loss": sum(self.terms.values()) if self.terms else None, "terms": self.terms,
@@ -81,14 +81,47 @@ class LazyStylizer:
 
 def run_job(job: BatchJob, stylizer: LazyStylizer, cache: Any, reporter: Reporter,
             reraise: bool = False) -> JobResult:
-    """One job, start to finish; its own failures come back as a failed result (or, with
-    ``reraise``, as the exception, for --traceback)."""
-    from ..engine.optimise import StopReason
-    from ..io.snapshots import SnapshotWriter
-
+    """One job, start to finish. Any exception from loading to saving comes back as a
+    failed result (or, with ``reraise``, as the exception, for --traceback); only the
+    weights and the device, which concern every job, are raised."""
     started = time.perf_counter()
     reporter.job_started(job)
-    snapshots = SnapshotWriter(job.snapshots)
+    try:
+        content, styles = load_inputs(job.content, job.style, job.config.max_long_edge,
+                                      job.config.style_scale)
+    except Exception as err:
+        return job_failure(job, err, started, reraise, "while loading its images")
+    engine = stylizer()  # weights and device: a failure here concerns every job
+    try:
+        return _stylize_and_save(job, engine, content, styles, cache, reporter, started)
+    except Exception as err:
+        return job_failure(job, err, started, reraise)
+
+
+def job_failure(job: BatchJob, err: Exception, started: float, reraise: bool = False,
+                stage: str = "") -> JobResult:
+    """The one place where a job's exception becomes its result: one line, and the batch
+    goes on."""
+    if reraise:
+        raise err
+    return JobResult(job, JobStatus.FAILED, seconds=time.perf_counter() - started,
+                     error=failure_text(err, stage))
+
+
+def failure_text(err: BaseException, stage: str = "") -> str:
+    """One line for any exception: ours say what to do; others are named, without a stack."""
+    if isinstance(err, NeuralStyleError):
+        return str(err)
+    if isinstance(err, MemoryError):
+        return f"out of memory (MemoryError) {stage or 'in this job'}".strip()
+    return f"{type(err).__name__}: {summary(err)}"
+
+
+def _stylize_and_save(job: BatchJob, engine: Any, content: np.ndarray, styles: List[np.ndarray],
+                      cache: Any, reporter: Reporter, started: float) -> JobResult:
+    from ..engine.optimise import StopReason
+
+    outputs = JobOutputs(job)  # every path this job writes comes from here
     history: List[Any] = []
     sheet: List[Any] = []
 
@@ -97,54 +130,40 @@ def run_job(job: BatchJob, stylizer: LazyStylizer, cache: Any, reporter: Reporte
         if job.config.loss_plot:
             history.append(info)
         if snapshot is not None:
-            snapshots(info.epoch, snapshot)
+            save_image(snapshot, outputs.snapshot(info.epoch))
             if job.config.progress_sheet:
                 sheet.append((info.epoch, snapshot))
 
-    try:
-        content, styles = load_inputs(job.content, job.style, job.config.max_long_edge,
-                                      job.config.style_scale)
-    except NeuralStyleError as err:
-        if reraise:
-            raise
-        return _failed(job, str(err), started)
-    engine = stylizer()  # weights and device: a failure here concerns every job
-    try:
-        result = engine.stylize(content, styles, job.config, on_epoch, cache)
-        status = {StopReason.INTERRUPTED: INTERRUPTED, StopReason.DIVERGED: DIVERGED}.get(
-            result.stop_reason, DONE)
-        written = save_image(result.image, job.written_as(status))
-        write_extras(job, history, sheet, result)
-    except Exception as err:  # an unforeseen failure still fails only this job
-        if reraise:
-            raise
-        text = str(err) if isinstance(err, NeuralStyleError) else f"{type(err).__name__}: {summary(err)}"
-        return _failed(job, text, started)
-    error = None
-    if status == DIVERGED:
+    result = engine.stylize(content, styles, job.config, on_epoch, cache)
+    reason = result.stop_reason
+    target = {StopReason.INTERRUPTED: outputs.interrupted,
+              StopReason.DIVERGED: outputs.diverged}.get(reason, outputs.final)
+    written = save_image(result.image, target)
+    write_extras(outputs, history, sheet, result)
+    status, error = JobStatus.DONE, None
+    if reason is StopReason.INTERRUPTED:
+        status = JobStatus.INTERRUPTED
+    elif reason is StopReason.DIVERGED:
+        status = JobStatus.FAILED
         error = (f"diverged at epoch {result.epochs}: the image became NaN/inf; saved the last "
-                 f"finite image as {written}. Try a lower --lr (now {job.config.lr:g})")
-    return JobResult(job, FAILED if error else status, written, result.epochs,
-                     result.stop_reason.value, result.eps, result.terms,
+                 f"finite image as {written}. Try a lower --lr "
+                 f"(now {job.config.learning_rate:g})")
+    return JobResult(job, status, written, result.epochs, reason.value, result.eps, result.terms,
                      time.perf_counter() - started, error)
 
 
-def write_extras(job: BatchJob, history: List[Any], sheet: List[Any], result: Any) -> None:
+def write_extras(outputs: JobOutputs, history: List[Any], sheet: List[Any], result: Any) -> None:
     """--progress-sheet and --loss-plot, beside the job's snapshots."""
     from ..io.snapshots import progress_sheet
 
-    if job.config.progress_sheet:
+    if outputs.sheet is not None:
         if not sheet or sheet[-1][0] != result.epochs:
             sheet.append((result.epochs, result.image))  # the result closes the sheet
-        save_image(progress_sheet(sheet), job.snapshots / "progress.jpg")
-    if job.config.loss_plot and history:
+        save_image(progress_sheet(sheet), outputs.sheet)
+    if outputs.plot is not None and history:
         from ..io.plots import loss_plot
 
-        loss_plot(history, job.snapshots / "loss.png")
-
-
-def _failed(job: BatchJob, message: str, started: float) -> JobResult:
-    return JobResult(job, FAILED, seconds=time.perf_counter() - started, error=message)
+        loss_plot(history, outputs.plot)
 
 
 def run_sequential(jobs: Sequence[BatchJob], stylizer: LazyStylizer, cache: Any,
@@ -154,34 +173,104 @@ def run_sequential(jobs: Sequence[BatchJob], stylizer: LazyStylizer, cache: Any,
         result = run_job(job, stylizer, cache, reporter, reraise)
         reporter.job_finished(result)
         results.append(result)
-        if result.status == INTERRUPTED:
+        if result.status is JobStatus.INTERRUPTED:
             break
     return results
 
 
 # ---- several devices --------------------------------------------------------------------
 
+#: How long a worker whose parent died may take to save its running job before it exits.
+ORPHAN_GRACE = 30.0
+
+
+@dataclass(frozen=True)
+class _Started:
+    index: int
+    pid: int
+
+
+@dataclass(frozen=True)
+class _Fatal:
+    device: Optional[int]
+    text: str
+
+
+class _StopOnce:
+    """A worker's SIGINT/SIGTERM/SIGHUP: the first stops the running job as Ctrl-C does
+    (its last epoch is saved); any later one is ignored, so that the terminal's Ctrl-C
+    and the parent's forwarded one do not cut the saving short."""
+
+    def __init__(self) -> None:
+        self.received = False
+        for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+            if hasattr(signal, name):
+                signal.signal(getattr(signal, name), self)
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        if not self.received:
+            self.received = True
+            raise KeyboardInterrupt
+
+
+class _ParentWatch:
+    """A worker never outlives the main process, however it ends (even SIGKILL, which
+    no handler sees): a thread waits on the pipe to the parent (closed by the kernel when
+    the parent dies) and on the parent's pid, then stops the running job as Ctrl-C does,
+    and ends the process after :data:`ORPHAN_GRACE` seconds whatever it is doing."""
+
+    def __init__(self, grace: float = ORPHAN_GRACE) -> None:
+        self.gone = False
+        self.parent = multiprocessing.parent_process()
+        self.grace = grace
+        if self.parent is not None:
+            threading.Thread(target=self._watch, name="parent-watch", daemon=True).start()
+
+    def _watch(self) -> NoReturn:
+        parent = self.parent
+        assert parent is not None
+        while parent.is_alive() and os.getppid() == parent.pid:
+            parent.join(timeout=1.0)
+        self.gone = True
+        main = threading.main_thread().ident
+        if hasattr(signal, "pthread_kill") and main is not None:
+            # To the main thread itself, so that a blocking read there is interrupted too.
+            signal.pthread_kill(main, signal.SIGTERM)
+        else:  # no POSIX threads: the flag alone (a blocked read waits for the grace period)
+            _thread.interrupt_main()
+        time.sleep(self.grace)
+        os._exit(ExitCode.TERMINATED)
+
+
 def _worker(device: Optional[int], weights: Optional[Path], cache_dir: Optional[Path], tasks: Any,
             results: Any, stop: Any) -> None:
     from ..io.cache import StyleCache
 
+    stopping, watch = _StopOnce(), _ParentWatch()
     try:
         stylizer, cache = LazyStylizer(weights, device), StyleCache(cache_dir)
-        while not stop.is_set():
+        while not (stop.is_set() or stopping.received):
             job = tasks.get()
             if job is None:
                 break
-            results.put(run_job(job, stylizer, cache, Reporter()))
+            results.put(_Started(job.index, os.getpid()))
+            result = run_job(job, stylizer, cache, Reporter())
+            if watch.gone:  # nobody to tell: the image is saved, that is all
+                break
+            results.put(result)
     except KeyboardInterrupt:
         pass
-    except NeuralStyleError as err:  # weights or device: tell the parent, then stop
-        results.put(("fatal", device, str(err)))
+    except Exception as err:  # weights or device: tell the parent, then stop
+        if not watch.gone:
+            results.put(_Fatal(device, failure_text(err)))
 
 
-def run_parallel(jobs: Sequence[BatchJob], devices: Sequence[Optional[int]], weights: Optional[Path],
-                 cache_dir: Optional[Path], reporter: Reporter) -> List[JobResult]:
+def run_parallel(jobs: Sequence[BatchJob], devices: Sequence[Optional[int]],
+                 weights: Optional[Path], cache_dir: Optional[Path],
+                 reporter: Reporter) -> List[JobResult]:
     """One worker process per device (spawned: MXNet must not be forked), each loading
-    the weights once and taking the next job when it is free."""
+    the weights once and taking the next job when it is free. A job whose worker dies
+    fails alone; jobs no worker took are left out of the results (not run)."""
     ctx = multiprocessing.get_context("spawn")
     tasks, results, stop = ctx.Queue(), ctx.Queue(), ctx.Event()
     for job in jobs:
@@ -189,53 +278,96 @@ def run_parallel(jobs: Sequence[BatchJob], devices: Sequence[Optional[int]], wei
     for _ in devices:
         tasks.put(None)
     workers = [ctx.Process(target=_worker, args=(d, weights, cache_dir, tasks, results, stop),
-                           daemon=True) for d in devices]
-    for w in workers:
-        w.start()
-    collected: List[JobResult] = []
+                           daemon=True, name=f"neural-style worker {d}") for d in devices]
+    collector = _Collector(jobs, workers, devices, reporter)
     try:
-        collected = _collect(len(jobs), workers, results, reporter)
+        for w in workers:
+            w.start()
+        collector.collect(results)
     except KeyboardInterrupt:
         stop.set()
         for w in workers:  # each worker saves its running job's image and reports it
-            if w.is_alive():
-                os.kill(w.pid, signal.SIGINT)  # type: ignore[arg-type]
-        collected += _drain(results, workers, reporter)
+            if w.is_alive() and w.pid is not None:
+                os.kill(w.pid, signal.SIGINT)
+        collector.drain(results)
+        raise
     finally:
-        for w in workers:
-            w.join(timeout=60)
-    return sorted(collected, key=lambda r: r.job.index)
+        _end(workers)
+    return sorted(collector.collected, key=lambda r: r.job.index)
 
 
-def _collect(count: int, workers: Sequence[Any], results: Any, reporter: Reporter) -> List[JobResult]:
-    collected: List[JobResult] = []
-    fatal: List[str] = []
-    while len(collected) < count:
-        if not any(w.is_alive() for w in workers) and results.empty():
-            break
+def _end(workers: Sequence[Any], grace: float = 60.0) -> None:
+    """Join every worker; one that does not end in time is terminated, then killed."""
+    deadline = time.monotonic() + grace
+    for w in workers:
+        if w.pid is None:
+            continue
+        w.join(timeout=max(0.0, deadline - time.monotonic()))
+        if w.is_alive():
+            w.terminate()
+            w.join(timeout=5)
+        if w.is_alive():
+            w.kill()
+            w.join()
+
+
+class _Collector:
+    """Results as the workers send them; the job of a worker that died becomes a failure."""
+
+    def __init__(self, jobs: Sequence[BatchJob], workers: Sequence[Any],
+                 devices: Sequence[Optional[int]], reporter: Reporter) -> None:
+        self.jobs = {job.index: job for job in jobs}
+        self.workers, self.devices, self.reporter = workers, devices, reporter
+        self.collected: List[JobResult] = []
+        self.running: Dict[int, BatchJob] = {}  # worker pid -> its job
+        self.started: Dict[int, float] = {}
+        self.fatal: List[str] = []
+
+    def collect(self, results: Any) -> None:
+        while len(self.collected) < len(self.jobs):
+            if not any(w.is_alive() for w in self.workers) and results.empty():
+                self._bury()
+                break
+            if not self._take(results):
+                self._bury()
+
+    def drain(self, results: Any, seconds: float = 120.0) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and (any(w.is_alive() for w in self.workers)
+                                               or not results.empty()):
+            self._take(results, fatal_ok=True)
+        self._bury()
+
+    def _take(self, results: Any, fatal_ok: bool = False) -> bool:
         try:
             item = results.get(timeout=0.5)
         except Exception:  # queue.Empty
-            continue
-        if isinstance(item, tuple):
-            fatal.append(f"worker for device {item[1]}: {item[2]}")
-            if len(fatal) == len(workers):
-                raise NeuralStyleError("; ".join(fatal))
-            continue
-        reporter.job_finished(item)
-        collected.append(item)
-    return collected
+            return False
+        if isinstance(item, _Started):
+            self.running[item.pid] = self.jobs[item.index]
+            self.started[item.pid] = time.perf_counter()
+        elif isinstance(item, _Fatal):
+            self.fatal.append(f"worker for device {item.device}: {item.text}")
+            if len(self.fatal) == len(self.workers) and not fatal_ok:
+                raise NeuralStyleError("; ".join(self.fatal))
+        else:
+            self.running = {pid: job for pid, job in self.running.items()
+                            if job.index != item.job.index}
+            self._add(item)
+        return True
 
+    def _bury(self) -> None:
+        """Workers that died (killed, out of memory) while running a job: it failed."""
+        for device, w in zip(self.devices, self.workers):
+            job = self.running.get(w.pid)
+            if job is None or w.is_alive() or w.exitcode is None:
+                continue
+            del self.running[w.pid]
+            how = f"signal {-w.exitcode}" if w.exitcode < 0 else f"exit code {w.exitcode}"
+            self._add(JobResult(job, JobStatus.FAILED,
+                                seconds=time.perf_counter() - self.started.get(w.pid, 0.0),
+                                error=f"its worker process (device {device}) died ({how})"))
 
-def _drain(results: Any, workers: Sequence[Any], reporter: Reporter) -> List[JobResult]:
-    out: List[JobResult] = []
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and (any(w.is_alive() for w in workers) or not results.empty()):
-        try:
-            item = results.get(timeout=0.5)
-        except Exception:
-            continue
-        if isinstance(item, JobResult):
-            reporter.job_finished(item)
-            out.append(item)
-    return out
+    def _add(self, result: JobResult) -> None:
+        self.reporter.job_finished(result)
+        self.collected.append(result)

@@ -15,18 +15,22 @@ import difflib
 import json
 import logging
 import re
+import signal
 import sys
 import tempfile
+import threading
 import time
+from collections import Counter
 from pathlib import Path
-from typing import Any, Iterator, List, NoReturn, Optional, Sequence
+from typing import Any, Dict, Iterator, List, NoReturn, Optional, Sequence
 
 from .. import __version__
 from ..batch.inputs import PAIRINGS, expand_images, expand_styles, flatten, pair
-from ..batch.jobs import BatchJob
+from ..batch.jobs import BatchJob, JobStatus
 from ..batch.manifest import read_manifest
+from ..batch.outputs import check_write_plan
 from ..batch.plan import DEFAULT_TEMPLATE, plan, refuse_collisions
-from ..batch.runner import DONE, FAILED, INTERRUPTED, SKIPPED, JobResult, Reporter
+from ..batch.runner import JobResult, Reporter
 from ..batch.settings import parse_sweep
 from ..batch.shard import shard
 from ..config import Config, field_types
@@ -88,8 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Paint a photo in the style of a painting (Gatys, Ecker & Bethge 2015), "
                     "with VGG19 in MXNet.",
         epilog=f"Weights: models/vgg19.params by default; {FETCH_HINT}. "
-               "Exit codes: 0 done, 1 failure (in a batch: some job failed), 2 usage error, "
-               "130 interrupted.")
+               "Exit codes: 0 done, 1 failure (in a batch: some job failed or did not run), "
+               "2 usage error, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM), "
+               "129 hung up (SIGHUP).")
     io = parser.add_argument_group("images")
     io.add_argument("--content-image", nargs="+", action="append", metavar="PATH",
                     help="the photo(s) to repaint: files, globs or folders")
@@ -179,6 +184,9 @@ def _request(ns: argparse.Namespace) -> Request:
     jobs = _plan(ns, config, out_dir)
     for job in jobs:
         output_format(job.output)
+    read = [("--weights file", Path(ns.weights))] if ns.weights else []
+    read += [("--manifest", ns.manifest)] if ns.manifest is not None else []
+    check_write_plan(jobs, out_dir / CACHE_DIR, read)  # before any work, for every job
     return Request(shard(jobs, ns.shard), parse_devices(ns.gpu),
                    Path(ns.weights) if ns.weights else None, out_dir / CACHE_DIR, ns.quiet,
                    ns.traceback, ns.json, ns.skip_existing, ns.dry_run)
@@ -242,6 +250,7 @@ class CliReporter(Reporter):
 
         self.request = request
         self.progress = BatchProgress(len(request.jobs), request.quiet)
+        self.results: List[JobResult] = []  # every job reported, whatever ends the run
 
     def job_started(self, job: BatchJob) -> None:
         if not self.request.single:
@@ -252,6 +261,7 @@ class CliReporter(Reporter):
         self.progress.epoch(info)
 
     def job_finished(self, result: JobResult) -> None:
+        self.results.append(result)
         self.progress.job_finished()
         with self.progress.suspended():
             self._report(result)
@@ -261,14 +271,14 @@ class CliReporter(Reporter):
             print(json.dumps(result.as_json()), flush=True)
         elif result.written is not None:
             print(result.written, flush=True)
-        if result.status == FAILED:
+        if result.status is JobStatus.FAILED:
             job = result.job
             where = "" if self.request.single else \
                 f"job {job.index} ({job.content.name} + {job.style_label}): "
             log.error("error: %s%s", where, result.error)
-        elif result.status == SKIPPED:
+        elif result.status is JobStatus.SKIPPED:
             log.info("skipped (complete): %s", result.job.output)
-        elif result.status in (DONE, INTERRUPTED):
+        elif result.status in (JobStatus.DONE, JobStatus.INTERRUPTED):
             log.info("%s after %d epochs (eps %.5f, loss %.4g) in %.1fs: %s", result.stop_reason,
                      result.epochs, result.eps or 0.0, sum(result.terms.values()), result.seconds,
                      result.written)
@@ -277,7 +287,7 @@ class CliReporter(Reporter):
         self.progress.close()
 
 
-def execute(request: Request) -> int:
+def execute(request: Request, signals: Optional["StopSignals"] = None) -> int:
     """Run the request's jobs; returns the exit code."""
     from ..batch.runner import LazyStylizer, run_parallel, run_sequential
 
@@ -292,34 +302,30 @@ def execute(request: Request) -> int:
         require_matplotlib()
     announce_precision(request)
     started, reporter = time.perf_counter(), CliReporter(request)
-    results: List[JobResult] = []
-    todo, interrupted = [], False
-    for job in request.jobs:
-        if request.skip_existing and is_complete(job.output):
-            results.append(JobResult(job, SKIPPED, written=job.output))
-            reporter.job_finished(results[-1])
-        else:
-            todo.append(job)
+    interrupted = False
     try:
+        todo = []
+        for job in request.jobs:
+            if request.skip_existing and is_complete(job.output):
+                reporter.job_finished(JobResult(job, JobStatus.SKIPPED, written=job.output))
+            else:
+                todo.append(job)
         if len(request.devices) > 1 and todo:
             check_devices(request.devices)
             require_weights(request.weights)
-            results += run_parallel(todo, request.devices, request.weights, request.cache_dir,
-                                    reporter)
+            run_parallel(todo, request.devices, request.weights, request.cache_dir, reporter)
         elif todo:
             from ..io.cache import StyleCache
 
             stylizer = LazyStylizer(request.weights, request.devices[0])
-            results += run_sequential(todo, stylizer, StyleCache(request.cache_dir), reporter,
-                                      request.traceback)
+            run_sequential(todo, stylizer, StyleCache(request.cache_dir), reporter,
+                           request.traceback)
     except KeyboardInterrupt:  # outside a job's loop (which saves its image itself)
         interrupted = True
     finally:
         reporter.close()  # the bars go before any message
-    if interrupted:
-        log.error("interrupted")
-        return ExitCode.INTERRUPTED
-    return _finish(request, results, time.perf_counter() - started)
+    received = signals.received if signals is not None else None
+    return _finish(request, reporter.results, time.perf_counter() - started, interrupted, received)
 
 
 def announce_precision(request: Request) -> None:
@@ -345,18 +351,58 @@ def check_devices(devices: Sequence[Optional[int]]) -> None:
         choose_context(min(d for d in devices if d is not None))
 
 
-def _finish(request: Request, results: Sequence[JobResult], seconds: float) -> int:
-    statuses = [r.status for r in results]
+def _finish(request: Request, results: Sequence[JobResult], seconds: float,
+            interrupted: bool = False, signum: Optional[int] = None) -> int:
+    """The summary (a batch's counts; what an interrupted job left) and the exit code:
+    0 only if every job is done or skipped; a job that never ran is not done."""
+    done: Dict[int, JobStatus] = {r.job.index: r.status for r in results}
+    statuses = [done.get(job.index, JobStatus.NOT_RUN) for job in request.jobs]
+    counts = Counter(statuses)
     if not request.single:
-        counts = {s: statuses.count(s) for s in (DONE, SKIPPED, FAILED, INTERRUPTED)}
-        counts["not run"] = len(request.jobs) - len(results)
-        text = ", ".join(f"{n} {s}" for s, n in counts.items() if n or s in (DONE, FAILED))
+        always = (JobStatus.DONE, JobStatus.FAILED)
+        text = ", ".join(f"{counts[s]} {s.value}" for s in JobStatus if counts[s] or s in always)
         log.warning("batch: %s of %d jobs in %.1fs", text, len(request.jobs), seconds)
-    if INTERRUPTED in statuses:
-        log.warning("interrupted: the running job's image was saved as %s",
-                    next(r.written for r in results if r.status == INTERRUPTED))
+    for result in results:
+        if result.status is JobStatus.INTERRUPTED:
+            log.warning("interrupted: the running job's image was saved as %s", result.written)
+    stopped = interrupted or signum is not None or counts[JobStatus.INTERRUPTED] > 0
+    if stopped and not counts[JobStatus.INTERRUPTED]:
+        log.error("interrupted")
+    if signum is not None:
+        return ExitCode.for_signal(signum)
+    if stopped:
         return ExitCode.INTERRUPTED
-    return ExitCode.FAILURE if FAILED in statuses else ExitCode.OK
+    return ExitCode.OK if all(s.finished for s in statuses) else ExitCode.FAILURE
+
+
+class StopSignals:
+    """SIGTERM (Slurm, Kubernetes, ``timeout``) and SIGHUP stop a run as Ctrl-C does: the
+    running job's last epoch is saved as ``.interrupted``, the summary is printed and the
+    exit code says which signal came (143, 129; 130 for Ctrl-C). Installed by the command
+    only (a library does not take over signals), in the main thread, and restored after;
+    a signal the caller ignores (``nohup``) stays ignored."""
+
+    NAMES = ("SIGINT", "SIGTERM", "SIGHUP")
+
+    def __init__(self) -> None:
+        self.received: Optional[int] = None
+        self._previous: Dict[int, Any] = {}
+
+    def __enter__(self) -> "StopSignals":
+        if threading.current_thread() is threading.main_thread():
+            for name in self.NAMES:
+                number = getattr(signal, name, None)
+                if number is not None and signal.getsignal(number) is not signal.SIG_IGN:
+                    self._previous[number] = signal.signal(number, self._stop)
+        return self
+
+    def _stop(self, signum: int, frame: Any) -> None:
+        self.received = signum
+        raise KeyboardInterrupt
+
+    def __exit__(self, *exc: Any) -> None:
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)
 
 
 @contextlib.contextmanager
@@ -381,17 +427,28 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         request = parse(list(sys.argv[1:] if argv is None else argv))
     except SystemExit as exit_:  # argparse: --help, --version or a usage error
         return int(exit_.code or 0)
-    with _logging_to_stderr(request.quiet):
+    _unbreakable_streams()
+    with _logging_to_stderr(request.quiet), StopSignals() as signals:
         try:
-            return execute(request)
+            return execute(request, signals)
         except KeyboardInterrupt:
             log.error("interrupted")
-            return ExitCode.INTERRUPTED
+            return ExitCode.for_signal(signals.received or signal.SIGINT)
         except Exception as err:  # one line, not a traceback, unless asked for
             if request.traceback:
                 raise
             log.error("error: %s", _one_line(err))
             return err.exit_code if isinstance(err, NeuralStyleError) else ExitCode.FAILURE
+
+
+def _unbreakable_streams() -> None:
+    """A file name the terminal cannot show (bytes that are not UTF-8, on Linux) is
+    printed with escapes rather than ending the run with UnicodeEncodeError."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)  # a TextIOWrapper's; not every stream's
+        if reconfigure is not None:
+            with contextlib.suppress(ValueError, OSError):
+                reconfigure(errors="backslashreplace")
 
 
 def _one_line(err: BaseException) -> str:

@@ -17,7 +17,16 @@ LOG_EVERY = 10
 
 def describe(info: EpochInfo) -> str:
     return (f"epoch {info.epoch}/{info.max_epochs}  eps {info.eps:.5f}  loss {info.loss:.4g}"
-            f"  lr {info.lr:.3g}  {info.elapsed:.1f}s")
+            f"  lr {info.lr:.3g}  {info.elapsed:.1f}s{tiling(info)}")
+
+
+def tiling(info: EpochInfo) -> str:
+    """``  scale 2 sweep 1/2 tile 7/63 ETA 312s`` for a tiled size, else ""."""
+    if not info.tiles:
+        return ""
+    eta = "" if info.eta is None else f" ETA {info.eta:.0f}s"
+    return (f"  scale {info.scale + 1} sweep {info.sweep}/{info.sweeps} tile "
+            f"{info.tile}/{info.tiles}{eta}")
 
 
 class BarProgress:
@@ -30,8 +39,11 @@ class BarProgress:
                          position=position, leave=position == 0)
 
     def __call__(self, info: EpochInfo) -> None:
-        self._bar.set_postfix(eps=f"{info.eps:.5f}", loss=f"{info.loss:.4g}", refresh=False)
-        self._bar.update(1)
+        extra = {"tile": f"{info.tile}/{info.tiles}", "sweep": f"{info.sweep}/{info.sweeps}",
+                 "scale_eta": f"{info.eta or 0:.0f}s"} if info.tiles else {}
+        self._bar.set_postfix(eps=f"{info.eps:.5f}", loss=f"{info.loss:.4g}", **extra,
+                              refresh=False)
+        self._bar.update(max(0, info.epoch - self._bar.n))  # a tiled size reports per tile
 
     def close(self) -> None:
         self._bar.close()
@@ -41,7 +53,7 @@ class LogProgress:
     """One log line every :data:`LOG_EVERY` epochs and at each snapshot."""
 
     def __call__(self, info: EpochInfo) -> None:
-        if info.epoch == 1 or info.epoch % LOG_EVERY == 0 or info.snapshot_due:
+        if info.epoch == 1 or info.epoch % LOG_EVERY == 0 or info.snapshot_due or info.tiles:
             log.info(describe(info))
 
     def close(self) -> None:

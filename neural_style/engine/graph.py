@@ -126,6 +126,9 @@ class StyleGraph:
         self._executor = bind_image(symbol, params, self.shape, ctx, dtype)
         self.data: NDArray = self._executor.arg_dict["data"]
         self.grad: NDArray = self._executor.grad_dict["data"]
+        #: (1, 1, H, W) or None: multiplies the whole gradient (the tiled driver's context
+        #: pixels are read but never changed).
+        self.grad_mask: Optional[NDArray] = None
         self._head_grads = [mx.nd.zeros((1,), ctx=ctx, dtype=dtype) for _ in self.terms]
         self._weights: Dict[str, float] = {}
         self.set_weights(style=1.0, content=1.0)

@@ -55,6 +55,11 @@ class EpochInfo:
     elapsed: float  # seconds since this scale's loop started
     snapshot_due: bool
     scale: int = 0  # index of the scale (0 for a single-scale run)
+    tile: int = 0  # tiles done in this sweep (a tiled size reports once per tile; else 0)
+    tiles: int = 0  # tiles in this sweep (0: this size is not tiled)
+    sweep: int = 0  # 1-based sweep over the tiles
+    sweeps: int = 0
+    eta: Optional[float] = None  # seconds left at this size, when known
 
 
 @dataclass
@@ -166,6 +171,8 @@ def _evaluate(graph: StyleGraph, smoothing: Optional[TVSmoothing], clip: Optiona
         tv_grad = smoothing.gradient(graph.data)
         readings = readings.plus(smoothing.name, smoothing.value(graph.data, tv_grad))
         graph.grad += tv_grad
+    if graph.grad_mask is not None:
+        graph.grad[:] = mx.nd.broadcast_mul(graph.grad, graph.grad_mask)
     return readings
 
 

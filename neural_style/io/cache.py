@@ -9,6 +9,7 @@ ran in (bf16 targets differ from fp32 ones in the third significant digit).
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import zipfile
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from .files import atomic_path
+from .files import write_verified
 
 log = logging.getLogger(__name__)
 
@@ -67,12 +68,24 @@ class StyleCache:
             return None
 
     def _write(self, key: str, grams: Grams) -> None:
+        """Encoded in memory (so a full disk cannot leave a half-closed zip behind), then
+        written verified: read back whole before it takes its name."""
         path = self._path(key)
         if path is None:
             return
+        buffer = io.BytesIO()
+        np.savez(buffer, key=np.array(key), count=np.array(len(grams)),
+                 **{f"gram{i}": g for i, g in enumerate(grams)})
+
+        def reads_back(tmp: Path) -> None:
+            with np.load(tmp, allow_pickle=False) as data:
+                if str(data["key"]) != key or int(data["count"]) != len(grams):
+                    raise ValueError("another key")
+                for i in range(len(grams)):
+                    data[f"gram{i}"]  # noqa: B018 - decompress and CRC-check each array
+
         try:
-            with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-                np.savez(handle, key=np.array(key), count=np.array(len(grams)),
-                         **{f"gram{i}": g for i, g in enumerate(grams)})
+            write_verified(path, buffer.getvalue(), reads_back)
         except OSError as err:  # a cache is an optimisation: never fail the job for it
-            log.warning("could not write the style cache %s (%s)", path, err)
+            log.warning("could not write the style cache %s (%s); it is computed again next time",
+                        path, err.strerror or err)

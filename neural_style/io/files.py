@@ -1,12 +1,65 @@
-"""Atomic file writes: a file the tool writes is complete or absent, never half-written."""
+"""Atomic file writes: a file the tool writes is complete or absent, never half-written;
+and the check that a path given as input is a regular file that can be read.
+
+Every file the tool writes goes through :func:`write_verified`: the bytes are encoded in
+memory first, written to a temporary file beside the target with every short write
+detected, flushed and fsynced, checked for size, decoded again from disk by the
+caller's ``check``, and only then renamed over the target. On any failure the
+temporary file is removed and an earlier file of that name is left as it was.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
+import stat
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator, Optional
+
+#: Checks a finished temporary file (decodes it whole); raises if it is not what was meant.
+Check = Callable[[Path], object]
+
+
+class IncompleteWrite(OSError):
+    """The file on disk is not what was encoded (a short write, or it does not decode)."""
+
+
+def write_verified(final: Path, data: bytes, check: Optional[Check] = None) -> Path:
+    """Write ``data`` to ``final`` atomically and verified; raises :class:`OSError`
+    (``ENOSPC`` for a full disk, :class:`IncompleteWrite` for a file that came out
+    different) with the target untouched."""
+    with atomic_path(final) as tmp:
+        fd = os.open(tmp, os.O_WRONLY | os.O_TRUNC | getattr(os, "O_BINARY", 0))
+        try:
+            _write_all(fd, data)
+            os.fsync(fd)  # the data is on the disk (a full disk can first show up here)
+        finally:
+            os.close(fd)
+        size = tmp.stat().st_size
+        if size != len(data):
+            raise IncompleteWrite(errno.EIO, f"wrote {size} of {len(data)} bytes")
+        if check is not None:
+            try:
+                check(tmp)
+            except OSError:
+                raise
+            except Exception as err:  # a decoder's own exception: the file is not whole
+                text = f"the written file does not decode ({err})"
+                raise IncompleteWrite(errno.EIO, text) from None
+    return final
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """os.write until every byte is written: a short write is retried, and a write that
+    makes no progress (a full disk) raises instead of being ignored."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        if written <= 0:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        view = view[written:]
 
 
 @contextlib.contextmanager
@@ -55,3 +108,40 @@ def _fsync_dir(folder: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+# ---- inputs ------------------------------------------------------------------------------
+
+_KINDS = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"),
+          (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+
+
+def special_file_problem(path: Path) -> Optional[str]:
+    """Why ``path`` cannot be read as an input file, or None when it is a regular file.
+
+    Checked with ``stat`` before anything opens the path: opening a FIFO blocks until a
+    writer comes, and a device can be read forever. A symlink loop or an unreadable
+    folder on the way is named plainly rather than as an error number.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "no such file"
+    except PermissionError:
+        return "no permission to read it"
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            return "a loop of symbolic links"
+        if err.errno == errno.ENAMETOOLONG:
+            return "the name is too long"
+        if err.errno == errno.ENOTDIR:
+            return "a part of the path is a file, not a folder"
+        return f"cannot read it ({err.strerror or err})"
+    if stat.S_ISDIR(mode):
+        return "is a folder, not a file"
+    for test, kind in _KINDS:
+        if test(mode):
+            return f"is {kind}, not a regular file"
+    if not os.access(path, os.R_OK):
+        return "no permission to read it"
+    return None

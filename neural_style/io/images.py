@@ -5,6 +5,7 @@ saving. The network's view of the pixels is :mod:`neural_style.engine.pixels`.
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from ..engine.pixels import check_min_edge, check_size
 from ..engine.vgg import MIN_EDGE
 from ..errors import ImageError
-from .files import atomic_path
+from .files import IncompleteWrite, special_file_problem, write_verified
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,9 @@ def load_rgb(source: ImageInput, max_edge: Optional[int] = None) -> np.ndarray:
     if isinstance(source, np.ndarray):
         return _array_to_rgb(source)
     path = Path(source)
+    problem = special_file_problem(path)  # a FIFO or a device would be read forever
+    if problem is not None:
+        raise ImageError(f"{path}: {problem}")
     try:
         with Image.open(path) as opened:
             _note_frames(opened, path)
@@ -171,26 +175,44 @@ def _describe(source: ImageInput, role: str) -> str:
 
 
 def save_image(rgb: np.ndarray, path: PathLike) -> Path:
-    """Write an (H, W, 3) uint8 image atomically; the format follows the extension."""
+    """Write an (H, W, 3) uint8 image atomically; the format follows the extension.
+
+    The image is encoded in memory, written, and decoded again from the disk before it
+    takes the name (Pillow's writers do not all notice a short write on a full disk):
+    the file is whole, or an :class:`ImageError` says why not and an earlier file of that
+    name is kept.
+    """
     path = Path(path)
     fmt = output_format(path)
+    image = Image.fromarray(rgb)
+
+    def decodes_whole(tmp: Path) -> None:
+        if decoded_size(tmp) != image.size:
+            raise IncompleteWrite(f"{tmp}: decodes to another size")
+
     try:
-        with atomic_path(path) as tmp:
-            Image.fromarray(rgb).save(tmp, format=fmt.pillow, **fmt.save_options)
+        buffer = io.BytesIO()
+        image.save(buffer, format=fmt.pillow, **fmt.save_options)
+        write_verified(path, buffer.getvalue(), decodes_whole)
     except OSError as err:
         raise ImageError(f"{path}: cannot write the image ({err.strerror or err})") from None
     return path
 
 
-def is_complete(path: Path) -> bool:
-    """An output that exists and decodes (writes are atomic, so this is the normal case)."""
-    if not path.is_file():
-        return False
-    from PIL import Image
+def decoded_size(path: Path) -> Tuple[int, int]:
+    """Decode every pixel of ``path`` (``load()``, not ``verify()``, which passes a JPEG
+    cut short) and return its size; raises if the file does not decode whole."""
+    with Image.open(path) as img:
+        img.load()
+        return img.size
 
+
+def is_complete(path: Path) -> bool:
+    """An output that exists and decodes whole: only then may --skip-existing trust it."""
+    if special_file_problem(path) is not None:
+        return False
     try:
-        with Image.open(path) as img:
-            img.verify()
+        decoded_size(path)
         return True
     except Exception:  # any decoding failure means: do it again
         return False

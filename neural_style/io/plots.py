@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Sequence
 
 from ..engine.optimise import EpochInfo
-from ..errors import NeuralStyleError
-from .files import atomic_path
+from ..errors import ImageError, NeuralStyleError
+from .files import write_verified
 
 INSTALL_HINT = "--loss-plot needs matplotlib: pip install 'neural-style[plot]' (or pip install matplotlib)"
 
@@ -44,6 +45,11 @@ def loss_plot(history: Sequence[EpochInfo], path: Path) -> Path:
     bottom.set_ylabel("eps (relative change)")
     bottom.set_xlabel("epoch")
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(str(tmp), format="png")
-    return path
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    from .images import decoded_size
+
+    try:
+        return write_verified(path, buffer.getvalue(), decoded_size)
+    except OSError as err:
+        raise ImageError(f"{path}: cannot write the loss plot ({err.strerror or err})") from None

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..engine.vgg import VGG19, VGGSpec
 from ..errors import WeightsError, summary
-from .files import atomic_path
+from .files import atomic_path, special_file_problem
 
 Weights = Dict[str, np.ndarray]
 
@@ -168,6 +168,9 @@ def weights_candidates() -> List[Path]:
 def require_weights(weights: Optional[Path]) -> Path:
     """The weights file that will be loaded, or a :class:`WeightsError` saying how to get it."""
     path = Path(weights) if weights is not None else default_weights_path()
-    if not path.is_file():
+    problem = special_file_problem(path)  # a FIFO or a device would be read forever
+    if problem == "no such file":
         raise WeightsError(f"VGG19 weights not found at {path}; {FETCH_HINT}")
+    if problem is not None:
+        raise WeightsError(f"{path}: {problem}; give the VGG19 weights file with --weights")
     return path

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from neural_style.batch.jobs import BatchJob
+from neural_style.batch.jobs import BatchJob, JobStatus
 from neural_style.config import Config
 
 
@@ -14,11 +14,18 @@ def job(output: str = "out/cat_starry.png") -> BatchJob:
                     Config(), Path(output).with_suffix(""), {"content_weight": 5.0})
 
 
-def test_only_a_finished_result_takes_the_output_name() -> None:
+def test_the_files_a_job_reads() -> None:
     j = job()
-    assert j.written_as("done") == Path("out/cat_starry.png")
-    assert j.written_as("interrupted") == Path("out/cat_starry.interrupted.png")
-    assert j.written_as("diverged") == Path("out/cat_starry.diverged.png")
+    assert j.inputs == (("content image", Path("in/cat.jpg")), ("style image", Path("s/a.jpg")),
+                        ("style image", Path("s/b.jpg")))
+    with_init = BatchJob(0, j.content, j.style, j.output, Config(init="image", init_image="i.png"),
+                         j.snapshots)
+    assert with_init.inputs[-1] == ("--init-image", Path("i.png"))
+
+
+def test_one_status_vocabulary() -> None:
+    assert [s.value for s in JobStatus] == ["done", "skipped", "failed", "interrupted", "not run"]
+    assert [s for s in JobStatus if s.finished] == [JobStatus.DONE, JobStatus.SKIPPED]
 
 
 def test_label_and_description() -> None:

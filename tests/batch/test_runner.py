@@ -8,20 +8,14 @@ from typing import Any, List, Tuple
 import pytest
 from PIL import Image
 
-from neural_style.batch.jobs import BatchJob
-from neural_style.batch.runner import (
-    DONE,
-    FAILED,
-    INTERRUPTED,
-    JobResult,
-    LazyStylizer,
-    Reporter,
-    run_sequential,
-)
+from neural_style.batch.jobs import BatchJob, JobStatus
+from neural_style.batch.runner import JobResult, LazyStylizer, Reporter, run_sequential
 from neural_style.config import Config
 from neural_style.errors import WeightsError
 from neural_style.io.cache import StyleCache
 from tests.helpers import write_image
+
+DONE, FAILED, INTERRUPTED = JobStatus.DONE, JobStatus.FAILED, JobStatus.INTERRUPTED
 
 FAST = Config(max_long_edge=32, max_num_epochs=2, save_epochs=1, seed=0)
 
@@ -121,7 +115,38 @@ def test_the_json_line_has_the_job_and_its_outcome(tmp_path: Path, style_path: P
     (job,) = make_jobs(tmp_path, [write_image(tmp_path / "c.png")], style_path)
     (result,) = run_sequential([job], stylizer, StyleCache(), Reporter())
     line = result.as_json()
-    assert line["status"] == DONE and line["output"] == str(job.output)
+    assert line["status"] == "done" and line["output"] == str(job.output)
     assert line["written"] == str(job.output) and line["error"] is None
     assert line["loss"] == pytest.approx(sum(line["terms"].values()))
     assert line["stop_reason"] == "max-epochs" and line["epochs"] == 2
+
+
+class Failing(LazyStylizer):
+    """A stylizer whose engine raises what it is given, while stylizing."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(None, -1)
+        self.error = error
+
+    def __call__(self) -> Any:
+        error = self.error
+
+        class Engine:
+            def stylize(self, *args: Any) -> Any:
+                raise error
+
+        return Engine()
+
+
+@pytest.mark.parametrize("error, text", [
+    (RuntimeError("nobody foresaw this\nsecond line"), "RuntimeError: second line"),
+    (MemoryError(), "out of memory (MemoryError) in this job"),
+    (WeightsError("w.params: corrupt"), "w.params: corrupt"),
+])
+def test_any_exception_in_a_job_becomes_its_result(tmp_path: Path, style_path: Path,
+                                                   error: Exception, text: str) -> None:
+    (job,) = make_jobs(tmp_path, [write_image(tmp_path / "c.png")], style_path)
+    (result,) = run_sequential([job], Failing(error), StyleCache(), Reporter())
+    assert result.status is JobStatus.FAILED and result.error == text
+    with pytest.raises(type(error)):  # --traceback: the exception itself
+        run_sequential([job], Failing(error), StyleCache(), Reporter(), reraise=True)

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from neural_style.io.files import atomic_path
+from neural_style.io import files
+from neural_style.io.files import atomic_path, special_file_problem, write_verified
 
 
 def listing(folder: Path) -> list:
@@ -85,3 +86,49 @@ def test_concurrent_writers_of_one_file_do_not_collide(tmp_path: Path) -> None:
         second.write_text("2")
     assert final.read_text() == "1"  # the outer one finished last
     assert listing(tmp_path) == ["same.txt"]
+
+
+def test_a_short_write_is_finished_and_no_progress_is_a_full_disk(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """os.write may write less than asked: the rest is written; a write of nothing is
+    ENOSPC, and the earlier file stays."""
+    calls = {"n": 0}
+    real_write = os.write
+
+    def stingy(fd: int, data: bytes) -> int:  # a byte at a time, then (in the 2nd file) nothing
+        calls["n"] += 1
+        return real_write(fd, bytes(data[:1])) if calls["n"] <= 4 else 0
+
+    monkeypatch.setattr(files.os, "write", stingy)
+    final = write_verified(tmp_path / "x.bin", b"abcd")
+    assert final.read_bytes() == b"abcd" and calls["n"] == 4
+    with pytest.raises(OSError, match="No space left on device"):
+        write_verified(final, b"efgh")
+    monkeypatch.undo()
+    assert final.read_bytes() == b"abcd" and listing(tmp_path) == ["x.bin"]
+
+
+def test_the_check_decodes_before_the_rename(tmp_path: Path) -> None:
+    def refuse(path: Path) -> None:
+        assert path.read_bytes() == b"new" and path.name.endswith(".part")
+        raise ValueError("does not decode")
+
+    final = tmp_path / "x.bin"
+    final.write_bytes(b"old")
+    with pytest.raises(files.IncompleteWrite, match="does not decode"):
+        write_verified(final, b"new", refuse)
+    assert final.read_bytes() == b"old" and listing(tmp_path) == ["x.bin"]
+
+
+def test_special_files_are_named_without_opening_them(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    (tmp_path / "plain").write_text("x")
+    problems = {name: special_file_problem(tmp_path / name)
+                for name in ("fifo", "loop", "plain", "missing", "plain/below")}
+    assert problems == {"fifo": "is a named pipe (FIFO), not a regular file",
+                        "loop": "a loop of symbolic links", "plain": None,
+                        "missing": "no such file",
+                        "plain/below": "a part of the path is a file, not a folder"}
+    assert special_file_problem(Path("/dev/null")) == "is a character device, not a regular file"
+    assert special_file_problem(tmp_path) == "is a folder, not a file"

@@ -1,0 +1,215 @@
+"""Tiled optimisation with the real VGG19: memory model, peak memory, cost per pixel,
+quality against the untiled run, and seams. Prints figures and the CPU flags; asserts
+nothing (targets are judged by reading the figures).
+
+    flock /tmp/neural-style-heavy.lock python benchmarks/tiles.py model
+    flock /tmp/neural-style-heavy.lock python benchmarks/tiles.py quality --epochs 20
+    flock /tmp/neural-style-heavy.lock python benchmarks/tiles.py run --size 4096 \
+        --epochs 2 --sweeps 1
+
+Each run is a subprocess, so its peak RSS (ru_maxrss) is its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Dict, List
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+CONTENT = Path("/work/shared/images/tubingen.jpg")
+STYLE = ROOT / "input" / "starry_night.jpg"
+
+
+def cpu_flags() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                keep = ("avx", "avx2", "avx512f", "fma", "sse4_2")
+                return " ".join(f for f in line.split(":")[1].split() if f in keep)
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def peak() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+# ---- children ------------------------------------------------------------------------------
+
+def child_model(side: int) -> Dict[str, Any]:
+    """Peak RSS with a whole-image graph bound at side x side, after a forward+backward."""
+    from neural_style.api import Stylizer
+    from neural_style.config import Config
+
+    stylizer = Stylizer()
+    base = peak()
+    if side:
+        graph = stylizer.graph((side, side), Config())
+        graph.data[:] = np.random.default_rng(0).uniform(-50, 50, graph.shape)
+        graph.forward_backward()
+        graph.grad.wait_to_read()
+    return {"side": side, "base": base, "peak": peak()}
+
+
+def measures(image: np.ndarray, content_rgb: np.ndarray, style_rgb: np.ndarray) -> Dict[str, float]:
+    """Per-layer relative errors of an output, with a whole-image graph: ‖G − A‖/‖A‖ per
+    style layer and ‖F − P‖/‖P‖ for the content layer."""
+    from neural_style.api import Stylizer
+    from neural_style.config import Config
+    from neural_style.engine.pixels import resize, to_network
+
+    shape = (image.shape[0], image.shape[1])
+    graph = Stylizer().graph(shape, Config())
+    x = to_network(image.astype(np.float32) / 255.0)
+    style_now = graph.targets(x, "style")
+    style_target = graph.targets(to_network(resize(style_rgb, shape)), "style")
+    content_now = graph.targets(x, "content")
+    content_target = graph.targets(to_network(resize(content_rgb, shape)), "content")
+    result = {name: float(np.linalg.norm(style_now[name] - a) / np.linalg.norm(a))
+              for name, a in style_target.items()}
+    result["style:mean"] = float(np.mean(list(result.values())))
+    for name, p in content_target.items():
+        result[name] = float(np.linalg.norm(content_now[name] - p) / np.linalg.norm(p))
+    return result
+
+
+def seam_figures(image: np.ndarray, cfg: Any, window: int) -> Dict[str, Any]:
+    from neural_style.engine import tiles
+
+    shape = (image.shape[0], image.shape[1])
+    rows: List[int] = []
+    cols: List[int] = []
+    for sweep in range(cfg.tile_sweeps):
+        r, c = tiles.cuts(tiles.grid(shape, window, cfg.tile_margin, cfg.tile_overlap, sweep))
+        rows, cols = rows + r, cols + c
+    ratios = tiles.seam_ratios(image.astype(np.float64), rows, cols)
+    return {"boundaries": len(ratios), "seam_ratio_min": min(ratios, default=1.0),
+            "seam_ratio_max": max(ratios, default=1.0),
+            "seam_ratio_mean": float(np.mean(ratios)) if ratios else 1.0}
+
+
+def child_run(size: int, tile: Any, epochs: int, sweeps: int, scales: int, out: str,
+              optimizer: str) -> Dict[str, Any]:
+    from neural_style.api import Stylizer
+    from neural_style.config import Config
+    from neural_style.io.images import save_image
+
+    cfg = Config(max_long_edge=size, tile=tile, max_num_epochs=epochs, tile_sweeps=sweeps,
+                 scales=scales, start_long_edge=512 if scales > 1 else None,
+                 optimizer=optimizer, init="content", seed=0, save_epochs=0, stop_eps=1e-9,
+                 denoise="none")
+    times: Dict[str, float] = {}
+    last = {"t": time.perf_counter(), "scale": -1}
+
+    def on_epoch(info: Any, _: Any) -> None:
+        now = time.perf_counter()
+        key = f"scale{info.scale}"
+        times[key] = times.get(key, 0.0) + (now - last["t"])
+        last["t"] = now
+        if info.tiles:
+            sys.stderr.write(f"scale {info.scale} sweep {info.sweep}/{info.sweeps} tile "
+                             f"{info.tile}/{info.tiles} epoch {info.epoch} eta {info.eta:.0f}s\n")
+
+    stylizer = Stylizer()
+    started = time.perf_counter()
+    result = stylizer.stylize(CONTENT, STYLE, cfg, on_epoch)
+    seconds = time.perf_counter() - started
+    save_image(result.image, Path(out))
+    report: Dict[str, Any] = {"size": f"{result.image.shape[1]}x{result.image.shape[0]}",
+                              "tile": tile, "epochs_per_scale": epochs, "sweeps": sweeps,
+                              "scales": scales, "optimizer": optimizer, "seconds": seconds,
+                              "scale_seconds": times, "peak_rss": peak(), "output": out}
+    if tile is not None:
+        report.update(seam_figures(result.image, cfg, tile))
+    return report
+
+
+# ---- the parent ----------------------------------------------------------------------------
+
+def spawn(*args: Any) -> Dict[str, Any]:
+    cmd = [sys.executable, __file__, "child", *map(str, args)]
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=str(ROOT))
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr[-3000:])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def model() -> None:
+    a, b = spawn("model", 256), spawn("model", 512)
+    per_pixel = (b["peak"] - a["peak"]) / (512 ** 2 - 256 ** 2)
+    base = a["peak"] - per_pixel * 256 ** 2
+    print(f"weights loaded: {a['base'] / 2**20:.0f} MB; bound 256^2: {a['peak'] / 2**20:.0f} MB; "
+          f"512^2: {b['peak'] / 2**20:.0f} MB")
+    print(f"model: bytes = {base / 2**20:.0f} MB + {per_pixel:.0f} B x pixels")
+
+
+def quality(epochs: int, tile: int, optimizer: str) -> None:
+    from neural_style.io.images import load_rgb
+
+    out = ROOT / "output" / "bench-tiles"
+    out.mkdir(parents=True, exist_ok=True)
+    whole = spawn("run", 1024, "none", epochs, 1, 2, out / "whole-1024.png", optimizer)
+    tiled = spawn("run", 1024, tile, epochs, 2, 2, out / "tiled-1024.png", optimizer)
+    content, style = load_rgb(str(CONTENT), 1024), load_rgb(str(STYLE), 1024)
+    for name, r in (("untiled", whole), ("tiled", tiled)):
+        image = load_rgb(r["output"], 1024)
+        r["measures"] = measures(np.rint(image * 255).astype(np.uint8), content, style)
+        print(name, json.dumps(r, indent=None))
+    pixels = 1024 * 768
+    w_cost = whole["scale_seconds"]["scale1"] / (epochs * pixels)
+    t_cost = tiled["scale_seconds"]["scale1"] / (epochs * pixels)
+    print(f"cost per output pixel per epoch at 1024x768: untiled {w_cost * 1e6:.2f} us, tiled "
+          f"{t_cost * 1e6:.2f} us: ratio {t_cost / w_cost:.2f} (target <= 1.3)")
+    for key in whole["measures"]:
+        u, t = whole["measures"][key], tiled["measures"][key]
+        print(f"  {key:16s} untiled {u:.4f}  tiled {t:.4f}  ({(t / u - 1) * 100:+.1f}%)")
+
+
+def main() -> None:
+    if sys.argv[1] == "child":
+        kind, args = sys.argv[2], sys.argv[3:]
+        if kind == "model":
+            print(json.dumps(child_model(int(args[0]))))
+        else:
+            tile = None if args[1] == "none" else int(args[1])
+            print(json.dumps(child_run(int(args[0]), tile, int(args[2]), int(args[3]),
+                                       int(args[4]), args[5], args[6])))
+        return
+    parser = argparse.ArgumentParser()
+    parser.add_argument("what", choices=("model", "quality", "run"))
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--sweeps", type=int, default=2)
+    parser.add_argument("--scales", type=int, default=1)
+    parser.add_argument("--tile", type=int, default=512)
+    parser.add_argument("--size", type=int, default=4096)
+    parser.add_argument("--optimizer", default="adam")
+    ns = parser.parse_args()
+    print(f"CPU flags: {cpu_flags()}; cores: {len(__import__('os').sched_getaffinity(0))}")
+    if ns.what == "model":
+        model()
+    elif ns.what == "quality":
+        quality(ns.epochs, ns.tile, ns.optimizer)
+    else:
+        out = ROOT / "output" / "bench-tiles" / f"tiled-{ns.size}.png"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        r = spawn("run", ns.size, ns.tile, ns.epochs, ns.sweeps, ns.scales, out, ns.optimizer)
+        print(json.dumps(r))
+        print(f"{r['size']}: peak RSS {r['peak_rss'] / 2**30:.2f} GB in {r['seconds']:.0f} s; "
+              f"seams: boundary/elsewhere {r.get('seam_ratio_min', 1):.2f} .. "
+              f"{r.get('seam_ratio_max', 1):.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+"""How much memory a bound graph takes, how much the machine has, and the tile size
+that fits a budget: bytes ≈ a + b · pixels, with a and b measured on VGG19
+(``benchmarks/tiles.py --measure`` prints them; the figures below are its output)."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Optional, Sequence, Tuple
+
+from .tiles import ALIGN
+from .vgg import VGG19, VGGSpec
+
+#: The process before any graph: Python, MXNet, the VGG19 weights (measured: 444 MB).
+BASE_BYTES = 450 * 2**20
+#: Bytes per image pixel of a bound VGG19 graph with the default layers, float32, after a
+#: forward and backward pass (measured on 2 cores, AVX-512: 554 MB at 256x256 and 1035 MB
+#: at 512x512, so 2562 B a pixel at the margin; rounded up).
+VGG19_BYTES_PER_PIXEL = 2600
+#: Bytes per output pixel that the tiled path keeps or makes whole-image sized: the image
+#: being optimised and the content (float32), and scikit-image's float64 resizing
+#: (measured on the tiny network: 411 MB at 384x576, 472 MB at 768x1152).
+IMAGE_BYTES_PER_PIXEL = 90
+
+_UNITS = {"": 1, "b": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
+
+
+def parse_size(text: str) -> int:
+    """``"2G"``, ``"1500M"``, ``"1.5g"``, ``"800MB"`` -> bytes (binary units)."""
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([kmgt]?)i?b?\s*", str(text).lower())
+    if not match:
+        raise ValueError(f"{text!r} is not a size such as 2G or 1500M")
+    value = float(match.group(1)) * _UNITS[match.group(2)]
+    if value <= 0:
+        raise ValueError(f"{text!r}: the size must be above 0")
+    return int(value)
+
+
+def format_size(count: float) -> str:
+    return f"{count / 2**30:.1f} GB" if count >= 2**30 else f"{count / 2**20:.0f} MB"
+
+
+def available_bytes(meminfo: Path = Path("/proc/meminfo")) -> Optional[int]:
+    """MemAvailable of the machine (psutil if it is installed, else /proc/meminfo), or
+    None where neither says."""
+    try:
+        import psutil  # type: ignore[import-not-found]
+
+        return int(psutil.virtual_memory().available)
+    except ImportError:
+        pass
+    try:
+        for line in meminfo.read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def _activations(spec: VGGSpec, layers: Sequence[str]) -> float:
+    """Feature values per image pixel up to the deepest of ``layers``."""
+    total, stride = 0.0, 1
+    for conv in spec.layers_up_to(layers):
+        if conv.pool_before:
+            stride *= 2
+        total += conv.out_channels / stride ** 2
+    return total
+
+
+def bytes_per_pixel(spec: VGGSpec, layers: Sequence[str], itemsize: int = 4) -> float:
+    """The measured VGG19 figure, scaled to another network by its activations per pixel
+    and to another float size."""
+    from ..config import CONTENT_LAYERS, STYLE_LAYERS
+
+    ratio = _activations(spec, layers) / _activations(VGG19, STYLE_LAYERS + CONTENT_LAYERS)
+    return VGG19_BYTES_PER_PIXEL * ratio * itemsize / 4
+
+
+def graph_bytes(shape: Tuple[int, int], per_pixel: float) -> int:
+    """The whole process's memory with a graph bound at ``shape``."""
+    return int(BASE_BYTES + per_pixel * shape[0] * shape[1])
+
+
+def tile_for_budget(budget: int, image: Tuple[int, int], per_pixel: float) -> int:
+    """The largest window edge (a multiple of 16) whose graph, with the image-sized
+    arrays of the tiled path, fits ``budget`` bytes; 0 if none does."""
+    room = budget - BASE_BYTES - IMAGE_BYTES_PER_PIXEL * image[0] * image[1]
+    if room <= 0:
+        return 0
+    return int(math.sqrt(room / per_pixel)) // ALIGN * ALIGN

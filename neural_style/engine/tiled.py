@@ -1,0 +1,294 @@
+"""Tiled optimisation: sizes whose whole-image graph does not fit are refined tile by
+tile, with memory bounded by the tile, not the picture (``--tile``, ``--max-memory``).
+The geometry and blending are in :mod:`.tiles`, the memory model in :mod:`.memory`.
+
+How, and where it departs from whole-image optimisation:
+
+- Composition first: a whole image at a size that fits is optimised as usual
+  (:func:`scale_edges` prepends that size when the first one would be tiled); each
+  larger size starts from the previous result, upsampled.
+- The style targets are the Gram matrices of the style at the output's size, computed
+  once from windows whose cores partition the style image (exact, up to float
+  rounding: the windows carry the receptive field's half as context and start on the
+  pooling grid), and shared by every tile. A Gram matrix sums over positions, so a
+  tile is compared with the whole-image target times (the tile's positions / the
+  image's positions) per layer: the per-position statistics are what must match.
+- Each tile's content target is computed from the full-resolution content in its
+  window. The window's context (``--tile-margin`` beyond the blend region) is seen by
+  the network, but its gradient is discarded, so only the tile moves.
+- Tiles are visited in order, each starting from the image as the tiles before it
+  left it (Gauss-Seidel). A tile's update (result - start) is pasted with feathered
+  weights that sum to one over the tiles of a sweep (:mod:`.tiles`). Each sweep
+  gives every tile ``ceil(max_num_epochs / tile_sweeps)`` epochs with a fresh
+  optimiser state (momentum, Adam moments and L-BFGS history do not carry over between
+  tiles), the learning rate following the schedule of the epochs done at this size.
+  The grid changes between sweeps, so no boundary stays in place.
+- Stop rules: a tile's own loop stops on the usual rule; a size stops when the image's
+  change over a sweep, per epoch, falls below --stop-eps (the change is estimated from
+  the pasted updates, without a copy of the image). A diverged tile, Ctrl-C or SIGTERM
+  ends the run with the image as of the last completed tile (always a whole image).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Callable, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple
+
+import numpy as np
+
+from .._mxnet import mx
+from ..config import Config, layer_names
+from ..errors import ConfigError, DeviceError
+from .graph import StyleGraph, feature_symbols, positions
+from .losses import NDArray
+from .memory import (
+    available_bytes,
+    bytes_per_pixel,
+    format_size,
+    graph_bytes,
+    tile_for_budget,
+)
+from .optimise import EpochInfo, LoopOutcome, StopReason, optimise
+from .pixels import check_size, to_network
+from .tiles import (
+    Tile,
+    aligned_spans,
+    context_margin,
+    feature_core,
+    grid,
+    layer_strides,
+    window_shape,
+)
+from .vgg import VGGSpec
+
+Shape = Tuple[int, int]
+
+
+class GraphSource(Protocol):
+    """What the driver needs of :class:`neural_style.api.Stylizer`: bound graphs by shape
+    (cached), the weights on the device, and where and how they live."""
+
+    spec: VGGSpec
+    ctx: Any
+    dtype: Any
+
+    @property
+    def params(self) -> Mapping[str, NDArray]: ...
+
+    def graph(self, shape: Tuple[int, int], cfg: Config) -> StyleGraph: ...
+
+
+def per_pixel(cfg: Config, spec: VGGSpec, dtype: Any) -> float:
+    layers = layer_names(cfg.style_layers) + layer_names(cfg.content_layers)
+    return bytes_per_pixel(spec, layers, np.dtype(dtype).itemsize)
+
+
+def tile_edge(cfg: Config, image: Shape, spec: VGGSpec, dtype: Any) -> Optional[int]:
+    """The window edge for tiling an image of ``image`` (H, W), or None: not tiled."""
+    if cfg.tile is not None:
+        return None if max(image) <= cfg.tile else cfg.tile
+    if cfg.max_memory is None:
+        return None
+    rate = per_pixel(cfg, spec, dtype)
+    if graph_bytes(image, rate) <= cfg.max_memory:
+        return None
+    edge = tile_for_budget(cfg.max_memory, image, rate)
+    smallest = 2 * (cfg.tile_margin + cfg.tile_overlap) + 16
+    if edge < smallest:
+        need = graph_bytes((smallest, smallest), rate)
+        raise ConfigError(f"--max-memory {format_size(cfg.max_memory)}: too little for even a "
+                          f"{smallest}x{smallest} tile at {image[1]}x{image[0]} (about "
+                          f"{format_size(need)} needed)")
+    return edge
+
+
+def scale_edges(cfg: Config, edges: List[int], content: np.ndarray, spec: VGGSpec,
+                dtype: Any) -> List[int]:
+    """``edges`` with a whole-image composition size in front when the first would be
+    tiled (its long edge: the tile's)."""
+    first = check_size(content, edges[0], "the content image")
+    window = tile_edge(cfg, first, spec, dtype)
+    if window is None:
+        return edges
+    return [window] + edges
+
+
+def check_fits(shapes: Sequence[Shape], cfg: Config, spec: VGGSpec, dtype: Any, ctx: Any,
+               available: Optional[int] = None) -> None:
+    """Before any work: a size that would be optimised whole but whose graph needs more
+    than the machine's free memory is refused, with the flag that fixes it."""
+    if cfg.tile is not None or cfg.max_memory is not None or ctx.device_type != "cpu":
+        return
+    free = available if available is not None else available_bytes()
+    if free is None:
+        return
+    rate = per_pixel(cfg, spec, dtype)
+    for shape in shapes:
+        need = graph_bytes(shape, rate)
+        if need > free:
+            raise DeviceError(
+                f"at {shape[1]}x{shape[0]} pixels the whole-image graph needs about "
+                f"{format_size(need)} and this machine has {format_size(free)} free; "
+                f"optimise it in tiles with --tile 512 (or --max-memory "
+                f"{max(1, int(free * 0.8 / 2**30))}G), or lower --max-long-edge")
+
+
+# ---- the style targets at the output's size, window by window ----------------------------
+
+class _Features:
+    """A forward-only VGG up to the style layers, rebound when the window's shape changes."""
+
+    def __init__(self, stylizer: GraphSource, layers: Sequence[str], pooling: str) -> None:
+        feats = feature_symbols(stylizer.spec, layers, pooling)
+        self._symbol = mx.sym.Group([feats[name] for name in layers])
+        self._stylizer = stylizer
+        self._shape: Optional[Tuple[int, ...]] = None
+        self._executor: Any = None
+
+    def __call__(self, x: np.ndarray) -> List[np.ndarray]:
+        if x.shape != self._shape:
+            self._executor = None  # free the old one before binding the new
+            s = self._stylizer
+            arg_shapes, _, _ = self._symbol.infer_shape(data=x.shape)
+            args = {name: s.params[name] if name in s.params else
+                    mx.nd.zeros(shape, ctx=s.ctx, dtype=s.dtype)
+                    for name, shape in zip(self._symbol.list_arguments(), arg_shapes)}
+            self._executor = self._symbol.bind(s.ctx, args=args, grad_req="null")
+            self._shape = x.shape
+        self._executor.arg_dict["data"][:] = x
+        self._executor.forward(is_train=False)
+        return [out.asnumpy() for out in self._executor.outputs]
+
+
+def tiled_grams(stylizer: GraphSource, cfg: Config, window: int, style_x: np.ndarray,
+                ) -> List[np.ndarray]:
+    """The Gram matrices of ``style_x`` ((1, 3, H, W)) as the whole-image graph gives
+    them, from windows of about ``window`` pixels: each core's feature positions are
+    summed once."""
+    layers = layer_names(cfg.style_layers)
+    margin = context_margin(stylizer.spec, layers)
+    strides = layer_strides(stylizer.spec, layers)
+    net = _Features(stylizer, layers, cfg.pooling)
+    totals: List[np.ndarray] = []
+    h, w = style_x.shape[2:]
+    for rows in aligned_spans(h, window, margin):
+        for cols in aligned_spans(w, window, margin):
+            feats = net(style_x[:, :, slice(*rows.window), slice(*cols.window)])
+            for k, (f, stride) in enumerate(zip(feats, strides)):
+                core = f[0][:, feature_core(rows, stride), feature_core(cols, stride)]
+                flat = core.reshape(core.shape[0], -1).astype(np.float64)
+                gram = flat @ flat.T
+                if len(totals) <= k:
+                    totals.append(gram)
+                else:
+                    totals[k] += gram
+    return [t.astype(np.float32) for t in totals]
+
+
+# ---- the tiled loop -----------------------------------------------------------------------
+
+class TiledScale:
+    """One tiled size: the image (``canvas``) is whole at every moment between tiles."""
+
+    def __init__(self, stylizer: GraphSource, content: np.ndarray, grams: Sequence[np.ndarray],
+                 canvas: np.ndarray, window: int, cfg: Config,
+                 callback: Optional[Callable[[EpochInfo, Optional[np.ndarray]], None]],
+                 first_epoch: int, scale: int) -> None:
+        self.stylizer, self.cfg, self.callback = stylizer, cfg, callback
+        self.content = content  # (H, W, 3) in [0, 1]
+        self.canvas = canvas  # (1, 3, H, W) network units, updated in place
+        self.shape: Shape = (canvas.shape[2], canvas.shape[3])
+        self.window, self.first_epoch, self.scale = window, first_epoch, scale
+        self.epochs_per_sweep = math.ceil(cfg.max_num_epochs / cfg.tile_sweeps)
+        self.graph = stylizer.graph(window_shape(self.shape, window), cfg)
+        layers = layer_names(cfg.style_layers)
+        tile_pos = positions(stylizer.spec, window_shape(self.shape, window), layers, cfg.pooling)
+        image_pos = positions(stylizer.spec, self.shape, layers, cfg.pooling)
+        self.grams = [g * (tile_pos[name] / image_pos[name]) for name, g in zip(layers, grams)]
+        self.epoch = first_epoch
+        self.started = time.perf_counter()
+
+    def run(self) -> LoopOutcome:
+        outcome = LoopOutcome(StopReason.MAX_EPOCHS, 0, math.inf)
+        try:
+            for sweep in range(self.cfg.tile_sweeps):
+                outcome = self._sweep(sweep, outcome)
+                if outcome.reason is not StopReason.MAX_EPOCHS:
+                    break
+        except KeyboardInterrupt:  # between tiles: the canvas is whole
+            outcome.reason = StopReason.INTERRUPTED
+        finally:
+            self.graph.grad_mask = None
+        return outcome
+
+    def _tile_config(self, sweep: int) -> Config:
+        cfg, done = self.cfg, sweep * self.epochs_per_sweep
+        lr = cfg.learning_rate * cfg.lr_sched_factor ** (done // cfg.lr_sched_delay)
+        return cfg.replace(max_num_epochs=self.epochs_per_sweep, save_epochs=0, lr=lr,
+                           scales=1, start_long_edge=None)
+
+    def _sweep(self, sweep: int, outcome: LoopOutcome) -> LoopOutcome:
+        tiles = grid(self.shape, self.window, self.cfg.tile_margin, self.cfg.tile_overlap, sweep)
+        tile_cfg = self._tile_config(sweep)
+        moved = 0.0
+        terms: Dict[str, float] = {}
+        for index, tile in enumerate(tiles):
+            result = self._visit(tile, tile_cfg)
+            pasted = None if result.reason in (StopReason.INTERRUPTED, StopReason.DIVERGED) \
+                else self._paste(tile)
+            if pasted is None:  # the tile is dropped: the canvas is as the last tile left it
+                reason = StopReason.DIVERGED if result.reason is not StopReason.INTERRUPTED \
+                    else StopReason.INTERRUPTED
+                return LoopOutcome(reason, self.epoch - self.first_epoch, result.eps,
+                                   outcome.terms)
+            moved += pasted
+            (r0, r1), (c0, c1) = tile.rows.core, tile.cols.core
+            share = (r1 - r0) * (c1 - c0) / (tile.shape[0] * tile.shape[1])
+            for name, value in result.terms.items():
+                terms[name] = terms.get(name, 0.0) + share * value
+            self._report(sweep, index, len(tiles), result)
+        eps = math.sqrt(moved) / max(float(np.linalg.norm(self.canvas)), 1e-12) \
+            / self.epochs_per_sweep
+        reason = StopReason.CONVERGED if eps < self.cfg.stop_eps else StopReason.MAX_EPOCHS
+        return LoopOutcome(reason, self.epoch - self.first_epoch, eps, terms)
+
+    def _visit(self, tile: Tile, tile_cfg: Config) -> LoopOutcome:
+        """Optimise one tile in the graph (the canvas is not touched)."""
+        rows, cols = tile.window
+        graph = self.graph
+        graph.set_targets(self.grams, to_network(self.content[rows, cols]))
+        graph.data[:] = self.canvas[:, :, rows, cols]
+        graph.grad_mask = mx.nd.array(tile.blend_mask()[None, None], ctx=graph.data.context,
+                                      dtype=graph.data.dtype)
+        return optimise(graph, tile_cfg)
+
+    def _paste(self, tile: Tile) -> Optional[float]:
+        """Add the tile's weighted update to the canvas; its squared norm (None, and
+        nothing pasted, if the update is not finite)."""
+        rows, cols = tile.window
+        delta = self.graph.data.asnumpy() - self.canvas[:, :, rows, cols]
+        if not np.all(np.isfinite(delta)):
+            return None
+        delta *= tile.weights(self.shape, self.cfg.tile_overlap).astype(np.float32)
+        self.canvas[:, :, rows, cols] += delta  # one numpy call: never half pasted
+        return float(np.sum(np.square(delta, dtype=np.float64)))
+
+    def _report(self, sweep: int, index: int, count: int, result: LoopOutcome) -> None:
+        per_sweep = self.epochs_per_sweep
+        before = self.epoch
+        self.epoch = self.first_epoch + sweep * per_sweep + per_sweep * (index + 1) // count
+        if self.callback is None:
+            return
+        cfg = self.cfg
+        done = (sweep * count + index + 1) / (cfg.tile_sweeps * count)
+        elapsed = time.perf_counter() - self.started
+        due = cfg.save_epochs > 0 and self.epoch // cfg.save_epochs > before // cfg.save_epochs
+        info = EpochInfo(self.epoch, cfg.max_num_epochs * cfg.scales, result.eps,
+                         sum(result.terms.values()), result.terms, self._tile_lr(sweep), elapsed,
+                         due, self.scale, index + 1, count, sweep + 1, cfg.tile_sweeps,
+                         elapsed * (1 - done) / done)
+        self.callback(info, self.canvas if due else None)
+
+    def _tile_lr(self, sweep: int) -> float:
+        return 0.0 if self.cfg.optimizer == "lbfgs" else self._tile_config(sweep).learning_rate

@@ -1,0 +1,218 @@
+"""Tiles for optimising an image larger than the graph that fits in memory: pure
+geometry and blending (no MXNet here; the driver is :mod:`.tiled`).
+
+Along each axis the image is cut into *cores* that partition it. A tile's *blend*
+region is its core widened by ``overlap`` on each inner side; its *window* (what the
+network sees, ``window`` pixels long, or the whole axis when that is shorter) holds
+the blend region plus at least ``margin`` pixels of context on each inner side. The
+window is slid inside the image rather than padded, so every window of a scale has
+the same shape and one bound graph serves them all.
+
+Blending weights are a partition of unity by construction: at each cut ``c`` a ramp
+``s_c`` rises from 0 to 1 across ``[c - overlap, c + overlap]``, and the tile between
+cuts ``c_j`` and ``c_j+1`` weighs ``s_cj - s_cj+1`` (telescoping, so the tiles' weights
+sum to one at every pixel; 2-D weights are products of the 1-D ones).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import List, Sequence, Tuple
+
+import numpy as np
+
+from .vgg import VGGSpec
+
+#: VGG19 pools four times before relu5_1: feature positions are 16 pixels apart there.
+ALIGN = 16
+
+Range = Tuple[int, int]  # [start, stop) in pixels
+
+
+@dataclass(frozen=True)
+class Span:
+    """One tile along one axis."""
+
+    core: Range  # the pixels this tile owns (the cores partition the axis)
+    blend: Range  # the core widened by the overlap: where the tile's update is pasted
+    window: Range  # what the network sees: blend plus context
+
+    @property
+    def size(self) -> int:
+        return self.window[1] - self.window[0]
+
+
+def guard(margin: int, overlap: int) -> int:
+    """Pixels a window needs beyond its core on each inner side."""
+    return margin + overlap
+
+
+def spans(length: int, window: int, margin: int, overlap: int, sweep: int = 0) -> List[Span]:
+    """The tiles along an axis of ``length`` pixels for sweep number ``sweep``.
+
+    The fewest windows that fit are used on even sweeps and one more on odd sweeps,
+    so the cuts move (by at least ``length / (k (k + 1))`` pixels) from sweep to sweep.
+    """
+    if length <= window:
+        return [Span((0, length), (0, length), (0, length))]
+    g = guard(margin, overlap)
+    if window - 2 * g < 1:
+        raise ValueError(f"a window of {window} pixels leaves no core with a margin of "
+                         f"{margin} and an overlap of {overlap}")
+    inner = length - 2 * g  # the edge tiles need no context beyond the image
+    count = math.ceil(inner / (window - 2 * g)) + sweep % 2
+    cuts = [0] + [g + j * inner // count for j in range(1, count)] + [length]
+    out = []
+    for a, b in zip(cuts, cuts[1:]):
+        start = min(max(0, (a + b) // 2 - window // 2), length - window)
+        out.append(Span((a, b), (max(0, a - overlap), min(length, b + overlap)),
+                        (start, start + window)))
+    return out
+
+
+def _step(x: np.ndarray, cut: int, overlap: int) -> np.ndarray:
+    """0 before ``cut``, 1 after it, a linear ramp over ``overlap`` pixels on each side
+    (measured at pixel centres)."""
+    if overlap == 0:
+        return (x + 0.5 >= cut).astype(np.float64)
+    return np.clip((x + 0.5 - cut) / (2 * overlap) + 0.5, 0.0, 1.0)
+
+
+def span_weights(span: Span, length: int, overlap: int) -> np.ndarray:
+    """The 1-D blending weights over the span's window (zero outside its blend region)."""
+    x = np.arange(span.window[0], span.window[1], dtype=np.float64)
+    rise = np.ones_like(x) if span.core[0] == 0 else _step(x, span.core[0], overlap)
+    fall = np.zeros_like(x) if span.core[1] == length else _step(x, span.core[1], overlap)
+    return rise - fall
+
+
+@dataclass(frozen=True)
+class Tile:
+    rows: Span
+    cols: Span
+
+    @property
+    def window(self) -> Tuple[slice, slice]:
+        return slice(*self.rows.window), slice(*self.cols.window)
+
+    @property
+    def shape(self) -> Tuple[int, int]:
+        return self.rows.size, self.cols.size
+
+    def weights(self, shape: Tuple[int, int], overlap: int) -> np.ndarray:
+        """(h, w) blending weights over the window."""
+        return np.outer(span_weights(self.rows, shape[0], overlap),
+                        span_weights(self.cols, shape[1], overlap))
+
+    def blend_mask(self) -> np.ndarray:
+        """(h, w): 1 on the blend region, 0 on the context around it (whose gradient is
+        discarded: the context is read, never written)."""
+        mask = np.zeros(self.shape, dtype=np.float32)
+        (r0, r1), (c0, c1) = self.rows.blend, self.cols.blend
+        mask[r0 - self.rows.window[0]: r1 - self.rows.window[0],
+             c0 - self.cols.window[0]: c1 - self.cols.window[0]] = 1.0
+        return mask
+
+
+def grid(shape: Tuple[int, int], window: int, margin: int, overlap: int, sweep: int = 0,
+         ) -> List[Tile]:
+    """Every tile of an image of ``shape`` (H, W) for one sweep, row by row."""
+    rows = spans(shape[0], window, margin, overlap, sweep)
+    cols = spans(shape[1], window, margin, overlap, sweep)
+    return [Tile(r, c) for r in rows for c in cols]
+
+
+def window_shape(shape: Tuple[int, int], window: int) -> Tuple[int, int]:
+    """The one window shape of every tile of an image of ``shape``."""
+    return min(shape[0], window), min(shape[1], window)
+
+
+def weight_sum(shape: Tuple[int, int], tiles: Sequence[Tile], overlap: int) -> np.ndarray:
+    """Σ of the tiles' weights at each pixel (one everywhere: for tests and checks)."""
+    total = np.zeros(shape)
+    for tile in tiles:
+        total[tile.window] += tile.weights(shape, overlap)
+    return total
+
+
+# ---- exact Gram matrices of a big image, from windows --------------------------------------
+
+def receptive_field(spec: VGGSpec, layer: str) -> int:
+    """The receptive field, in pixels, of one position of ``layer`` (3x3 convolutions,
+    2x2 pools of stride 2)."""
+    field, jump = 1, 1
+    for conv in spec.layers_up_to([layer]):
+        if conv.pool_before:
+            field, jump = field + jump, jump * 2
+        field += 2 * jump
+    return field
+
+
+def context_margin(spec: VGGSpec, layers: Sequence[str]) -> int:
+    """Pixels of context beyond which a window's zero padding cannot reach ``layers``'
+    features: half the deepest receptive field, rounded up to :data:`ALIGN`."""
+    half = max(receptive_field(spec, layer) for layer in layers) // 2
+    return ALIGN * math.ceil(half / ALIGN)
+
+
+def aligned_spans(length: int, window: int, margin: int) -> List[Span]:
+    """Cores of a multiple of :data:`ALIGN` pixels (the last may be shorter), each seen
+    with at least ``margin`` pixels of context (clipped at the image): the features of a
+    core's pixels in its window are then exactly those of the whole image, if ``margin``
+    is at least :func:`context_margin`. Windows start on multiples of ALIGN, so pooling
+    grids agree, and have one length (core + 2 margin), except the last, which ends at
+    the image (at most ALIGN - 1 pixels longer): few shapes, few bindings."""
+    core = max(ALIGN, (window - 2 * margin) // ALIGN * ALIGN)
+    size = core + 2 * margin
+    cuts = list(range(0, length, core)) + [length]
+    out = []
+    for a, b in zip(cuts, cuts[1:]):
+        if length <= size:
+            start, stop = 0, length
+        else:
+            start = min(max(0, a - margin), (length - size) // ALIGN * ALIGN)
+            stop = length if start + size + ALIGN > length else start + size
+        out.append(Span((a, b), (a, b), (start, stop)))
+    return out
+
+
+def feature_core(span: Span, stride: int) -> slice:
+    """The positions of ``span``'s core in a feature map of its window at ``stride``."""
+    start = (span.core[0] - span.window[0]) // stride
+    stop = (span.core[1] - span.window[0]) // stride
+    return slice(start, stop)
+
+
+def layer_strides(spec: VGGSpec, layers: Sequence[str]) -> List[int]:
+    """How many pixels apart each layer's positions are (2 ** pools before it)."""
+    out = []
+    for layer in layers:
+        pools = sum(conv.pool_before for conv in spec.layers_up_to([layer]))
+        out.append(2 ** pools)
+    return out
+
+
+# ---- seams --------------------------------------------------------------------------------
+
+def cuts(tiles: Sequence[Tile]) -> Tuple[List[int], List[int]]:
+    """The interior core boundaries (rows, columns) of a grid."""
+    rows = sorted({t.rows.core[0] for t in tiles if t.rows.core[0] > 0})
+    cols = sorted({t.cols.core[0] for t in tiles if t.cols.core[0] > 0})
+    return rows, cols
+
+
+def seam_ratios(image: np.ndarray, rows: Sequence[int], cols: Sequence[int]) -> List[float]:
+    """For each boundary: the mean gradient magnitude of ``image`` ((H, W, C)) across it
+    (the differences between the two pixel rows or columns that meet there) over the mean
+    of the same differences everywhere else. 1 means no seam."""
+    x = np.asarray(image, dtype=np.float64)
+    dy = np.abs(np.diff(x, axis=0)).mean(axis=(1, 2))  # dy[i]: between rows i and i + 1
+    dx = np.abs(np.diff(x, axis=1)).mean(axis=(0, 2))
+    out = []
+    for diffs, boundaries in ((dy, rows), (dx, cols)):
+        at = np.zeros(len(diffs), dtype=bool)
+        at[[b - 1 for b in boundaries]] = True
+        rest = diffs[~at].mean()
+        out += [float(diffs[b - 1] / rest) for b in boundaries]
+    return out

@@ -1,0 +1,101 @@
+"""Tile geometry and blending (engine/tiles.py): cover, overlap, weights, receptive
+field, the aligned windows of the style targets, and the seam measure."""
+
+from __future__ import annotations
+
+from typing import Any, Dict
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from neural_style.engine import tiles
+
+PRIMES = [2, 3, 17, 97, 101, 257, 509, 1021, 2053]
+
+
+@st.composite
+def axes(draw: Any) -> Dict[str, int]:
+    margin = draw(st.integers(0, 40))
+    overlap = draw(st.integers(0, 40))
+    window = draw(st.integers(2 * (margin + overlap) + 16, 700))
+    length = draw(st.one_of(st.sampled_from(PRIMES), st.integers(1, 6000)))
+    return dict(length=length, window=window, margin=margin, overlap=overlap,
+                sweep=draw(st.integers(0, 3)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(axes())
+def test_spans_cover_the_axis_exactly_with_the_stated_overlap_and_margin(a: Dict[str, int]) -> None:
+    length, window, margin, overlap = a["length"], a["window"], a["margin"], a["overlap"]
+    out = tiles.spans(length, window, margin, overlap, a["sweep"])
+    cores = [s.core for s in out]
+    assert cores[0][0] == 0 and cores[-1][1] == length
+    assert all(c[0] < c[1] for c in cores)
+    assert all(p[1] == n[0] for p, n in zip(cores, cores[1:]))  # a partition
+    for s in out:
+        assert s.size == min(length, window)  # one window shape for the whole axis
+        assert 0 <= s.window[0] and s.window[1] <= length
+        assert s.blend == (max(0, s.core[0] - overlap), min(length, s.core[1] + overlap)) \
+            or len(out) == 1
+        # the context: at least the margin beyond the blend region, unless at the image edge
+        assert s.window[0] <= max(0, s.blend[0] - margin)
+        assert s.window[1] >= min(length, s.blend[1] + margin)
+
+
+def test_cuts_move_between_sweeps() -> None:
+    first = {s.core[0] for s in tiles.spans(4096, 512, 16, 16, 0)} - {0}
+    second = {s.core[0] for s in tiles.spans(4096, 512, 16, 16, 1)} - {0}
+    gap = min(abs(a - b) for a in first for b in second)
+    assert gap > 2 * 16  # no boundary of the second sweep lies in a blend zone of the first
+
+
+@settings(max_examples=150, deadline=None)
+@given(axes(), st.integers(1, 400), st.floats(0.01, 100))
+def test_blending_weights_sum_to_one_everywhere(a: Dict[str, int], short: int,
+                                                 aspect: float) -> None:
+    length = min(a["length"], 3000)
+    shape = (max(1, min(3000, int(length / aspect))), length) if aspect > 1 else (length, short)
+    grid = tiles.grid(shape, a["window"], a["margin"], a["overlap"], a["sweep"])
+    total = tiles.weight_sum(shape, grid, a["overlap"])
+    np.testing.assert_allclose(total, 1.0, atol=1e-9)
+    for tile in grid:
+        w = tile.weights(shape, a["overlap"])
+        assert w.min() >= 0
+        assert np.all(w[tile.blend_mask() == 0] == 0)  # nothing pasted from the context
+
+
+def test_a_tile_smaller_than_the_window_is_the_whole_image() -> None:
+    grid = tiles.grid((20, 33), 64, 8, 8)
+    assert len(grid) == 1 and grid[0].shape == (20, 33)
+    np.testing.assert_array_equal(grid[0].weights((20, 33), 8), 1.0)
+
+
+def test_receptive_field_of_vgg19() -> None:
+    from neural_style.engine.vgg import VGG19
+
+    assert tiles.receptive_field(VGG19, "relu1_1") == 3
+    # 1 + 2·2 (block 1) + 1 + 2·2·2 + 2 + 4·2·4 + 4 + 4·2·8 + 8 + 2·16 (conv5_1)
+    assert tiles.receptive_field(VGG19, "relu5_1") == 156
+    assert tiles.context_margin(VGG19, ["relu5_1"]) == 80
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(1, 3000), st.integers(32, 600), st.sampled_from([0, 16, 48, 80]))
+def test_aligned_spans_partition_on_the_pooling_grid(length: int, window: int, margin: int) -> None:
+    out = tiles.aligned_spans(length, window, margin)
+    assert out[0].core[0] == 0 and out[-1].core[1] == length
+    assert all(p.core[1] == n.core[0] for p, n in zip(out, out[1:]))
+    for s in out:
+        assert s.window[0] % tiles.ALIGN == 0 and s.core[0] % tiles.ALIGN == 0
+        assert s.window[0] <= max(0, s.core[0] - margin)
+        assert s.window[1] >= min(length, s.core[1] + margin)
+    assert len({s.size for s in out}) <= 2
+
+
+def test_the_seam_measure_sees_a_seam() -> None:
+    rng = np.random.default_rng(0)
+    image = rng.uniform(0, 1, (64, 64, 3))
+    image[:, 32:] += 0.2  # a step at column 32
+    assert tiles.seam_ratios(image, [], [32])[0] > 1.1
+    assert abs(tiles.seam_ratios(image, [], [20])[0] - 1) < 0.1
