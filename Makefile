@@ -80,6 +80,7 @@ check: lint typecheck
 bench: install weights
 	$(PY) benchmarks/epoch_speed.py
 	$(PY) benchmarks/batch_throughput.py
+	$(PY) benchmarks/precision_quality.py --floor
 
 clean:
 	rm -rf $(VENV) output .pytest_cache *.egg-info
