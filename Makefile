@@ -5,6 +5,7 @@
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
+MXNET_CHOSEN := $(if $(filter undefined,$(origin MXNET)),auto,given)
 MXNET ?= $(shell nvidia-smi -L 2>/dev/null | grep -q '^GPU' && echo cu112 || echo cpu)
 PYTHON_CANDIDATES := python3.12 python3.11 python3.10 python3.9 python3.8 python3 python
 # Also the interpreters of pyenv, whose shims may refuse versions that are not selected.
@@ -13,7 +14,7 @@ DEMO_OUT := output/demo
 MXNET_PACKAGE_cpu := mxnet
 MXNET_PACKAGE_cu112 := mxnet-cu112
 
-.PHONY: install weights demo test test-slow typecheck lint check bench clean help
+.PHONY: install weights demo test test-slow typecheck lint check bench dist clean help
 
 help:
 	@echo "make demo       install, fetch the weights, stylize input/cat.jpg with input/starry_night.jpg"
@@ -23,6 +24,7 @@ help:
 	@echo "make check      lint (ruff check), formatting (ruff format --check) and types (mypy)"
 	@echo "make typecheck  mypy over the package, the tests and the benchmarks"
 	@echo "make bench      the speed benchmarks (benchmarks/)"
+	@echo "make dist       build the sdist and the wheel into dist/"
 
 $(PY):
 	@py=""; for c in $(PYTHON_CANDIDATES); do \
@@ -40,6 +42,11 @@ $(PY):
 # One stamp per flavour: switching flavours uninstalls the other (they are the same module).
 $(VENV)/.installed-$(MXNET): $(PY) pyproject.toml constraints.txt
 	@case "$(MXNET)" in cpu|cu112) ;; *) echo "MXNET must be cpu or cu112, not '$(MXNET)'"; exit 2;; esac
+	@if [ "$(MXNET_CHOSEN)" = auto ] && [ "$(MXNET)" = cpu ]; then \
+	  echo "Installing the CPU build of MXNet: nvidia-smi lists no GPU here. On a cluster login node"; \
+	  echo "whose compute nodes have GPUs, install the GPU build instead: make install MXNET=cu112"; \
+	  echo "(or: pip install -c constraints.txt '.[cu112]')."; \
+	fi
 	rm -f $(VENV)/.installed-*
 	$(PY) -m pip uninstall -y -q $(filter-out $(MXNET_PACKAGE_$(MXNET)),mxnet mxnet-cu112) 2>/dev/null || true
 	$(PY) -m pip install -q --upgrade pip -c constraints.txt
@@ -82,5 +89,10 @@ bench: install weights
 	$(PY) benchmarks/batch_throughput.py
 	$(PY) benchmarks/precision_quality.py --floor
 
+dist: $(PY)
+	$(PY) -m pip install -q -c constraints.txt build
+	rm -rf dist
+	$(PY) -m build --outdir dist .
+
 clean:
-	rm -rf $(VENV) output .pytest_cache *.egg-info
+	rm -rf $(VENV) output .pytest_cache *.egg-info dist build

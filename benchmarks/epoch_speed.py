@@ -13,7 +13,8 @@ precision ``auto`` picks; the medians are compared, and the spread of the block 
 is printed as the noise. Peak RSS is measured in a fresh process per size and precision
 (a full short run, nothing else). The CPU flags are printed, so figures from different
 machines are not mixed up. Only the public API is used.
-Uses models/vgg19.params when present (timings do not depend on the values).
+Uses the real weights when the search order (neural_style.io.locate) finds them; timings
+do not depend on the values.
 """
 
 from __future__ import annotations
@@ -41,10 +42,14 @@ def _setup(size: str, epochs: int) -> Tuple[Any, Tuple[int, int], Any, Any, Any]
 
     from neural_style import Config, Stylizer
     from neural_style.engine.vgg import VGG19
-    from neural_style.io.weights import default_weights_path
+    from neural_style.errors import WeightsError
+    from neural_style.io.locate import find_weights
 
     w, h = (int(v) for v in size.split("x"))
-    real = default_weights_path().is_file()
+    try:
+        real = find_weights().is_file()
+    except WeightsError:
+        real = False
     rng = np.random.default_rng(0)
     weights = None if real else {k: rng.standard_normal(s).astype(np.float32) * 0.01
                                  for k, s in VGG19.param_shapes().items()}

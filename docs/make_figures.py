@@ -4,8 +4,9 @@
 - docs/images/denoise_three_ways.png: that same result undenoised, Gaussian and TV
   (a 2x enlarged crop, so single-pixel dots are visible)
 - docs/images/progress_sheet.jpg: that run's snapshots every 50 epochs (--progress-sheet)
-- docs/images/gallery.jpg: the cat under the four shipped paintings, with the fast recipe
+- docs/images/gallery.jpg: the cat under the four shipped paintings, with --recipe fast
 (docs/images/speed_*.jpg come from benchmarks/speed_to_quality.py --save)
+Every denoised figure uses the current default strengths (Gaussian sigma 0.2 since issue 8).
 """
 
 from __future__ import annotations
@@ -28,8 +29,7 @@ from neural_style.io.images import save_image  # noqa: E402
 from neural_style.io.snapshots import progress_sheet  # noqa: E402
 
 STYLES = ["starry_night", "the_scream", "shipwreck", "woman-with-hat-matisse"]
-FAST = Config(max_long_edge=256, seed=0, optimizer="adam", init="content", content_weight=30.0,
-              max_num_epochs=60, stop_eps=1e-6, save_epochs=0)
+FAST = Config.from_recipe("fast", max_long_edge=256, seed=0, save_epochs=0)
 
 OUT = ROOT / "docs" / "images"
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 import os
+import resource
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -35,6 +37,9 @@ from .engine.denoise import denoise
 from .engine.device import choose_context, describe
 from .engine.graph import StyleGraph, positions
 from .engine.losses import NDArray, term_name
+from .engine.measures import CONTENT_LAYER, Judge, mxnet_features
+from .engine.measures import STYLE_LAYERS as MEASURE_STYLE_LAYERS
+from .engine.memory import IMAGE_BYTES_PER_PIXEL, available_bytes, bytes_per_pixel, format_size
 from .engine.optimise import EpochInfo, LoopOutcome, StopReason, optimise
 from .engine.pixels import (
     check_size,
@@ -49,19 +54,19 @@ from .engine.precision import Precision, resolve
 from .engine.vgg import MIN_EDGE, VGG19, VGGSpec
 from .errors import ConfigError, DeviceError
 from .io.cache import StyleCache, style_key
-from .io.images import ImageInput, load_inputs, load_rgb
-from .io.weights import (
-    VGG19_FINGERPRINT,
-    default_weights_path,
-    fingerprint,
-    load_weights,
-)
+from .io.images import ImageInput, load_inputs, load_rgb, save_image
+from .io.locate import find_weights
+from .io.weights import VGG19_FINGERPRINT, fingerprint, load_weights
 
 #: Called once per epoch; ``snapshot`` is the denoised image when one is due, else None.
 ProgressCallback = Callable[[EpochInfo, Optional[np.ndarray]], None]
 
-#: How MXNet says it ran out of memory (CPU allocation, CUDA, cuDNN).
-_OOM_MARKS = ("out of memory", "bad_alloc", "cudamalloc", "memory allocation failed")
+#: How MXNet says it ran out of memory: its CPU allocator ("Failed to allocate CPU
+#: Memory"), C++ (std::bad_alloc), CUDA ("cudaMalloc retry failed: out of memory",
+#: cudaErrorMemoryAllocation) and cuDNN (CUDNN_STATUS_ALLOC_FAILED).
+_OOM_MARKS = ("out of memory", "bad_alloc", "cudamalloc", "memory allocation failed",
+              "failed to allocate", "cudaerrormemoryallocation", "alloc_failed")
+
 
 #: How many bound graphs (image shapes) a Stylizer keeps; each holds its activations.
 GRAPH_CACHE_SIZE = 2
@@ -80,6 +85,11 @@ class StyleResult:
     def loss(self) -> float:
         return sum(self.terms.values())
 
+    def save(self, path: "str | os.PathLike[str]") -> Path:
+        """Write :attr:`image` to ``path`` atomically (a temporary file, verified, then
+        renamed), in the format its extension names; returns the path."""
+        return save_image(self.image, path)
+
 
 class Stylizer:
     """Loads VGG19 once onto a device and stylizes any number of images with it.
@@ -96,7 +106,11 @@ class Stylizer:
         self.spec, self.dtype = spec, dtype
         arrays, self.weights_id = self._read(weights)
         self._params = {k: mx.nd.array(v, ctx=self.ctx, dtype=dtype) for k, v in arrays.items()}
-        self._graphs: OrderedDict[Tuple[Any, ...], StyleGraph] = OrderedDict()
+        # The address space in use with the weights loaded and no graph yet: what a new
+        # run needs before its graph (MXNet keeps freed memory in its pool, so the figure
+        # after running out of memory would be far too high).
+        self._base_size = _meminfo("/proc/self/status", "VmSize:")
+        self._graphs: "OrderedDict[Tuple[Any, ...], StyleGraph]" = OrderedDict()
         self._precisions: Dict[str, Precision] = {}
 
     def precision(self, requested: str) -> Precision:
@@ -111,7 +125,7 @@ class Stylizer:
         against the committed one)."""
         if isinstance(weights, Mapping):
             return weights, fingerprint(weights, self.spec)
-        path = Path(weights) if weights is not None else default_weights_path()
+        path = find_weights(weights)  # the one search order; its error says how to fetch
         expected = VGG19_FINGERPRINT if weights is None and self.spec == VGG19 else None
         arrays = load_weights(path, self.spec, expected)
         return arrays, expected or fingerprint(arrays, self.spec)
@@ -137,6 +151,14 @@ class Stylizer:
         graph.set_weights(style=cfg.style_weight, content=cfg.content_weight, layer_weights=per_layer)
         return graph
 
+    def judge(self, content: ImageInput, style: ImageInput, shape: Tuple[int, int]) -> Judge:
+        """The quality measures (:mod:`neural_style.engine.measures`) for outputs of
+        ``shape`` (H, W) made from ``content`` and ``style`` (paths or arrays)."""
+        features = mxnet_features(self.spec, self._params, self.ctx,
+                                  MEASURE_STYLE_LAYERS + (CONTENT_LAYER,))
+        style_rgb = load_rgb(style, max(shape))
+        return Judge(features, load_rgb(content, shape=shape), style_rgb, shape)
+
     def stylize(self, content: ImageInput, style: Union[ImageInput, Sequence[ImageInput]],
                 config: Optional[Config] = None, callback: Optional[ProgressCallback] = None,
                 style_cache: Optional[StyleCache] = None) -> StyleResult:
@@ -159,7 +181,7 @@ class Stylizer:
         for scale, (edge, shape) in enumerate(zip(edges, shapes)):
             target = resize(content_rgb, shape)
             window = tiling.tile_edge(cfg, shape, self.spec, self.dtype)
-            with self._memory_guard(shape, edge):
+            with self._memory_guard(shape, cfg, "max_long_edge", edge):
                 if window is not None:
                     x, outcome = self._tiled(x, target, style_rgbs, window, run_cfg, callback,
                                              cache, epochs, scale)
@@ -235,7 +257,10 @@ class Stylizer:
             # A graph is bound at the style's shape only when the targets are not cached.
             compute = functools.partial(grams_of, style_x) if grams_of is not None else \
                 functools.partial(self._compute_style_targets, style_shape, style_x, cfg)
-            grams = cache.get_or_compute(key, compute)
+            knob = ("style_scale", cfg.style_scale) if cfg.style_scale is not None else \
+                ("max_long_edge", max(shape))
+            with self._memory_guard(style_shape, cfg, *knob):
+                grams = cache.get_or_compute(key, compute)
             style_positions = positions(self.spec, style_shape, layers, cfg.pooling)
             ratios = [out_positions[layer] / style_positions[layer] for layer in layers]
             scaled = [weight * r * g for r, g in zip(ratios, grams)]
@@ -248,18 +273,95 @@ class Stylizer:
         return self.graph(shape, cfg).style_targets(style_x)
 
     @contextlib.contextmanager
-    def _memory_guard(self, shape: Tuple[int, int], long_edge: int) -> Iterator[None]:
-        """Out of memory on the device becomes a :class:`DeviceError` with a smaller size."""
+    def _memory_guard(self, shape: Tuple[int, int], cfg: Config, knob: str,
+                      value: Any) -> Iterator[None]:
+        """Out of memory on the device becomes a :class:`DeviceError` that says the size
+        tried and what to lower: ``knob`` is the setting that made this size
+        (``max_long_edge`` for the output, ``style_scale`` for a style image)."""
         try:
             yield
         except (MemoryError, mx.base.MXNetError) as err:
             text = str(err).lower()
             if not isinstance(err, MemoryError) and not any(m in text for m in _OOM_MARKS):
                 raise
-            smaller = max(MIN_EDGE, int(long_edge * 0.7))
             self._graphs.clear()
-            raise DeviceError(f"out of memory on {self.ctx} at {shape[1]}x{shape[0]} pixels; "
-                              f"try --max-long-edge {smaller}") from None
+            # MXNet's engine keeps the failed operation's error and raises it again at the
+            # next wait, or at exit as a traceback: collect it here.
+            with contextlib.suppress(mx.base.MXNetError):
+                mx.nd.waitall()
+            available = available_memory(self.ctx, self._base_size)
+            rate = bytes_per_pixel(self.spec, layer_names(cfg.style_layers)
+                                   + layer_names(cfg.content_layers), np.dtype(self.dtype).itemsize)
+            raise DeviceError(out_of_memory(self.ctx, shape, knob, value, available,
+                                            rate)) from None
+
+
+def out_of_memory(ctx: Any, shape: Tuple[int, int], knob: str, value: Any,
+                  available: Optional[int], per_pixel: float) -> str:
+    """The message for running out of memory at ``shape``, with a setting that fits in
+    ``available`` bytes beyond the process without a graph (if known); ``per_pixel``:
+    the graph's bytes per pixel (:mod:`engine.memory`'s measured figure)."""
+    h, w = shape
+    edge = fitting_edge(shape, available, per_pixel)
+    tried = f"out of memory on {ctx} at {w}x{h} pixels (the graph needs about " \
+            f"{format_size(per_pixel * h * w)})"
+    if knob == "style_scale" and value is not None:
+        factor = edge / max(shape)
+        return (f"{tried} for a style image at --style-scale {value:g}; try --style-scale "
+                f"{max(0.01, math.floor(value * factor * 100) / 100):g}")
+    return f"{tried}; try --max-long-edge {max(MIN_EDGE, min(edge, int(value) - 1))}"
+
+
+def fitting_edge(shape: Tuple[int, int], available: Optional[int], per_pixel: float) -> int:
+    """The long edge at which an image of ``shape``'s aspect has a graph that fits in
+    ``available`` bytes; without a figure, 70% of the long edge tried."""
+    h, w = shape
+    if not available:
+        return int(max(h, w) * 0.7)
+    # 10% and the whole-image arrays (image, content, resizing) for what the graph is not
+    budget = max(0.0, available * 0.9 - IMAGE_BYTES_PER_PIXEL * h * w)
+    fits = math.sqrt(budget / per_pixel / (h * w)) * max(h, w)
+    return max(MIN_EDGE, int(min(fits, max(h, w) * 0.9)))
+
+
+def available_memory(ctx: Any, base_size: Optional[int] = None) -> Optional[int]:
+    """Free bytes for a graph on the CPU: the least of the machine's available memory
+    (:func:`engine.memory.available_bytes`), this process's address-space limit
+    (``ulimit -v``) less ``base_size`` (the address space in use without a graph;
+    default: now) and its cgroup's limit (containers, Slurm); None where it cannot be
+    known (GPUs, through MXNet 1.x)."""
+    if getattr(ctx, "device_type", "cpu") != "cpu":
+        return None
+    figures = [available_bytes()]
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft != resource.RLIM_INFINITY:
+        used = base_size or _meminfo("/proc/self/status", "VmSize:")
+        figures.append(soft - used if used is not None else None)
+    limit, current = (_read_int(f"/sys/fs/cgroup/memory.{n}") for n in ("max", "current"))
+    if limit is not None and current is not None:
+        figures.append(limit - current)
+    known = [f for f in figures if f is not None]
+    return max(0, min(known)) if known else None
+
+
+def _read_int(path: str) -> Optional[int]:
+    try:
+        with open(path, encoding="ascii") as handle:
+            return int(handle.read().strip())  # "max" (no limit) is not a number
+    except (OSError, ValueError):
+        return None
+
+
+def _meminfo(path: str, key: str) -> Optional[int]:
+    """A "key: N kB" line of a /proc file, in bytes."""
+    try:
+        with open(path, encoding="ascii") as info:
+            for line in info:
+                if line.startswith(key):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 def white_noise(shape: Tuple[int, ...], seed: Optional[int]) -> np.ndarray:
@@ -273,7 +375,7 @@ def start_image(cfg: Config, content_x: np.ndarray) -> np.ndarray:
         return content_x
     if cfg.init == "image":
         h, w = content_x.shape[2:]
-        return to_network(resize(load_rgb(cfg.init_image or "", max(h, w)), (h, w)))
+        return to_network(resize(load_rgb(cfg.init_image or "", shape=(h, w)), (h, w)))
     return white_noise(content_x.shape, cfg.seed)
 
 
@@ -292,7 +394,8 @@ def blend_weights(count: int, weights: Optional[Sequence[float]]) -> List[float]
     if weights is None:
         return [1.0 / count] * count
     if len(weights) != count:
-        raise ConfigError(f"--style-blend-weights: {len(weights)} weights for {count} style images")
+        raise ConfigError(f"{len(weights)} weights for {count} style images",
+                          field="style_blend_weights")
     total = float(sum(weights))
     return [w / total for w in weights]
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
+import re
 import typing
 from dataclasses import dataclass, field
 from typing import Any, Dict, Mapping, Optional, Tuple
@@ -49,7 +51,7 @@ def layer_names(specs: Tuple[str, ...]) -> Tuple[str, ...]:
     return tuple(spec.split(":")[0] for spec in specs)
 
 
-def layer_weights(specs: Tuple[str, ...]) -> Tuple[float, ...]:
+def layer_weights(specs: Tuple[str, ...], field: str = "style_layers") -> Tuple[float, ...]:
     """Each layer's weight (1 where none is given)."""
     out = []
     for spec in specs:
@@ -57,8 +59,108 @@ def layer_weights(specs: Tuple[str, ...]) -> Tuple[float, ...]:
         try:
             out.append(float(weight) if weight else 1.0)
         except ValueError:
-            raise ConfigError(f"layer {spec!r}: the weight after ':' must be a number") from None
+            raise ConfigError(f"layer {spec!r}: the weight after ':' must be a number",
+                              field=field) from None
     return tuple(out)
+
+
+@dataclass(frozen=True)
+class Range:
+    """The values a number may take: from ``low`` to ``high`` (``open`` ends excluded),
+    and 0 as well when ``zero`` (a weight of 0 switches its term off)."""
+
+    low: float
+    high: float
+    low_open: bool = False
+    high_open: bool = False
+    zero: bool = False
+
+    def contains(self, value: float) -> bool:
+        if not math.isfinite(value):
+            return False
+        if self.zero and value == 0:
+            return True
+        above = value > self.low if self.low_open else value >= self.low
+        below = value < self.high if self.high_open else value <= self.high
+        return above and below
+
+    def __str__(self) -> str:
+        low, high = _number(self.low), _number(self.high)
+        if self.low_open or self.high_open:
+            left, right = "(" if self.low_open else "[", ")" if self.high_open else "]"
+            text = f"in {left}{low}, {high}{right}"
+        else:
+            text = f"from {low} to {high}"
+        return f"0 or {text}" if self.zero else text
+
+
+def _number(value: Any) -> str:
+    """1e+12 as 1e12, 5792 as 5792: numbers as a user would type them."""
+    if isinstance(value, float) and (value.is_integer() and abs(value) < 1e6):
+        return str(int(value))
+    if not isinstance(value, float):
+        return str(value)
+    return re.sub(r"e([+-])0*(\d)", lambda m: f"e{m.group(1).strip('+')}{m.group(2)}", f"{value:g}")
+
+
+#: The largest long edge of any image the network sees (output or style). MXNet 1.x as
+#: published on PyPI is built without USE_INT64_TENSOR_SIZE: no tensor may hold 2**31
+#: elements or more, and relu1_1's (1, 64, H, W) is the largest, so H*W <= 2**31 / 64.
+MAX_LONG_EDGE = math.isqrt((2 ** 31 - 1) // 64)  # 5792
+#: The largest long edge optimised in tiles (--tile, --max-memory): each tile is a graph of
+#: at most MAX_LONG_EDGE, and the whole image (3 x H x W values) stays under 2**31 too.
+MAX_TILED_EDGE = math.isqrt((2 ** 31 - 1) // 3)  # 26754
+
+#: Content, style, TV, blend and per-layer weights. Each weight multiplies its term's
+#: gradient in float32 (largest value 3.4e38). Measured with the real VGG19 at 600 px
+#: (cat.jpg + starry_night.jpg, noise and content starts), a term's gradient at weight 1
+#: reaches 4e7 per pixel value and is the same at any size (the Gram's growth with the
+#: number of positions is divided out). Up to 1e12 per weight, a layer's weight times its
+#: term's weight stays far below overflow (1e24 x 4e7 = 4e31). Below 1e-12 a weight times
+#: the style normalisation (1/(C^2 HW), down to 1e-13) is no longer a normal float32: use 0.
+WEIGHT = Range(1e-12, 1e12, zero=True)
+
+#: Each number's allowed values: the one table the checks, the CLI's messages and the
+#: README's flag reference follow.
+RANGES: Dict[str, Range] = {
+    "stop_eps": Range(0.0, 1.0, low_open=True),  # eps is ||change|| / ||image||
+    "content_weight": WEIGHT,
+    "style_weight": WEIGHT,
+    "tv_weight": WEIGHT,
+    # An epoch takes milliseconds at the least: 10**6 of them is days (and scipy's L-BFGS-B
+    # counts iterations in a C int).
+    "max_num_epochs": Range(1, 10 ** 6),
+    "max_long_edge": Range(MIN_EDGE, MAX_TILED_EDGE),  # MAX_LONG_EDGE unless tiled
+    # MXNet's FactorScheduler never lowers a rate below 1e-8 (its stop_factor_lr), so a
+    # smaller one would jump up to it at the first decrease; above 1e4 a step crosses the
+    # 0-255 pixel range many times over (Adam's steps are about lr per pixel value).
+    "lr": Range(1e-8, 1e4),
+    "lr_sched_delay": Range(1, 10 ** 6),
+    "lr_sched_factor": Range(0.0, 1.0, low_open=True),
+    "save_epochs": Range(0, 10 ** 6),
+    # Gaussian sigma in pixels (scipy's kernel is 8 sigma wide: 100 already blurs any image
+    # to its mean colour, and the time grows with sigma) or Chambolle's TV weight.
+    "remove_noise": Range(0.0, 100.0),
+    "seed": Range(0, 2 ** 32 - 1),  # numpy's seeds: non-negative, 32 bits as RandomState's
+    # 16 scales are two per octave from MIN_EDGE to MAX_LONG_EDGE.
+    "scales": Range(1, 16),
+    "start_long_edge": Range(MIN_EDGE, MAX_TILED_EDGE),
+    "average_decay": Range(0.0, 1.0, high_open=True),
+    "stop_window": Range(1, 10 ** 6),
+    "style_blend_weights": WEIGHT,
+    # Times the output's long edge: the style image is then at most MAX_LONG_EDGE long
+    # (checked against max_long_edge too); a tiny one is raised to MIN_EDGE.
+    "style_scale": Range(0.0, MAX_TILED_EDGE / MIN_EDGE, low_open=True),
+    "tile": Range(MIN_EDGE, MAX_LONG_EDGE),  # a tile is one graph
+    # Context and blending, in pixels: relu5_1 sees 212 pixels around a position, so more
+    # than 1024 changes nothing but the cost.
+    "tile_margin": Range(0, 1024),
+    "tile_overlap": Range(0, 1024),
+    "tile_sweeps": Range(1, 100),  # each sweep gets max_num_epochs / N epochs
+    # 16 MiB is less than the smallest graph; 1 PiB more than any machine has.
+    "max_memory": Range(2 ** 24, 2 ** 50),
+}
+
 
 
 def _listed(helps: Mapping[str, str]) -> str:
@@ -172,6 +274,41 @@ class Config:
         """A copy with ``changes`` applied (and validated)."""
         return dataclasses.replace(self, **changes)
 
+    @classmethod
+    def from_recipe(cls, recipe: str = "faithful", **overrides: Any) -> "Config":
+        """A recipe's values (:data:`RECIPES`), with ``overrides`` on top: the one place a
+        recipe is resolved (the CLI passes the flags the user gave as ``overrides``)."""
+        return cls(**{**recipe_values(recipe), **overrides})
+
+
+#: Named sets of Config values (``--recipe``); any value given explicitly overrides the
+#: recipe's. "faithful" is every default: MXNet's example (NAG from noise to its own stop).
+#: "fast" is Adam from the content image with the default weights for a fixed 80 epochs
+#: (about a fifth of the faithful default's epochs at 256 px). Chosen with
+#: benchmarks/speed_to_quality.py among the variants in README ("Better images sooner"):
+#: none of them, this one included, yet reaches both measures of the faithful default.
+RECIPES: Dict[str, Dict[str, Any]] = {
+    "faithful": {},
+    "fast": {"optimizer": "adam", "init": "content", "max_num_epochs": 80, "stop_eps": 1e-4},
+}
+
+
+def recipe_values(recipe: str) -> Dict[str, Any]:
+    """The Config values a recipe sets, or a :class:`ConfigError` naming the recipes."""
+    try:
+        return dict(RECIPES[recipe])
+    except KeyError:
+        raise ConfigError(f"--recipe: unknown recipe {recipe!r}; choose from "
+                          f"{', '.join(RECIPES)}") from None
+
+
+def describe_recipe(recipe: str) -> str:
+    """``"optimizer=adam, init=content, ..."`` (or the faithful default's description)."""
+    values = recipe_values(recipe)
+    if not values:
+        return "every default (MXNet's example)"
+    return ", ".join(f"{k.replace('_', '-')}={v}" for k, v in values.items())
+
 
 def field_types() -> Dict[str, Any]:
     """Each field's type, ``Optional[X]`` unwrapped to ``X`` (what a flag or a manifest
@@ -186,84 +323,118 @@ def field_types() -> Dict[str, Any]:
     return out
 
 
+def _numeric_hints() -> Dict[str, type]:
+    """The number type of each field in :data:`RANGES` (a tuple's items' type)."""
+    types = field_types()
+    out = {}
+    for name in RANGES:
+        kind = types[name]
+        if typing.get_origin(kind) is tuple:
+            kind = typing.get_args(kind)[0]
+        out[name] = kind
+    return out
+
+
 def _canonical_model(name: str) -> str:
     try:
         return MODEL_ALIASES[name]
-    except KeyError:
-        raise ConfigError(f"--model: unknown model {name!r}; choose from "
-                          f"{', '.join(MODEL_ALIASES)}") from None
+    except (KeyError, TypeError):
+        raise ConfigError(f"unknown model {name!r}; choose from {', '.join(MODEL_ALIASES)}",
+                          field="model") from None
 
 
-def _require(condition: bool, flag: str, message: str) -> None:
+def _require(condition: bool, field: str, message: str) -> None:
     if not condition:
-        raise ConfigError(f"--{flag.replace('_', '-')}: {message}")
+        raise ConfigError(message, field=field)
 
 
-def _finite(cfg: Config) -> None:
-    for f in dataclasses.fields(cfg):
-        value = getattr(cfg, f.name)
+def _types(cfg: Config) -> None:
+    """Numbers are numbers (not ``True``, not text); a float field given an int holds a float."""
+    hints = _numeric_hints()
+    for name, kind in hints.items():
+        value = getattr(cfg, name)
         values = value if isinstance(value, tuple) else (value,)
         for v in values:
-            if isinstance(v, float):
-                _require(math.isfinite(v), f.name, f"must be a finite number, not {v}")
+            if v is None and _DEFAULTS[name] is None:  # None: decided elsewhere (e.g. --lr)
+                continue
+            whole = isinstance(v, numbers.Integral) and not isinstance(v, bool)
+            if kind is int and not whole:
+                raise ConfigError(f"must be a whole number, not {v!r}", field=name)
+            if kind is float and not (whole or isinstance(v, numbers.Real)) or isinstance(v, bool):
+                raise ConfigError(f"must be a number, not {v!r}", field=name)
+        if kind is float and value is not None:
+            converted = tuple(float(v) for v in value) if isinstance(value, tuple) else float(value)
+            object.__setattr__(cfg, name, converted)
+        elif kind is int and value is not None:
+            object.__setattr__(cfg, name, int(value))
 
 
 def _ranges(cfg: Config) -> None:
-    for name in ("content_weight", "style_weight", "tv_weight"):
-        _require(getattr(cfg, name) >= 0, name, "must be 0 or more")
+    """Every number within its row of :data:`RANGES` (NaN and infinities never are)."""
+    for name, allowed in RANGES.items():
+        value = getattr(cfg, name)
+        for v in value if isinstance(value, tuple) else (value,):
+            if v is not None and not allowed.contains(v):
+                raise ConfigError(f"must be {allowed}, not {_number(v)}", field=name)
+
+
+def _together(cfg: Config) -> None:
+    """Rules between fields."""
     _require(cfg.content_weight > 0 or cfg.style_weight > 0, "style_weight",
-             "content and style weights are both 0: nothing to optimise")
-    _require(cfg.stop_eps > 0, "stop_eps", "must be above 0 (try 0.005)")
-    _require(cfg.lr is None or cfg.lr > 0, "lr", "must be above 0 (try 0.001)")
+             "is 0 and so is `content_weight`: nothing to optimise")
+    _require(cfg.start_long_edge is None or cfg.start_long_edge <= cfg.max_long_edge,
+             "start_long_edge", f"must be at most `max_long_edge` ({cfg.max_long_edge}), "
+             f"not {cfg.start_long_edge}")
+    tiled = cfg.tile is not None or cfg.max_memory is not None
+    most = MAX_TILED_EDGE if tiled else MAX_LONG_EDGE
+    _require(cfg.max_long_edge <= most, "max_long_edge",
+             f"must be at most {MAX_LONG_EDGE} for a whole image, not {cfg.max_long_edge}; "
+             f"larger ones (up to {MAX_TILED_EDGE}) are optimised in tiles with `tile` or "
+             "`max_memory`")
+    if cfg.style_scale is not None:
+        longest = cfg.style_scale * cfg.max_long_edge
+        _require(longest <= most, "style_scale",
+                 f"{_number(cfg.style_scale)} times `max_long_edge` ({cfg.max_long_edge}) makes "
+                 f"the style image {longest:.0f} pixels long; the most is {most} "
+                 f"(so at most {math.floor(most / cfg.max_long_edge * 100) / 100:g})")
+    _require(cfg.style_blend_weights is None or sum(cfg.style_blend_weights) > 0,
+             "style_blend_weights", "are all 0")
     _require(cfg.optimizer in OPTIMISERS, "optimizer", f"choose from {', '.join(OPTIMISERS)}")
     _require(cfg.init in INITS, "init", f"choose from {', '.join(INITS)}")
     _require((cfg.init == "image") == (cfg.init_image is not None), "init_image",
-             "give --init image together with --init-image PATH")
-    _require(cfg.scales >= 1, "scales", "must be at least 1")
-    _require(cfg.start_long_edge is None or MIN_EDGE <= cfg.start_long_edge <= cfg.max_long_edge,
-             "start_long_edge", f"must be from {MIN_EDGE} to --max-long-edge")
-    _require(0 <= cfg.average_decay < 1, "average_decay", "must be in [0, 1)")
-    _require(cfg.stop_window >= 1, "stop_window", "must be at least 1")
-    _require(cfg.style_blend_weights is None or (all(w >= 0 for w in cfg.style_blend_weights)
-                                                 and sum(cfg.style_blend_weights) > 0),
-             "style_blend_weights", "must be 0 or more, not all 0")
-    _require(cfg.style_scale is None or cfg.style_scale > 0, "style_scale", "must be above 0")
+             "is used with `init`=image only; give both or neither")
     _require(cfg.pooling in POOLING, "pooling", f"choose from {', '.join(POOLING)}")
     _require(cfg.precision in PRECISIONS, "precision", f"choose from {', '.join(PRECISIONS)}")
-    _require(cfg.max_num_epochs >= 1, "max_num_epochs", "must be at least 1")
-    _require(cfg.max_long_edge >= MIN_EDGE, "max_long_edge",
-             f"must be at least {MIN_EDGE} pixels (VGG19 halves the image 4 times)")
-    _require(cfg.lr_sched_delay >= 1, "lr_sched_delay", "must be at least 1")
-    _require(0 < cfg.lr_sched_factor <= 1, "lr_sched_factor", "must be in (0, 1]")
-    _require(cfg.save_epochs >= 0, "save_epochs", "must be 0 (no snapshots) or more")
     _require(cfg.denoise in DENOISERS, "denoise",
              f"unknown filter {cfg.denoise!r}; choose from {', '.join(DENOISERS)}")
-    _require(cfg.remove_noise is None or cfg.remove_noise >= 0, "remove_noise", "must be 0 or more")
-    _require(bool(cfg.style_layers) or bool(cfg.content_layers), "style_layers", "no layers given")
+    _require(bool(cfg.style_layers) or bool(cfg.content_layers), "style_layers",
+             "no layers given (and no `content_layers`)")
 
 
 def _layers(cfg: Config) -> None:
     from .engine.vgg import VGG19, check_layers
 
-    for flag, specs in (("--style-layers", cfg.style_layers), ("--content-layers", cfg.content_layers)):
-        check_layers(VGG19, layer_names(specs), flag)
-        if any(w < 0 for w in layer_weights(specs)):
-            raise ConfigError(f"{flag}: layer weights must be 0 or more")
+    for name in ("style_layers", "content_layers"):
+        specs = getattr(cfg, name)
+        if not isinstance(specs, tuple) or not all(isinstance(s, str) for s in specs):
+            raise ConfigError(f"must be a tuple of layer names, not {specs!r}", field=name)
+        check_layers(VGG19, layer_names(specs), name)
+        for spec, weight in zip(specs, layer_weights(specs, name)):
+            if not WEIGHT.contains(weight):
+                raise ConfigError(f"the weight of {spec.split(':')[0]} must be {WEIGHT}, "
+                                  f"not {_number(weight)}", field=name)
 
 
 def _tiles(cfg: Config) -> None:
     from .engine.tiles import ALIGN
 
-    _require(cfg.tile_margin >= 0, "tile_margin", "must be 0 or more")
-    _require(cfg.tile_overlap >= 0, "tile_overlap", "must be 0 or more")
-    _require(cfg.tile_sweeps >= 1, "tile_sweeps", "must be at least 1")
     smallest = 2 * (cfg.tile_margin + cfg.tile_overlap) + ALIGN
     _require(cfg.tile is None or cfg.tile >= max(MIN_EDGE, smallest), "tile",
              f"must be at least {max(MIN_EDGE, smallest)} pixels (a {ALIGN}-pixel core with "
-             "--tile-margin and --tile-overlap on both sides)")
-    _require(cfg.max_memory is None or cfg.max_memory > 0, "max_memory", "must be above 0")
+             f"`tile_margin` and `tile_overlap` on both sides), not {cfg.tile}")
     _require(cfg.tile is None or cfg.max_memory is None, "max_memory",
-             "give --tile or --max-memory, not both")
+             "give `tile` or `max_memory`, not both")
 
 
-_CHECKS = (_finite, _ranges, _layers, _tiles)
+_CHECKS = (_types, _ranges, _together, _layers, _tiles)
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Config)}

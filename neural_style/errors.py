@@ -7,6 +7,16 @@ into one line on stderr and the exit code named here, in this one place.
 from __future__ import annotations
 
 import enum
+import re
+from typing import Any, Callable, Optional, Tuple
+
+#: A parameter named inside a message: ```max_long_edge``` (the backticks are markup).
+_PARAMETER = re.compile(r"`([A-Za-z_][A-Za-z0-9_]*)`")
+
+
+def python_name(field: str) -> str:
+    """How the library names a parameter: as the Python keyword (``max_long_edge``)."""
+    return field
 
 
 class ExitCode(enum.IntEnum):
@@ -31,9 +41,27 @@ class NeuralStyleError(Exception):
 
     exit_code: ExitCode = ExitCode.FAILURE
 
+    def __init__(self, message: str = "", field: Optional[str] = None) -> None:
+        super().__init__(message)
+        self.message, self.field = message, field
+
+    def describe(self, name: Callable[[str], str] = python_name) -> str:
+        """The message with every parameter named by ``name``: the library names Python
+        keywords (``style_weight``), the CLI passes a function that names flags
+        (``--style-weight``). ``field`` is the parameter at fault, shown first."""
+        text = _PARAMETER.sub(lambda m: name(m.group(1)), self.message)
+        return f"{name(self.field)}: {text}" if self.field else text
+
+    def __str__(self) -> str:
+        return self.describe()
+
+    def __reduce__(self) -> Tuple[Any, ...]:  # keeps ``field`` across processes
+        return type(self), (self.message, self.field)
+
 
 class ConfigError(NeuralStyleError, ValueError):
-    """An option value that cannot work (a usage error)."""
+    """An option value that cannot work (a usage error); ``field`` names the parameter,
+    as in ``ConfigError("must be 0 or more, not -1", field="style_weight")``."""
 
     exit_code = ExitCode.USAGE
 

@@ -5,13 +5,15 @@ The helpers they are built on (and that tests import) live in :mod:`tests.helper
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pytest
 
 from neural_style.engine.vgg import VGG19
-from tests.helpers import TINY, Weights, random_weights, write_image
+from tests.helpers import TINY, Weights, random_weights, serve_folder, write_image, write_keras_h5
 
 
 @pytest.fixture(scope="session")
@@ -59,3 +61,26 @@ def styles(tmp_path: Path) -> Path:
     for i, name in enumerate(["s1.png", "s2.png"]):
         write_image(folder / name, (40, 40), seed=10 + i)
     return folder
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory, vgg19_random: Weights) -> Iterator[str]:
+    """127.0.0.1 serving good.h5, good.params, corrupt.params and truncated.h5 (and each
+    under /slow/, answered after 3 s)."""
+    from neural_style.io.weights import save_params
+
+    folder = tmp_path_factory.mktemp("www")
+    write_keras_h5(vgg19_random, folder / "good.h5")
+    save_params(vgg19_random, folder / "good.params")
+    (folder / "corrupt.params").write_bytes(b"\x12\x01\x00\x00" + os.urandom(4096))
+    (folder / "truncated.h5").write_bytes((folder / "good.h5").read_bytes()[:1_000_000])
+    with serve_folder(folder) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def expected(vgg19_random: Weights) -> str:
+    """The fingerprint of ``vgg19_random``, which the served files hold."""
+    from neural_style.io.weights import fingerprint
+
+    return fingerprint(vgg19_random)

@@ -5,8 +5,13 @@ Fixtures built on these live in ``conftest.py``; tests import the helpers from h
 
 from __future__ import annotations
 
+import contextlib
+import http.server
+import threading
+import time
+from functools import partial
 from pathlib import Path
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, Iterator, Tuple
 
 import numpy as np
 from PIL import Image
@@ -87,3 +92,35 @@ def noisy_flat(seed: int = 0) -> np.ndarray:
     ys, xs = rng.integers(0, 32, size=(2, 20))
     rgb[ys, xs] = 255
     return rgb
+
+
+class _SlowHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves a folder; ``/slow/<name>`` answers after 3 s (longer than the tests' timeouts)."""
+
+    def do_GET(self) -> None:  # noqa: N802
+        if self.path.startswith("/slow/"):
+            time.sleep(3)
+        super().do_GET()
+
+    def translate_path(self, path: str) -> str:
+        return super().translate_path(path.replace("/slow/", "/", 1))
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+class _QuietServer(http.server.ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # a client that gave up on the slow path: expected here
+
+
+@contextlib.contextmanager
+def serve_folder(folder: Path) -> Iterator[str]:
+    """``http://127.0.0.1:<port>`` serving ``folder`` (with the ``/slow/`` prefix) while open."""
+    server = _QuietServer(("127.0.0.1", 0), partial(_SlowHandler, directory=str(folder)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()

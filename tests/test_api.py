@@ -74,3 +74,22 @@ def test_weights_of_another_network_are_refused(tmp_path: Path) -> None:
     np.savez(path, **random_weights(TINY))
     with pytest.raises(WeightsError, match="not VGG19 weights"):
         Stylizer(path, gpu=-1)
+
+
+def test_result_saves_atomically_in_the_extensions_format(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from neural_style.api import StyleResult
+    from neural_style.errors import ImageError
+
+    image = np.random.default_rng(0).integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    result = StyleResult(image, 3, StopReason.MAX_EPOCHS, 0.1, {}, 1.0)
+    for name, fmt in (("a/out.png", "PNG"), ("b.jpg", "JPEG"), ("c.webp", "WEBP")):
+        path = result.save(tmp_path / name)
+        assert path == tmp_path / name
+        with Image.open(path) as img:
+            assert img.format == fmt and img.size == (30, 20)
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "a" / "out.png")), image)
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.name.startswith(".")) == []
+    with pytest.raises(ImageError, match="extension"):
+        result.save(tmp_path / "d.xyz")

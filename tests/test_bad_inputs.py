@@ -86,7 +86,8 @@ def test_directory_instead_of_file(tmp_path: Path, run: Runner) -> None:
     (tmp_path / "photos" / "notes.txt").write_text("no images here")
     code, out, err = run(tmp_path / "photos")
     assert code == ExitCode.USAGE and "Traceback" not in err and out == ""
-    assert err.strip().splitlines()[-1].endswith(f"--content-image: no images in folder {tmp_path / 'photos'}")
+    assert err.strip().splitlines()[-1] == (f"neural-style: error: --content-image: no images in "
+                                            f"folder {tmp_path / 'photos'} (see neural-style --help)")
 
 
 def test_no_read_permission(tmp_path: Path, run: Runner, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -217,12 +218,12 @@ def test_inputs_are_never_written(tmp_path: Path, run: Runner) -> None:
 # ---- options ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("extra, fragment", [
-    (["--content-weight", "-1"], "--content-weight: must be 0 or more"),
-    (["--style-weight", "inf"], "--style-weight: must be a finite number"),
-    (["--tv-weight", "nan"], "--tv-weight: must be a finite number"),
+    (["--content-weight", "-1"], "--content-weight: must be 0 or from 1e-12 to 1e12, not -1"),
+    (["--style-weight", "inf"], "--style-weight: must be 0 or from 1e-12 to 1e12, not inf"),
+    (["--tv-weight", "nan"], "--tv-weight: must be 0 or from 1e-12 to 1e12, not nan"),
     (["--content-weight", "0", "--style-weight", "0"], "nothing to optimise"),
-    (["--stop-eps", "-0.1"], "--stop-eps: must be above 0"),
-    (["--max-long-edge", "15"], "--max-long-edge: must be at least 16"),
+    (["--stop-eps", "-0.1"], "--stop-eps: must be in (0, 1], not -0.1"),
+    (["--max-long-edge", "15"], "--max-long-edge: must be from 16 to 26754, not 15"),
     (["--output", "x.gif2"], "unknown output extension '.gif2'"),
 ])
 def test_bad_options_exit_2(tmp_path: Path, run: Runner, extra: List[str], fragment: str) -> None:
@@ -243,7 +244,7 @@ def test_unwritable_output_fails_before_loading_weights(tmp_path: Path, run: Run
     blocker.write_text("in the way")
     line = assert_fails(run(write_image(tmp_path / "c.png"), None, "--output",
                             str(blocker / "final.jpg"), "--weights", str(tmp_path / "none.npz")),
-                        "a_file: cannot write there")
+                        f"cannot create this folder: {blocker} is a file", code=ExitCode.USAGE)
     assert "weights" not in line  # the output was checked first
 
 
@@ -259,7 +260,7 @@ def test_output_equal_to_input_is_refused(tmp_path: Path, run: Runner) -> None:
 
 def test_weights_missing(tmp_path: Path, run: Runner) -> None:
     assert_fails(run(write_image(tmp_path / "c.png"), None, "--weights", str(tmp_path / "w.params")),
-                 "VGG19 weights not found", "scripts/download_vgg.sh")
+                 "VGG19 weights not found", "neural-style-weights")
 
 
 def test_weights_truncated(tmp_path: Path, run: Runner, vgg19_random_npz: Path) -> None:
@@ -287,7 +288,7 @@ def test_weights_wrong_shapes(tmp_path: Path, run: Runner) -> None:
 # ---- runtime ---------------------------------------------------------------------------
 
 def test_divergence(tmp_path: Path, run: Runner) -> None:
-    code, out, err = run(write_image(tmp_path / "c.png"), None, "--lr", "1e30", "--tv-weight", "0",
+    code, out, err = run(write_image(tmp_path / "c.png"), None, "--lr", "1e4", "--tv-weight", "0",
                          "--max-num-epochs", "50", "--save-epochs", "0")
     assert code == ExitCode.FAILURE and "Traceback" not in err
     assert "diverged at epoch" in err and "Try a lower --lr" in err
@@ -301,7 +302,7 @@ def test_out_of_memory(tmp_path: Path, run: Runner, monkeypatch: pytest.MonkeyPa
 
     monkeypatch.setattr(StyleGraph, "__init__", no_memory)
     assert_fails(run(write_image(tmp_path / "c.png")), "out of memory on cpu(0) at 32x21 pixels",
-                 "try --max-long-edge 22")
+                 "try --max-long-edge ")
     assert out_files(tmp_path) == []
 
 

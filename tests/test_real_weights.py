@@ -9,7 +9,7 @@ import pytest
 
 from neural_style import Config, Stylizer, cli
 from neural_style.engine.optimise import EpochInfo
-from neural_style.io.weights import default_weights_path
+from neural_style.io.locate import find_weights
 from tests.helpers import INPUT
 
 pytestmark = pytest.mark.slow
@@ -19,8 +19,7 @@ CAT, STARRY = INPUT / "cat.jpg", INPUT / "starry_night.jpg"
 
 @pytest.fixture(scope="module")
 def stylizer() -> Stylizer:
-    path = default_weights_path()
-    assert path.is_file(), f"no weights at {path}: run scripts/download_vgg.sh first"
+    find_weights()  # if missing: an error listing every place looked and how to fetch
     return Stylizer(gpu=-1)  # verifies the fingerprint
 
 

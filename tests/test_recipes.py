@@ -132,7 +132,7 @@ def test_multiscale_sizes_and_warm_start(tiny_weights: Dict[str, np.ndarray], co
 def test_init_content_and_image(tiny_weights: Dict[str, np.ndarray], content_path: Path,
                                 style_path: Path, tmp_path: Path) -> None:
     stylizer = Stylizer(tiny_weights, gpu=-1, spec=TINY)
-    base = Config(max_long_edge=32, max_num_epochs=1, lr=1e-9, denoise="none", tv_weight=0)
+    base = Config(max_long_edge=32, max_num_epochs=1, lr=1e-8, denoise="none", tv_weight=0)
     from_content = stylizer.stylize(content_path, style_path, base.replace(init="content")).image
     assert np.abs(from_content.astype(int) - engine_view(content_path)).max() <= 1  # unchanged
     grey = tmp_path / "grey.png"
@@ -140,7 +140,7 @@ def test_init_content_and_image(tiny_weights: Dict[str, np.ndarray], content_pat
     from_image = stylizer.stylize(content_path, style_path,
                                   base.replace(init="image", init_image=str(grey))).image
     assert np.abs(from_image.astype(int) - 90).max() <= 2
-    with pytest.raises(ConfigError, match="--init image together with --init-image"):
+    with pytest.raises(ConfigError, match="init_image: is used with init=image only"):
         Config(init="image")
 
 

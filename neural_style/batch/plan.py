@@ -10,11 +10,14 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import itertools
+import os
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ..config import Config
 from ..errors import ConfigError
+from ..io.files import temp_name_length
+from ..io.images import output_format
 from .inputs import StylePair
 from .jobs import BatchJob
 from .settings import configured, numeric_fields
@@ -58,16 +61,19 @@ def _disambiguate(jobs: List[BatchJob]) -> List[BatchJob]:
     return out
 
 
-def refuse_collisions(jobs: Sequence[BatchJob]) -> None:
+def refuse_collisions(jobs: Sequence[BatchJob], template: Optional[str] = None) -> None:
     """Two jobs writing one output name (inputs against outputs, and every other file a
-    job writes, are checked by :func:`neural_style.batch.outputs.check_write_plan`)."""
+    job writes, are checked by :func:`neural_style.batch.outputs.check_write_plan`);
+    ``template``: the --output-template the user gave, if any (then the fix is in it)."""
     seen: Dict[Path, BatchJob] = {}
     for job in jobs:
         key = job.output.resolve()
         if key in seen:
-            raise ConfigError(f"--output-template: jobs {seen[key].index} and {job.index} would both "
-                              f"write {job.output}; add {{content}}, {{style}}, {{index}} or "
-                              "{params} to the template")
+            fix = ("; add {content}, {style}, {index} or {params} to the template"
+                   if template else "")
+            where = f"--output-template {template}: " if template else ""
+            raise ConfigError(f"{where}jobs {seen[key].index} and {job.index} would both "
+                              f"write {job.output}{fix}")
         seen[key] = job
 
 
@@ -83,11 +89,66 @@ def plan(pairs: Sequence[StylePair], base: Config, sweeps: Sequence[Tuple[str, L
         explicit_output = row.pop("output", None)
         for combo in combos:
             params = {**row, **dict(zip(names, combo))}
-            cfg = configured(base, params, f"job {len(jobs)}")
+            cfg = configured(base, params, "the job with " + ", ".join(
+                f"`{k}` {v:g}" for k, v in params.items()) if params else f"job {len(jobs)}")
+            check_blend(cfg, style)
             name = render(template or DEFAULT_TEMPLATE, len(jobs), content, style, cfg, params)
             output = Path(explicit_output) if explicit_output and len(combos) == 1 else out_dir / name
             jobs.append(BatchJob(len(jobs), content, style, output, cfg, output.with_suffix(""), params))
     if template is None:
         jobs = _disambiguate(jobs)
-    refuse_collisions(jobs)
+    refuse_collisions(jobs, template)
     return jobs
+
+
+def check_blend(cfg: Config, style: Tuple[Path, ...]) -> None:
+    weights = cfg.style_blend_weights
+    if weights is not None and len(weights) != len(style):
+        raise ConfigError(f"{len(weights)} weights for {len(style)} style images "
+                          f"({'+'.join(p.name for p in style)})", field="style_blend_weights")
+
+
+#: The longest name a job writes beside its output: ``<stem>.interrupted<ext>``.
+_LONGEST_STATUS = ".interrupted"
+
+
+def check_output_paths(jobs: Sequence[BatchJob], out_dir: Path) -> None:
+    """Outputs that cannot work, refused before any work (and in --dry-run), creating
+    nothing: an unknown extension, a folder where the file should be, a name too long
+    once the temporary suffix is added, or a folder that cannot be created because a
+    file stands in its way."""
+    for job in jobs:
+        output_format(job.output)
+        if job.output.is_dir():
+            raise ConfigError(f"{job.output}: is a folder; name the file to write, e.g. "
+                              f"{job.output / 'final.jpg'}")
+        _creatable(job.output.parent)
+        longest = job.output.stem + _LONGEST_STATUS + job.output.suffix
+        limit = _name_max(job.output.parent)
+        size = len(os.fsencode(job.output.name))
+        extra = temp_name_length(longest) - size  # ".interrupted" and the temporary suffix
+        if size + extra > limit:
+            raise ConfigError(f"{job.output}: the name is too long ({size} bytes): with the "
+                              f"{extra} bytes added while writing it, it exceeds this file "
+                              f"system's {limit}; use at most {limit - extra} bytes")
+    _creatable(out_dir)
+
+
+def _existing_ancestor(folder: Path) -> Path:
+    for candidate in (folder, *folder.parents):
+        if candidate.exists():
+            return candidate
+    return Path(".")
+
+
+def _creatable(folder: Path) -> None:
+    ancestor = _existing_ancestor(folder)
+    if not ancestor.is_dir():
+        raise ConfigError(f"{folder}: cannot create this folder: {ancestor} is a file")
+
+
+def _name_max(folder: Path) -> int:
+    try:
+        return os.pathconf(_existing_ancestor(folder), "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):  # not POSIX: the common limit
+        return 255

@@ -72,9 +72,9 @@ class LazyStylizer:
     def __call__(self) -> Any:
         if self._stylizer is None:
             from ..api import Stylizer
-            from ..io.weights import require_weights
+            from ..io.locate import find_weights
 
-            require_weights(self.weights)
+            find_weights(self.weights)
             self._stylizer = Stylizer(self.weights, self.gpu)
         return self._stylizer
 

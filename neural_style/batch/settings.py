@@ -6,7 +6,7 @@ import dataclasses
 import difflib
 from typing import Any, Dict, List, Tuple
 
-from ..config import Config, field_types
+from ..config import RANGES, Config, field_types
 from ..errors import ConfigError
 
 
@@ -29,13 +29,22 @@ def field_name(name: str, where: str) -> str:
     return canonical
 
 
-def parse_value(name: str, text: Any, where: str) -> Any:
+def parse_value(name: str, text: Any, where: str, shown: str = "") -> Any:
+    """A number for the field ``name`` from text (or a JSON value), within its range;
+    ``shown`` is the name as the user wrote it (default: with dashes)."""
     kind = numeric_fields()[name]
+    shown = shown or name.replace("_", "-")
     try:
-        return kind(text) if kind is float else int(str(text).strip())
+        if isinstance(text, bool):  # JSON's true is not 1
+            raise TypeError
+        value = kind(text) if kind is float else int(str(text).strip())
     except (TypeError, ValueError):
-        raise ConfigError(f"{where}: {name.replace('_', '-')} must be "
+        raise ConfigError(f"{where}: {shown} must be "
                           f"{'a number' if kind is float else 'a whole number'}, not {text!r}") from None
+    allowed = RANGES.get(name)
+    if allowed is not None and not allowed.contains(value):
+        raise ConfigError(f"{where}: {shown} must be {allowed}, not {text!r}")
+    return value
 
 
 def parse_sweep(text: str) -> Tuple[str, List[Any]]:
@@ -45,15 +54,29 @@ def parse_sweep(text: str) -> Tuple[str, List[Any]]:
         raise ConfigError(f"{where}: write NAME=V1,V2,... (e.g. content-weight=5,10,20)")
     name, values = text.split("=", 1)
     key = field_name(name, where)
-    parsed = [parse_value(key, v, where) for v in values.split(",") if v.strip()]
+    parsed = [parse_value(key, v, where, name.strip()) for v in values.split(",") if v.strip()]
     if not parsed:
         raise ConfigError(f"{where}: no values")
+    for i, value in enumerate(parsed):
+        if value in parsed[:i]:
+            raise ConfigError(f"{where}: the value {value:g} is listed twice")
     return key, parsed
+
+
+def refuse_repeated_sweeps(sweeps: List[Tuple[str, List[Any]]]) -> None:
+    """Two --sweep of one setting would make a product that sets it twice."""
+    seen: Dict[str, List[Any]] = {}
+    for key, values in sweeps:
+        if key in seen:
+            both = ",".join(f"{v:g}" for v in [*seen[key], *values])
+            raise ConfigError(f"--sweep: {key.replace('_', '-')} is swept twice; give all its "
+                              f"values in one --sweep {key.replace('_', '-')}={both}")
+        seen[key] = values
 
 
 def configured(base: Config, params: Dict[str, Any], where: str) -> Config:
     """``base`` with ``params`` applied; a bad value's error says ``where`` it came from."""
     try:
         return base.replace(**params)
-    except ConfigError as err:
-        raise ConfigError(f"{where}: {err}") from None
+    except ConfigError as err:  # parameters stay marked, for the caller to name them
+        raise ConfigError(f"{where}: {err.describe(lambda f: f'`{f}`')}") from None

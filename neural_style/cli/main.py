@@ -22,21 +22,28 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, NoReturn, Optional, Sequence
+from typing import Any, Callable, Dict, Iterator, List, NoReturn, Optional, Sequence
 
 from .. import __version__
 from ..batch.inputs import PAIRINGS, expand_images, expand_styles, flatten, pair
 from ..batch.jobs import BatchJob, JobStatus
 from ..batch.manifest import read_manifest
 from ..batch.outputs import check_write_plan
-from ..batch.plan import DEFAULT_TEMPLATE, plan, refuse_collisions
+from ..batch.plan import (
+    DEFAULT_TEMPLATE,
+    check_blend,
+    check_output_paths,
+    plan,
+    refuse_collisions,
+)
 from ..batch.runner import JobResult, Reporter
-from ..batch.settings import parse_sweep
-from ..batch.shard import shard
-from ..config import Config, field_types
+from ..batch.settings import parse_sweep, refuse_repeated_sweeps
+from ..batch.shard import parse_shard, shard
+from ..config import RECIPES, Config, describe_recipe, field_types
+from ..engine.vgg import MIN_EDGE
 from ..errors import ConfigError, ExitCode, ImageError, NeuralStyleError, summary
-from ..io.images import is_complete, output_format
-from ..io.weights import FETCH_HINT, require_weights
+from ..io.images import is_complete
+from ..io.locate import find_weights, order_help
 
 log = logging.getLogger("neural_style")
 
@@ -44,8 +51,25 @@ FINAL_NAME = "final.jpg"
 CACHE_DIR = ".style-cache"
 
 
+def flag_name(field: str) -> str:
+    """The flag of a :class:`~neural_style.config.Config` field: ``style_weight`` ->
+    ``--style-weight``. Library errors name fields; this is how the CLI shows them."""
+    return "--" + field.replace("_", "-")
+
+
+def usage_text(err: NeuralStyleError) -> str:
+    return err.describe(flag_name)
+
+
 class _Parser(argparse.ArgumentParser):
-    """argparse that suggests the closest flag for a mistyped one."""
+    """argparse that takes any number for a value (``--lr -1e-5``, ``--gpu -1,-1``),
+    suggests the closest flag for a mistyped one, and says a usage error in one line."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # argparse takes only "-1" and "-.5" for values, anything else starting with "-"
+        # for an option; no option here starts with "-<digit>", "-inf" or "-nan".
+        self._negative_number_matcher = _NEGATIVE_VALUE
 
     def error(self, message: str) -> NoReturn:
         if message.startswith("unrecognized arguments:"):
@@ -55,7 +79,27 @@ class _Parser(argparse.ArgumentParser):
                 if close:
                     message += f" (did you mean {close[0]}?)"
                     break
-        super().error(message)
+        repeated = re.match(r"argument (\S+): (\1[ :=].*)", message)
+        if repeated:  # "argument --gpu: --gpu -2: ..." says the flag once
+            message = repeated.group(2)
+        # One line, not the usage block: the flags are one --help away.
+        self.exit(ExitCode.USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+_NEGATIVE_VALUE = re.compile(r"^-(\d|\.\d|inf|nan)", re.IGNORECASE)
+
+
+def _typed(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """An argparse ``type=`` from a parser that raises :class:`NeuralStyleError`."""
+
+    def convert(text: str) -> Any:
+        try:
+            return parse(text)
+        except NeuralStyleError as err:
+            raise argparse.ArgumentTypeError(usage_text(err)) from None
+
+    convert.__name__ = parse.__name__
+    return convert
 
 
 _METAVARS = {int: "N", float: "X"}
@@ -66,8 +110,15 @@ def _shown(value: Any) -> str:
 
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per Config field. Their argparse default is SUPPRESS, so the namespace holds
+    only the flags the user gave: those override the --recipe's values."""
     types = field_types()
-    group = parser.add_argument_group("algorithm and output (defaults from neural_style.Config)")
+    group = parser.add_argument_group("algorithm and output (defaults from neural_style.Config; "
+                                      "a --recipe changes some, flags given override it)")
+    recipes = "; ".join(f"{name}: {describe_recipe(name)}" for name in RECIPES)
+    group.add_argument("--recipe", choices=tuple(RECIPES), default="faithful",
+                       help=f"a named set of the settings below ({recipes}); any of them given "
+                            "explicitly overrides the recipe's value (default: faithful)")
     for f in dataclasses.fields(Config):
         meta = f.metadata
         if not meta.get("cli", True):
@@ -76,14 +127,35 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
         shown = "" if "(default:" in meta["help"] else f" (default: {_shown(f.default)})"
         kind = types[f.name]
         if kind is bool:
-            group.add_argument(flag, dest=f.name, action="store_true", help=meta["help"])
+            group.add_argument(flag, dest=f.name, action="store_true", help=meta["help"],
+                               default=argparse.SUPPRESS)
             continue
         if isinstance(f.default, tuple):
             shown = f" (default: {','.join(map(str, f.default))})"
         group.add_argument(flag, *meta.get("aliases", ()), dest=f.name,
-                           type=meta.get("parse", kind), default=f.default,
+                           type=meta.get("parse", kind), default=argparse.SUPPRESS,
                            metavar=meta.get("metavar", _METAVARS.get(kind)),
                            choices=meta.get("choices"), help=meta["help"] + shown)
+
+
+def _epilog() -> str:
+    import textwrap
+
+    paragraphs = [
+        order_help(),
+        f"Images: the content's long edge becomes --max-long-edge; each side must stay at "
+        f"least {MIN_EDGE} px (VGG19 halves the image four times).",
+        "Signals: Ctrl-C (SIGINT, exit 130), SIGTERM (exit 143; how Slurm, Kubernetes and "
+        "timeout stop a job) or SIGHUP (exit 129) stops the running job and saves its last "
+        "completed epoch's image as <name>.interrupted.<ext> beside its output, with the "
+        "snapshots written so far; finished outputs are whole (written atomically), and "
+        "--skip-existing reruns only what is missing. SIGKILL leaves only finished outputs "
+        "(and perhaps a hidden temporary file).",
+        "Exit codes: 0 done, 1 failure (in a batch: some job failed or did not run), "
+        "2 usage error, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM), 129 hung up "
+        "(SIGHUP).",
+    ]
+    return "\n\n".join(textwrap.fill(p, 90, break_on_hyphens=False) for p in paragraphs)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -91,10 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="neural-style",
         description="Paint a photo in the style of a painting (Gatys, Ecker & Bethge 2015), "
                     "with VGG19 in MXNet.",
-        epilog=f"Weights: models/vgg19.params by default; {FETCH_HINT}. "
-               "Exit codes: 0 done, 1 failure (in a batch: some job failed or did not run), "
-               "2 usage error, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM), "
-               "129 hung up (SIGHUP).")
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=_epilog())
     io = parser.add_argument_group("images")
     io.add_argument("--content-image", nargs="+", action="append", metavar="PATH",
                     help="the photo(s) to repaint: files, globs or folders")
@@ -103,7 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "a,b (comma-joined) blends several styles in one job")
     io.add_argument("--output", metavar="PATH",
                     help=f"the final image of a single job (default: <output-dir>/{FINAL_NAME}); "
-                         "the extension picks the format")
+                         "the extension picks the format; without --output-dir its snapshots "
+                         "go beside it, in a folder named after it (out/cat.png: out/cat/)")
     batch = parser.add_argument_group("batches")
     batch.add_argument("--pairs", choices=PAIRINGS, default="product",
                        help="every content with every style, or position by position "
@@ -114,28 +185,33 @@ def build_parser() -> argparse.ArgumentParser:
                             f"(default: {DEFAULT_TEMPLATE}, made unique where names would clash)")
     batch.add_argument("--manifest", type=Path, metavar="FILE",
                        help=".csv or .jsonl, one job per row: content, style, optional output, "
-                            "and any numeric setting (content_weight, stop_eps, ...)")
+                            "and any numeric setting (content_weight, stop_eps, ...); relative "
+                            "paths in it are relative to the manifest's folder")
     batch.add_argument("--sweep", action="append", default=[], metavar="NAME=V1,V2",
-                       help="run every value of a setting, e.g. content-weight=5,10,20 (repeatable: "
-                            "the product of all sweeps)")
+                       type=_typed(parse_sweep),
+                       help="run every value of a numeric setting, e.g. content-weight=5,10,20 "
+                            "(repeatable: the product of all sweeps)")
     batch.add_argument("--skip-existing", action="store_true",
                        help="skip jobs whose output exists and is complete")
     batch.add_argument("--json", action="store_true",
                        help="one JSON line per finished, skipped or failed job on stdout")
-    batch.add_argument("--shard", metavar="I/N",
+    batch.add_argument("--shard", metavar="I/N", type=_typed(parse_shard),
                        help="run only the I-th of N disjoint parts of the jobs (I from 0 to N-1)")
     batch.add_argument("--dry-run", action="store_true",
                        help="print the planned jobs as JSON lines and do nothing")
     run = parser.add_argument_group("running")
-    run.add_argument("--gpu", metavar="N[,N...]", default=None,
+    run.add_argument("--gpu", metavar="N[,N...]", default=[None], type=_typed(parse_devices),
                      help="GPU number, -1 for the CPU, or a list for one worker per device, "
                           "e.g. 0,1,2,3 (default: GPU 0 if there is one, else CPU)")
     run.add_argument("--weights", metavar="PATH", default=None,
-                     help="VGG19 weights: .params, Keras .h5 or .npz (default: models/vgg19.params)")
+                     help="VGG19 weights: .params, Keras .h5 or .npz (default: the search order "
+                          "below)")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar or log lines")
     run.add_argument("--traceback", action="store_true", help="show the Python traceback of a failure")
     run.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     _add_config_flags(parser)
+    # None when not given: then a single job's snapshots follow its --output
+    parser.set_defaults(output_dir=None)
     return parser
 
 
@@ -161,33 +237,28 @@ class Request:
 def parse(argv: Sequence[str]) -> Request:
     """Parse, plan and validate; bad usage exits with status 2 through argparse."""
     parser = build_parser()
-    ns = parser.parse_args(_glue_device_lists(argv))
+    ns = parser.parse_args(argv)
     try:
         return _request(ns)
     except (ConfigError, ImageError) as err:
-        parser.error(str(err))
-
-
-def _glue_device_lists(argv: Sequence[str]) -> List[str]:
-    """``--gpu -1,-1`` as ``--gpu=-1,-1``: argparse takes "-1,-1" for an option."""
-    out = list(argv)
-    for i in range(len(out) - 1):
-        if out[i] == "--gpu" and re.fullmatch(r"-?\d+(,-?\d+)+", out[i + 1]):
-            out[i:i + 2] = [f"--gpu={out[i + 1]}", ""]
-    return [a for a in out if a != ""]
+        parser.error(usage_text(err))
 
 
 def _request(ns: argparse.Namespace) -> Request:
-    values = {f.name: getattr(ns, f.name) for f in dataclasses.fields(Config) if hasattr(ns, f.name)}
-    config = Config(**values)
+    # Only the flags the user gave are in the namespace (SUPPRESS); they override the recipe.
+    given = {f.name: getattr(ns, f.name) for f in dataclasses.fields(Config)
+             if getattr(ns, f.name, None) is not None}
+    if ns.output_dir is None and ns.output:
+        # Snapshots follow the output: --output out/cat.png puts them in out/cat/.
+        given["output_dir"] = str(Path(ns.output).parent)
+    config = Config.from_recipe(ns.recipe, **given)
     out_dir = Path(config.output_dir)
     jobs = _plan(ns, config, out_dir)
-    for job in jobs:
-        output_format(job.output)
+    check_output_paths(jobs, out_dir)  # outputs that cannot work at all
     read = [("--weights file", Path(ns.weights))] if ns.weights else []
     read += [("--manifest", ns.manifest)] if ns.manifest is not None else []
     check_write_plan(jobs, out_dir / CACHE_DIR, read)  # before any work, for every job
-    return Request(shard(jobs, ns.shard), parse_devices(ns.gpu),
+    return Request(shard(jobs, ns.shard), ns.gpu,
                    Path(ns.weights) if ns.weights else None, out_dir / CACHE_DIR, ns.quiet,
                    ns.traceback, ns.json, ns.skip_existing, ns.dry_run)
 
@@ -205,11 +276,15 @@ def _plan(ns: argparse.Namespace, config: Config, out_dir: Path) -> List[BatchJo
         pairs = pair(expand_images(flatten(ns.content_image), "--content-image"),
                      expand_styles(flatten(ns.style_image)), ns.pairs)
         rows = None
-    sweeps = [parse_sweep(s) for s in ns.sweep]
+    sweeps = ns.sweep
+    refuse_repeated_sweeps(sweeps)
     single = len(pairs) == 1 and not sweeps and ns.manifest is None and ns.output_template is None
     if single:  # as MXNet's example: one image, --output or <output-dir>/final.jpg
         output = Path(ns.output) if ns.output else out_dir / FINAL_NAME
-        job = BatchJob(0, pairs[0][0], pairs[0][1], output, config, out_dir)
+        snapshots = out_dir if ns.output_dir is not None or not ns.output else \
+            output.parent / output.stem
+        job = BatchJob(0, pairs[0][0], pairs[0][1], output, config, snapshots)
+        check_blend(config, job.style)
         refuse_collisions([job])
         return [job]
     if ns.output:
@@ -217,9 +292,8 @@ def _plan(ns: argparse.Namespace, config: Config, out_dir: Path) -> List[BatchJo
     return plan(pairs, config, sweeps, ns.output_template, out_dir, rows)
 
 
-def parse_devices(text: Optional[str]) -> List[Optional[int]]:
-    if text is None:
-        return [None]
+def parse_devices(text: str) -> List[Optional[int]]:
+    """``--gpu``: ``0``, ``-1`` or a list such as ``0,1``, each a visible device."""
     try:
         devices = [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
@@ -227,6 +301,11 @@ def parse_devices(text: Optional[str]) -> List[Optional[int]]:
                           "such as 0,1") from None
     if not devices:
         raise ConfigError("--gpu: no device given")
+    if any(d != -1 for d in devices):  # -1: the CPU, which needs no check (nor MXNet yet)
+        from ..engine.device import check_gpu
+
+        for device in devices:
+            check_gpu(device)
     return list(devices)
 
 
@@ -278,7 +357,10 @@ class CliReporter(Reporter):
             log.error("error: %s%s", where, result.error)
         elif result.status is JobStatus.SKIPPED:
             log.info("skipped (complete): %s", result.job.output)
-        elif result.status in (JobStatus.DONE, JobStatus.INTERRUPTED):
+        elif result.status is JobStatus.INTERRUPTED:  # the one report of an interruption
+            log.warning("interrupted after %d epochs: the running job's image was saved "
+                        "as %s", result.epochs, result.written)
+        elif result.status is JobStatus.DONE:
             log.info("%s after %d epochs (eps %.5f, loss %.4g) in %.1fs: %s", result.stop_reason,
                      result.epochs, result.eps or 0.0, sum(result.terms.values()), result.seconds,
                      result.written)
@@ -311,8 +393,7 @@ def execute(request: Request, signals: Optional["StopSignals"] = None) -> int:
             else:
                 todo.append(job)
         if len(request.devices) > 1 and todo:
-            check_devices(request.devices)
-            require_weights(request.weights)
+            find_weights(request.weights)
             run_parallel(todo, request.devices, request.weights, request.cache_dir, reporter)
         elif todo:
             from ..io.cache import StyleCache
@@ -333,22 +414,15 @@ def announce_precision(request: Request) -> None:
     a device cannot do fails here (exit 2), before any weights are read."""
     from ..engine.device import describe_request
     from ..engine.precision import resolve
+    from ..errors import DeviceError
 
     for gpu in dict.fromkeys(request.devices):
-        device = describe_request(gpu)
+        try:
+            device = describe_request(gpu)
+        except DeviceError:  # a missing GPU is reported where the jobs meet it, as before
+            continue
         for requested in dict.fromkeys(job.config.precision for job in request.jobs):
             log.info("precision: %s", resolve(requested, device))
-
-
-def check_devices(devices: Sequence[Optional[int]]) -> None:
-    """GPU numbers exist (without taking memory on them here: the workers probe)."""
-    from ..engine.device import CPU, choose_context, has_cuda, visible_gpus
-
-    gpus = [d for d in devices if d is not None and d != CPU]
-    if gpus and (not has_cuda() or max(gpus) >= visible_gpus()):
-        choose_context(max(gpus))  # raises the DeviceError that names the fix
-    if any(d is not None and d < CPU for d in devices):
-        choose_context(min(d for d in devices if d is not None))
 
 
 def _finish(request: Request, results: Sequence[JobResult], seconds: float,
@@ -362,9 +436,7 @@ def _finish(request: Request, results: Sequence[JobResult], seconds: float,
         always = (JobStatus.DONE, JobStatus.FAILED)
         text = ", ".join(f"{counts[s]} {s.value}" for s in JobStatus if counts[s] or s in always)
         log.warning("batch: %s of %d jobs in %.1fs", text, len(request.jobs), seconds)
-    for result in results:
-        if result.status is JobStatus.INTERRUPTED:
-            log.warning("interrupted: the running job's image was saved as %s", result.written)
+    # an interrupted job was reported with its result, once
     stopped = interrupted or signum is not None or counts[JobStatus.INTERRUPTED] > 0
     if stopped and not counts[JobStatus.INTERRUPTED]:
         log.error("interrupted")
@@ -453,5 +525,5 @@ def _unbreakable_streams() -> None:
 
 def _one_line(err: BaseException) -> str:
     if isinstance(err, NeuralStyleError):
-        return str(err)
+        return usage_text(err)
     return f"{type(err).__name__}: {summary(err)} (run again with --traceback for details)"

@@ -16,7 +16,9 @@ LOG_EVERY = 10
 
 
 def describe(info: EpochInfo) -> str:
-    return (f"epoch {info.epoch}/{info.max_epochs}  eps {info.eps:.5f}  loss {info.loss:.4g}"
+    scale = info.scale_label()
+    return ((f"{scale}  " if scale else "")
+            + f"epoch {info.epoch}/{info.max_epochs}  eps {info.eps:.5f}  loss {info.loss:.4g}"
             f"  lr {info.lr:.3g}  {info.elapsed:.1f}s{tiling(info)}")
 
 
@@ -39,6 +41,9 @@ class BarProgress:
                          position=position, leave=position == 0)
 
     def __call__(self, info: EpochInfo) -> None:
+        scale = info.scale_label()
+        if scale and scale != self._bar.desc:
+            self._bar.set_description_str(scale, refresh=False)
         extra = {"tile": f"{info.tile}/{info.tiles}", "sweep": f"{info.sweep}/{info.sweeps}",
                  "scale_eta": f"{info.eta or 0:.0f}s"} if info.tiles else {}
         self._bar.set_postfix(eps=f"{info.eps:.5f}", loss=f"{info.loss:.4g}", **extra,
@@ -50,10 +55,15 @@ class BarProgress:
 
 
 class LogProgress:
-    """One log line every :data:`LOG_EVERY` epochs and at each snapshot."""
+    """One log line every :data:`LOG_EVERY` epochs, at each snapshot and at the first epoch
+    of each scale."""
+
+    def __init__(self) -> None:
+        self._scale = -1
 
     def __call__(self, info: EpochInfo) -> None:
-        if info.epoch == 1 or info.epoch % LOG_EVERY == 0 or info.snapshot_due or info.tiles:
+        new_scale, self._scale = info.scale != self._scale, info.scale
+        if new_scale or info.epoch % LOG_EVERY == 0 or info.snapshot_due or info.tiles:
             log.info(describe(info))
 
     def close(self) -> None:

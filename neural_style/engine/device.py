@@ -36,18 +36,29 @@ def choose_context(gpu: Optional[int]) -> Any:
             return probe(mx.gpu(0))
         log.info("no GPU found: running on the CPU (pass --gpu -1 to say so and hide this notice)")
         return probe(mx.cpu())
+    check_gpu(gpu)
+    if gpu == CPU:
+        return probe(mx.cpu())
+    return probe(mx.gpu(gpu))
+
+
+def check_gpu(gpu: int) -> None:
+    """-1 (the CPU) or the number of a visible GPU, else a :class:`DeviceError` naming the
+    fix; nothing is allocated on the device."""
     if gpu < CPU:
         raise DeviceError(f"--gpu {gpu}: use a GPU number from 0, or -1 for the CPU")
     if gpu == CPU:
-        return probe(mx.cpu())
+        return
     if not has_cuda():
         raise DeviceError(f"--gpu {gpu}: this MXNet build has no CUDA support; run on the CPU "
-                          "with --gpu -1, or install the GPU build (make install MXNET=cu112)")
+                          "with --gpu -1, or install the GPU build: "
+                          "pip install 'neural-style[cu112]' "
+                          "(after pip uninstall mxnet), or in a source checkout "
+                          "make install MXNET=cu112")
     count = visible_gpus()
     if gpu >= count:
         raise DeviceError(f"--gpu {gpu}: only {count} GPU(s) visible; use --gpu 0..{count - 1} "
                           "or --gpu -1 for the CPU")
-    return probe(mx.gpu(gpu))
 
 
 def probe(ctx: Any) -> Any:

@@ -40,7 +40,7 @@ def feature_symbols(spec: VGGSpec, layers: Sequence[str], pooling: str = "avg",
     prefer it to VGG's max pooling for image synthesis).
     """
     if pooling not in POOLING:
-        raise ConfigError(f"pooling must be one of {', '.join(POOLING)}, not {pooling!r}")
+        raise ConfigError(f"must be one of {', '.join(POOLING)}, not {pooling!r}", field="pooling")
     x = mx.sym.Variable("data")
     found: Dict[str, Symbol] = {}
     for layer in spec.layers_up_to(layers):
@@ -116,7 +116,7 @@ class StyleGraph:
                                                    "content": tuple(content_layers)}
         self.layers.update({kind: tuple(layers) for kind, layers in (more_layers or {}).items()})
         for kind, layers in self.layers.items():
-            check_layers(spec, layers, f"--{kind}-layers")
+            check_layers(spec, layers, f"{kind}_layers")
         self.normalize_gradients = normalize_gradients
         self.terms: List[LossTerm] = self._build_terms(spec, pooling)
         # The sources (Gram matrices, content features) give the targets; BlockGrad keeps

@@ -60,6 +60,14 @@ class EpochInfo:
     sweep: int = 0  # 1-based sweep over the tiles
     sweeps: int = 0
     eta: Optional[float] = None  # seconds left at this size, when known
+    scales: int = 1  # how many scales the run has
+    long_edge: int = 0  # this scale's long edge in pixels
+
+    def scale_label(self) -> str:
+        """``scale 2/3, 512 px`` in a multi-scale run, else empty."""
+        if self.scales == 1:
+            return ""
+        return f"scale {self.scale + 1}/{self.scales}, {self.long_edge} px"
 
 
 @dataclass
@@ -148,7 +156,8 @@ class Monitor:
         cfg, overall = self.cfg, self.first_epoch + epoch
         due = cfg.save_epochs > 0 and overall % cfg.save_epochs == 0
         return EpochInfo(overall, cfg.max_num_epochs * cfg.scales, eps, sum(terms.values()), terms,
-                         lr, time.perf_counter() - self.start, due, self.scale)
+                         lr, time.perf_counter() - self.start, due, self.scale,
+                         scales=cfg.scales, long_edge=max(self.graph.shape[2:]))
 
     def interrupted(self) -> None:
         self.previous.copyto(self.graph.data)  # never a half-made update

@@ -146,7 +146,7 @@ class _Features:
         self._shape: Optional[Tuple[int, ...]] = None
         self._executor: Any = None
 
-    def __call__(self, x: np.ndarray) -> List[np.ndarray]:
+    def __call__(self, x: np.ndarray) -> List[NDArray]:
         if x.shape != self._shape:
             self._executor = None  # free the old one before binding the new
             s = self._stylizer
@@ -158,14 +158,14 @@ class _Features:
             self._shape = x.shape
         self._executor.arg_dict["data"][:] = x
         self._executor.forward(is_train=False)
-        return [out.asnumpy() for out in self._executor.outputs]
+        return list(self._executor.outputs)
 
 
 def tiled_grams(stylizer: GraphSource, cfg: Config, window: int, style_x: np.ndarray,
                 ) -> List[np.ndarray]:
     """The Gram matrices of ``style_x`` ((1, 3, H, W)) as the whole-image graph gives
     them, from windows of about ``window`` pixels: each core's feature positions are
-    summed once."""
+    summed once (on the device; only the small Gram matrices come back)."""
     layers = layer_names(cfg.style_layers)
     margin = context_margin(stylizer.spec, layers)
     strides = layer_strides(stylizer.spec, layers)
@@ -176,13 +176,15 @@ def tiled_grams(stylizer: GraphSource, cfg: Config, window: int, style_x: np.nda
         for cols in aligned_spans(w, window, margin):
             feats = net(style_x[:, :, slice(*rows.window), slice(*cols.window)])
             for k, (f, stride) in enumerate(zip(feats, strides)):
-                core = f[0][:, feature_core(rows, stride), feature_core(cols, stride)]
-                flat = core.reshape(core.shape[0], -1).astype(np.float64)
-                gram = flat @ flat.T
+                r, c = feature_core(rows, stride), feature_core(cols, stride)
                 if len(totals) <= k:
-                    totals.append(gram)
-                else:
-                    totals[k] += gram
+                    totals.append(np.zeros((f.shape[1], f.shape[1])))
+                if r.stop <= r.start or c.stop <= c.start:
+                    continue  # a last core thinner than the stride: no positions at this layer
+                core = mx.nd.slice(f, begin=(0, 0, r.start, c.start),
+                                   end=(1, f.shape[1], r.stop, c.stop))
+                flat = mx.nd.reshape(core, shape=(f.shape[1], -1))
+                totals[k] += mx.nd.linalg.syrk(flat, transpose=False, alpha=1.0).asnumpy()
     return [t.astype(np.float32) for t in totals]
 
 
@@ -287,7 +289,8 @@ class TiledScale:
         info = EpochInfo(self.epoch, cfg.max_num_epochs * cfg.scales, result.eps,
                          sum(result.terms.values()), result.terms, self._tile_lr(sweep), elapsed,
                          due, self.scale, index + 1, count, sweep + 1, cfg.tile_sweeps,
-                         elapsed * (1 - done) / done)
+                         elapsed * (1 - done) / done, scales=cfg.scales,
+                         long_edge=max(self.canvas.shape[2:]))
         self.callback(info, self.canvas if due else None)
 
     def _tile_lr(self, sweep: int) -> float:

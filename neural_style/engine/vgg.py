@@ -73,14 +73,14 @@ class VGGSpec:
         return self.layers[: deepest + 1]
 
 
-def check_layers(spec: VGGSpec, names: Sequence[str], flag: str) -> None:
+def check_layers(spec: VGGSpec, names: Sequence[str], field: str) -> None:
     """A :class:`ConfigError` with a "did you mean" for any name that is not a layer."""
     known = spec.relu_names()
     for name in names:
         if name not in known:
             close = difflib.get_close_matches(name, known, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else f"; choose from {', '.join(known)}"
-            raise ConfigError(f"{flag}: no layer {name!r}{hint}")
+            raise ConfigError(f"no layer {name!r}{hint}", field=field)
 
 
 #: The 16 convolutions of VGG19 (the "notop" part: no fully connected layers).

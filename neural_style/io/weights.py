@@ -12,13 +12,13 @@ import os
 import re
 import zipfile
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
 from ..engine.vgg import VGG19, VGGSpec
 from ..errors import WeightsError, summary
-from .files import atomic_path, special_file_problem
+from .files import atomic_path
 
 Weights = Dict[str, np.ndarray]
 
@@ -26,8 +26,6 @@ Weights = Dict[str, np.ndarray]
 #: taken from Keras's vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5
 #: (md5 253f8cb515780f3b799900260a226db6) converted by :func:`read_h5`.
 VGG19_FINGERPRINT = "d12627fb6fa6b4113c9fe17af7191b507f3dfcd382f91b5e4646c5ae99aceb8f"
-
-FETCH_HINT = "fetch them with scripts/download_vgg.sh (or: make weights), or pass --weights PATH"
 
 _PARAMS_PREFIX = "arg:"  # the MXNet example's key prefix in vgg19.params
 _KERAS_NAME = re.compile(r"conv(\d+)_(\d+)")
@@ -53,7 +51,15 @@ def check_shapes(weights: Mapping[str, np.ndarray], spec: VGGSpec, source: str) 
     if problems:
         shown = "; ".join(problems[:4]) + ("; ..." if len(problems) > 4 else "")
         raise WeightsError(f"{source}: not VGG19 weights ({len(problems)} problems: {shown})")
-    return {name: np.asarray(weights[name], dtype=np.float32) for name in spec.param_shapes()}
+    arrays = {name: np.asarray(weights[name], dtype=np.float32) for name in spec.param_shapes()}
+    counts = {name: a.size - int(np.isfinite(a).sum()) for name, a in arrays.items()}
+    bad = {name: count for name, count in counts.items() if count}
+    if bad:  # NaN, or values beyond float32's range (inf once converted)
+        shown = ", ".join(f"{name} ({count})" for name, count in list(bad.items())[:4])
+        more = ", ..." if len(bad) > 4 else ""
+        raise WeightsError(f"{source}: NaN or infinite values in {shown}{more}; the file is "
+                           "damaged, fetch it again")
+    return arrays
 
 
 def read_params(path: Path) -> Dict[str, np.ndarray]:
@@ -144,33 +150,3 @@ def save_params(weights: Mapping[str, np.ndarray], path: "str | os.PathLike[str]
 
 def _strip_prefix(key: str) -> str:
     return key[len(_PARAMS_PREFIX):] if key.startswith(_PARAMS_PREFIX) else key
-
-
-def default_weights_path(candidates: Optional[Iterable[Path]] = None) -> Path:
-    """Where the weights are looked for when ``--weights`` is not given.
-
-    ``$NEURAL_STYLE_WEIGHTS``, then ``models/vgg19.params`` of this checkout (where
-    ``scripts/download_vgg.sh`` puts them), then ``models/vgg19.params`` under the
-    current folder. The first that exists wins; if none does, the checkout's path.
-    """
-    paths = list(candidates) if candidates is not None else weights_candidates()
-    return next((p for p in paths if p.is_file()), paths[0])
-
-
-def weights_candidates() -> List[Path]:
-    env = os.environ.get("NEURAL_STYLE_WEIGHTS")
-    paths = [Path(env)] if env else []
-    paths.append(Path(__file__).resolve().parent.parent / "models" / "vgg19.params")
-    paths.append(Path.cwd() / "models" / "vgg19.params")
-    return paths
-
-
-def require_weights(weights: Optional[Path]) -> Path:
-    """The weights file that will be loaded, or a :class:`WeightsError` saying how to get it."""
-    path = Path(weights) if weights is not None else default_weights_path()
-    problem = special_file_problem(path)  # a FIFO or a device would be read forever
-    if problem == "no such file":
-        raise WeightsError(f"VGG19 weights not found at {path}; {FETCH_HINT}")
-    if problem is not None:
-        raise WeightsError(f"{path}: {problem}; give the VGG19 weights file with --weights")
-    return path

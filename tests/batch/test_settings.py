@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from neural_style.batch.settings import numeric_fields, parse_sweep
+from neural_style.config import RANGES
 from neural_style.errors import ConfigError
 
 
@@ -19,13 +22,18 @@ def test_sweep_errors_teach() -> None:
         parse_sweep("lr")
 
 
-
 def test_numeric_fields_unwrap_optional_and_leave_out_the_rest() -> None:
     fields = numeric_fields()
     assert fields["content_weight"] is float and fields["max_num_epochs"] is int
     assert fields["lr"] is float and fields["seed"] is int  # Optional[...] unwrapped
-    for not_numeric in ("model", "denoise", "original_colors", "style_layers",
-                        "style_blend_weights", "init_image"):
+    for not_numeric in (
+        "model",
+        "denoise",
+        "original_colors",
+        "style_layers",
+        "style_blend_weights",
+        "init_image",
+    ):
         assert not_numeric not in fields
 
 
@@ -38,13 +46,33 @@ def test_values_take_the_fields_type() -> None:
         parse_sweep("lr=,")
 
 
+def values_of(name: str, kind: type) -> st.SearchStrategy:
+    """Values within the field's range (config.RANGES), distinct as a sweep needs them."""
+    allowed = RANGES[name]
+    if kind is int:
+        return st.integers(int(allowed.low), int(allowed.high))
+    return st.floats(
+        allowed.low, allowed.high, exclude_min=allowed.low_open, exclude_max=allowed.high_open
+    ).map(lambda v: v + 0.0)  # -0.0 is 0
+
+
 @given(st.sampled_from(sorted(numeric_fields())), st.data())
 def test_any_numeric_setting_sweeps_its_values_back(name: str, data: st.DataObject) -> None:
     kind = numeric_fields()[name]
-    values = data.draw(st.lists(st.integers(-10**6, 10**6) if kind is int else
-                                st.floats(allow_nan=False, allow_infinity=False), min_size=1,
-                                max_size=5))
+    values = data.draw(st.lists(values_of(name, kind), min_size=1, max_size=5, unique=True))
     flag = name.replace("_", "-") if data.draw(st.booleans()) else name
     key, parsed = parse_sweep(f"{flag}={','.join(repr(v) for v in values)}")
     assert key == name and parsed == values
     assert all(type(v) is kind for v in parsed)
+
+
+@given(st.sampled_from(sorted(numeric_fields())), st.data())
+def test_a_value_outside_its_range_is_refused_by_the_sweep(name: str, data: st.DataObject) -> None:
+    allowed = RANGES[name]
+    text = data.draw(
+        st.sampled_from(["nan", "inf", "-inf", repr(allowed.high * 2 + 1), repr(allowed.low - 1)])
+    )
+    if numeric_fields()[name] is int and text in ("nan", "inf", "-inf"):
+        text = str(int(allowed.high) + 1)
+    with pytest.raises(ConfigError, match=f"must be {re.escape(str(allowed))}"):
+        parse_sweep(f"{name}={text}")

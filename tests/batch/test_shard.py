@@ -17,6 +17,7 @@ def test_shard_function_is_stable() -> None:
     parts = [shard(jobs, f"{i}/4") for i in range(4)]
     assert sorted(j.index for p in parts for j in p) == list(range(10))
     assert [j.index for j in parts[1]] == [1, 5, 9]
+    assert [j.index for j in shard(jobs, (1, 4))] == [1, 5, 9]
     with pytest.raises(ConfigError, match="I must be from 0 to N-1"):
         shard(jobs, "4/4")
     with pytest.raises(ConfigError, match="write I/N"):

@@ -13,7 +13,7 @@ from PIL import Image
 from neural_style import __version__, cli
 from neural_style.config import Config
 from neural_style.errors import ExitCode
-from neural_style.io import weights
+from neural_style.io import locate
 from tests.helpers import ROOT
 
 
@@ -27,7 +27,11 @@ ALL_FLAGS = ["--model", "vgg", "--stop-eps", "0.01", "--content-weight", "5", "-
              "--output-dir", "snaps", "--denoise", "tv", "--remove-noise", "0.1", "--seed", "3"]
 
 
-def test_every_flag_parses() -> None:
+def test_every_flag_parses(monkeypatch: pytest.MonkeyPatch) -> None:
+    from neural_style.engine import device
+
+    monkeypatch.setattr(device, "has_cuda", lambda: True)
+    monkeypatch.setattr(device, "visible_gpus", lambda: 2)
     request = cli.parse(["--content-image", "c.jpg", "--style-image", "s.jpg", "--output", "o.png",
                      "--gpu", "1", "--weights", "w.h5", "-q", *ALL_FLAGS])
     (job,) = request.jobs
@@ -101,7 +105,7 @@ def test_help_states_the_defaults_the_command_uses(capsys: pytest.CaptureFixture
     assert checked >= 20
     # the example's defaults, as a user reads them
     assert "(default: 0.005)" in entries["--stop-eps"]
-    assert entries["--remove-noise"].endswith("(default: gaussian 0.5, tv 0.02)")
+    assert entries["--remove-noise"].endswith("(default: gaussian 0.2, tv 0.02)")
     assert entries["--output_dir"] == entries["--output-dir"]  # the example's spelling too
 
 
@@ -111,10 +115,10 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["--stop-eps", "0"], "--stop-eps: must be above 0"),
-    (["--lr", "nan"], "--lr: must be a finite number"),
+    (["--stop-eps", "0"], "--stop-eps: must be in (0, 1], not 0"),
+    (["--lr", "nan"], "--lr: must be from 1e-8 to 10000, not nan"),
     (["--lr-sched-factor", "abc"], "invalid float value"),
-    (["--max-long-edge", "8"], "--max-long-edge: must be at least 16"),
+    (["--max-long-edge", "8"], "--max-long-edge: must be from 16 to 26754, not 8"),
     (["--gpu", "x"], "--gpu x: give a GPU number"),
     (["--model", "alexnet"], "invalid choice"),
     (["--output", "out.xyz"], "unknown output extension"),
@@ -183,11 +187,18 @@ def test_output_may_not_overwrite_an_input(base: List[str], content_path: Path,
 def test_missing_weights_say_how_to_fetch(tmp_path: Path, base: List[str],
                                           monkeypatch: pytest.MonkeyPatch,
                                           capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setattr(weights, "weights_candidates", lambda: [tmp_path / "none.params"])
+    monkeypatch.setattr(locate, "checkout_weights", lambda: tmp_path / "checkout.params")
+    monkeypatch.delenv("NEURAL_STYLE_WEIGHTS", raising=False)
+    monkeypatch.setenv("NEURAL_STYLE_CACHE", str(tmp_path / "cache"))
     args = base[: base.index("--weights")] + base[base.index("--weights") + 2:]
     assert cli.main(args) == ExitCode.FAILURE
     err = capsys.readouterr().err
-    assert "VGG19 weights not found" in err and "scripts/download_vgg.sh" in err
+    assert "VGG19 weights not found" in err and "Fetch them with: neural-style-weights" in err
+    # every place it looked, in order
+    order = ["--weights: not given", "$NEURAL_STYLE_WEIGHTS: not set",
+             f"source checkout {tmp_path / 'checkout.params'} (missing)",
+             f"{tmp_path / 'cache' / 'vgg19.params'} (missing)"]
+    assert [err.index(o) for o in order] == sorted(err.index(o) for o in order)
 
 
 def test_ctrl_c_saves_and_exits_130(tmp_path: Path, base: List[str],
@@ -207,11 +218,14 @@ def test_ctrl_c_saves_and_exits_130(tmp_path: Path, base: List[str],
     assert partial.is_file() and out.strip() == str(partial)
     assert not (tmp_path / "out" / "final.jpg").exists()
     assert "interrupted after 3 epochs" in err
+    assert err.count("interrupted") == 2  # reported once: its message and the file's name
+    assert err.count("\n") == 1
 
 
 def test_divergence_saves_and_exits_1(tmp_path: Path, base: List[str],
                                       capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main([*base, "--lr", "1e30", "--tv-weight", "0"]) == ExitCode.FAILURE
+    assert cli.main([*base, "--lr", "1e4", "--tv-weight", "0", "--max-num-epochs", "50"]) == \
+        ExitCode.FAILURE
     err = capsys.readouterr().err
     assert "diverged" in err and "lower --lr" in err and "Traceback" not in err
     assert (tmp_path / "out" / "final.diverged.jpg").is_file()
@@ -243,3 +257,53 @@ def test_readme_flag_reference_lists_every_flag(capsys: pytest.CaptureFixture[st
         row = next(line for line in table.splitlines()
                    if line.startswith(f"| `--{f.name.replace('_', '-')}"))
         assert f"| {shown} |" in row, f.name
+
+
+def test_snapshots_follow_the_output(tmp_path: Path, base: List[str],
+                                     capsys: pytest.CaptureFixture[str],
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """--output out/cat.png without --output-dir: snapshots in out/cat/, nothing in ./output."""
+    monkeypatch.chdir(tmp_path)
+    args = base[: base.index("--output-dir")] + base[base.index("--output-dir") + 2:]
+    request = cli.parse([*args, "--output", "out/cat.png"])
+    assert request.jobs[0].snapshots == Path("out/cat")
+    assert request.cache_dir == Path("out/.style-cache")
+    assert cli.main([*args, "--output", "out/cat.png"]) == 0
+    assert visible(tmp_path / "out") == ["cat", "cat.png"]
+    assert visible(tmp_path / "out" / "cat") == ["e_2.jpg", "e_4.jpg", "e_6.jpg"]
+    assert not (tmp_path / "output").exists()
+    # an explicit --output-dir still takes the snapshots
+    explicit = cli.parse([*args, "--output", "out/cat.png", "--output-dir", "snaps"])
+    assert explicit.jobs[0].snapshots == Path("snaps")
+    assert explicit.jobs[0].output == Path("out/cat.png")
+
+
+def test_multiscale_progress_names_the_scale(tmp_path: Path, base: List[str],
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main([*base, "--scales", "2", "--max-long-edge", "64", "--max-num-epochs", "3"]) == 0
+    err = capsys.readouterr().err
+    assert "scale 1/2, 32 px  epoch 1/6" in err and "scale 2/2, 64 px  epoch 4/6" in err
+
+
+def test_multiscale_bar_names_the_scale() -> None:
+    import io
+
+    from neural_style.cli.progress import BarProgress
+    from neural_style.engine.optimise import EpochInfo
+
+    stream = io.StringIO()
+    bar = BarProgress(6, stream)
+    bar(EpochInfo(4, 6, 0.1, 1.0, {}, 0.1, 1.0, False, scale=1, scales=3, long_edge=512))
+    bar.close()
+    assert "scale 2/3, 512 px" in stream.getvalue()
+
+
+def test_help_says_sizes_signals_sweeps_and_manifest_paths(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert cli.main(["--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for phrase in ("at least 16 px", "SIGTERM (exit 143", "<name>.interrupted.<ext>",
+                   "every value of a numeric setting", "relative to the manifest's folder",
+                   "$NEURAL_STYLE_WEIGHTS", "snapshots go beside it"):
+        assert phrase in text, phrase

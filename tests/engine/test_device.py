@@ -29,7 +29,8 @@ def test_auto_picks_gpu_0_when_there_is_one(monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_gpu_on_a_cpu_build_names_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(device, "has_cuda", lambda: False)
-    with pytest.raises(DeviceError, match="no CUDA support.*--gpu -1.*MXNET=cu112"):
+    fixes = r"no CUDA support.*--gpu -1.*pip install 'neural-style\[cu112\]'.*MXNET=cu112"
+    with pytest.raises(DeviceError, match=fixes):
         device.choose_context(0)
 
 

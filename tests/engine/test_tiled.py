@@ -254,3 +254,17 @@ def test_cli_tiled_run_end_to_end(tmp_path: Any, content_path: Any, style_path: 
     assert load_rgb(str(out / "final.jpg")).shape[:2] == (32, 48)
     assert "scale 2 sweep 2/2 tile" in capsys.readouterr().err
     assert load_rgb(str(out / "e_4.jpg")).shape[:2] == (32, 48)  # a whole-image snapshot
+
+
+def test_max_memory_tiles_only_what_does_not_fit() -> None:
+    from neural_style.engine.tiled import tile_edge
+    from neural_style.engine.vgg import VGG19
+
+    budget = Config(max_memory=2 * 2**30)
+    assert tile_edge(budget, (384, 512), VGG19, np.float32) is None  # about 0.9 GB: fits
+    edge = tile_edge(budget, (3072, 4096), VGG19, np.float32)
+    assert edge is not None and 256 <= edge < 512 and edge % 16 == 0
+    with pytest.raises(ConfigError, match="too little"):
+        tile_edge(Config(max_memory=500 * 2**20), (3072, 4096), VGG19, np.float32)
+    assert tile_edge(Config(tile=512), (384, 512), VGG19, np.float32) is None
+    assert tile_edge(Config(tile=512), (384, 513), VGG19, np.float32) == 512

@@ -11,7 +11,6 @@ from neural_style._mxnet import mx
 from neural_style.errors import WeightsError
 from neural_style.io.weights import (
     check_shapes,
-    default_weights_path,
     fingerprint,
     load_weights,
     read_h5,
@@ -107,10 +106,3 @@ def test_wrong_file_type_and_missing_file(tmp_path: Path) -> None:
         load_weights(tmp_path / "w.pt", TINY)
     with pytest.raises(WeightsError, match="no such weights file"):
         load_weights(tmp_path / "missing.params", TINY)
-
-
-def test_default_path_prefers_the_environment(tmp_path: Path) -> None:
-    a, b = tmp_path / "a.params", tmp_path / "b.params"
-    b.write_bytes(b"x")
-    assert default_weights_path([a, b]) == b
-    assert default_weights_path([a]) == a  # nothing exists: the first, for the message
