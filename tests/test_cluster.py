@@ -2,8 +2,8 @@
 
 - The GNU parallel and xargs commands are taken from the README as written and run with
   ``neural-style`` on PATH as a small wrapper that adds fast settings (VGG19-shaped random
-  weights, since the command takes VGG19 only; 32 px, 2 epochs) and ``--gpu -1`` last
-  (argparse keeps the last value), so ``--gpu {}`` runs on the CPU here.
+  weights, since the command takes VGG19 only; 32 px, 2 epochs) and ``--gpu -1``
+  replacing its ``--gpu N``, so ``--gpu {}`` runs on the CPU here.
 - A simulated job array: N shard processes, one killed (SIGKILL, as a lost node) in the
   middle of a job and started again with the same command.
 
@@ -52,10 +52,21 @@ def workdir(tmp_path: Path, vgg19_random_npz: Path) -> Path:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     wrapper = bin_dir / "neural-style"
-    # the fast settings first (the command's own flags override them), the CPU last
+    # the fast settings first (the command's own flags override them); its --gpu N is
+    # replaced by the CPU (this machine has no GPU)
     wrapper.write_text(
-        f'#!/bin/sh\nexec "{sys.executable}" -m neural_style '
-        f'--weights "{vgg19_random_npz}" {" ".join(FAST)} "$@" --gpu -1\n'
+        f"#!{sys.executable}\n"
+        "import os, sys\n"
+        "args, out = sys.argv[1:], []\n"
+        "while args:\n"
+        "    a = args.pop(0)\n"
+        "    if a == '--gpu':\n"
+        "        args.pop(0)\n"
+        "    else:\n"
+        "        out.append(a)\n"
+        f"fast = {['--weights', str(vgg19_random_npz), *FAST]!r}\n"
+        "os.execv(sys.executable, [sys.executable, '-m', 'neural_style', *fast, *out,"
+        " '--gpu', '-1'])\n"
     )
     wrapper.chmod(0o755)
     return tmp_path
