@@ -784,6 +784,10 @@ def test_readme_states_every_range() -> None:
     section = readme[readme.index("### Allowed values") :].split("\n## ", 1)[0]
     for name, allowed in RANGES.items():
         flag = f"`--{name.replace('_', '-')}`"
-        rows = [line for line in section.splitlines() if flag in line.split(" | ")[0]]
+        rows = [
+            line
+            for line in section.splitlines()
+            if line.startswith("|") and flag in line.split(" | ")[0]
+        ]
         assert len(rows) == 1, flag
         assert f"| {allowed} |" in rows[0], (flag, str(allowed))
