@@ -87,6 +87,7 @@ check: lint typecheck
 bench: install weights
 	$(PY) benchmarks/epoch_speed.py
 	$(PY) benchmarks/batch_throughput.py
+	$(PY) benchmarks/precision_quality.py --floor
 
 dist: $(PY)
 	$(PY) -m pip install -q -c constraints.txt build

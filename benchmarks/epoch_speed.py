@@ -1,12 +1,18 @@
-"""Seconds per epoch against the bare VGG19 forward+backward of the same graph, and peak RSS.
+"""Seconds per epoch in fp32 and in --precision auto, against the bare VGG19 in the same
+precision, and peak RSS.
 
-    python benchmarks/epoch_speed.py [--sizes 256x192 512x384] [--epochs 20]
+    python benchmarks/epoch_speed.py [--sizes 256x192 512x384] [--epochs 5] [--rounds 4]
+    python benchmarks/epoch_speed.py --profile 512x384   # where an epoch's time goes, by operator
 
-Each size runs in a fresh process so its peak RSS is its own: first the full
-optimisation (the library's code path, from noise, stop-eps disabled), whose peak RSS
-is read right after it. Then, in the same process, blocks of epochs of that loop and
-blocks of the bare network's forward+backward (conv1_1 ... relu5_1, gradient of the
-image only) alternate, so that both see the same machine; the medians are compared.
+Per size, one process times everything in alternating blocks, so that all see the same
+machine: blocks of epochs of the optimisation loop (the library's code path: NAG from
+noise, stop-eps disabled) in fp32, the bare network's forward+backward in fp32 (conv1_1
+... relu5_1, gradient of the image only), the epoch's own graph (network + Gram
+matrices + loss terms, forward+backward, no optimiser), then the same three in the
+precision ``auto`` picks; the medians are compared, and the spread of the block medians
+is printed as the noise. Peak RSS is measured in a fresh process per size and precision
+(a full short run, nothing else). The CPU flags are printed, so figures from different
+machines are not mixed up. Only the public API is used.
 Uses the real weights when the search order (neural_style.io.locate) finds them; timings
 do not depend on the values.
 """
@@ -22,26 +28,51 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Callable, Dict, List, Tuple
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+#: The flags that decide the precision and the kernels.
+SHOWN_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16")
 
-def bare_executor(stylizer: Any, shape: tuple, cfg: Any) -> Any:
+
+def _setup(size: str, epochs: int) -> Tuple[Any, Tuple[int, int], Any, Any, Any]:
+    import numpy as np
+
+    from neural_style import Config, Stylizer
+    from neural_style.engine.vgg import VGG19
+    from neural_style.errors import WeightsError
+    from neural_style.io.locate import find_weights
+
+    w, h = (int(v) for v in size.split("x"))
+    try:
+        real = find_weights().is_file()
+    except WeightsError:
+        real = False
+    rng = np.random.default_rng(0)
+    weights = None if real else {k: rng.standard_normal(s).astype(np.float32) * 0.01
+                                 for k, s in VGG19.param_shapes().items()}
+    stylizer = Stylizer(weights, gpu=-1)
+    content = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    style = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    cfg = Config(max_long_edge=max(w, h), max_num_epochs=epochs + 1, stop_eps=1e-12,
+                 save_epochs=0, denoise="none", seed=0)
+    return stylizer, (h, w), cfg, (content, style), real
+
+
+def bare_step(stylizer: Any, shape: Tuple[int, int], cfg: Any) -> Callable[[], float]:
+    """One forward+backward of the bare network (features at the loss layers, the
+    gradient of the image only) in ``cfg.precision``."""
     from neural_style._mxnet import mx
-    from neural_style.engine.graph import feature_symbols
+    from neural_style.config import layer_names
+    from neural_style.engine.graph import bind_image, network
 
-    layers = cfg.style_layers + cfg.content_layers
-    feats = feature_symbols(stylizer.spec, layers)
-    net = mx.sym.Group([feats[name] for name in layers])
+    layers = list(layer_names(cfg.style_layers) + layer_names(cfg.content_layers))
+    symbol = network(stylizer.spec, layers, cfg.pooling, stylizer.precision(cfg.precision))
     data_shape = (1, 3) + shape
-    arg_shapes, out_shapes, _ = net.infer_shape(data=data_shape)
-    args = {n: stylizer._params.get(n, mx.nd.zeros(s, ctx=stylizer.ctx))
-            for n, s in zip(net.list_arguments(), arg_shapes)}
-    grad_req = {n: ("write" if n == "data" else "null") for n in args}
-    ex = net.bind(stylizer.ctx, args=args, args_grad={"data": mx.nd.zeros(data_shape, ctx=stylizer.ctx)},
-                  grad_req=grad_req)
+    ex = bind_image(symbol, stylizer.params, data_shape, stylizer.ctx)
+    _, out_shapes, _ = symbol.infer_shape(data=data_shape)
     heads = [mx.nd.ones(s, ctx=stylizer.ctx) for s in out_shapes]
     ex.arg_dict["data"][:] = mx.nd.random.uniform(-50, 50, data_shape, ctx=stylizer.ctx)
 
@@ -55,90 +86,156 @@ def bare_executor(stylizer: Any, shape: tuple, cfg: Any) -> Any:
     return step
 
 
-def loop_epochs(stylizer: Any, shape: tuple, cfg: Any, epochs: int) -> List[float]:
-    """Durations of ``epochs`` epochs of the optimisation loop, continuing from its image."""
-    from neural_style.engine.optimise import optimise
-
-    stamps: List[float] = [time.perf_counter()]
-    optimise(stylizer.graph(shape, cfg), cfg.replace(max_num_epochs=epochs),
-             lambda info, image: stamps.append(time.perf_counter()))
-    return [b - a for a, b in zip(stamps[1:], stamps[2:])]  # the block's first epoch is not timed
-
-
-def one(size: str, epochs: int) -> Dict[str, Any]:
-    import numpy as np
-
-    from neural_style import Config, Stylizer
-    from neural_style.errors import WeightsError
-    from neural_style.io.locate import find_weights
-
-    w, h = (int(v) for v in size.split("x"))
-    try:
-        real = find_weights().is_file()
-    except WeightsError:
-        real = False
-    weights = None if real else {k: np.random.default_rng(0).standard_normal(s).astype(np.float32) * 0.01
-                                 for k, s in __import__("neural_style.engine.vgg", fromlist=["VGG19"]).VGG19.param_shapes().items()}
-    stylizer = Stylizer(weights, gpu=-1)
-    rng = np.random.default_rng(0)
-    content = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
-    style = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
-    cfg = Config(max_long_edge=max(w, h), max_num_epochs=epochs + 1, stop_eps=1e-12,
-                 save_epochs=0, denoise="none", seed=0)
-    stylizer.stylize(content, style, cfg)
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    bare_step, graph_step = bare_executor(stylizer, (h, w), cfg), graph_forward_backward(stylizer, (h, w), cfg)
-    bare_step(), graph_step()  # warm-up
-    epoch_times: List[float] = []
-    bare_times: List[float] = []
-    graph_times: List[float] = []
-    for _ in range(4):  # alternate, so that all three see the same load
-        epoch_times += loop_epochs(stylizer, (h, w), cfg, epochs + 1)
-        bare_times += [bare_step() for _ in range(epochs)]
-        graph_times += [graph_step() for _ in range(epochs)]
-    per_epoch, bare = float(np.median(epoch_times)), float(np.median(bare_times))
-    graph = float(np.median(graph_times))
-    return {"size": size, "epoch_s": per_epoch, "bare_s": bare, "graph_s": graph,
-            "ratio": per_epoch / bare, "graph_ratio": per_epoch / graph,
-            "peak_rss_mb": peak_mb, "real_weights": real}
-
-
-def graph_forward_backward(stylizer: Any, shape: tuple, cfg: Any) -> Any:
-    """The epoch's own bound graph (VGG19 with the Gram matrices and loss terms), forward
-    and backward only: what an epoch costs without the optimiser and the stop rule."""
+def graph_step(stylizer: Any, shape: Tuple[int, int], cfg: Any) -> Callable[[], float]:
+    """The epoch's own bound graph, forward and backward only."""
     graph = stylizer.graph(shape, cfg)
 
     def step() -> float:
         start = time.perf_counter()
         graph.forward_backward().read()
+        graph.grad.wait_to_read()
         return time.perf_counter() - start
 
     return step
 
 
+def loop_epochs(stylizer: Any, shape: Tuple[int, int], cfg: Any, epochs: int) -> List[float]:
+    """Durations of ``epochs`` epochs of the optimisation loop, continuing from its image."""
+    from neural_style.engine.optimise import optimise
+
+    stamps: List[float] = [time.perf_counter()]
+    optimise(stylizer.graph(shape, cfg), cfg.replace(max_num_epochs=epochs + 1),
+             lambda info, image: stamps.append(time.perf_counter()))
+    return [b - a for a, b in zip(stamps[1:], stamps[2:])]  # the block's first epoch is not timed
+
+
+def timings(size: str, epochs: int, rounds: int) -> Dict[str, Any]:
+    import numpy as np
+
+    stylizer, shape, cfg, (content, style), real = _setup(size, epochs)
+    auto = stylizer.precision("auto")
+    configs = {"fp32": cfg.replace(precision="fp32"), "auto": cfg.replace(precision="auto")}
+    steps: Dict[str, Callable[[], List[float]]] = {}
+
+    def repeat(step: Callable[[], float]) -> Callable[[], List[float]]:
+        return lambda: [step() for _ in range(epochs)]
+
+    def loop(c: Any) -> Callable[[], List[float]]:
+        return lambda: loop_epochs(stylizer, shape, c, epochs)
+
+    for name, c in configs.items():
+        stylizer.stylize(content, style, c.replace(max_num_epochs=2))  # targets bound, warm
+        bare, graph = bare_step(stylizer, shape, c), graph_step(stylizer, shape, c)
+        bare(), graph()
+        steps[f"{name}_epoch"] = loop(c)
+        steps[f"{name}_bare"] = repeat(bare)
+        steps[f"{name}_graph"] = repeat(graph)
+    samples: Dict[str, List[float]] = {k: [] for k in steps}
+    block_medians: Dict[str, List[float]] = {k: [] for k in steps}
+    for _ in range(rounds):  # alternate, so that all see the same load
+        for key, run in steps.items():
+            block = run()
+            samples[key] += block
+            block_medians[key].append(float(np.median(block)))
+    out: Dict[str, Any] = {"size": size, "real_weights": real, "auto": str(auto)}
+    for key, values in samples.items():
+        med = block_medians[key]
+        out[key] = float(np.median(values))
+        out[key + "_noise"] = (max(med) - min(med)) / float(np.median(med))
+    return out
+
+
+def peak_rss(size: str, precision: str, epochs: int) -> Dict[str, Any]:
+    stylizer, _, cfg, (content, style), _ = _setup(size, epochs)
+    stylizer.stylize(content, style, cfg.replace(precision=precision))
+    return {"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def profile(size: str, precision: str, epochs: int) -> str:
+    """MXNet's per-operator times over ``epochs`` forward+backward passes of the epoch's
+    graph and of the bare network (run with MXNET_EXEC_BULK_EXEC_TRAIN=0 so that
+    operators are not fused into bulks)."""
+    from neural_style._mxnet import mx
+
+    stylizer, shape, cfg, (content, style), _ = _setup(size, epochs)
+    cfg = cfg.replace(precision=precision)
+    stylizer.stylize(content, style, cfg.replace(max_num_epochs=2))
+    report = []
+    for name, step in (("epoch graph", graph_step(stylizer, shape, cfg)),
+                       ("bare network", bare_step(stylizer, shape, cfg))):
+        step()
+        mx.profiler.set_config(profile_all=True, aggregate_stats=True,
+                               filename=f"/tmp/epoch_speed_profile_{os.getpid()}.json")
+        mx.profiler.set_state("run")
+        total = sum(step() for _ in range(epochs))
+        mx.profiler.set_state("stop")
+        table = mx.profiler.dumps(reset=True, sort_by="total", ascending=False)
+        report.append(f"== {name}, {precision}, {size}: {total / epochs:.3f} s per pass\n"
+                      + table[table.index("operator"):])
+    return "\n".join(report)
+
+
+def cpu_line() -> str:
+    from neural_style.engine.precision import cpu_flags
+
+    flags = cpu_flags()
+    shown = " ".join(f for f in SHOWN_FLAGS if f in flags) or "none of " + ",".join(SHOWN_FLAGS)
+    model = next((line.split(":", 1)[1].strip() for line in
+                  Path("/proc/cpuinfo").read_text(errors="replace").splitlines()
+                  if line.startswith("model name")), platform.processor())
+    return (f"cpu: {model}; flags: {shown}; DNNL_MAX_CPU_ISA="
+            f"{os.environ.get('DNNL_MAX_CPU_ISA', 'unset')}")
+
+
+def _child(*args: str) -> Dict[str, Any]:
+    out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"{' '.join(args)}: exit status {out.returncode}\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", default=["256x192", "512x384"])
-    parser.add_argument("--epochs", type=int, default=5, help="epochs per block (4 blocks)")
-    parser.add_argument("--one", help=argparse.SUPPRESS)
+    parser.add_argument("--epochs", type=int, default=5, help="epochs per block")
+    parser.add_argument("--rounds", type=int, default=4, help="alternating rounds of blocks")
+    parser.add_argument("--profile", metavar="WxH", help="per-operator times instead")
+    parser.add_argument("--precision", default="auto", help="with --profile")
+    parser.add_argument("--time", help=argparse.SUPPRESS)
+    parser.add_argument("--rss", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.one:
-        print(json.dumps(one(args.one, args.epochs)))
+    if args.time:
+        print(json.dumps(timings(args.time, args.epochs, args.rounds)))
         return 0
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset (all usable cores)')}")
-    print(f"{'size':>9} {'epoch s':>8} {'VGG f+b s':>10} {'ratio':>6} {'graph f+b s':>11} "
-          f"{'ratio':>6} {'peak RSS MB':>11}   (medians of alternating blocks)")
+    if args.rss:
+        print(json.dumps(peak_rss(args.rss[0], args.rss[1], args.epochs)))
+        return 0
+    import neural_style._mxnet  # noqa: F401  (sets DNNL_MAX_CPU_ISA as the runs will see it)
+
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+          f"{platform.python_version()}, OMP_NUM_THREADS="
+          f"{os.environ.get('OMP_NUM_THREADS', 'unset (all usable cores)')}")
+    print(cpu_line())
+    if args.profile:
+        print(profile(args.profile, args.precision, args.epochs))
+        return 0
+    print(f"{'size':>9} {'precision':>9} {'epoch s':>8} {'bare f+b s':>10} {'ratio':>6} "
+          f"{'graph f+b s':>11} {'ratio':>6} {'vs fp32':>7} {'noise':>6} {'peak RSS MB':>11}")
     for size in args.sizes:
-        out = subprocess.run([sys.executable, __file__, "--one", size, "--epochs", str(args.epochs)],
-                             capture_output=True, text=True, check=True)
-        r = json.loads(out.stdout.strip().splitlines()[-1])
-        print(f"{r['size']:>9} {r['epoch_s']:8.3f} {r['bare_s']:10.3f} {r['ratio']:6.2f} "
-              f"{r['graph_s']:11.3f} {r['graph_ratio']:6.2f} {r['peak_rss_mb']:11.0f}"
-              + ("" if r["real_weights"] else "  (random weights)"))
-    print("VGG f+b: conv1_1 ... relu5_1 alone; graph f+b: the epoch's graph, with the Gram "
-          "matrices and loss terms")
-    print("targets: ratio <= 1.10; peak RSS at 512x384 <= 1100 MB")
+        r = _child("--time", size, "--epochs", str(args.epochs), "--rounds", str(args.rounds))
+        for name in ("fp32", "auto"):
+            rss = _child("--rss", size, name, "--epochs", str(args.epochs))["peak_rss_mb"]
+            epoch, bare, graph = r[f"{name}_epoch"], r[f"{name}_bare"], r[f"{name}_graph"]
+            noise = max(r[f"{name}_{k}_noise"] for k in ("epoch", "bare", "graph"))
+            label = name if name == "fp32" else f"auto={r['auto'].split()[0]}"
+            print(f"{size:>9} {label:>9} {epoch:8.3f} {bare:10.3f} {epoch / bare:6.2f} "
+                  f"{graph:11.3f} {epoch / graph:6.2f} {r['fp32_epoch'] / epoch:6.2f}x "
+                  f"{noise:6.0%} {rss:11.0f}" + ("" if r["real_weights"] else "  (random weights)"))
+        print(f"{'':>9} auto: {r['auto']}")
+    print("bare f+b: conv1_1 ... relu5_1 alone, same precision; graph f+b: the epoch's graph "
+          "(Gram matrices and loss terms), no optimiser; vs fp32: fp32 epoch / this epoch; "
+          "noise: the largest spread of the block medians (max-min)/median")
+    print("targets: epoch/bare <= 1.10; auto >= 1.6x fp32 at 512x384 on a CPU with avx512_bf16")
     return 0
 
 

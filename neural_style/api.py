@@ -34,7 +34,7 @@ from ._mxnet import mx
 from .config import Config, layer_names, layer_weights
 from .engine import tiled as tiling
 from .engine.denoise import denoise
-from .engine.device import choose_context
+from .engine.device import choose_context, describe
 from .engine.graph import StyleGraph, positions
 from .engine.losses import NDArray, term_name
 from .engine.measures import CONTENT_LAYER, Judge, mxnet_features
@@ -50,6 +50,7 @@ from .engine.pixels import (
     resize_network,
     to_network,
 )
+from .engine.precision import Precision, resolve
 from .engine.vgg import MIN_EDGE, VGG19, VGGSpec
 from .errors import ConfigError, DeviceError
 from .io.cache import StyleCache, style_key
@@ -98,7 +99,7 @@ class Stylizer:
     -1 is the CPU; N is GPU N.
     """
 
-    def __init__(self, weights: Union[None, str, "os.PathLike[str]", Mapping[str, np.ndarray]] = None,
+    def __init__(self, weights: Union[None, str, os.PathLike[str], Mapping[str, np.ndarray]] = None,
                  gpu: Optional[int] = None, *, spec: VGGSpec = VGG19,
                  dtype: Any = np.float32) -> None:
         self.ctx = choose_context(gpu)
@@ -110,6 +111,14 @@ class Stylizer:
         # after running out of memory would be far too high).
         self._base_size = _meminfo("/proc/self/status", "VmSize:")
         self._graphs: "OrderedDict[Tuple[Any, ...], StyleGraph]" = OrderedDict()
+        self._precisions: Dict[str, Precision] = {}
+
+    def precision(self, requested: str) -> Precision:
+        """``--precision`` resolved on this stylizer's device (a :class:`PrecisionError`
+        if the device cannot do it), with the reason for the choice."""
+        if requested not in self._precisions:
+            self._precisions[requested] = resolve(requested, describe(self.ctx))
+        return self._precisions[requested]
 
     def _read(self, weights: Any) -> Tuple[Mapping[str, np.ndarray], str]:
         """The arrays and their fingerprint (computed once: the default file is checked
@@ -125,7 +134,8 @@ class Stylizer:
         """The bound graph for this shape, layers and pooling, reused when it is cached;
         the config's weights are applied to it."""
         styles, contents = layer_names(cfg.style_layers), layer_names(cfg.content_layers)
-        key = (tuple(shape), styles, contents, cfg.pooling)
+        precision = self.precision(cfg.precision)
+        key = (tuple(shape), styles, contents, cfg.pooling, precision.name)
         if key in self._graphs:
             self._graphs.move_to_end(key)
         else:
@@ -133,7 +143,7 @@ class Stylizer:
                 self._graphs.popitem(last=False)
             self._graphs[key] = StyleGraph(self.spec, self._params, shape, styles, contents,
                                            self.ctx, cfg.pooling, self.dtype,
-                                           cfg.normalize_gradients)
+                                           cfg.normalize_gradients, precision=precision)
         graph = self._graphs[key]
         per_layer = {term_name(kind, n): w
                      for kind, specs in (("style", cfg.style_layers), ("content", cfg.content_layers))
@@ -242,7 +252,8 @@ class Stylizer:
                 fit_long_edge((rgb.shape[0], rgb.shape[1]),
                               max(MIN_EDGE, round(cfg.style_scale * max(shape))))
             style_x = to_network(resize(rgb, style_shape))
-            key = style_key(style_x, layers, cfg.pooling, self.weights_id)
+            key = style_key(style_x, layers, cfg.pooling, self.weights_id,
+                            self.precision(cfg.precision).name)
             # A graph is bound at the style's shape only when the targets are not cached.
             compute = functools.partial(grams_of, style_x) if grams_of is not None else \
                 functools.partial(self._compute_style_targets, style_shape, style_x, cfg)

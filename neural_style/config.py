@@ -17,6 +17,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 
 from .engine.denoise import DENOISERS
 from .engine.optimisers import OPTIMISERS
+from .engine.precision import PRECISIONS
 from .engine.vgg import MIN_EDGE, POOLING
 from .errors import ConfigError
 
@@ -237,6 +238,10 @@ class Config:
                                          ":weight", parse=_names, metavar="L[:W],...")
     normalize_gradients: bool = _opt(False, "scale each loss term's gradient to unit L1 norm "
                                      "(jcjohnson/neural-style's -normalize_gradients)")
+    precision: str = _opt("auto", "arithmetic of the network's convolutions: auto (bf16 on a CPU "
+                          "with avx512_bf16 or amx_bf16, fp16 on a GPU of compute capability "
+                          "7.0+, else fp32), fp32, bf16 or fp16; the image, its gradient, the "
+                          "Gram matrices and the loss stay fp32", choices=PRECISIONS)
     progress_sheet: bool = _opt(False, "also write progress.jpg: the snapshots tiled in order, "
                                 "with their epochs")
     loss_plot: bool = _opt(False, "also write loss.png: loss terms and eps per epoch (needs "
@@ -399,6 +404,7 @@ def _together(cfg: Config) -> None:
     _require((cfg.init == "image") == (cfg.init_image is not None), "init_image",
              "is used with `init`=image only; give both or neither")
     _require(cfg.pooling in POOLING, "pooling", f"choose from {', '.join(POOLING)}")
+    _require(cfg.precision in PRECISIONS, "precision", f"choose from {', '.join(PRECISIONS)}")
     _require(cfg.denoise in DENOISERS, "denoise",
              f"unknown filter {cfg.denoise!r}; choose from {', '.join(DENOISERS)}")
     _require(bool(cfg.style_layers) or bool(cfg.content_layers), "style_layers",

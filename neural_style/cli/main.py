@@ -380,6 +380,7 @@ def execute(request: Request, signals: Optional["StopSignals"] = None) -> int:
         from ..io.plots import require_matplotlib
 
         require_matplotlib()
+    announce_precision(request)
     started, reporter = time.perf_counter(), CliReporter(request)
     interrupted = False
     try:
@@ -404,6 +405,22 @@ def execute(request: Request, signals: Optional["StopSignals"] = None) -> int:
         reporter.close()  # the bars go before any message
     received = signals.received if signals is not None else None
     return _finish(request, reporter.results, time.perf_counter() - started, interrupted, received)
+
+
+def announce_precision(request: Request) -> None:
+    """The start-up line: which precision each device will run in, and why; a precision
+    a device cannot do fails here (exit 2), before any weights are read."""
+    from ..engine.device import describe_request
+    from ..engine.precision import resolve
+    from ..errors import DeviceError
+
+    for gpu in dict.fromkeys(request.devices):
+        try:
+            device = describe_request(gpu)
+        except DeviceError:  # a missing GPU is reported where the jobs meet it, as before
+            continue
+        for requested in dict.fromkeys(job.config.precision for job in request.jobs):
+            log.info("precision: %s", resolve(requested, device))
 
 
 def _finish(request: Request, results: Sequence[JobResult], seconds: float,

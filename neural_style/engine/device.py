@@ -7,6 +7,7 @@ from typing import Any, Optional
 
 from .._mxnet import mx
 from ..errors import DeviceError, summary
+from .precision import Device, cpu_flags, cuda_capability
 
 log = logging.getLogger(__name__)
 
@@ -68,3 +69,23 @@ def probe(ctx: Any) -> Any:
         raise DeviceError(f"device {ctx} does not work ({summary(err)}); "
                           "try --gpu -1 for the CPU") from None
     return ctx
+
+
+def describe(ctx: Any) -> Device:
+    """What the precision choice needs to know of ``ctx``: the CPU's flags, or the GPU's
+    compute capability."""
+    if ctx.device_type == "gpu":
+        return Device("gpu", capability=cuda_capability(ctx.device_id))
+    return Device("cpu", cpu_flags=cpu_flags())
+
+
+def describe_request(gpu: Optional[int]) -> Device:
+    """The device ``--gpu`` would run on, described without allocating on it (the same
+    choice as :func:`choose_context`; a GPU that is not there raises its error)."""
+    if gpu is None:
+        gpu = 0 if visible_gpus() > 0 else CPU
+    if gpu == CPU:
+        return describe(mx.cpu())
+    if gpu < CPU or gpu >= visible_gpus():
+        choose_context(gpu)  # raises the DeviceError that names the fix
+    return describe(mx.gpu(gpu))

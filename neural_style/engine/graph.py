@@ -25,7 +25,11 @@ from .losses import (
     term_name,
     weighted,
 )
+from .precision import Precision, convert
 from .vgg import POOLING, VGGSpec, check_layers
+
+#: Full precision, the default of every graph.
+FP32 = Precision("fp32", "the default")
 
 
 def feature_symbols(spec: VGGSpec, layers: Sequence[str], pooling: str = "avg",
@@ -57,6 +61,29 @@ def _shapes(feats: Dict[str, Symbol], data_shape: Tuple[int, ...]) -> Dict[str, 
     return dict(zip(names, (tuple(s) for s in out_shapes)))
 
 
+def network(spec: VGGSpec, layers: Sequence[str], pooling: str = "avg",
+            precision: Precision = FP32) -> Symbol:
+    """The bare network: VGG's features at ``layers`` as one group (fp32 outputs), its
+    convolutions in ``precision``. What an epoch costs without the loss is this
+    graph's forward and backward."""
+    feats = feature_symbols(spec, layers, pooling)
+    return convert(mx.sym.Group([feats[name] for name in layers]), precision)
+
+
+def bind_image(symbol: Symbol, params: Mapping[str, NDArray], shape: Tuple[int, ...], ctx: Any,
+               dtype: Any = np.float32) -> Any:
+    """An executor of ``symbol`` whose only gradient is that of ``data`` (of ``shape``);
+    the weights are the shared ``params``, every other input is zeros of ``dtype``."""
+    arg_shapes, _, _ = symbol.infer_shape(data=shape)
+    args = {}
+    for name, arg_shape in zip(symbol.list_arguments(), arg_shapes):
+        args[name] = params[name] if name in params else \
+            mx.nd.zeros(arg_shape, ctx=ctx, dtype=dtype)
+    grad_req = {name: ("write" if name == "data" else "null") for name in args}
+    grads = {"data": mx.nd.zeros(shape, ctx=ctx, dtype=dtype)}
+    return symbol.bind(ctx, args=args, args_grad=grads, grad_req=grad_req)
+
+
 def positions(spec: VGGSpec, shape: Tuple[int, int], layers: Sequence[str], pooling: str = "avg",
               ) -> Dict[str, int]:
     """H·W of each layer's feature map for an image of ``shape``, by shape inference alone
@@ -70,6 +97,7 @@ class StyleGraph:
 
     ``data`` is the image being optimised (bound in place, so an optimiser that
     updates it needs no copy); ``grad`` receives the gradient of the weighted terms.
+    With a low ``precision`` the network runs in it; inputs and outputs stay fp32.
     Terms are built by kind from :data:`~neural_style.engine.losses.TERM_BUILDERS`, and
     everything about them (targets, weights, readings) is looked up by term name.
     """
@@ -78,11 +106,12 @@ class StyleGraph:
                  style_layers: Sequence[str], content_layers: Sequence[str],
                  ctx: Any, pooling: str = "avg",
                  dtype: Any = np.float32, normalize_gradients: bool = False,
-                 more_layers: Optional[Mapping[str, Sequence[str]]] = None) -> None:
+                 more_layers: Optional[Mapping[str, Sequence[str]]] = None,
+                 precision: Precision = FP32) -> None:
         """``more_layers``: the layers of further kinds of term, by kind (a key of
         :data:`~neural_style.engine.losses.TERM_BUILDERS`)."""
         self.shape = (1, 3) + tuple(shape)
-        self.pooling = pooling
+        self.pooling, self.precision = pooling, precision
         self.layers: Dict[str, Tuple[str, ...]] = {"style": tuple(style_layers),
                                                    "content": tuple(content_layers)}
         self.layers.update({kind: tuple(layers) for kind, layers in (more_layers or {}).items()})
@@ -93,7 +122,8 @@ class StyleGraph:
         # The sources (Gram matrices, content features) give the targets; BlockGrad keeps
         # them out of the backward pass. Outputs: every term's value, then every source.
         outputs = [t.symbol for t in self.terms] + [mx.sym.BlockGrad(t.source) for t in self.terms]
-        self._executor = self._bind(mx.sym.Group(outputs), params, ctx, dtype)
+        symbol = convert(mx.sym.Group(outputs), precision)
+        self._executor = bind_image(symbol, params, self.shape, ctx, dtype)
         self.data: NDArray = self._executor.arg_dict["data"]
         self.grad: NDArray = self._executor.grad_dict["data"]
         #: (1, 1, H, W) or None: multiplies the whole gradient (the tiled driver's context
@@ -140,15 +170,6 @@ class StyleGraph:
             for term in self.terms:
                 self._executor.arg_dict[norm_weight_name(term.name)][:] = self._weights[term.name]
 
-    def _bind(self, symbol: Symbol, params: Mapping[str, NDArray], ctx: Any, dtype: Any) -> Any:
-        arg_shapes, _, _ = symbol.infer_shape(data=self.shape)
-        args = {}
-        for name, shape in zip(symbol.list_arguments(), arg_shapes):
-            args[name] = params[name] if name in params else mx.nd.zeros(shape, ctx=ctx, dtype=dtype)
-        grad_req = {name: ("write" if name == "data" else "null") for name in args}
-        grads = {"data": mx.nd.zeros(self.shape, ctx=ctx, dtype=dtype)}
-        return symbol.bind(ctx, args=args, args_grad=grads, grad_req=grad_req)
-
     @property
     def term_names(self) -> List[str]:
         return [t.name for t in self.terms]
@@ -176,7 +197,8 @@ class StyleGraph:
         and the content targets computed from ``content_image``."""
         args = self._executor.arg_dict
         for term, source in self._sources(content_image, "content"):
-            source.copyto(args[term.target])
+            # astype: an fp16 graph keeps BlockGrad in fp16 (AMP's lists); the targets are fp32
+            source.astype(np.float32, copy=False).copyto(args[term.target])
         style_terms = [t for t in self.terms if t.reference == "style"]
         if len(style_targets) != len(style_terms):
             raise ValueError(f"{len(style_targets)} style targets for {len(style_terms)} terms")

@@ -64,9 +64,16 @@ def term_name(kind: str, layer: str) -> str:
 
 
 def gram(features: Symbol, channels: int) -> Symbol:
-    """G = F·Fᵀ of a (1, C, H, W) feature map, F reshaped to (C, H·W)."""
+    """G = F·Fᵀ of a (1, C, H, W) feature map, F reshaped to (C, H·W).
+
+    As a FullyConnected layer with F as both data and weight: oneDNN's inner product, which
+    measured faster than BLAS syrk forward and backward here even though it does twice the
+    multiplications (benchmarks/epoch_speed.py --profile). It stays fp32 under AMP
+    (engine/precision.py), like the rest of the loss.
+    """
     flat = mx.sym.reshape(features, shape=(channels, -1))
-    return mx.sym.linalg.syrk(flat, transpose=False, alpha=1.0)  # BLAS syrk: half of dot's work
+    return mx.sym.FullyConnected(flat, weight=flat, num_hidden=channels, no_bias=True,
+                                 flatten=False)
 
 
 def style_term(layer: str, features: Symbol, shape: Tuple[int, ...]) -> LossTerm:

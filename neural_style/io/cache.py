@@ -2,7 +2,8 @@
 
 The key is a hash of everything the targets depend on: the style image as the
 network sees it (its pixels after resizing, so file contents and size are covered),
-the style layers, the pooling, and the weights' fingerprint.
+the style layers, the pooling, the weights' fingerprint, and the precision the network
+ran in (bf16 targets differ from fp32 ones in the third significant digit).
 """
 
 from __future__ import annotations
@@ -23,10 +24,13 @@ log = logging.getLogger(__name__)
 Grams = List[np.ndarray]
 
 
-def style_key(style_x: np.ndarray, layers: Sequence[str], pooling: str, weights_id: str) -> str:
+def style_key(style_x: np.ndarray, layers: Sequence[str], pooling: str, weights_id: str,
+              precision: str = "fp32") -> str:
     digest = hashlib.sha256()
     digest.update(np.ascontiguousarray(style_x, dtype="<f4").tobytes())
     digest.update(repr((tuple(style_x.shape), tuple(layers), pooling, weights_id)).encode())
+    if precision != "fp32":  # fp32 keys are those written before --precision existed
+        digest.update(precision.encode())
     return digest.hexdigest()
 
 

@@ -1,0 +1,178 @@
+"""Which arithmetic the network runs in: fp32, or bfloat16/float16 where the device has it.
+
+The convolutions (and the ReLUs and pools between them, which simply follow their
+input's type) run in the low precision through MXNet's AMP graph pass
+(``mxnet.contrib.amp.convert_symbol``), which inserts the casts. What the optimiser
+sees stays fp32: the image and its gradient, the Gram matrices, the loss terms and
+the optimiser's state. Features are cast back to fp32 where they leave the network
+(before the Gram matrix or the content difference).
+
+``auto`` picks bfloat16 on a CPU whose flags show ``avx512_bf16`` or ``amx_bf16``,
+float16 on a CUDA device of compute capability 7.0 or newer (tensor cores), and fp32
+otherwise. Asking for a precision the device cannot do natively is an error, not a
+slow emulation.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, FrozenSet, Iterable, Optional, Tuple
+
+from ..errors import ConfigError, DeviceError
+
+Symbol = Any  # mx.sym.Symbol (this module does not import MXNet until it converts a graph)
+
+#: The values of --precision.
+PRECISIONS: Tuple[str, ...] = ("auto", "fp32", "bf16", "fp16")
+
+#: CPU flags (as /proc/cpuinfo names them) that mean native bfloat16 arithmetic.
+BF16_CPU_FLAGS: Tuple[str, ...] = ("avx512_bf16", "amx_bf16")
+
+#: Compute capability from which CUDA devices have float16 tensor cores (Volta).
+FP16_MIN_CAPABILITY: Tuple[int, int] = (7, 0)
+
+#: MXNet's names of the low-precision types.
+AMP_DTYPES = {"bf16": "bfloat16", "fp16": "float16"}
+
+#: Operators AMP runs in the low precision. Activation and Pooling are dtype-neutral
+#: (they follow their input), so the whole VGG trunk stays low between the casts.
+LOW_PRECISION_OPS = ["Convolution"]
+
+#: Operators kept in fp32 beyond AMP's own list: the Gram matrix (engine/losses.gram).
+FP32_OPS = ["FullyConnected"]
+
+
+
+class PrecisionError(ConfigError, DeviceError):
+    """A --precision the device cannot do natively: a usage error (exit 2)."""
+
+
+@dataclass(frozen=True)
+class Device:
+    """What the precision choice needs to know of a device, nothing allocated on it."""
+
+    kind: str  # "cpu" or "gpu"
+    cpu_flags: FrozenSet[str] = frozenset()
+    capability: Optional[Tuple[int, int]] = None  # a GPU's compute capability, if known
+
+    def describe(self) -> str:
+        if self.kind == "gpu":
+            cap = "unknown" if self.capability is None else "%d.%d" % self.capability
+            return f"the GPU (compute capability {cap})"
+        return "this CPU"
+
+
+@dataclass(frozen=True)
+class Precision:
+    """A resolved precision: ``name`` is fp32, bf16 or fp16; ``reason`` says why."""
+
+    name: str
+    reason: str
+
+    @property
+    def amp_dtype(self) -> Optional[str]:
+        """``"bfloat16"``/``"float16"`` for AMP, None for fp32."""
+        return AMP_DTYPES.get(self.name)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.reason})"
+
+
+def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> FrozenSet[str]:
+    """The CPU's feature flags (empty where /proc/cpuinfo is not there, e.g. macOS)."""
+    try:
+        text = cpuinfo.read_text(errors="replace")
+    except OSError:
+        return frozenset()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("flags", "Features"):
+            return frozenset(value.split())
+    return frozenset()
+
+
+def cuda_capability(index: int) -> Optional[Tuple[int, int]]:
+    """GPU ``index``'s compute capability from the CUDA driver, or None if it cannot say.
+
+    Not verified on a GPU here (none on the machine this was written on).
+    """
+    name = ctypes.util.find_library("cuda")
+    if name is None:
+        return None
+    try:
+        lib = ctypes.CDLL(name)
+        major, minor = ctypes.c_int(), ctypes.c_int()
+        if lib.cuInit(0) != 0:
+            return None
+        # CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = 75, _MINOR = 76
+        if lib.cuDeviceGetAttribute(ctypes.byref(major), 75, index) != 0:
+            return None
+        if lib.cuDeviceGetAttribute(ctypes.byref(minor), 76, index) != 0:
+            return None
+    except (OSError, AttributeError):
+        return None
+    return major.value, minor.value
+
+
+def _present(flags: Iterable[str]) -> str:
+    return ", ".join(f for f in BF16_CPU_FLAGS if f in flags)
+
+
+def resolve(requested: str, device: Device) -> Precision:
+    """``requested`` (one of :data:`PRECISIONS`) on ``device``, or a :class:`PrecisionError`."""
+    if requested not in PRECISIONS:
+        raise ConfigError(f"--precision: choose from {', '.join(PRECISIONS)}, not {requested!r}")
+    bf16_cpu = device.kind == "cpu" and any(f in device.cpu_flags for f in BF16_CPU_FLAGS)
+    fp16_gpu = device.kind == "gpu" and device.capability is not None \
+        and device.capability >= FP16_MIN_CAPABILITY
+    if requested == "fp32":
+        return Precision("fp32", "as asked")
+    if requested == "bf16":
+        if not bf16_cpu:
+            raise PrecisionError(
+                f"--precision bf16: {device.describe()} has no native bfloat16 (needs a CPU "
+                f"with {' or '.join(BF16_CPU_FLAGS)}); use --precision auto or fp32")
+        return Precision("bf16", f"as asked; the CPU has {_present(device.cpu_flags)}")
+    if requested == "fp16":
+        if not fp16_gpu:
+            raise PrecisionError(
+                f"--precision fp16: {device.describe()} has no float16 tensor cores (needs a "
+                "CUDA GPU of compute capability 7.0 or newer); use --precision auto or fp32")
+        return Precision("fp16", f"as asked; {device.describe()}")
+    if bf16_cpu:
+        return Precision("bf16", f"auto: the CPU has {_present(device.cpu_flags)}")
+    if fp16_gpu:
+        return Precision("fp16", f"auto: {device.describe()} has float16 tensor cores")
+    if device.kind == "gpu":
+        return Precision("fp32", f"auto: {device.describe()} has no float16 tensor cores")
+    return Precision("fp32", f"auto: the CPU has neither {' nor '.join(BF16_CPU_FLAGS)}")
+
+
+def convert(symbol: Symbol, precision: Precision) -> Symbol:
+    """``symbol`` with its convolutions in ``precision`` (unchanged for fp32).
+
+    The inputs (image, weights, targets) stay fp32 variables: AMP casts them where a
+    low-precision operator reads them, and casts features back where fp32 operators do.
+    """
+    if precision.amp_dtype is None:
+        return symbol
+    from mxnet.contrib import amp
+
+    # AMP's own list of fp32 operators holds sum, square (for fp16), the custom op and
+    # syrk; FullyConnected (the Gram matrix, engine/losses.gram) is added to it, as a
+    # bf16 Gram matrix would round the statistics the style is compared by. The
+    # differences to the fp32 targets are "widest type" operators, hence fp32 too.
+    fp32_ops = amp.list_fp32_ops(_amp_type(precision.amp_dtype)) + list(FP32_OPS)
+    return amp.convert_symbol(symbol, target_dtype=precision.amp_dtype,
+                              target_dtype_ops=list(LOW_PRECISION_OPS), fp32_ops=fp32_ops)
+
+
+def _amp_type(name: str) -> Any:
+    """AMP's lists are keyed by numpy float16, or by MXNet's own bfloat16 type."""
+    import numpy as np
+    from mxnet.contrib.amp.amp import bfloat16
+
+    return bfloat16 if name == "bfloat16" else np.float16

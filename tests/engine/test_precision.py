@@ -1,0 +1,298 @@
+"""--precision: the choice per device (flags injected), the low-precision graph's gradient
+against fp32, the fp16 graph built on the CPU, and the CLI's errors and start-up line."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Dict, List
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from neural_style import cli
+from neural_style._mxnet import mx
+from neural_style.engine import device as device_mod
+from neural_style.engine.graph import FP32, StyleGraph, network
+from neural_style.engine.precision import (
+    BF16_CPU_FLAGS,
+    PRECISIONS,
+    Device,
+    Precision,
+    PrecisionError,
+    convert,
+    cpu_flags,
+    resolve,
+)
+from neural_style.errors import ConfigError, DeviceError, ExitCode
+from neural_style.io.cache import style_key
+from tests.helpers import TINY
+
+PLAIN_CPU = Device("cpu", frozenset({"sse2", "avx2", "avx512f"}))
+BF16_CPU = Device("cpu", frozenset({"avx2", "avx512f", "avx512_bf16"}))
+STYLE, CONTENT = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"], ["relu4_2"]
+
+#: The machine this runs on, for the tests that need real bf16 hardware.
+HAS_BF16 = any(flag in cpu_flags() for flag in BF16_CPU_FLAGS)
+
+
+def test_auto_picks_bf16_on_a_cpu_with_the_flags() -> None:
+    for flag in BF16_CPU_FLAGS:
+        chosen = resolve("auto", Device("cpu", frozenset({"avx2", flag})))
+        assert chosen.name == "bf16" and flag in chosen.reason and "auto" in chosen.reason
+
+
+def test_auto_falls_back_to_fp32_without_bf16() -> None:
+    chosen = resolve("auto", PLAIN_CPU)
+    assert chosen.name == "fp32" and "neither avx512_bf16 nor amx_bf16" in chosen.reason
+
+
+def test_bf16_on_a_cpu_without_it_is_a_usage_error() -> None:
+    with pytest.raises(PrecisionError, match="--precision bf16: this CPU has no native bfloat16"
+                                             ".*--precision auto or fp32") as info:
+        resolve("bf16", PLAIN_CPU)
+    assert isinstance(info.value, ConfigError) and isinstance(info.value, DeviceError)
+    assert info.value.exit_code == ExitCode.USAGE
+
+
+def test_fp16_needs_a_volta_or_newer_gpu() -> None:
+    assert resolve("auto", Device("gpu", capability=(7, 0))).name == "fp16"
+    assert resolve("fp16", Device("gpu", capability=(8, 6))).name == "fp16"
+    assert resolve("auto", Device("gpu", capability=(6, 1))).name == "fp32"
+    for device in (Device("gpu", capability=(6, 1)), Device("gpu"), BF16_CPU):
+        with pytest.raises(PrecisionError, match="--precision fp16: .*compute capability 7.0"):
+            resolve("fp16", device)
+    with pytest.raises(PrecisionError, match="--precision bf16"):
+        resolve("bf16", Device("gpu", capability=(8, 0)))  # bf16 is wired for CPUs only
+
+
+@given(st.sampled_from(PRECISIONS), st.frozensets(st.sampled_from(
+    ["sse2", "avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile"])))
+def test_resolution_is_total_on_cpus(requested: str, flags: frozenset) -> None:
+    """Every request on every CPU either resolves to a precision the CPU can do, or is
+    refused; fp32 always resolves, auto never fails."""
+    device = Device("cpu", flags)
+    native = {"fp32"} | ({"bf16"} if flags & set(BF16_CPU_FLAGS) else set())
+    try:
+        chosen = resolve(requested, device)
+    except PrecisionError:
+        assert requested in ("bf16", "fp16") and requested not in native
+        return
+    assert chosen.name in native and chosen.reason
+    assert requested == "auto" or chosen.name == requested
+    if requested == "auto":
+        assert chosen.name == ("bf16" if "bf16" in native else "fp32")
+
+
+def test_cpu_flags_reads_proc_cpuinfo_format(tmp_path: Path) -> None:
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx512_bf16 amx_bf16\n\n"
+                    "processor\t: 1\nflags\t\t: fpu sse2 avx512_bf16 amx_bf16\n")
+    assert cpu_flags(info) == {"fpu", "sse2", "avx512_bf16", "amx_bf16"}
+    assert cpu_flags(tmp_path / "absent") == frozenset()
+
+
+def test_unknown_precision_is_refused() -> None:
+    with pytest.raises(ConfigError, match="choose from auto, fp32, bf16, fp16"):
+        resolve("fp8", PLAIN_CPU)
+
+
+def test_style_cache_key_depends_on_precision() -> None:
+    x = np.zeros((1, 3, 4, 4), np.float32)
+    keys = {style_key(x, ["relu1_1"], "avg", "w", p) for p in ("fp32", "bf16", "fp16")}
+    assert len(keys) == 3
+    assert style_key(x, ["relu1_1"], "avg", "w") == style_key(x, ["relu1_1"], "avg", "w", "fp32")
+
+
+# ---- the graphs ------------------------------------------------------------------------------
+
+
+def _graph(weights: Dict[str, np.ndarray], precision: Precision) -> StyleGraph:
+    params = {k: mx.nd.array(v) for k, v in weights.items()}
+    return StyleGraph(TINY, params, (32, 48), STYLE, CONTENT, mx.cpu(), precision=precision)
+
+
+def _gradient(weights: Dict[str, np.ndarray], precision: Precision) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    style, content, image = (rng.uniform(-100, 100, (1, 3, 32, 48)).astype(np.float32)
+                             for _ in range(3))
+    graph = _graph(weights, precision)
+    graph.set_targets(graph.style_targets(style), content)
+    graph.data[:] = image
+    graph.forward_backward()
+    return graph.grad.asnumpy()
+
+
+#: bfloat16 keeps 8 significant bits (relative rounding 2^-9 = 0.2%); through nine
+#: convolutions and the squared terms, the gradient of the tiny network moves by 1.5%
+#: on this machine. Tolerated: 5% relative L2 error, and the direction within 0.999.
+BF16_GRADIENT_RTOL, BF16_GRADIENT_COSINE = 0.05, 0.999
+
+
+@pytest.mark.skipif(not HAS_BF16, reason="this CPU has neither avx512_bf16 nor amx_bf16: "
+                                         "bfloat16 would be emulated, and is refused")
+def test_bf16_gradient_agrees_with_fp32(tiny_weights: Dict[str, np.ndarray]) -> None:
+    exact = _gradient(tiny_weights, FP32)
+    low = _gradient(tiny_weights, Precision("bf16", "test"))
+    assert low.dtype == np.float32 and np.isfinite(low).all()
+    error = np.linalg.norm(low - exact) / np.linalg.norm(exact)
+    cosine = float((low * exact).sum() / (np.linalg.norm(low) * np.linalg.norm(exact)))
+    assert error < BF16_GRADIENT_RTOL and cosine > BF16_GRADIENT_COSINE, (error, cosine)
+    assert error > 0  # the low-precision graph did run in low precision
+
+
+def _op_dtypes(symbol: mx.sym.Symbol) -> List[str]:
+    """The dtypes AMP casts to, in graph order (attr_dict keeps the cast nodes that
+    tojson hides)."""
+    return [attrs["dtype"] for name, attrs in symbol.attr_dict().items()
+            if "_amp_cast_" in name and "dtype" in attrs]
+
+
+@pytest.mark.parametrize("name,dtype", [("fp16", np.float16), ("bf16", None)])
+def test_low_precision_graph_is_built_with_fp32_ends(tiny_weights: Dict[str, np.ndarray],
+                                                     name: str, dtype: object) -> None:
+    """The fp16 graph (for GPUs) is built and type-checked on the CPU, not run: the
+    convolutions take the low type, every output (terms, Gram matrices, content
+    features the targets come from) is fp32 except the fp16 content BlockGrad, which
+    set_targets converts."""
+    precision = Precision(name, "test")
+    graph_symbol = network(TINY, STYLE + CONTENT, "avg", precision)
+    casts = _op_dtypes(graph_symbol)
+    low = {"fp16": "float16", "bf16": "bfloat16"}[name]
+    assert low in casts and "float32" in casts
+    types = {k: np.float32 for k in graph_symbol.list_arguments()}
+    _, out_types, _ = graph_symbol.infer_type(**types)
+    assert all(t == np.float32 for t in out_types)  # features leave the network as fp32
+    # the full objective: build the symbol as StyleGraph does, without binding
+    params = {k: mx.nd.array(v) for k, v in tiny_weights.items()}
+    symbol = _objective_symbol(params)
+    converted = convert(symbol, precision)
+    arg_types = {k: np.float32 for k in converted.list_arguments()}
+    _, out_types, _ = converted.infer_type(**arg_types)
+    terms = len(STYLE) + len(CONTENT)
+    assert all(t == np.float32 for t in out_types[:terms + len(STYLE)])  # terms, Grams
+
+
+def _objective_symbol(params: Dict[str, mx.nd.NDArray]) -> mx.sym.Symbol:
+    """The objective as StyleGraph builds it (terms, then their sources), not bound."""
+    from neural_style.engine.graph import _shapes, feature_symbols
+    from neural_style.engine.losses import TERM_BUILDERS
+
+    feats = feature_symbols(TINY, STYLE + CONTENT)
+    shapes = _shapes(feats, (1, 3, 32, 48))
+    terms = [TERM_BUILDERS[kind](layer, feats[layer], shapes[layer])
+             for kind, layers in (("style", STYLE), ("content", CONTENT)) for layer in layers]
+    return mx.sym.Group([t.symbol for t in terms] + [mx.sym.BlockGrad(t.source) for t in terms])
+
+
+def test_fp32_is_not_converted() -> None:
+    symbol = network(TINY, ["relu1_1"])
+    assert _op_dtypes(symbol) == [] and convert(symbol, FP32) is symbol
+
+
+# ---- the CLI ---------------------------------------------------------------------------------
+
+
+@pytest.fixture()
+def cli_args(tmp_path: Path, content_path: Path, style_path: Path,
+             vgg19_random_npz: Path) -> List[str]:
+    return ["--content-image", str(content_path), "--style-image", str(style_path),
+            "--weights", str(vgg19_random_npz), "--gpu", "-1", "--max-long-edge", "32",
+            "--max-num-epochs", "2", "--save-epochs", "0", "--output-dir", str(tmp_path / "out")]
+
+
+def _as_plain_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(device_mod, "cpu_flags", lambda: PLAIN_CPU.cpu_flags)
+
+
+def test_cli_bf16_on_a_cpu_without_it_exits_2(monkeypatch: pytest.MonkeyPatch,
+                                              cli_args: List[str],
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    _as_plain_cpu(monkeypatch)
+    assert cli.main([*cli_args, "--precision", "bf16"]) == ExitCode.USAGE
+    out, err = capsys.readouterr()
+    assert out == "" and err.strip() == ("neural-style: error: --precision bf16: this CPU has no "
+                                         "native bfloat16 (needs a CPU with avx512_bf16 or "
+                                         "amx_bf16); use --precision auto or fp32")
+
+
+def test_cli_fp16_on_the_cpu_exits_2(cli_args: List[str],
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main([*cli_args, "--precision", "fp16"]) == ExitCode.USAGE
+    assert "--precision fp16: this CPU has no float16 tensor cores" in capsys.readouterr().err
+
+
+def test_cli_auto_falls_back_to_fp32_and_says_why(monkeypatch: pytest.MonkeyPatch,
+                                                   cli_args: List[str],
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    _as_plain_cpu(monkeypatch)
+    assert cli.main([*cli_args, "--json"]) == ExitCode.OK
+    out, err = capsys.readouterr()
+    assert "neural-style: precision: fp32 (auto: the CPU has neither avx512_bf16 nor amx_bf16)" \
+        in err.splitlines()
+    assert json.loads(out)["status"] == "done"
+
+
+@pytest.mark.skipif(not HAS_BF16, reason="this CPU has neither avx512_bf16 nor amx_bf16")
+def test_cli_auto_runs_bf16_on_this_cpu(cli_args: List[str],
+                                        capsys: pytest.CaptureFixture[str],
+                                        caplog: pytest.LogCaptureFixture) -> None:
+    assert cli.main([*cli_args, "--precision", "bf16", "--json"]) == ExitCode.OK
+    out, err = capsys.readouterr()
+    assert "neural-style: precision: bf16 (as asked; the CPU has" in err
+    assert json.loads(out)["status"] == "done"
+
+
+@pytest.mark.skipif(HAS_BF16, reason="this CPU has bf16: the real refusal cannot be seen here "
+                                     "(the injected-flags test covers it)")
+def test_real_cpu_without_bf16_refuses_it(cli_args: List[str],
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main([*cli_args, "--precision", "bf16"]) == ExitCode.USAGE
+    assert "no native bfloat16" in capsys.readouterr().err
+
+
+def test_stylizer_keeps_graphs_apart_by_precision(tiny_weights: Dict[str, np.ndarray],
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    from neural_style import Config, Stylizer
+
+    stylizer = Stylizer(tiny_weights, gpu=-1, spec=TINY)
+    with caplog.at_level(logging.INFO):
+        fp32 = stylizer.graph((32, 48), Config(precision="fp32"))
+    assert fp32.precision.name == "fp32"
+    if HAS_BF16:
+        assert stylizer.graph((32, 48), Config(precision="bf16")).precision.name == "bf16"
+        assert stylizer.precision("auto").name == "bf16"
+    else:
+        with pytest.raises(PrecisionError):
+            stylizer.graph((32, 48), Config(precision="bf16"))
+        assert stylizer.precision("auto").name == "fp32"
+
+
+# ---- AMX (oneDNN 2.4 in MXNet 1.9.1 needs to be told, and Linux asked) ------------------------
+
+
+def test_amx_is_enabled_only_where_the_cpu_has_it() -> None:
+    from neural_style._mxnet import enable_amx
+
+    env: Dict[str, str] = {}
+    assert enable_amx(env, frozenset({"avx512_bf16"}), lambda: True) is False and env == {}
+    assert enable_amx(env, frozenset({"amx_bf16"}), lambda: False) is False and env == {}
+    assert enable_amx(env, frozenset({"amx_bf16"}), lambda: True) is True
+    assert env == {"DNNL_MAX_CPU_ISA": "AVX512_CORE_AMX"}
+
+
+def test_amx_leaves_the_users_isa_but_still_asks_linux() -> None:
+    from neural_style._mxnet import enable_amx
+
+    asked: List[bool] = []
+
+    def request() -> bool:
+        asked.append(True)
+        return True
+
+    env = {"DNNL_MAX_CPU_ISA": "AVX512_CORE"}
+    assert enable_amx(env, frozenset({"amx_bf16"}), request) is False
+    assert env == {"DNNL_MAX_CPU_ISA": "AVX512_CORE"} and asked == [True]
