@@ -358,7 +358,7 @@ def test_terminal_users_read_the_flag(capsys: pytest.CaptureFixture[str]) -> Non
         (["--max-long-edge", "6000"], "--max-long-edge: must be at most 5792 for a whole image"),
         (["--tile-sweeps", "0"], "--tile-sweeps: must be from 1 to 100, not 0"),
         (["--seed", "-3"], "--seed: must be from 0 to"),
-        (["--gpu", "-2"], "--gpu -2: use a GPU number from 0, or -1 for the CPU"),
+        (["--gpu", "-2"], "--gpu -2: use GPU numbers from 0, or -1 for the CPU"),
         (["--shard", "3/2"], "--shard 3/2: I must be from 0 to N-1"),
         (["--max-long-edge", "x"], "argument --max-long-edge: invalid int value: 'x'"),
     ],
@@ -785,6 +785,10 @@ def test_readme_states_every_range() -> None:
     section = readme[readme.index("### Allowed values") :].split("\n## ", 1)[0]
     for name, allowed in RANGES.items():
         flag = f"`--{name.replace('_', '-')}`"
-        rows = [line for line in section.splitlines() if flag in line.split(" | ")[0]]
+        rows = [
+            line
+            for line in section.splitlines()
+            if line.startswith("|") and flag in line.split(" | ")[0]
+        ]
         assert len(rows) == 1, flag
         assert f"| {allowed} |" in rows[0], (flag, str(allowed))

@@ -293,7 +293,7 @@ def _plan(ns: argparse.Namespace, config: Config, out_dir: Path) -> List[BatchJo
 
 
 def parse_devices(text: str) -> List[Optional[int]]:
-    """``--gpu``: ``0``, ``-1`` or a list such as ``0,1``, each a visible device."""
+    """``--gpu``: ``0``, ``-1`` or a list such as ``0,1`` (as a type: the last --gpu wins)."""
     try:
         devices = [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
@@ -301,11 +301,9 @@ def parse_devices(text: str) -> List[Optional[int]]:
                           "such as 0,1") from None
     if not devices:
         raise ConfigError("--gpu: no device given")
-    if any(d != -1 for d in devices):  # -1: the CPU, which needs no check (nor MXNet yet)
-        from ..engine.device import check_gpu
-
-        for device in devices:
-            check_gpu(device)
+    bad = [d for d in devices if d < -1]
+    if bad:  # whether GPU N exists is known when its context is made (engine.device)
+        raise ConfigError(f"--gpu {text}: use GPU numbers from 0, or -1 for the CPU")
     return list(devices)
 
 
