@@ -36,17 +36,43 @@ def make_contents(folder: Path, count: int) -> List[Path]:
 
 
 def command(contents: List[Path], out: Path, args: argparse.Namespace) -> List[str]:
-    return [sys.executable, "-m", "neural_style", "--content-image", *map(str, contents),
-            "--style-image", str(ROOT / "input" / "starry_night.jpg"), "--gpu", "-1",
-            "--max-long-edge", str(args.long_edge), "--max-num-epochs", str(args.epochs),
-            "--stop-eps", "1e-9", "--save-epochs", "0", "--output-dir", str(out), "--seed", "0",
-            "-q", "--output-template", "{content}.jpg"]
+    return [
+        sys.executable,
+        "-m",
+        "neural_style",
+        "--content-image",
+        *map(str, contents),
+        "--style-image",
+        str(ROOT / "input" / "starry_night.jpg"),
+        "--gpu",
+        "-1",
+        "--max-long-edge",
+        str(args.long_edge),
+        "--max-num-epochs",
+        str(args.epochs),
+        "--stop-eps",
+        "1e-9",
+        "--save-epochs",
+        "0",
+        "--output-dir",
+        str(out),
+        "--seed",
+        "0",
+        "-q",
+        "--output-template",
+        "{content}.jpg",
+    ]
 
 
 def timed(cmd: List[str]) -> float:
     started = time.perf_counter()
-    subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL,
-                   env={**os.environ, "PYTHONPATH": str(ROOT)})
+    subprocess.run(
+        cmd,
+        check=True,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     return time.perf_counter() - started
 
 
@@ -60,9 +86,13 @@ def main() -> int:
         folder = Path(tmp)
         contents = make_contents(folder, args.images)
         batch = timed(command(contents, folder / "batch", args))
-        separate = sum(timed(command([c], folder / f"one{i}", args)) for i, c in enumerate(contents))
-    print(f"{args.images} images x 1 style, long edge {args.long_edge}, {args.epochs} epochs each, "
-          f"{os.cpu_count()} cores")
+        separate = sum(
+            timed(command([c], folder / f"one{i}", args)) for i, c in enumerate(contents)
+        )
+    print(
+        f"{args.images} images x 1 style, long edge {args.long_edge}, {args.epochs} epochs each, "
+        f"{os.cpu_count()} cores"
+    )
     print(f"one batch process:    {batch:7.1f} s")
     print(f"{args.images} separate processes: {separate:7.1f} s")
     print(f"throughput ratio:     {separate / batch:7.2f}x (target >= 1.5x)")

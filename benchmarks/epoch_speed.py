@@ -51,13 +51,25 @@ def _setup(size: str, epochs: int) -> Tuple[Any, Tuple[int, int], Any, Any, Any]
     except WeightsError:
         real = False
     rng = np.random.default_rng(0)
-    weights = None if real else {k: rng.standard_normal(s).astype(np.float32) * 0.01
-                                 for k, s in VGG19.param_shapes().items()}
+    weights = (
+        None
+        if real
+        else {
+            k: rng.standard_normal(s).astype(np.float32) * 0.01
+            for k, s in VGG19.param_shapes().items()
+        }
+    )
     stylizer = Stylizer(weights, gpu=-1)
     content = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
     style = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
-    cfg = Config(max_long_edge=max(w, h), max_num_epochs=epochs + 1, stop_eps=1e-12,
-                 save_epochs=0, denoise="none", seed=0)
+    cfg = Config(
+        max_long_edge=max(w, h),
+        max_num_epochs=epochs + 1,
+        stop_eps=1e-12,
+        save_epochs=0,
+        denoise="none",
+        seed=0,
+    )
     return stylizer, (h, w), cfg, (content, style), real
 
 
@@ -104,8 +116,11 @@ def loop_epochs(stylizer: Any, shape: Tuple[int, int], cfg: Any, epochs: int) ->
     from neural_style.engine.optimise import optimise
 
     stamps: List[float] = [time.perf_counter()]
-    optimise(stylizer.graph(shape, cfg), cfg.replace(max_num_epochs=epochs + 1),
-             lambda info, image: stamps.append(time.perf_counter()))
+    optimise(
+        stylizer.graph(shape, cfg),
+        cfg.replace(max_num_epochs=epochs + 1),
+        lambda info, image: stamps.append(time.perf_counter()),
+    )
     return [b - a for a, b in zip(stamps[1:], stamps[2:])]  # the block's first epoch is not timed
 
 
@@ -161,17 +176,24 @@ def profile(size: str, precision: str, epochs: int) -> str:
     cfg = cfg.replace(precision=precision)
     stylizer.stylize(content, style, cfg.replace(max_num_epochs=2))
     report = []
-    for name, step in (("epoch graph", graph_step(stylizer, shape, cfg)),
-                       ("bare network", bare_step(stylizer, shape, cfg))):
+    for name, step in (
+        ("epoch graph", graph_step(stylizer, shape, cfg)),
+        ("bare network", bare_step(stylizer, shape, cfg)),
+    ):
         step()
-        mx.profiler.set_config(profile_all=True, aggregate_stats=True,
-                               filename=f"/tmp/epoch_speed_profile_{os.getpid()}.json")
+        mx.profiler.set_config(
+            profile_all=True,
+            aggregate_stats=True,
+            filename=f"/tmp/epoch_speed_profile_{os.getpid()}.json",
+        )
         mx.profiler.set_state("run")
         total = sum(step() for _ in range(epochs))
         mx.profiler.set_state("stop")
         table = mx.profiler.dumps(reset=True, sort_by="total", ascending=False)
-        report.append(f"== {name}, {precision}, {size}: {total / epochs:.3f} s per pass\n"
-                      + table[table.index("operator"):])
+        report.append(
+            f"== {name}, {precision}, {size}: {total / epochs:.3f} s per pass\n"
+            + table[table.index("operator") :]
+        )
     return "\n".join(report)
 
 
@@ -180,11 +202,18 @@ def cpu_line() -> str:
 
     flags = cpu_flags()
     shown = " ".join(f for f in SHOWN_FLAGS if f in flags) or "none of " + ",".join(SHOWN_FLAGS)
-    model = next((line.split(":", 1)[1].strip() for line in
-                  Path("/proc/cpuinfo").read_text(errors="replace").splitlines()
-                  if line.startswith("model name")), platform.processor())
-    return (f"cpu: {model}; flags: {shown}; DNNL_MAX_CPU_ISA="
-            f"{os.environ.get('DNNL_MAX_CPU_ISA', 'unset')}")
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text(errors="replace").splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    return (
+        f"cpu: {model}; flags: {shown}; DNNL_MAX_CPU_ISA="
+        f"{os.environ.get('DNNL_MAX_CPU_ISA', 'unset')}"
+    )
 
 
 def _child(*args: str) -> Dict[str, Any]:
@@ -212,15 +241,19 @@ def main() -> int:
         return 0
     import neural_style._mxnet  # noqa: F401  (sets DNNL_MAX_CPU_ISA as the runs will see it)
 
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
-          f"{platform.python_version()}, OMP_NUM_THREADS="
-          f"{os.environ.get('OMP_NUM_THREADS', 'unset (all usable cores)')}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}, OMP_NUM_THREADS="
+        f"{os.environ.get('OMP_NUM_THREADS', 'unset (all usable cores)')}"
+    )
     print(cpu_line())
     if args.profile:
         print(profile(args.profile, args.precision, args.epochs))
         return 0
-    print(f"{'size':>9} {'precision':>9} {'epoch s':>8} {'bare f+b s':>10} {'ratio':>6} "
-          f"{'graph f+b s':>11} {'ratio':>6} {'vs fp32':>7} {'noise':>6} {'peak RSS MB':>11}")
+    print(
+        f"{'size':>9} {'precision':>9} {'epoch s':>8} {'bare f+b s':>10} {'ratio':>6} "
+        f"{'graph f+b s':>11} {'ratio':>6} {'vs fp32':>7} {'noise':>6} {'peak RSS MB':>11}"
+    )
     for size in args.sizes:
         r = _child("--time", size, "--epochs", str(args.epochs), "--rounds", str(args.rounds))
         for name in ("fp32", "auto"):
@@ -228,13 +261,17 @@ def main() -> int:
             epoch, bare, graph = r[f"{name}_epoch"], r[f"{name}_bare"], r[f"{name}_graph"]
             noise = max(r[f"{name}_{k}_noise"] for k in ("epoch", "bare", "graph"))
             label = name if name == "fp32" else f"auto={r['auto'].split()[0]}"
-            print(f"{size:>9} {label:>9} {epoch:8.3f} {bare:10.3f} {epoch / bare:6.2f} "
-                  f"{graph:11.3f} {epoch / graph:6.2f} {r['fp32_epoch'] / epoch:6.2f}x "
-                  f"{noise:6.0%} {rss:11.0f}" + ("" if r["real_weights"] else "  (random weights)"))
+            print(
+                f"{size:>9} {label:>9} {epoch:8.3f} {bare:10.3f} {epoch / bare:6.2f} "
+                f"{graph:11.3f} {epoch / graph:6.2f} {r['fp32_epoch'] / epoch:6.2f}x "
+                f"{noise:6.0%} {rss:11.0f}" + ("" if r["real_weights"] else "  (random weights)")
+            )
         print(f"{'':>9} auto: {r['auto']}")
-    print("bare f+b: conv1_1 ... relu5_1 alone, same precision; graph f+b: the epoch's graph "
-          "(Gram matrices and loss terms), no optimiser; vs fp32: fp32 epoch / this epoch; "
-          "noise: the largest spread of the block medians (max-min)/median")
+    print(
+        "bare f+b: conv1_1 ... relu5_1 alone, same precision; graph f+b: the epoch's graph "
+        "(Gram matrices and loss terms), no optimiser; vs fp32: fp32 epoch / this epoch; "
+        "noise: the largest spread of the block medians (max-min)/median"
+    )
     print("targets: epoch/bare <= 1.10; auto >= 1.6x fp32 at 512x384 on a CPU with avx512_bf16")
     return 0
 

@@ -50,21 +50,27 @@ LAYERS = list(STYLE_LAYERS + CONTENT_LAYERS)
 class Measures:
     """The fp32 features of images of one shape, and the per-layer relative errors."""
 
-    def __init__(self, stylizer: Stylizer, shape: Tuple[int, int], content: np.ndarray,
-                 style: np.ndarray) -> None:
+    def __init__(
+        self, stylizer: Stylizer, shape: Tuple[int, int], content: np.ndarray, style: np.ndarray
+    ) -> None:
         self.shape = (1, 3) + shape
-        self._ex = bind_image(network(stylizer.spec, LAYERS), stylizer.params, self.shape,
-                              stylizer.ctx)
+        self._ex = bind_image(
+            network(stylizer.spec, LAYERS), stylizer.params, self.shape, stylizer.ctx
+        )
         feats = self._features(content)
         self.content = feats[CONTENT_LAYERS[0]]
-        self.grams = {layer: self._gram(f) for layer, f in self._features(style).items()
-                      if layer in STYLE_LAYERS}
+        self.grams = {
+            layer: self._gram(f)
+            for layer, f in self._features(style).items()
+            if layer in STYLE_LAYERS
+        }
 
     def _features(self, rgb: np.ndarray) -> Dict[str, np.ndarray]:
         self._ex.arg_dict["data"][:] = to_network(resize(rgb, self.shape[2:]))
         self._ex.forward(is_train=False)
-        return {layer: out.asnumpy().astype(np.float64) for layer, out in
-                zip(LAYERS, self._ex.outputs)}
+        return {
+            layer: out.asnumpy().astype(np.float64) for layer, out in zip(LAYERS, self._ex.outputs)
+        }
 
     @staticmethod
     def _gram(features: np.ndarray) -> np.ndarray:
@@ -73,12 +79,16 @@ class Measures:
 
     def __call__(self, image: np.ndarray) -> Dict[str, float]:
         feats = self._features(image.astype(np.float32) / 255.0)
-        out = {f"style {layer}": float(np.linalg.norm(self._gram(feats[layer]) - target)
-                                       / np.linalg.norm(target))
-               for layer, target in self.grams.items()}
+        out = {
+            f"style {layer}": float(
+                np.linalg.norm(self._gram(feats[layer]) - target) / np.linalg.norm(target)
+            )
+            for layer, target in self.grams.items()
+        }
         c = CONTENT_LAYERS[0]
-        out[f"content {c}"] = float(np.linalg.norm(feats[c] - self.content)
-                                    / np.linalg.norm(self.content))
+        out[f"content {c}"] = float(
+            np.linalg.norm(feats[c] - self.content) / np.linalg.norm(self.content)
+        )
         return out
 
 
@@ -94,8 +104,10 @@ def main() -> int:
     stylizer = Stylizer(gpu=-1)
     content, (style,) = load_inputs(args.content, [args.style], args.edge)
     auto = stylizer.precision("auto")
-    print(f"auto: {auto}; {args.content.name} + {args.style.name} at long edge {args.edge}, "
-          f"seed {args.seed}")
+    print(
+        f"auto: {auto}; {args.content.name} + {args.style.name} at long edge {args.edge}, "
+        f"seed {args.seed}"
+    )
     perturbed = Path(tempfile.mkdtemp()) / "content_plus_noise.png"
     noise = np.random.default_rng(args.seed).integers(-1, 2, content.shape)
     save_image(np.clip(np.rint(content * 255.0) + noise, 0, 255).astype(np.uint8), perturbed)
@@ -103,20 +115,29 @@ def main() -> int:
         results: Dict[str, Tuple[Dict[str, float], float, int]] = {}
         runs = ["fp32", "auto"] + (["floor"] if args.floor else [])
         for precision in runs:
-            cfg = Config(max_long_edge=args.edge, seed=args.seed, save_epochs=0,
-                         precision="auto" if precision == "auto" else "fp32",
-                         **RECIPES[recipe])
+            cfg = Config(
+                max_long_edge=args.edge,
+                seed=args.seed,
+                save_epochs=0,
+                precision="auto" if precision == "auto" else "fp32",
+                **RECIPES[recipe],
+            )
             if precision == "floor":
-                cfg = cfg.replace(seed=args.seed + 1) if cfg.init == "noise" else \
-                    cfg.replace(init="image", init_image=str(perturbed))
+                cfg = (
+                    cfg.replace(seed=args.seed + 1)
+                    if cfg.init == "noise"
+                    else cfg.replace(init="image", init_image=str(perturbed))
+                )
             started = time.perf_counter()
             result = stylizer.stylize(content, style, cfg)
             seconds = time.perf_counter() - started
             judge = Measures(stylizer, result.image.shape[:2], content, style)
             results[precision] = (judge(result.image), seconds, result.epochs)
         (m32, s32, e32), (mlo, slo, elo) = results["fp32"], results["auto"]
-        print(f"\n{recipe} recipe: fp32 {e32} epochs in {s32:.1f} s; auto ({auto.name}) {elo} "
-              f"epochs in {slo:.1f} s: {s32 / slo:.2f}x faster to its result")
+        print(
+            f"\n{recipe} recipe: fp32 {e32} epochs in {s32:.1f} s; auto ({auto.name}) {elo} "
+            f"epochs in {slo:.1f} s: {s32 / slo:.2f}x faster to its result"
+        )
         print(f"  {'measure':<16} {'fp32':>9} {auto.name:>9} {'rel diff':>9}")
         worst: List[float] = []
         for name in m32:
@@ -127,8 +148,10 @@ def main() -> int:
         if "floor" in results:
             mfl, _, efl = results["floor"]
             floor = max(abs(mfl[n] - m32[n]) / m32[n] for n in m32)
-            print(f"  floor: fp32 perturbed ({efl} epochs) differs from fp32 by up to {floor:.2%}: "
-                  + ", ".join(f"{n.split()[-1]} {abs(mfl[n] - m32[n]) / m32[n]:.1%}" for n in m32))
+            print(
+                f"  floor: fp32 perturbed ({efl} epochs) differs from fp32 by up to {floor:.2%}: "
+                + ", ".join(f"{n.split()[-1]} {abs(mfl[n] - m32[n]) / m32[n]:.1%}" for n in m32)
+            )
     return 0
 
 

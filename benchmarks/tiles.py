@@ -52,6 +52,7 @@ def peak() -> int:
 
 # ---- children ------------------------------------------------------------------------------
 
+
 def child_model(side: int) -> Dict[str, Any]:
     """Peak RSS with a whole-image graph bound at side x side, after a forward+backward."""
     from neural_style.api import Stylizer
@@ -81,8 +82,10 @@ def measures(image: np.ndarray, content_rgb: np.ndarray, style_rgb: np.ndarray) 
     style_target = graph.targets(to_network(resize(style_rgb, shape)), "style")
     content_now = graph.targets(x, "content")
     content_target = graph.targets(to_network(resize(content_rgb, shape)), "content")
-    result = {name: float(np.linalg.norm(style_now[name] - a) / np.linalg.norm(a))
-              for name, a in style_target.items()}
+    result = {
+        name: float(np.linalg.norm(style_now[name] - a) / np.linalg.norm(a))
+        for name, a in style_target.items()
+    }
     result["style:mean"] = float(np.mean(list(result.values())))
     for name, p in content_target.items():
         result[name] = float(np.linalg.norm(content_now[name] - p) / np.linalg.norm(p))
@@ -99,21 +102,35 @@ def seam_figures(image: np.ndarray, cfg: Any, window: int) -> Dict[str, Any]:
         r, c = tiles.cuts(tiles.grid(shape, window, cfg.tile_margin, cfg.tile_overlap, sweep))
         rows, cols = rows + r, cols + c
     ratios = tiles.seam_ratios(image.astype(np.float64), rows, cols)
-    return {"boundaries": len(ratios), "seam_ratio_min": min(ratios, default=1.0),
-            "seam_ratio_max": max(ratios, default=1.0),
-            "seam_ratio_mean": float(np.mean(ratios)) if ratios else 1.0}
+    return {
+        "boundaries": len(ratios),
+        "seam_ratio_min": min(ratios, default=1.0),
+        "seam_ratio_max": max(ratios, default=1.0),
+        "seam_ratio_mean": float(np.mean(ratios)) if ratios else 1.0,
+    }
 
 
-def child_run(size: int, tile: Any, epochs: int, sweeps: int, scales: int, out: str,
-              optimizer: str) -> Dict[str, Any]:
+def child_run(
+    size: int, tile: Any, epochs: int, sweeps: int, scales: int, out: str, optimizer: str
+) -> Dict[str, Any]:
     from neural_style.api import Stylizer
     from neural_style.config import Config
     from neural_style.io.images import save_image
 
-    cfg = Config(max_long_edge=size, tile=tile, max_num_epochs=epochs, tile_sweeps=sweeps,
-                 scales=scales, start_long_edge=512 if scales > 1 else None,
-                 optimizer=optimizer, init="content", seed=0, save_epochs=0, stop_eps=1e-9,
-                 denoise="none")
+    cfg = Config(
+        max_long_edge=size,
+        tile=tile,
+        max_num_epochs=epochs,
+        tile_sweeps=sweeps,
+        scales=scales,
+        start_long_edge=512 if scales > 1 else None,
+        optimizer=optimizer,
+        init="content",
+        seed=0,
+        save_epochs=0,
+        stop_eps=1e-9,
+        denoise="none",
+    )
     times: Dict[str, float] = {}
     last = {"t": time.perf_counter(), "scale": -1}
 
@@ -123,24 +140,35 @@ def child_run(size: int, tile: Any, epochs: int, sweeps: int, scales: int, out: 
         times[key] = times.get(key, 0.0) + (now - last["t"])
         last["t"] = now
         if info.tiles:
-            sys.stderr.write(f"scale {info.scale} sweep {info.sweep}/{info.sweeps} tile "
-                             f"{info.tile}/{info.tiles} epoch {info.epoch} eta {info.eta:.0f}s\n")
+            sys.stderr.write(
+                f"scale {info.scale} sweep {info.sweep}/{info.sweeps} tile "
+                f"{info.tile}/{info.tiles} epoch {info.epoch} eta {info.eta:.0f}s\n"
+            )
 
     stylizer = Stylizer()
     started = time.perf_counter()
     result = stylizer.stylize(CONTENT, STYLE, cfg, on_epoch)
     seconds = time.perf_counter() - started
     save_image(result.image, Path(out))
-    report: Dict[str, Any] = {"size": f"{result.image.shape[1]}x{result.image.shape[0]}",
-                              "tile": tile, "epochs_per_scale": epochs, "sweeps": sweeps,
-                              "scales": scales, "optimizer": optimizer, "seconds": seconds,
-                              "scale_seconds": times, "peak_rss": peak(), "output": out}
+    report: Dict[str, Any] = {
+        "size": f"{result.image.shape[1]}x{result.image.shape[0]}",
+        "tile": tile,
+        "epochs_per_scale": epochs,
+        "sweeps": sweeps,
+        "scales": scales,
+        "optimizer": optimizer,
+        "seconds": seconds,
+        "scale_seconds": times,
+        "peak_rss": peak(),
+        "output": out,
+    }
     if tile is not None:
         report.update(seam_figures(result.image, cfg, tile))
     return report
 
 
 # ---- the parent ----------------------------------------------------------------------------
+
 
 def spawn(*args: Any) -> Dict[str, Any]:
     cmd = [sys.executable, __file__, "child", *map(str, args)]
@@ -152,10 +180,12 @@ def spawn(*args: Any) -> Dict[str, Any]:
 
 def model() -> None:
     a, b = spawn("model", 256), spawn("model", 512)
-    per_pixel = (b["peak"] - a["peak"]) / (512 ** 2 - 256 ** 2)
-    base = a["peak"] - per_pixel * 256 ** 2
-    print(f"weights loaded: {a['base'] / 2**20:.0f} MB; bound 256^2: {a['peak'] / 2**20:.0f} MB; "
-          f"512^2: {b['peak'] / 2**20:.0f} MB")
+    per_pixel = (b["peak"] - a["peak"]) / (512**2 - 256**2)
+    base = a["peak"] - per_pixel * 256**2
+    print(
+        f"weights loaded: {a['base'] / 2**20:.0f} MB; bound 256^2: {a['peak'] / 2**20:.0f} MB; "
+        f"512^2: {b['peak'] / 2**20:.0f} MB"
+    )
     print(f"model: bytes = {base / 2**20:.0f} MB + {per_pixel:.0f} B x pixels")
 
 
@@ -174,8 +204,10 @@ def quality(epochs: int, tile: int, optimizer: str) -> None:
     pixels = 1024 * 768
     w_cost = whole["scale_seconds"]["scale1"] / (epochs * pixels)
     t_cost = tiled["scale_seconds"]["scale1"] / (epochs * pixels)
-    print(f"cost per output pixel per epoch at 1024x768: untiled {w_cost * 1e6:.2f} us, tiled "
-          f"{t_cost * 1e6:.2f} us: ratio {t_cost / w_cost:.2f} (target <= 1.3)")
+    print(
+        f"cost per output pixel per epoch at 1024x768: untiled {w_cost * 1e6:.2f} us, tiled "
+        f"{t_cost * 1e6:.2f} us: ratio {t_cost / w_cost:.2f} (target <= 1.3)"
+    )
     for key in whole["measures"]:
         u, t = whole["measures"][key], tiled["measures"][key]
         print(f"  {key:16s} untiled {u:.4f}  tiled {t:.4f}  ({(t / u - 1) * 100:+.1f}%)")
@@ -188,8 +220,19 @@ def main() -> None:
             print(json.dumps(child_model(int(args[0]))))
         else:
             tile = None if args[1] == "none" else int(args[1])
-            print(json.dumps(child_run(int(args[0]), tile, int(args[2]), int(args[3]),
-                                       int(args[4]), args[5], args[6])))
+            print(
+                json.dumps(
+                    child_run(
+                        int(args[0]),
+                        tile,
+                        int(args[2]),
+                        int(args[3]),
+                        int(args[4]),
+                        args[5],
+                        args[6],
+                    )
+                )
+            )
         return
     parser = argparse.ArgumentParser()
     parser.add_argument("what", choices=("model", "quality", "run"))
@@ -210,9 +253,11 @@ def main() -> None:
         out.parent.mkdir(parents=True, exist_ok=True)
         r = spawn("run", ns.size, ns.tile, ns.epochs, ns.sweeps, ns.scales, out, ns.optimizer)
         print(json.dumps(r))
-        print(f"{r['size']}: peak RSS {r['peak_rss'] / 2**30:.2f} GB in {r['seconds']:.0f} s; "
-              f"seams: boundary/elsewhere {r.get('seam_ratio_min', 1):.2f} .. "
-              f"{r.get('seam_ratio_max', 1):.2f}")
+        print(
+            f"{r['size']}: peak RSS {r['peak_rss'] / 2**30:.2f} GB in {r['seconds']:.0f} s; "
+            f"seams: boundary/elsewhere {r.get('seam_ratio_min', 1):.2f} .. "
+            f"{r.get('seam_ratio_max', 1):.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -48,17 +48,23 @@ def main() -> int:
 
     def keep(info, snapshot):  # type: ignore[no-untyped-def]
         if snapshot is not None:
-            snapshots.append((info.epoch, denoise(snapshot, "gaussian", DENOISE_DEFAULT_STRENGTH["gaussian"])))
+            snapshots.append(
+                (info.epoch, denoise(snapshot, "gaussian", DENOISE_DEFAULT_STRENGTH["gaussian"]))
+            )
 
-    result = stylizer.stylize(ROOT / "input" / "cat.jpg", ROOT / "input" / "starry_night.jpg", cfg, keep)
+    result = stylizer.stylize(
+        ROOT / "input" / "cat.jpg", ROOT / "input" / "starry_night.jpg", cfg, keep
+    )
     raw = result.image
     gauss = denoise(raw, "gaussian", DENOISE_DEFAULT_STRENGTH["gaussian"])
     tv = denoise(raw, "tv", DENOISE_DEFAULT_STRENGTH["tv"])
     save_image(gauss, OUT / "cat_starry_night.jpg")
     crop = (slice(40, 140), slice(60, 200))
     labels = ["none"] + [f"{m} {DENOISE_DEFAULT_STRENGTH[m]:g}" for m in ("gaussian", "tv")]
-    panels = [labelled(np.kron(a[crop], np.ones((2, 2, 1), np.uint8)), t)
-              for a, t in zip((raw, gauss, tv), labels)]
+    panels = [
+        labelled(np.kron(a[crop], np.ones((2, 2, 1), np.uint8)), t)
+        for a, t in zip((raw, gauss, tv), labels)
+    ]
     sheet = Image.new("RGB", (sum(p.width for p in panels) + 8, panels[0].height), "white")
     x = 0
     for p in panels:
@@ -67,8 +73,15 @@ def main() -> int:
     sheet.save(OUT / "denoise_three_ways.png")
     snapshots.append((result.epochs, gauss))
     save_image(progress_sheet(snapshots, columns=4), OUT / "progress_sheet.jpg")
-    tiles = [labelled(stylizer.stylize(ROOT / "input" / "cat.jpg", ROOT / "input" / f"{name}.jpg",
-                                       FAST).image, name) for name in STYLES]
+    tiles = [
+        labelled(
+            stylizer.stylize(
+                ROOT / "input" / "cat.jpg", ROOT / "input" / f"{name}.jpg", FAST
+            ).image,
+            name,
+        )
+        for name in STYLES
+    ]
     gallery = Image.new("RGB", (2 * tiles[0].width + 4, 2 * tiles[0].height + 4), "white")
     for n, tile in enumerate(tiles):
         gallery.paste(tile, ((n % 2) * (tile.width + 4), (n // 2) * (tile.height + 4)))

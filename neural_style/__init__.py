@@ -20,8 +20,19 @@ from .errors import (
 
 __version__ = "0.1.0"
 
-__all__ = ["Config", "ConfigError", "DeviceError", "ExitCode", "ImageError", "NeuralStyleError",
-           "StyleResult", "Stylizer", "WeightsError", "stylize", "__version__"]
+__all__ = [
+    "Config",
+    "ConfigError",
+    "DeviceError",
+    "ExitCode",
+    "ImageError",
+    "NeuralStyleError",
+    "StyleResult",
+    "Stylizer",
+    "WeightsError",
+    "stylize",
+    "__version__",
+]
 
 _LAZY = {"Stylizer", "StyleResult", "stylize"}
 

@@ -72,9 +72,11 @@ def _request_amx_permission() -> bool:
         return False
 
 
-def enable_amx(environ: MutableMapping[str, str] = os.environ,
-               flags: FrozenSet[str] = frozenset(),
-               request: Callable[[], bool] = _request_amx_permission) -> bool:
+def enable_amx(
+    environ: MutableMapping[str, str] = os.environ,
+    flags: FrozenSet[str] = frozenset(),
+    request: Callable[[], bool] = _request_amx_permission,
+) -> bool:
     """Let oneDNN use AMX for bfloat16 where the CPU has it; True if it will.
 
     MXNet 1.9.1 ships oneDNN 2.4, which leaves AMX out of its dispatch unless

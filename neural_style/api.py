@@ -64,8 +64,15 @@ ProgressCallback = Callable[[EpochInfo, Optional[np.ndarray]], None]
 #: How MXNet says it ran out of memory: its CPU allocator ("Failed to allocate CPU
 #: Memory"), C++ (std::bad_alloc), CUDA ("cudaMalloc retry failed: out of memory",
 #: cudaErrorMemoryAllocation) and cuDNN (CUDNN_STATUS_ALLOC_FAILED).
-_OOM_MARKS = ("out of memory", "bad_alloc", "cudamalloc", "memory allocation failed",
-              "failed to allocate", "cudaerrormemoryallocation", "alloc_failed")
+_OOM_MARKS = (
+    "out of memory",
+    "bad_alloc",
+    "cudamalloc",
+    "memory allocation failed",
+    "failed to allocate",
+    "cudaerrormemoryallocation",
+    "alloc_failed",
+)
 
 
 #: How many bound graphs (image shapes) a Stylizer keeps; each holds its activations.
@@ -99,9 +106,14 @@ class Stylizer:
     -1 is the CPU; N is GPU N.
     """
 
-    def __init__(self, weights: Union[None, str, os.PathLike[str], Mapping[str, np.ndarray]] = None,
-                 gpu: Optional[int] = None, *, spec: VGGSpec = VGG19,
-                 dtype: Any = np.float32) -> None:
+    def __init__(
+        self,
+        weights: Union[None, str, os.PathLike[str], Mapping[str, np.ndarray]] = None,
+        gpu: Optional[int] = None,
+        *,
+        spec: VGGSpec = VGG19,
+        dtype: Any = np.float32,
+    ) -> None:
         self.ctx = choose_context(gpu)
         self.spec, self.dtype = spec, dtype
         arrays, self.weights_id = self._read(weights)
@@ -141,27 +153,46 @@ class Stylizer:
         else:
             while len(self._graphs) >= GRAPH_CACHE_SIZE:
                 self._graphs.popitem(last=False)
-            self._graphs[key] = StyleGraph(self.spec, self._params, shape, styles, contents,
-                                           self.ctx, cfg.pooling, self.dtype,
-                                           cfg.normalize_gradients, precision=precision)
+            self._graphs[key] = StyleGraph(
+                self.spec,
+                self._params,
+                shape,
+                styles,
+                contents,
+                self.ctx,
+                cfg.pooling,
+                self.dtype,
+                cfg.normalize_gradients,
+                precision=precision,
+            )
         graph = self._graphs[key]
-        per_layer = {term_name(kind, n): w
-                     for kind, specs in (("style", cfg.style_layers), ("content", cfg.content_layers))
-                     for n, w in zip(layer_names(specs), layer_weights(specs))}
-        graph.set_weights(style=cfg.style_weight, content=cfg.content_weight, layer_weights=per_layer)
+        per_layer = {
+            term_name(kind, n): w
+            for kind, specs in (("style", cfg.style_layers), ("content", cfg.content_layers))
+            for n, w in zip(layer_names(specs), layer_weights(specs))
+        }
+        graph.set_weights(
+            style=cfg.style_weight, content=cfg.content_weight, layer_weights=per_layer
+        )
         return graph
 
     def judge(self, content: ImageInput, style: ImageInput, shape: Tuple[int, int]) -> Judge:
         """The quality measures (:mod:`neural_style.engine.measures`) for outputs of
         ``shape`` (H, W) made from ``content`` and ``style`` (paths or arrays)."""
-        features = mxnet_features(self.spec, self._params, self.ctx,
-                                  MEASURE_STYLE_LAYERS + (CONTENT_LAYER,))
+        features = mxnet_features(
+            self.spec, self._params, self.ctx, MEASURE_STYLE_LAYERS + (CONTENT_LAYER,)
+        )
         style_rgb = load_rgb(style, max(shape))
         return Judge(features, load_rgb(content, shape=shape), style_rgb, shape)
 
-    def stylize(self, content: ImageInput, style: Union[ImageInput, Sequence[ImageInput]],
-                config: Optional[Config] = None, callback: Optional[ProgressCallback] = None,
-                style_cache: Optional[StyleCache] = None) -> StyleResult:
+    def stylize(
+        self,
+        content: ImageInput,
+        style: Union[ImageInput, Sequence[ImageInput]],
+        config: Optional[Config] = None,
+        callback: Optional[ProgressCallback] = None,
+        style_cache: Optional[StyleCache] = None,
+    ) -> StyleResult:
         """Paint ``content`` in the style of ``style`` (paths or (H, W, 3) arrays; a list
         of them blends several styles).
 
@@ -183,43 +214,72 @@ class Stylizer:
             window = tiling.tile_edge(cfg, shape, self.spec, self.dtype)
             with self._memory_guard(shape, cfg, "max_long_edge", edge):
                 if window is not None:
-                    x, outcome = self._tiled(x, target, style_rgbs, window, run_cfg, callback,
-                                             cache, epochs, scale)
+                    x, outcome = self._tiled(
+                        x, target, style_rgbs, window, run_cfg, callback, cache, epochs, scale
+                    )
                 else:
                     grams = self._style_targets(style_rgbs, shape, cfg, cache)
                     graph = self.graph(shape, cfg)
                     graph.set_targets(grams, to_network(target))
-                    graph.data[:] = start_image(cfg, to_network(target)) if x is None else \
-                        resize_network(x, shape)
-                    outcome = optimise(graph, run_cfg, _snapshotting(cfg, callback, target),
-                                       first_epoch=epochs, scale=scale)
+                    graph.data[:] = (
+                        start_image(cfg, to_network(target))
+                        if x is None
+                        else resize_network(x, shape)
+                    )
+                    outcome = optimise(
+                        graph,
+                        run_cfg,
+                        _snapshotting(cfg, callback, target),
+                        first_epoch=epochs,
+                        scale=scale,
+                    )
                     x = graph.data.asnumpy()
             epochs += outcome.epochs
             if outcome.reason in (StopReason.INTERRUPTED, StopReason.DIVERGED):
                 break
         assert outcome is not None and x is not None
         image = finish(x, cfg, target)
-        return StyleResult(image, epochs, outcome.reason, outcome.eps, outcome.terms,
-                           time.perf_counter() - started)
+        return StyleResult(
+            image, epochs, outcome.reason, outcome.eps, outcome.terms, time.perf_counter() - started
+        )
 
-    def _tiled(self, x: Optional[np.ndarray], content: np.ndarray, style_rgbs: Sequence[np.ndarray],
-               window: int, cfg: Config, callback: Optional[ProgressCallback], cache: StyleCache,
-               first_epoch: int, scale: int) -> Tuple[np.ndarray, LoopOutcome]:
+    def _tiled(
+        self,
+        x: Optional[np.ndarray],
+        content: np.ndarray,
+        style_rgbs: Sequence[np.ndarray],
+        window: int,
+        cfg: Config,
+        callback: Optional[ProgressCallback],
+        cache: StyleCache,
+        first_epoch: int,
+        scale: int,
+    ) -> Tuple[np.ndarray, LoopOutcome]:
         """One size refined in tiles of ``window`` pixels (see :mod:`.engine.tiled`); only the
         tile's graph is kept, so memory is bounded by the tile."""
         shape = (content.shape[0], content.shape[1])
         self.release_graphs()
         start = start_image(cfg, to_network(content)) if x is None else resize_network(x, shape)
         del x
-        grams = self._style_targets(style_rgbs, shape, cfg, cache,
-                                    lambda sx: tiling.tiled_grams(self, cfg, window, sx))
+        grams = self._style_targets(
+            style_rgbs, shape, cfg, cache, lambda sx: tiling.tiled_grams(self, cfg, window, sx)
+        )
 
         def on_tile(info: EpochInfo, canvas: Optional[np.ndarray]) -> None:
             assert callback is not None
             callback(info, None if canvas is None else finish(canvas, cfg, content))
 
-        run = tiling.TiledScale(self, content, grams, start, window, cfg,
-                                on_tile if callback is not None else None, first_epoch, scale)
+        run = tiling.TiledScale(
+            self,
+            content,
+            grams,
+            start,
+            window,
+            cfg,
+            on_tile if callback is not None else None,
+            first_epoch,
+            scale,
+        )
         outcome = run.run()
         self.release_graphs()
         return run.canvas, outcome
@@ -233,10 +293,14 @@ class Stylizer:
         """The network's weights on the device (shared by every bound graph)."""
         return self._params
 
-    def _style_targets(self, style_rgbs: Sequence[np.ndarray], shape: Tuple[int, int],
-                       cfg: Config, cache: StyleCache,
-                       grams_of: Optional[Callable[[np.ndarray], List[np.ndarray]]] = None,
-                       ) -> List[np.ndarray]:
+    def _style_targets(
+        self,
+        style_rgbs: Sequence[np.ndarray],
+        shape: Tuple[int, int],
+        cfg: Config,
+        cache: StyleCache,
+        grams_of: Optional[Callable[[np.ndarray], List[np.ndarray]]] = None,
+    ) -> List[np.ndarray]:
         """The Gram targets for an output of ``shape``: each style's, blended.
 
         With --style-scale the style keeps its aspect ratio and has its own size; its Gram
@@ -248,17 +312,28 @@ class Stylizer:
         out_positions = positions(self.spec, shape, layers, cfg.pooling)
         total: Optional[List[np.ndarray]] = None
         for weight, rgb in zip(blend, style_rgbs):
-            style_shape = shape if cfg.style_scale is None else \
-                fit_long_edge((rgb.shape[0], rgb.shape[1]),
-                              max(MIN_EDGE, round(cfg.style_scale * max(shape))))
+            style_shape = (
+                shape
+                if cfg.style_scale is None
+                else fit_long_edge(
+                    (rgb.shape[0], rgb.shape[1]), max(MIN_EDGE, round(cfg.style_scale * max(shape)))
+                )
+            )
             style_x = to_network(resize(rgb, style_shape))
-            key = style_key(style_x, layers, cfg.pooling, self.weights_id,
-                            self.precision(cfg.precision).name)
+            key = style_key(
+                style_x, layers, cfg.pooling, self.weights_id, self.precision(cfg.precision).name
+            )
             # A graph is bound at the style's shape only when the targets are not cached.
-            compute = functools.partial(grams_of, style_x) if grams_of is not None else \
-                functools.partial(self._compute_style_targets, style_shape, style_x, cfg)
-            knob = ("style_scale", cfg.style_scale) if cfg.style_scale is not None else \
-                ("max_long_edge", max(shape))
+            compute = (
+                functools.partial(grams_of, style_x)
+                if grams_of is not None
+                else functools.partial(self._compute_style_targets, style_shape, style_x, cfg)
+            )
+            knob = (
+                ("style_scale", cfg.style_scale)
+                if cfg.style_scale is not None
+                else ("max_long_edge", max(shape))
+            )
             with self._memory_guard(style_shape, cfg, *knob):
                 grams = cache.get_or_compute(key, compute)
             style_positions = positions(self.spec, style_shape, layers, cfg.pooling)
@@ -268,13 +343,18 @@ class Stylizer:
         assert total is not None
         return total
 
-    def _compute_style_targets(self, shape: Tuple[int, int], style_x: np.ndarray, cfg: Config,
-                               ) -> List[np.ndarray]:
+    def _compute_style_targets(
+        self,
+        shape: Tuple[int, int],
+        style_x: np.ndarray,
+        cfg: Config,
+    ) -> List[np.ndarray]:
         return self.graph(shape, cfg).style_targets(style_x)
 
     @contextlib.contextmanager
-    def _memory_guard(self, shape: Tuple[int, int], cfg: Config, knob: str,
-                      value: Any) -> Iterator[None]:
+    def _memory_guard(
+        self, shape: Tuple[int, int], cfg: Config, knob: str, value: Any
+    ) -> Iterator[None]:
         """Out of memory on the device becomes a :class:`DeviceError` that says the size
         tried and what to lower: ``knob`` is the setting that made this size
         (``max_long_edge`` for the output, ``style_scale`` for a style image)."""
@@ -290,25 +370,39 @@ class Stylizer:
             with contextlib.suppress(mx.base.MXNetError):
                 mx.nd.waitall()
             available = available_memory(self.ctx, self._base_size)
-            rate = bytes_per_pixel(self.spec, layer_names(cfg.style_layers)
-                                   + layer_names(cfg.content_layers), np.dtype(self.dtype).itemsize)
-            raise DeviceError(out_of_memory(self.ctx, shape, knob, value, available,
-                                            rate)) from None
+            rate = bytes_per_pixel(
+                self.spec,
+                layer_names(cfg.style_layers) + layer_names(cfg.content_layers),
+                np.dtype(self.dtype).itemsize,
+            )
+            raise DeviceError(
+                out_of_memory(self.ctx, shape, knob, value, available, rate)
+            ) from None
 
 
-def out_of_memory(ctx: Any, shape: Tuple[int, int], knob: str, value: Any,
-                  available: Optional[int], per_pixel: float) -> str:
+def out_of_memory(
+    ctx: Any,
+    shape: Tuple[int, int],
+    knob: str,
+    value: Any,
+    available: Optional[int],
+    per_pixel: float,
+) -> str:
     """The message for running out of memory at ``shape``, with a setting that fits in
     ``available`` bytes beyond the process without a graph (if known); ``per_pixel``:
     the graph's bytes per pixel (:mod:`engine.memory`'s measured figure)."""
     h, w = shape
     edge = fitting_edge(shape, available, per_pixel)
-    tried = f"out of memory on {ctx} at {w}x{h} pixels (the graph needs about " \
-            f"{format_size(per_pixel * h * w)})"
+    tried = (
+        f"out of memory on {ctx} at {w}x{h} pixels (the graph needs about "
+        f"{format_size(per_pixel * h * w)})"
+    )
     if knob == "style_scale" and value is not None:
         factor = edge / max(shape)
-        return (f"{tried} for a style image at --style-scale {value:g}; try --style-scale "
-                f"{max(0.01, math.floor(value * factor * 100) / 100):g}")
+        return (
+            f"{tried} for a style image at --style-scale {value:g}; try --style-scale "
+            f"{max(0.01, math.floor(value * factor * 100) / 100):g}"
+        )
     return f"{tried}; try --max-long-edge {max(MIN_EDGE, min(edge, int(value) - 1))}"
 
 
@@ -394,8 +488,9 @@ def blend_weights(count: int, weights: Optional[Sequence[float]]) -> List[float]
     if weights is None:
         return [1.0 / count] * count
     if len(weights) != count:
-        raise ConfigError(f"{len(weights)} weights for {count} style images",
-                          field="style_blend_weights")
+        raise ConfigError(
+            f"{len(weights)} weights for {count} style images", field="style_blend_weights"
+        )
     total = float(sum(weights))
     return [w / total for w in weights]
 
@@ -408,8 +503,11 @@ def finish(x: np.ndarray, cfg: Config, content_rgb: np.ndarray) -> np.ndarray:
     return denoise(image, cfg.denoise, cfg.denoise_strength)
 
 
-def _snapshotting(cfg: Config, callback: Optional[ProgressCallback], content_rgb: np.ndarray,
-                  ) -> Optional[Callable[[EpochInfo, NDArray], None]]:
+def _snapshotting(
+    cfg: Config,
+    callback: Optional[ProgressCallback],
+    content_rgb: np.ndarray,
+) -> Optional[Callable[[EpochInfo, NDArray], None]]:
     if callback is None:
         return None
 
@@ -419,8 +517,14 @@ def _snapshotting(cfg: Config, callback: Optional[ProgressCallback], content_rgb
     return on_epoch
 
 
-def stylize(content: ImageInput, style: ImageInput, config: Optional[Config] = None, *,
-            weights: Any = None, gpu: Optional[int] = None,
-            callback: Optional[ProgressCallback] = None) -> StyleResult:
+def stylize(
+    content: ImageInput,
+    style: ImageInput,
+    config: Optional[Config] = None,
+    *,
+    weights: Any = None,
+    gpu: Optional[int] = None,
+    callback: Optional[ProgressCallback] = None,
+) -> StyleResult:
     """One-shot :meth:`Stylizer.stylize`; use a :class:`Stylizer` for several images."""
     return Stylizer(weights, gpu).stylize(content, style, config, callback)

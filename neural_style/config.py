@@ -59,8 +59,9 @@ def layer_weights(specs: Tuple[str, ...], field: str = "style_layers") -> Tuple[
         try:
             out.append(float(weight) if weight else 1.0)
         except ValueError:
-            raise ConfigError(f"layer {spec!r}: the weight after ':' must be a number",
-                              field=field) from None
+            raise ConfigError(
+                f"layer {spec!r}: the weight after ':' must be a number", field=field
+            ) from None
     return tuple(out)
 
 
@@ -106,10 +107,10 @@ def _number(value: Any) -> str:
 #: The largest long edge of any image the network sees (output or style). MXNet 1.x as
 #: published on PyPI is built without USE_INT64_TENSOR_SIZE: no tensor may hold 2**31
 #: elements or more, and relu1_1's (1, 64, H, W) is the largest, so H*W <= 2**31 / 64.
-MAX_LONG_EDGE = math.isqrt((2 ** 31 - 1) // 64)  # 5792
+MAX_LONG_EDGE = math.isqrt((2**31 - 1) // 64)  # 5792
 #: The largest long edge optimised in tiles (--tile, --max-memory): each tile is a graph of
 #: at most MAX_LONG_EDGE, and the whole image (3 x H x W values) stays under 2**31 too.
-MAX_TILED_EDGE = math.isqrt((2 ** 31 - 1) // 3)  # 26754
+MAX_TILED_EDGE = math.isqrt((2**31 - 1) // 3)  # 26754
 
 #: Content, style, TV, blend and per-layer weights. Each weight multiplies its term's
 #: gradient in float32 (largest value 3.4e38). Measured with the real VGG19 at 600 px
@@ -129,24 +130,24 @@ RANGES: Dict[str, Range] = {
     "tv_weight": WEIGHT,
     # An epoch takes milliseconds at the least: 10**6 of them is days (and scipy's L-BFGS-B
     # counts iterations in a C int).
-    "max_num_epochs": Range(1, 10 ** 6),
+    "max_num_epochs": Range(1, 10**6),
     "max_long_edge": Range(MIN_EDGE, MAX_TILED_EDGE),  # MAX_LONG_EDGE unless tiled
     # MXNet's FactorScheduler never lowers a rate below 1e-8 (its stop_factor_lr), so a
     # smaller one would jump up to it at the first decrease; above 1e4 a step crosses the
     # 0-255 pixel range many times over (Adam's steps are about lr per pixel value).
     "lr": Range(1e-8, 1e4),
-    "lr_sched_delay": Range(1, 10 ** 6),
+    "lr_sched_delay": Range(1, 10**6),
     "lr_sched_factor": Range(0.0, 1.0, low_open=True),
-    "save_epochs": Range(0, 10 ** 6),
+    "save_epochs": Range(0, 10**6),
     # Gaussian sigma in pixels (scipy's kernel is 8 sigma wide: 100 already blurs any image
     # to its mean colour, and the time grows with sigma) or Chambolle's TV weight.
     "remove_noise": Range(0.0, 100.0),
-    "seed": Range(0, 2 ** 32 - 1),  # numpy's seeds: non-negative, 32 bits as RandomState's
+    "seed": Range(0, 2**32 - 1),  # numpy's seeds: non-negative, 32 bits as RandomState's
     # 16 scales are two per octave from MIN_EDGE to MAX_LONG_EDGE.
     "scales": Range(1, 16),
     "start_long_edge": Range(MIN_EDGE, MAX_TILED_EDGE),
     "average_decay": Range(0.0, 1.0, high_open=True),
-    "stop_window": Range(1, 10 ** 6),
+    "stop_window": Range(1, 10**6),
     "style_blend_weights": WEIGHT,
     # Times the output's long edge: the style image is then at most MAX_LONG_EDGE long
     # (checked against max_long_edge too); a tiny one is raised to MIN_EDGE.
@@ -158,9 +159,8 @@ RANGES: Dict[str, Range] = {
     "tile_overlap": Range(0, 1024),
     "tile_sweeps": Range(1, 100),  # each sweep gets max_num_epochs / N epochs
     # 16 MiB is less than the smallest graph; 1 PiB more than any machine has.
-    "max_memory": Range(2 ** 24, 2 ** 50),
+    "max_memory": Range(2**24, 2**50),
 }
-
 
 
 def _listed(helps: Mapping[str, str]) -> str:
@@ -178,74 +178,138 @@ def _opt(default: Any, help: str, **cli: Any) -> Any:
 class Config:
     """How to stylize: every tunable of the algorithm and of its outputs."""
 
-    model: str = _opt("vgg19", "the pretrained network (vgg19; 'vgg' is accepted)",
-                      choices=tuple(MODEL_ALIASES))
+    model: str = _opt(
+        "vgg19", "the pretrained network (vgg19; 'vgg' is accepted)", choices=tuple(MODEL_ALIASES)
+    )
     stop_eps: float = _opt(0.005, "stop when the relative change of the image is below this")
     content_weight: float = _opt(10.0, "weight of the content loss")
     style_weight: float = _opt(1.0, "weight of the style loss")
     tv_weight: float = _opt(0.01, "weight of the total-variation smoothing (0 disables)")
     max_num_epochs: int = _opt(1000, "the maximal number of epochs (updates)")
     max_long_edge: int = _opt(600, "resize the content image so its long edge is this many pixels")
-    lr: Optional[float] = _opt(None, "the initial learning rate (default: " + ", ".join(
-        f"{name} {o.default_lr:g}" for name, o in OPTIMISERS.items() if o.mxnet) + ")")
+    lr: Optional[float] = _opt(
+        None,
+        "the initial learning rate (default: "
+        + ", ".join(f"{name} {o.default_lr:g}" for name, o in OPTIMISERS.items() if o.mxnet)
+        + ")",
+    )
     lr_sched_delay: int = _opt(75, "epochs between learning-rate decreases")
     lr_sched_factor: float = _opt(0.9, "factor the learning rate is multiplied by on schedule")
     save_epochs: int = _opt(50, "save a snapshot every N epochs (0: none)")
-    output_dir: str = _opt("output/", "folder for snapshots (e_<epoch>.jpg) and the default output",
-                           aliases=("--output_dir",), metavar="DIR")
-    denoise: str = _opt("gaussian", "denoising filter for snapshots and the final image",
-                        choices=tuple(DENOISERS))
+    output_dir: str = _opt(
+        "output/",
+        "folder for snapshots (e_<epoch>.jpg) and the default output",
+        aliases=("--output_dir",),
+        metavar="DIR",
+    )
+    denoise: str = _opt(
+        "gaussian", "denoising filter for snapshots and the final image", choices=tuple(DENOISERS)
+    )
     remove_noise: Optional[float] = _opt(
-        None, "denoising strength: Gaussian sigma in pixels, or TV weight "
-        "(default: %s)" % ", ".join(f"{k} {d.default_strength:g}" for k, d in DENOISERS.items()
-                                    if d.default_strength))
+        None,
+        "denoising strength: Gaussian sigma in pixels, or TV weight "
+        "(default: %s)"
+        % ", ".join(
+            f"{k} {d.default_strength:g}" for k, d in DENOISERS.items() if d.default_strength
+        ),
+    )
     seed: Optional[int] = _opt(None, "random seed for the starting noise (default: random)")
-    optimizer: str = _opt("nag", _listed({name: o.help for name, o in OPTIMISERS.items()}),
-                          choices=tuple(OPTIMISERS))
-    init: str = _opt("noise", "start from white noise (the example), the content image, or "
-                     "--init-image", choices=INITS)
+    optimizer: str = _opt(
+        "nag", _listed({name: o.help for name, o in OPTIMISERS.items()}), choices=tuple(OPTIMISERS)
+    )
+    init: str = _opt(
+        "noise",
+        "start from white noise (the example), the content image, or --init-image",
+        choices=INITS,
+    )
     init_image: Optional[str] = _opt(None, "the starting image for --init image", metavar="PATH")
-    scales: int = _opt(1, "optimise at this many sizes, smallest first, each warm-starting the "
-                       "next, up to --max-long-edge; each with its own --max-num-epochs")
-    start_long_edge: Optional[int] = _opt(None, "the long edge of the first scale (default: "
-                                          "--max-long-edge halved per extra scale)")
-    tile: Optional[int] = _opt(None, "optimise every size whose image is larger than N x N "
-                               "pixels in overlapping tiles of N x N, so memory is bounded by "
-                               "the tile, not the image (a whole-image composition comes first)")
-    max_memory: Optional[int] = _opt(None, "pick --tile from a memory budget such as 2G or "
-                                     "1500M (sizes that fit are not tiled)", parse=size,
-                                     metavar="SIZE")
-    tile_sweeps: int = _opt(2, "passes over the tiles at each tiled size, the grid shifted "
-                            "each time; each tile gets --max-num-epochs / N epochs a pass")
+    scales: int = _opt(
+        1,
+        "optimise at this many sizes, smallest first, each warm-starting the "
+        "next, up to --max-long-edge; each with its own --max-num-epochs",
+    )
+    start_long_edge: Optional[int] = _opt(
+        None, "the long edge of the first scale (default: --max-long-edge halved per extra scale)"
+    )
+    tile: Optional[int] = _opt(
+        None,
+        "optimise every size whose image is larger than N x N "
+        "pixels in overlapping tiles of N x N, so memory is bounded by "
+        "the tile, not the image (a whole-image composition comes first)",
+    )
+    max_memory: Optional[int] = _opt(
+        None,
+        "pick --tile from a memory budget such as 2G or 1500M (sizes that fit are not tiled)",
+        parse=size,
+        metavar="SIZE",
+    )
+    tile_sweeps: int = _opt(
+        2,
+        "passes over the tiles at each tiled size, the grid shifted "
+        "each time; each tile gets --max-num-epochs / N epochs a pass",
+    )
     tile_margin: int = _opt(16, "pixels of context around a tile, seen but not changed")
-    tile_overlap: int = _opt(16, "pixels over which neighbouring tiles blend, on each side "
-                             "of their boundary")
-    average_decay: float = _opt(0.0, "exponential moving average of the iterates as the result, "
-                                "with this decay, e.g. 0.9 (0: off)")
-    stop_window: int = _opt(1, "stop when the mean eps of the last K epochs is below --stop-eps "
-                            "(1: the example's rule)", metavar="K")
+    tile_overlap: int = _opt(
+        16, "pixels over which neighbouring tiles blend, on each side of their boundary"
+    )
+    average_decay: float = _opt(
+        0.0,
+        "exponential moving average of the iterates as the result, "
+        "with this decay, e.g. 0.9 (0: off)",
+    )
+    stop_window: int = _opt(
+        1,
+        "stop when the mean eps of the last K epochs is below --stop-eps (1: the example's rule)",
+        metavar="K",
+    )
     style_blend_weights: Optional[Tuple[float, ...]] = _opt(
-        None, "weights of several style images given as one comma-separated --style-image, "
-        "normalised (default: equal)", parse=_floats, metavar="W1,W2")
-    style_scale: Optional[float] = _opt(None, "resize the style image to this times the output's "
-                                        "long edge, keeping its aspect (default: stretched to the "
-                                        "content's shape, as the example)")
+        None,
+        "weights of several style images given as one comma-separated --style-image, "
+        "normalised (default: equal)",
+        parse=_floats,
+        metavar="W1,W2",
+    )
+    style_scale: Optional[float] = _opt(
+        None,
+        "resize the style image to this times the output's "
+        "long edge, keeping its aspect (default: stretched to the "
+        "content's shape, as the example)",
+    )
     original_colors: bool = _opt(False, "keep the content's colours (luminance transfer in YCbCr)")
     pooling: str = _opt("avg", "pooling in VGG19: avg (the example's) or max", choices=POOLING)
-    content_layers: Tuple[str, ...] = _opt(CONTENT_LAYERS, "content layers, each with an optional "
-                                           ":weight", parse=_names, metavar="L[:W],...")
-    style_layers: Tuple[str, ...] = _opt(STYLE_LAYERS, "style layers, each with an optional "
-                                         ":weight", parse=_names, metavar="L[:W],...")
-    normalize_gradients: bool = _opt(False, "scale each loss term's gradient to unit L1 norm "
-                                     "(jcjohnson/neural-style's -normalize_gradients)")
-    precision: str = _opt("auto", "arithmetic of the network's convolutions: auto (bf16 on a CPU "
-                          "with avx512_bf16 or amx_bf16, fp16 on a GPU of compute capability "
-                          "7.0+, else fp32), fp32, bf16 or fp16; the image, its gradient, the "
-                          "Gram matrices and the loss stay fp32", choices=PRECISIONS)
-    progress_sheet: bool = _opt(False, "also write progress.jpg: the snapshots tiled in order, "
-                                "with their epochs")
-    loss_plot: bool = _opt(False, "also write loss.png: loss terms and eps per epoch (needs "
-                           "matplotlib: pip install 'neural-style[plot]')")
+    content_layers: Tuple[str, ...] = _opt(
+        CONTENT_LAYERS,
+        "content layers, each with an optional :weight",
+        parse=_names,
+        metavar="L[:W],...",
+    )
+    style_layers: Tuple[str, ...] = _opt(
+        STYLE_LAYERS,
+        "style layers, each with an optional :weight",
+        parse=_names,
+        metavar="L[:W],...",
+    )
+    normalize_gradients: bool = _opt(
+        False,
+        "scale each loss term's gradient to unit L1 norm "
+        "(jcjohnson/neural-style's -normalize_gradients)",
+    )
+    precision: str = _opt(
+        "auto",
+        "arithmetic of the network's convolutions: auto (bf16 on a CPU "
+        "with avx512_bf16 or amx_bf16, fp16 on a GPU of compute capability "
+        "7.0+, else fp32), fp32, bf16 or fp16; the image, its gradient, the "
+        "Gram matrices and the loss stay fp32",
+        choices=PRECISIONS,
+    )
+    progress_sheet: bool = _opt(
+        False, "also write progress.jpg: the snapshots tiled in order, with their epochs"
+    )
+    loss_plot: bool = _opt(
+        False,
+        "also write loss.png: loss terms and eps per epoch (needs "
+        "matplotlib: pip install 'neural-style[plot]')",
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "model", _canonical_model(self.model))
@@ -298,8 +362,9 @@ def recipe_values(recipe: str) -> Dict[str, Any]:
     try:
         return dict(RECIPES[recipe])
     except KeyError:
-        raise ConfigError(f"--recipe: unknown recipe {recipe!r}; choose from "
-                          f"{', '.join(RECIPES)}") from None
+        raise ConfigError(
+            f"--recipe: unknown recipe {recipe!r}; choose from {', '.join(RECIPES)}"
+        ) from None
 
 
 def describe_recipe(recipe: str) -> str:
@@ -339,8 +404,9 @@ def _canonical_model(name: str) -> str:
     try:
         return MODEL_ALIASES[name]
     except (KeyError, TypeError):
-        raise ConfigError(f"unknown model {name!r}; choose from {', '.join(MODEL_ALIASES)}",
-                          field="model") from None
+        raise ConfigError(
+            f"unknown model {name!r}; choose from {', '.join(MODEL_ALIASES)}", field="model"
+        ) from None
 
 
 def _require(condition: bool, field: str, message: str) -> None:
@@ -380,35 +446,58 @@ def _ranges(cfg: Config) -> None:
 
 def _together(cfg: Config) -> None:
     """Rules between fields."""
-    _require(cfg.content_weight > 0 or cfg.style_weight > 0, "style_weight",
-             "is 0 and so is `content_weight`: nothing to optimise")
-    _require(cfg.start_long_edge is None or cfg.start_long_edge <= cfg.max_long_edge,
-             "start_long_edge", f"must be at most `max_long_edge` ({cfg.max_long_edge}), "
-             f"not {cfg.start_long_edge}")
+    _require(
+        cfg.content_weight > 0 or cfg.style_weight > 0,
+        "style_weight",
+        "is 0 and so is `content_weight`: nothing to optimise",
+    )
+    _require(
+        cfg.start_long_edge is None or cfg.start_long_edge <= cfg.max_long_edge,
+        "start_long_edge",
+        f"must be at most `max_long_edge` ({cfg.max_long_edge}), not {cfg.start_long_edge}",
+    )
     tiled = cfg.tile is not None or cfg.max_memory is not None
     most = MAX_TILED_EDGE if tiled else MAX_LONG_EDGE
-    _require(cfg.max_long_edge <= most, "max_long_edge",
-             f"must be at most {MAX_LONG_EDGE} for a whole image, not {cfg.max_long_edge}; "
-             f"larger ones (up to {MAX_TILED_EDGE}) are optimised in tiles with `tile` or "
-             "`max_memory`")
+    _require(
+        cfg.max_long_edge <= most,
+        "max_long_edge",
+        f"must be at most {MAX_LONG_EDGE} for a whole image, not {cfg.max_long_edge}; "
+        f"larger ones (up to {MAX_TILED_EDGE}) are optimised in tiles with `tile` or "
+        "`max_memory`",
+    )
     if cfg.style_scale is not None:
         longest = cfg.style_scale * cfg.max_long_edge
-        _require(longest <= most, "style_scale",
-                 f"{_number(cfg.style_scale)} times `max_long_edge` ({cfg.max_long_edge}) makes "
-                 f"the style image {longest:.0f} pixels long; the most is {most} "
-                 f"(so at most {math.floor(most / cfg.max_long_edge * 100) / 100:g})")
-    _require(cfg.style_blend_weights is None or sum(cfg.style_blend_weights) > 0,
-             "style_blend_weights", "are all 0")
+        _require(
+            longest <= most,
+            "style_scale",
+            f"{_number(cfg.style_scale)} times `max_long_edge` ({cfg.max_long_edge}) makes "
+            f"the style image {longest:.0f} pixels long; the most is {most} "
+            f"(so at most {math.floor(most / cfg.max_long_edge * 100) / 100:g})",
+        )
+    _require(
+        cfg.style_blend_weights is None or sum(cfg.style_blend_weights) > 0,
+        "style_blend_weights",
+        "are all 0",
+    )
     _require(cfg.optimizer in OPTIMISERS, "optimizer", f"choose from {', '.join(OPTIMISERS)}")
     _require(cfg.init in INITS, "init", f"choose from {', '.join(INITS)}")
-    _require((cfg.init == "image") == (cfg.init_image is not None), "init_image",
-             "is used with `init`=image only; give both or neither")
+    _require(
+        (cfg.init == "image") == (cfg.init_image is not None),
+        "init_image",
+        "is used with `init`=image only; give both or neither",
+    )
     _require(cfg.pooling in POOLING, "pooling", f"choose from {', '.join(POOLING)}")
     _require(cfg.precision in PRECISIONS, "precision", f"choose from {', '.join(PRECISIONS)}")
-    _require(cfg.denoise in DENOISERS, "denoise",
-             f"unknown filter {cfg.denoise!r}; choose from {', '.join(DENOISERS)}")
-    _require(bool(cfg.style_layers) or bool(cfg.content_layers), "style_layers",
-             "no layers given (and no `content_layers`)")
+    _require(
+        cfg.denoise in DENOISERS,
+        "denoise",
+        f"unknown filter {cfg.denoise!r}; choose from {', '.join(DENOISERS)}",
+    )
+    _require(
+        bool(cfg.style_layers) or bool(cfg.content_layers),
+        "style_layers",
+        "no layers given (and no `content_layers`)",
+    )
 
 
 def _layers(cfg: Config) -> None:
@@ -421,19 +510,27 @@ def _layers(cfg: Config) -> None:
         check_layers(VGG19, layer_names(specs), name)
         for spec, weight in zip(specs, layer_weights(specs, name)):
             if not WEIGHT.contains(weight):
-                raise ConfigError(f"the weight of {spec.split(':')[0]} must be {WEIGHT}, "
-                                  f"not {_number(weight)}", field=name)
+                raise ConfigError(
+                    f"the weight of {spec.split(':')[0]} must be {WEIGHT}, not {_number(weight)}",
+                    field=name,
+                )
 
 
 def _tiles(cfg: Config) -> None:
     from .engine.tiles import ALIGN
 
     smallest = 2 * (cfg.tile_margin + cfg.tile_overlap) + ALIGN
-    _require(cfg.tile is None or cfg.tile >= max(MIN_EDGE, smallest), "tile",
-             f"must be at least {max(MIN_EDGE, smallest)} pixels (a {ALIGN}-pixel core with "
-             f"`tile_margin` and `tile_overlap` on both sides), not {cfg.tile}")
-    _require(cfg.tile is None or cfg.max_memory is None, "max_memory",
-             "give `tile` or `max_memory`, not both")
+    _require(
+        cfg.tile is None or cfg.tile >= max(MIN_EDGE, smallest),
+        "tile",
+        f"must be at least {max(MIN_EDGE, smallest)} pixels (a {ALIGN}-pixel core with "
+        f"`tile_margin` and `tile_overlap` on both sides), not {cfg.tile}",
+    )
+    _require(
+        cfg.tile is None or cfg.max_memory is None,
+        "max_memory",
+        "give `tile` or `max_memory`, not both",
+    )
 
 
 _CHECKS = (_types, _ranges, _together, _layers, _tiles)

@@ -58,8 +58,9 @@ def write_keras_h5(weights: Weights, path: Path, spec: VGGSpec = VGG19) -> Path:
     return path
 
 
-def write_image(path: Path, size: Tuple[int, int] = (48, 32), seed: int = 0,
-                mode: str = "RGB") -> Path:
+def write_image(
+    path: Path, size: Tuple[int, int] = (48, 32), seed: int = 0, mode: str = "RGB"
+) -> Path:
     """A random-noise image of ``size`` (width, height) in ``mode``."""
     rng = np.random.default_rng(seed)
     arr = rng.integers(0, 256, size=(size[1], size[0], 3), dtype=np.uint8)
@@ -67,16 +68,29 @@ def write_image(path: Path, size: Tuple[int, int] = (48, 32), seed: int = 0,
     return path
 
 
-def ready_graph(weights: Weights, dtype: Any = np.float32, pooling: str = "avg",
-                normalize_gradients: bool = False) -> StyleGraph:
+def ready_graph(
+    weights: Weights,
+    dtype: Any = np.float32,
+    pooling: str = "avg",
+    normalize_gradients: bool = False,
+) -> StyleGraph:
     """A tiny 24x24 StyleGraph with random targets, weights (1, 10) and a white-noise start."""
     from neural_style._mxnet import mx
     from neural_style.api import white_noise
     from neural_style.config import CONTENT_LAYERS, STYLE_LAYERS
 
     params = {k: mx.nd.array(v, dtype=dtype) for k, v in weights.items()}
-    g = StyleGraph(TINY, params, (24, 24), STYLE_LAYERS, CONTENT_LAYERS, mx.cpu(),
-                   pooling=pooling, dtype=dtype, normalize_gradients=normalize_gradients)
+    g = StyleGraph(
+        TINY,
+        params,
+        (24, 24),
+        STYLE_LAYERS,
+        CONTENT_LAYERS,
+        mx.cpu(),
+        pooling=pooling,
+        dtype=dtype,
+        normalize_gradients=normalize_gradients,
+    )
     rng = np.random.default_rng(5)
     style, content = rng.uniform(-100, 100, size=(2, 1, 3, 24, 24))
     g.set_targets(g.style_targets(style), content)

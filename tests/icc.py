@@ -24,19 +24,31 @@ def _xyz(xyz: Sequence[float]) -> bytes:
 
 def _desc(text: str) -> bytes:
     ascii_ = text.encode("ascii") + b"\0"
-    return (b"desc\0\0\0\0" + struct.pack(">I", len(ascii_)) + ascii_
-            + struct.pack(">II", 0, 0) + struct.pack(">HB", 0, 0) + b"\0" * 67)
+    return (
+        b"desc\0\0\0\0"
+        + struct.pack(">I", len(ascii_))
+        + ascii_
+        + struct.pack(">II", 0, 0)
+        + struct.pack(">HB", 0, 0)
+        + b"\0" * 67
+    )
 
 
 def _curve(gamma: float) -> bytes:
     return b"curv\0\0\0\0" + struct.pack(">IH", 1, int(round(gamma * 256))) + b"\0\0"
 
 
-def matrix_profile(colorants: Sequence[Sequence[float]] = ADOBE_RGB, gamma: float = ADOBE_GAMMA,
-                   name: str = "Test Adobe RGB (1998)") -> bytes:
+def matrix_profile(
+    colorants: Sequence[Sequence[float]] = ADOBE_RGB,
+    gamma: float = ADOBE_GAMMA,
+    name: str = "Test Adobe RGB (1998)",
+) -> bytes:
     """The bytes of an RGB display profile with these D50 colorants and a pure gamma."""
-    tags: List[Tuple[bytes, bytes]] = [(b"desc", _desc(name)), (b"wtpt", _xyz(D50)),
-                                       (b"cprt", b"text\0\0\0\0no copyright, test data\0")]
+    tags: List[Tuple[bytes, bytes]] = [
+        (b"desc", _desc(name)),
+        (b"wtpt", _xyz(D50)),
+        (b"cprt", b"text\0\0\0\0no copyright, test data\0"),
+    ]
     for sig, xyz in zip((b"rXYZ", b"gXYZ", b"bXYZ"), colorants):
         tags.append((sig, _xyz(xyz)))
     for sig in (b"rTRC", b"gTRC", b"bTRC"):
@@ -48,8 +60,17 @@ def matrix_profile(colorants: Sequence[Sequence[float]] = ADOBE_RGB, gamma: floa
         table += sig + struct.pack(">II", offset + len(data), len(body))
         data += body
     size = offset + len(data)
-    header = (struct.pack(">I", size) + b"\0" * 4 + struct.pack(">I", 0x02100000) + b"mntrRGB XYZ "
-              + struct.pack(">6H", 2016, 1, 1, 0, 0, 0) + b"acsp" + b"\0" * 24
-              + struct.pack(">I", 0) + b"".join(_s15(v) for v in D50) + b"\0" * 4)
+    header = (
+        struct.pack(">I", size)
+        + b"\0" * 4
+        + struct.pack(">I", 0x02100000)
+        + b"mntrRGB XYZ "
+        + struct.pack(">6H", 2016, 1, 1, 0, 0, 0)
+        + b"acsp"
+        + b"\0" * 24
+        + struct.pack(">I", 0)
+        + b"".join(_s15(v) for v in D50)
+        + b"\0" * 4
+    )
     header += b"\0" * (128 - len(header))
     return header + struct.pack(">I", len(tags)) + table + data

@@ -13,8 +13,11 @@ def conv3x3(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Cross-correlation, pad 1: x (C, H, W), w (O, C, 3, 3) -> (O, H, W)."""
     padded = np.pad(x, ((0, 0), (1, 1), (1, 1)))
     h, wd = x.shape[1:]
-    out = sum(np.einsum("chw,oc->ohw", padded[:, i:i + h, j:j + wd], w[:, :, i, j])
-              for i in range(3) for j in range(3))
+    out = sum(
+        np.einsum("chw,oc->ohw", padded[:, i : i + h, j : j + wd], w[:, :, i, j])
+        for i in range(3)
+        for j in range(3)
+    )
     return np.asarray(out) + b[:, None, None]
 
 
@@ -24,8 +27,13 @@ def pool2x2(x: np.ndarray, kind: str = "avg") -> np.ndarray:
     return blocks.mean(axis=(2, 4)) if kind == "avg" else blocks.max(axis=(2, 4))
 
 
-def features(spec: VGGSpec, params: Mapping[str, np.ndarray], image: np.ndarray,
-             layers: Sequence[str], pooling: str = "avg") -> Dict[str, np.ndarray]:
+def features(
+    spec: VGGSpec,
+    params: Mapping[str, np.ndarray],
+    image: np.ndarray,
+    layers: Sequence[str],
+    pooling: str = "avg",
+) -> Dict[str, np.ndarray]:
     """image (1, 3, H, W) -> {relu name: (C, H, W)}."""
     x, out = image[0].astype(np.float64), {}
     for layer in spec.layers_up_to(layers):
@@ -42,18 +50,26 @@ def gram(f: np.ndarray) -> np.ndarray:
     return flat @ flat.T
 
 
-def objective(spec: VGGSpec, params: Mapping[str, np.ndarray], image: np.ndarray,
-              style: np.ndarray, content: np.ndarray, style_layers: Sequence[str],
-              content_layers: Sequence[str], style_weight: float, content_weight: float,
-              ) -> Dict[str, float]:
+def objective(
+    spec: VGGSpec,
+    params: Mapping[str, np.ndarray],
+    image: np.ndarray,
+    style: np.ndarray,
+    content: np.ndarray,
+    style_layers: Sequence[str],
+    content_layers: Sequence[str],
+    style_weight: float,
+    content_weight: float,
+) -> Dict[str, float]:
     """Σ_l sw/(C²HW)·‖G_l − A_l‖² and cw·‖F − P‖², term by term."""
     layers = list(style_layers) + list(content_layers)
     x, s, c = (features(spec, params, i, layers) for i in (image, style, content))
     terms = {}
     for layer in style_layers:
         ch, h, w = x[layer].shape
-        terms[f"style:{layer}"] = style_weight / (ch * ch * h * w) * float(
-            np.sum((gram(x[layer]) - gram(s[layer])) ** 2))
+        terms[f"style:{layer}"] = (
+            style_weight / (ch * ch * h * w) * float(np.sum((gram(x[layer]) - gram(s[layer])) ** 2))
+        )
     for layer in content_layers:
         terms[f"content:{layer}"] = content_weight * float(np.sum((x[layer] - c[layer]) ** 2))
     return terms

@@ -26,7 +26,9 @@ def test_result_shape_and_stop(stylizer: Stylizer, content_path: Path, style_pat
     assert result.loss == pytest.approx(sum(result.terms.values())) and result.seconds > 0
 
 
-def test_seed_makes_runs_repeatable(stylizer: Stylizer, content_path: Path, style_path: Path) -> None:
+def test_seed_makes_runs_repeatable(
+    stylizer: Stylizer, content_path: Path, style_path: Path
+) -> None:
     a = stylizer.stylize(content_path, style_path, FAST).image
     b = stylizer.stylize(content_path, style_path, FAST).image
     c = stylizer.stylize(content_path, style_path, FAST.replace(seed=8)).image
@@ -34,8 +36,9 @@ def test_seed_makes_runs_repeatable(stylizer: Stylizer, content_path: Path, styl
     assert not np.array_equal(a, c)
 
 
-def test_callback_gets_every_epoch_and_due_snapshots(stylizer: Stylizer, content_path: Path,
-                                                     style_path: Path) -> None:
+def test_callback_gets_every_epoch_and_due_snapshots(
+    stylizer: Stylizer, content_path: Path, style_path: Path
+) -> None:
     seen: List[tuple] = []
 
     def callback(info: EpochInfo, snapshot: Optional[np.ndarray]) -> None:
@@ -46,7 +49,9 @@ def test_callback_gets_every_epoch_and_due_snapshots(stylizer: Stylizer, content
     assert [(e, s) for e, s in seen if s is not None] == [(3, (21, 32, 3)), (6, (21, 32, 3))]
 
 
-def test_graph_is_bound_once_per_shape(stylizer: Stylizer, content_path: Path, style_path: Path) -> None:
+def test_graph_is_bound_once_per_shape(
+    stylizer: Stylizer, content_path: Path, style_path: Path
+) -> None:
     stylizer.stylize(content_path, style_path, FAST)
     graph = stylizer.graph((21, 32), FAST)
     stylizer.stylize(content_path, style_path, FAST.replace(content_weight=3.0))
@@ -62,10 +67,12 @@ def test_arrays_in(stylizer: Stylizer) -> None:
     assert stylizer.stylize(content, style, FAST).image.shape == (21, 32, 3)
 
 
-def test_one_shot_function_with_a_weights_file(tmp_path: Path, content_path: Path, style_path: Path,
-                                               vgg19_random_npz: Path) -> None:
-    result = stylize(content_path, style_path, FAST.replace(max_num_epochs=2),
-                     weights=vgg19_random_npz, gpu=-1)
+def test_one_shot_function_with_a_weights_file(
+    tmp_path: Path, content_path: Path, style_path: Path, vgg19_random_npz: Path
+) -> None:
+    result = stylize(
+        content_path, style_path, FAST.replace(max_num_epochs=2), weights=vgg19_random_npz, gpu=-1
+    )
     assert result.epochs == 2 and result.image.shape == (21, 32, 3)
 
 

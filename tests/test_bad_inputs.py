@@ -37,10 +37,27 @@ def run(tmp_path: Path, vgg19_random_npz: Path, capsys: pytest.CaptureFixture[st
 
     def call(content: Path, style: Optional[Path] = None, *extra: str) -> Run:
         style = style or write_image(tmp_path / "style_default.png", (40, 40), seed=9)
-        args = ["--content-image", str(content), "--style-image", str(style),
-                "--weights", str(vgg19_random_npz), "--gpu", "-1", "--max-long-edge", "32",
-                "--max-num-epochs", "2", "--save-epochs", "1", "--output-dir",
-                str(tmp_path / "out"), "--seed", "0", *extra]
+        args = [
+            "--content-image",
+            str(content),
+            "--style-image",
+            str(style),
+            "--weights",
+            str(vgg19_random_npz),
+            "--gpu",
+            "-1",
+            "--max-long-edge",
+            "32",
+            "--max-num-epochs",
+            "2",
+            "--save-epochs",
+            "1",
+            "--output-dir",
+            str(tmp_path / "out"),
+            "--seed",
+            "0",
+            *extra,
+        ]
         code = cli.main(args)
         out, err = capsys.readouterr()
         return code, out, err
@@ -50,8 +67,11 @@ def run(tmp_path: Path, vgg19_random_npz: Path, capsys: pytest.CaptureFixture[st
 
 def out_files(tmp_path: Path) -> List[str]:
     folder = tmp_path / "out"
-    return sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")) \
-        if folder.is_dir() else []
+    return (
+        sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
+        if folder.is_dir()
+        else []
+    )
 
 
 def assert_fails(result: Run, *fragments: str, code: int = ExitCode.FAILURE) -> str:
@@ -75,6 +95,7 @@ def assert_works(result: Run, tmp_path: Path) -> None:
 
 # ---- images that cannot be used -------------------------------------------------------
 
+
 def test_missing_file(tmp_path: Path, run: Runner) -> None:
     assert_fails(run(tmp_path / "nope.jpg"), "nope.jpg: no such file")
     assert out_files(tmp_path) == []
@@ -86,8 +107,10 @@ def test_directory_instead_of_file(tmp_path: Path, run: Runner) -> None:
     (tmp_path / "photos" / "notes.txt").write_text("no images here")
     code, out, err = run(tmp_path / "photos")
     assert code == ExitCode.USAGE and "Traceback" not in err and out == ""
-    assert err.strip().splitlines()[-1] == (f"neural-style: error: --content-image: no images in "
-                                            f"folder {tmp_path / 'photos'} (see neural-style --help)")
+    assert err.strip().splitlines()[-1] == (
+        f"neural-style: error: --content-image: no images in "
+        f"folder {tmp_path / 'photos'} (see neural-style --help)"
+    )
 
 
 def test_no_read_permission(tmp_path: Path, run: Runner, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -122,12 +145,16 @@ def test_text_file_named_jpg(tmp_path: Path, run: Runner) -> None:
 
 def test_unsupported_format(tmp_path: Path, run: Runner) -> None:
     (tmp_path / "logo.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg"/>')
-    assert_fails(run(tmp_path / "logo.svg"), "logo.svg: not an image format this tool reads",
-                 "convert it to JPEG or PNG")
+    assert_fails(
+        run(tmp_path / "logo.svg"),
+        "logo.svg: not an image format this tool reads",
+        "convert it to JPEG or PNG",
+    )
 
 
-@pytest.mark.parametrize("size, fragment", [((1, 1), "1x1 pixels is too small"),
-                                            ((40, 10), "40x10 pixels is too small")])
+@pytest.mark.parametrize(
+    "size, fragment", [((1, 1), "1x1 pixels is too small"), ((40, 10), "40x10 pixels is too small")]
+)
 def test_too_small(tmp_path: Path, run: Runner, size: tuple, fragment: str) -> None:
     path = write_image(tmp_path / "tiny.png", size)
     assert_fails(run(path), fragment, "minimum is 16x16")
@@ -135,8 +162,11 @@ def test_too_small(tmp_path: Path, run: Runner, size: tuple, fragment: str) -> N
 
 def test_too_thin_at_this_size(tmp_path: Path, run: Runner) -> None:
     path = write_image(tmp_path / "panorama.png", (400, 40))
-    assert_fails(run(path), "at --max-long-edge 32 its short side would be 3 pixels",
-                 "raise --max-long-edge to at least 160")
+    assert_fails(
+        run(path),
+        "at --max-long-edge 32 its short side would be 3 pixels",
+        "raise --max-long-edge to at least 160",
+    )
 
 
 def test_decompression_bomb(tmp_path: Path, run: Runner, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -147,8 +177,18 @@ def test_decompression_bomb(tmp_path: Path, run: Runner, monkeypatch: pytest.Mon
 
 # ---- odd but valid images: handled -----------------------------------------------------
 
-@pytest.mark.parametrize("mode, suffix", [("L", ".png"), ("LA", ".png"), ("RGBA", ".png"),
-                                          ("P", ".png"), ("CMYK", ".jpg"), ("I;16", ".png")])
+
+@pytest.mark.parametrize(
+    "mode, suffix",
+    [
+        ("L", ".png"),
+        ("LA", ".png"),
+        ("RGBA", ".png"),
+        ("P", ".png"),
+        ("CMYK", ".jpg"),
+        ("I;16", ".png"),
+    ],
+)
 def test_any_pixel_mode(tmp_path: Path, run: Runner, mode: str, suffix: str) -> None:
     path = write_image(tmp_path / f"odd{suffix}", mode=mode)
     with Image.open(path) as img:
@@ -217,15 +257,19 @@ def test_inputs_are_never_written(tmp_path: Path, run: Runner) -> None:
 
 # ---- options ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("extra, fragment", [
-    (["--content-weight", "-1"], "--content-weight: must be 0 or from 1e-12 to 1e12, not -1"),
-    (["--style-weight", "inf"], "--style-weight: must be 0 or from 1e-12 to 1e12, not inf"),
-    (["--tv-weight", "nan"], "--tv-weight: must be 0 or from 1e-12 to 1e12, not nan"),
-    (["--content-weight", "0", "--style-weight", "0"], "nothing to optimise"),
-    (["--stop-eps", "-0.1"], "--stop-eps: must be in (0, 1], not -0.1"),
-    (["--max-long-edge", "15"], "--max-long-edge: must be from 16 to 26754, not 15"),
-    (["--output", "x.gif2"], "unknown output extension '.gif2'"),
-])
+
+@pytest.mark.parametrize(
+    "extra, fragment",
+    [
+        (["--content-weight", "-1"], "--content-weight: must be 0 or from 1e-12 to 1e12, not -1"),
+        (["--style-weight", "inf"], "--style-weight: must be 0 or from 1e-12 to 1e12, not inf"),
+        (["--tv-weight", "nan"], "--tv-weight: must be 0 or from 1e-12 to 1e12, not nan"),
+        (["--content-weight", "0", "--style-weight", "0"], "nothing to optimise"),
+        (["--stop-eps", "-0.1"], "--stop-eps: must be in (0, 1], not -0.1"),
+        (["--max-long-edge", "15"], "--max-long-edge: must be from 16 to 26754, not 15"),
+        (["--output", "x.gif2"], "unknown output extension '.gif2'"),
+    ],
+)
 def test_bad_options_exit_2(tmp_path: Path, run: Runner, extra: List[str], fragment: str) -> None:
     code, out, err = run(write_image(tmp_path / "c.png"), None, *extra)
     assert code == ExitCode.USAGE and fragment in err and "Traceback" not in err
@@ -242,54 +286,88 @@ def test_missing_output_folder_is_created(tmp_path: Path, run: Runner) -> None:
 def test_unwritable_output_fails_before_loading_weights(tmp_path: Path, run: Runner) -> None:
     blocker = tmp_path / "a_file"
     blocker.write_text("in the way")
-    line = assert_fails(run(write_image(tmp_path / "c.png"), None, "--output",
-                            str(blocker / "final.jpg"), "--weights", str(tmp_path / "none.npz")),
-                        f"cannot create this folder: {blocker} is a file", code=ExitCode.USAGE)
+    line = assert_fails(
+        run(
+            write_image(tmp_path / "c.png"),
+            None,
+            "--output",
+            str(blocker / "final.jpg"),
+            "--weights",
+            str(tmp_path / "none.npz"),
+        ),
+        f"cannot create this folder: {blocker} is a file",
+        code=ExitCode.USAGE,
+    )
     assert "weights" not in line  # the output was checked first
 
 
 def test_output_equal_to_input_is_refused(tmp_path: Path, run: Runner) -> None:
     content = write_image(tmp_path / "c.png")
     before = content.read_bytes()
-    assert_fails(run(content, None, "--output", str(content)), "would overwrite an input image",
-                 code=ExitCode.USAGE)
+    assert_fails(
+        run(content, None, "--output", str(content)),
+        "would overwrite an input image",
+        code=ExitCode.USAGE,
+    )
     assert content.read_bytes() == before
 
 
 # ---- weights ---------------------------------------------------------------------------
 
+
 def test_weights_missing(tmp_path: Path, run: Runner) -> None:
-    assert_fails(run(write_image(tmp_path / "c.png"), None, "--weights", str(tmp_path / "w.params")),
-                 "VGG19 weights not found", "neural-style-weights")
+    assert_fails(
+        run(write_image(tmp_path / "c.png"), None, "--weights", str(tmp_path / "w.params")),
+        "VGG19 weights not found",
+        "neural-style-weights",
+    )
 
 
 def test_weights_truncated(tmp_path: Path, run: Runner, vgg19_random_npz: Path) -> None:
     cut = tmp_path / "cut.npz"
     cut.write_bytes(vgg19_random_npz.read_bytes()[:100_000])
-    assert_fails(run(write_image(tmp_path / "c.png"), None, "--weights", str(cut)),
-                 "cut.npz: not a readable .npz file")
+    assert_fails(
+        run(write_image(tmp_path / "c.png"), None, "--weights", str(cut)),
+        "cut.npz: not a readable .npz file",
+    )
 
 
 def test_weights_wrong_type(tmp_path: Path, run: Runner) -> None:
     fake = tmp_path / "w.params"
     fake.write_bytes(b"<html>404 Not Found</html>")
-    assert_fails(run(write_image(tmp_path / "c.png"), None, "--weights", str(fake)),
-                 "w.params: not a readable MXNet .params file")
+    assert_fails(
+        run(write_image(tmp_path / "c.png"), None, "--weights", str(fake)),
+        "w.params: not a readable MXNet .params file",
+    )
 
 
 def test_weights_wrong_shapes(tmp_path: Path, run: Runner) -> None:
     from tests.helpers import TINY, random_weights
 
     np.savez(tmp_path / "tiny.npz", **random_weights(TINY))
-    assert_fails(run(write_image(tmp_path / "c.png"), None, "--weights", str(tmp_path / "tiny.npz")),
-                 "tiny.npz: not VGG19 weights", "expected (64, 3, 3, 3)")
+    assert_fails(
+        run(write_image(tmp_path / "c.png"), None, "--weights", str(tmp_path / "tiny.npz")),
+        "tiny.npz: not VGG19 weights",
+        "expected (64, 3, 3, 3)",
+    )
 
 
 # ---- runtime ---------------------------------------------------------------------------
 
+
 def test_divergence(tmp_path: Path, run: Runner) -> None:
-    code, out, err = run(write_image(tmp_path / "c.png"), None, "--lr", "1e4", "--tv-weight", "0",
-                         "--max-num-epochs", "50", "--save-epochs", "0")
+    code, out, err = run(
+        write_image(tmp_path / "c.png"),
+        None,
+        "--lr",
+        "1e4",
+        "--tv-weight",
+        "0",
+        "--max-num-epochs",
+        "50",
+        "--save-epochs",
+        "0",
+    )
     assert code == ExitCode.FAILURE and "Traceback" not in err
     assert "diverged at epoch" in err and "Try a lower --lr" in err
     assert out_files(tmp_path) == ["final.diverged.jpg"]  # the last finite image, not as a result
@@ -297,17 +375,23 @@ def test_divergence(tmp_path: Path, run: Runner) -> None:
 
 def test_out_of_memory(tmp_path: Path, run: Runner, monkeypatch: pytest.MonkeyPatch) -> None:
     def no_memory(*args: object, **kwargs: object) -> None:
-        raise mx.base.MXNetError("[12:00:00] src/storage/./cpu_device_storage.h:72: "
-                                 "Failed to allocate CPU Memory: std::bad_alloc")
+        raise mx.base.MXNetError(
+            "[12:00:00] src/storage/./cpu_device_storage.h:72: "
+            "Failed to allocate CPU Memory: std::bad_alloc"
+        )
 
     monkeypatch.setattr(StyleGraph, "__init__", no_memory)
-    assert_fails(run(write_image(tmp_path / "c.png")), "out of memory on cpu(0) at 32x21 pixels",
-                 "try --max-long-edge ")
+    assert_fails(
+        run(write_image(tmp_path / "c.png")),
+        "out of memory on cpu(0) at 32x21 pixels",
+        "try --max-long-edge ",
+    )
     assert out_files(tmp_path) == []
 
 
-def test_disk_full_keeps_the_previous_result(tmp_path: Path, run: Runner,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_disk_full_keeps_the_previous_result(
+    tmp_path: Path, run: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
     content = write_image(tmp_path / "c.png")
     assert run(content)[0] == 0
     final = tmp_path / "out" / "final.jpg"
@@ -321,14 +405,18 @@ def test_disk_full_keeps_the_previous_result(tmp_path: Path, run: Runner,
         real_write_all(fd, data)
 
     monkeypatch.setattr(files, "_write_all", full_on_final)
-    assert_fails(run(content, None, "--seed", "5"), "final.jpg: cannot write the image",
-                 "No space left on device")
+    assert_fails(
+        run(content, None, "--seed", "5"),
+        "final.jpg: cannot write the image",
+        "No space left on device",
+    )
     assert final.read_bytes() == before
     assert out_files(tmp_path) == ["e_1.jpg", "e_2.jpg", "final.jpg"]
 
 
-def test_ctrl_c_during_a_snapshot_write(tmp_path: Path, run: Runner,
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ctrl_c_during_a_snapshot_write(
+    tmp_path: Path, run: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
     real_write_all = files._write_all
 
     def interrupted(fd: int, data: bytes) -> None:
@@ -348,5 +436,14 @@ def test_traceback_on_request(tmp_path: Path, vgg19_random_npz: Path) -> None:
     from neural_style.errors import ImageError
 
     with pytest.raises(ImageError):
-        cli.main(["--content-image", str(tmp_path / "nope.jpg"), "--style-image", "s.jpg",
-                  "--output-dir", str(tmp_path / "out"), "--traceback"])
+        cli.main(
+            [
+                "--content-image",
+                str(tmp_path / "nope.jpg"),
+                "--style-image",
+                "s.jpg",
+                "--output-dir",
+                str(tmp_path / "out"),
+                "--traceback",
+            ]
+        )

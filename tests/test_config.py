@@ -13,9 +13,18 @@ from neural_style.errors import ConfigError, ExitCode
 
 #: The MXNet example's flag defaults (nstyle.py at cbbb864005), which we keep.
 EXAMPLE_DEFAULTS = {
-    "model": "vgg19", "stop_eps": 0.005, "content_weight": 10.0, "style_weight": 1.0,
-    "tv_weight": 0.01, "max_num_epochs": 1000, "max_long_edge": 600, "learning_rate": 0.001,
-    "output_dir": "output/", "save_epochs": 50, "lr_sched_delay": 75, "lr_sched_factor": 0.9,
+    "model": "vgg19",
+    "stop_eps": 0.005,
+    "content_weight": 10.0,
+    "style_weight": 1.0,
+    "tv_weight": 0.01,
+    "max_num_epochs": 1000,
+    "max_long_edge": 600,
+    "learning_rate": 0.001,
+    "output_dir": "output/",
+    "save_epochs": 50,
+    "lr_sched_delay": 75,
+    "lr_sched_factor": 0.9,
 }
 
 
@@ -23,7 +32,9 @@ def test_defaults_are_the_examples() -> None:
     cfg = Config()
     for name, value in EXAMPLE_DEFAULTS.items():
         assert getattr(cfg, name) == value, name
-    assert cfg.style_layers == STYLE_LAYERS == ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+    assert (
+        cfg.style_layers == STYLE_LAYERS == ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+    )
     assert cfg.content_layers == CONTENT_LAYERS == ("relu4_2",)
 
 
@@ -49,21 +60,24 @@ def test_denoise_strength_defaults_per_filter() -> None:
     assert Config(denoise="none").denoise_strength == 0.0
 
 
-@pytest.mark.parametrize("changes, field", [
-    ({"stop_eps": 0}, "stop_eps"),
-    ({"stop_eps": -1.0}, "stop_eps"),
-    ({"lr": 0.0}, "lr"),
-    ({"lr": math.nan}, "lr"),
-    ({"content_weight": math.inf}, "content_weight"),
-    ({"style_weight": -1.0}, "style_weight"),
-    ({"content_weight": 0.0, "style_weight": 0.0}, "style_weight"),
-    ({"max_long_edge": 8}, "max_long_edge"),
-    ({"max_num_epochs": 0}, "max_num_epochs"),
-    ({"lr_sched_factor": 1.5}, "lr_sched_factor"),
-    ({"save_epochs": -1}, "save_epochs"),
-    ({"remove_noise": -0.1}, "remove_noise"),
-    ({"denoise": "median"}, "denoise"),
-])
+@pytest.mark.parametrize(
+    "changes, field",
+    [
+        ({"stop_eps": 0}, "stop_eps"),
+        ({"stop_eps": -1.0}, "stop_eps"),
+        ({"lr": 0.0}, "lr"),
+        ({"lr": math.nan}, "lr"),
+        ({"content_weight": math.inf}, "content_weight"),
+        ({"style_weight": -1.0}, "style_weight"),
+        ({"content_weight": 0.0, "style_weight": 0.0}, "style_weight"),
+        ({"max_long_edge": 8}, "max_long_edge"),
+        ({"max_num_epochs": 0}, "max_num_epochs"),
+        ({"lr_sched_factor": 1.5}, "lr_sched_factor"),
+        ({"save_epochs": -1}, "save_epochs"),
+        ({"remove_noise": -0.1}, "remove_noise"),
+        ({"denoise": "median"}, "denoise"),
+    ],
+)
 def test_bad_values_name_their_parameter(changes: dict, field: str) -> None:
     """A Python caller reads the keyword it passed (the CLI maps it to a flag)."""
     with pytest.raises(ConfigError) as err:

@@ -28,11 +28,16 @@ def test_summary_keeps_the_reason_of_an_mxnet_error() -> None:
     assert summary("x" * 1000, limit=10) == "x" * 10
 
 
-@pytest.mark.parametrize("error, code", [(ConfigError("x"), ExitCode.USAGE),
-                                         (ImageError("x"), ExitCode.FAILURE),
-                                         (WeightsError("x"), ExitCode.FAILURE),
-                                         (DeviceError("x"), ExitCode.FAILURE),
-                                         (NeuralStyleError("x"), ExitCode.FAILURE)])
+@pytest.mark.parametrize(
+    "error, code",
+    [
+        (ConfigError("x"), ExitCode.USAGE),
+        (ImageError("x"), ExitCode.FAILURE),
+        (WeightsError("x"), ExitCode.FAILURE),
+        (DeviceError("x"), ExitCode.FAILURE),
+        (NeuralStyleError("x"), ExitCode.FAILURE),
+    ],
+)
 def test_each_error_has_its_exit_code(error: NeuralStyleError, code: ExitCode) -> None:
     assert error.exit_code == code
 
@@ -47,7 +52,10 @@ def test_exit_codes_are_the_shells() -> None:
     import signal
 
     assert [int(c) for c in ExitCode] == [0, 1, 2, 129, 130, 143]
-    for name, code in (("SIGHUP", ExitCode.HANGUP), ("SIGINT", ExitCode.INTERRUPTED),
-                       ("SIGTERM", ExitCode.TERMINATED)):
+    for name, code in (
+        ("SIGHUP", ExitCode.HANGUP),
+        ("SIGINT", ExitCode.INTERRUPTED),
+        ("SIGTERM", ExitCode.TERMINATED),
+    ):
         number = getattr(signal, name)
         assert ExitCode.for_signal(number) is code and code == 128 + number

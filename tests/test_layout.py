@@ -14,13 +14,20 @@ from tests.helpers import ROOT
 PACKAGE = ROOT / "neural_style"
 
 #: Layers from the bottom; a module may import from its own layer and those below.
-LAYERS: Dict[str, int] = {"engine": 0, "config": 0, "errors": 0, "_mxnet": 0, "io": 1,
-                          "api": 2, "batch": 3, "cli": 4}
+LAYERS: Dict[str, int] = {
+    "engine": 0,
+    "config": 0,
+    "errors": 0,
+    "_mxnet": 0,
+    "io": 1,
+    "api": 2,
+    "batch": 3,
+    "cli": 4,
+}
 
 
 def modules() -> List[Path]:
-    return sorted(p for p in PACKAGE.rglob("*.py")
-                  if p.name not in ("__init__.py", "__main__.py"))
+    return sorted(p for p in PACKAGE.rglob("*.py") if p.name not in ("__init__.py", "__main__.py"))
 
 
 def layer_of(dotted: str) -> int:

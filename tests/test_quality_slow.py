@@ -59,9 +59,11 @@ def test_each_optimiser_lowers_the_measures(stylizer: Stylizer, case: str) -> No
     judge = stylizer.judge(CAT, STARRY, shape)
     start = judge(from_network(white_noise((1, 3) + shape, 0)))  # where every run starts
     end = judge(result.image)
-    print(f"{case}: {result.epochs} epochs ({result.stop_reason.value}); start content "
-          f"{start.content:.4f} style {start.style:.4f}; end content {end.content:.4f} "
-          f"style {end.style:.4f} {end.style_layers}")
+    print(
+        f"{case}: {result.epochs} epochs ({result.stop_reason.value}); start content "
+        f"{start.content:.4f} style {start.style:.4f}; end content {end.content:.4f} "
+        f"style {end.style:.4f} {end.style_layers}"
+    )
     painting = judge(np.rint(resize(load_rgb(STARRY), shape) * 255).astype(np.uint8))
     assert end.style < 0.1 * start.style and end.content < 0.6 * painting.content
     assert end.content <= content + CONTENT_MARGIN

@@ -29,17 +29,39 @@ def style_term(info: EpochInfo) -> float:
 
 def test_style_term_halves_in_30_epochs(stylizer: Stylizer) -> None:
     infos: List[EpochInfo] = []
-    result = stylizer.stylize(CAT, STARRY, Config(max_long_edge=128, max_num_epochs=30, seed=0),
-                              lambda info, snapshot: infos.append(info))
+    result = stylizer.stylize(
+        CAT,
+        STARRY,
+        Config(max_long_edge=128, max_num_epochs=30, seed=0),
+        lambda info, snapshot: infos.append(info),
+    )
     assert result.epochs == 30 and len(infos) == 30
     assert style_term(infos[-1]) <= 0.5 * style_term(infos[0])
     assert result.image.shape == (85, 128, 3)
 
 
 def test_cli_writes_every_snapshot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = cli.main(["--content-image", str(CAT), "--style-image", str(STARRY), "--gpu", "-1",
-                     "--max-long-edge", "128", "--max-num-epochs", "30", "--stop-eps", "1e-6",
-                     "--save-epochs", "10", "--output-dir", str(tmp_path), "-q"])
+    code = cli.main(
+        [
+            "--content-image",
+            str(CAT),
+            "--style-image",
+            str(STARRY),
+            "--gpu",
+            "-1",
+            "--max-long-edge",
+            "128",
+            "--max-num-epochs",
+            "30",
+            "--stop-eps",
+            "1e-6",
+            "--save-epochs",
+            "10",
+            "--output-dir",
+            str(tmp_path),
+            "-q",
+        ]
+    )
     assert code == 0
     visible = sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("."))
     assert visible == ["e_10.jpg", "e_20.jpg", "e_30.jpg", "final.jpg"]

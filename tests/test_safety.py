@@ -322,8 +322,11 @@ def test_any_exception_in_a_job_fails_only_that_job(
     real_load = images.load_rgb
     real_save = images.save_image
 
-    def load(source: images.ImageInput, max_edge: Optional[int] = None,
-             shape: Optional[Tuple[int, int]] = None) -> np.ndarray:
+    def load(
+        source: images.ImageInput,
+        max_edge: Optional[int] = None,
+        shape: Optional[Tuple[int, int]] = None,
+    ) -> np.ndarray:
         if str(source).endswith("a.png"):
             raise MemoryError  # as a huge image would while decoding
         return real_load(source, max_edge, shape)

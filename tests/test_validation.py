@@ -724,8 +724,9 @@ def test_real_out_of_memory_says_the_size_and_a_smaller_edge(memory_args: List[s
     done = run_with_memory(1500, [*memory_args, "--max-long-edge", "2400"])
     assert done.returncode == ExitCode.FAILURE, done.stderr
     assert "Traceback" not in done.stderr
-    (line,) = [x for x in done.stderr.strip().splitlines()
-               if not x.startswith("neural-style: precision: ")]  # the start-up line
+    (line,) = [
+        x for x in done.stderr.strip().splitlines() if not x.startswith("neural-style: precision: ")
+    ]  # the start-up line
     assert "out of memory on cpu(0) at 2400x1600 pixels" in line, line
     edge = int(line.rsplit("--max-long-edge ", 1)[1])
     assert 16 <= edge < 2400

@@ -61,15 +61,21 @@ def pair(contents: Sequence[Path], styles: Sequence[Tuple[Path, ...]], how: str)
     the same image twice, or the same pair twice, is refused (it would be the same job)."""
     if how == "zip":
         if len(contents) != len(styles):
-            raise ConfigError(f"--pairs zip: {len(contents)} content images but {len(styles)} "
-                              "style images; give as many of each, or use --pairs product")
+            raise ConfigError(
+                f"--pairs zip: {len(contents)} content images but {len(styles)} "
+                "style images; give as many of each, or use --pairs product"
+            )
         pairs = list(zip(contents, styles))
-        _once([_resolved(c, *s) for c, s in pairs], "--pairs zip: the pair",
-              [f"{c} + {'+'.join(map(str, s))}" for c, s in pairs])
+        _once(
+            [_resolved(c, *s) for c, s in pairs],
+            "--pairs zip: the pair",
+            [f"{c} + {'+'.join(map(str, s))}" for c, s in pairs],
+        )
         return pairs
     _once([_resolved(c) for c in contents], "--content-image:", [str(c) for c in contents])
-    _once([_resolved(*s) for s in styles], "--style-image:",
-          ["+".join(map(str, s)) for s in styles])
+    _once(
+        [_resolved(*s) for s in styles], "--style-image:", ["+".join(map(str, s)) for s in styles]
+    )
     return list(itertools.product(contents, styles))
 
 

@@ -50,6 +50,10 @@ class BatchJob:
         return "+".join(p.name for p in self.style)
 
     def describe(self) -> Dict[str, Any]:
-        return {"index": self.index, "content": str(self.content),
-                "style": ",".join(str(p) for p in self.style),
-                "output": str(self.output), "params": self.params}
+        return {
+            "index": self.index,
+            "content": str(self.content),
+            "style": ",".join(str(p) for p in self.style),
+            "output": str(self.output),
+            "params": self.params,
+        }

@@ -67,8 +67,10 @@ def _read_text(path: Path, where: str) -> str:
     except UnicodeDecodeError as err:
         line = data[: err.start].count(b"\n") + 1
         column = err.start - (data.rfind(b"\n", 0, err.start) + 1) + 1
-        raise ConfigError(f"{where}: line {line}: not UTF-8 (byte 0x{data[err.start]:02x} at "
-                          f"column {column}); save the file as UTF-8") from None
+        raise ConfigError(
+            f"{where}: line {line}: not UTF-8 (byte 0x{data[err.start]:02x} at "
+            f"column {column}); save the file as UTF-8"
+        ) from None
 
 
 def _manifest_rows(path: Path, text: str, where: str) -> List[Row]:
@@ -116,8 +118,10 @@ def _csv_rows(text: str, where: str) -> List[Row]:
                 header = _header(cells, line, where)
                 continue
             if len(cells) > len(header):
-                raise ConfigError(f"{where}: line {line}: {len(cells)} values for "
-                                  f"{len(header)} columns; quote a value that holds a comma")
+                raise ConfigError(
+                    f"{where}: line {line}: {len(cells)} values for "
+                    f"{len(header)} columns; quote a value that holds a comma"
+                )
             out.append((line, {k: v for k, v in zip(header, cells)}))
     except csv.Error as err:
         raise ConfigError(f"{where}: line {reader.line_num}: {err}") from None
@@ -129,8 +133,9 @@ def _header(cells: List[str], line: int, where: str) -> List[str]:
     if len(names) == 1:
         for delimiter, word in _OTHER_DELIMITERS.items():
             if delimiter in names[0]:
-                raise ConfigError(f"{where}: line {line}: the columns are separated by {word}; "
-                                  "use commas")
+                raise ConfigError(
+                    f"{where}: line {line}: the columns are separated by {word}; use commas"
+                )
     for i, name in enumerate(names):
         if name in names[:i]:
             raise ConfigError(f"{where}: line {line}: column {name!r} appears twice")
@@ -153,8 +158,11 @@ def _manifest_pair(row: Dict[str, Any], base: Path, line: int) -> StylePair:
     style_text = row["style"].strip()
     whole = where(style_text)
     # "a.jpg,b.jpg" blends two styles, unless a file has that very name
-    styles = (whole,) if whole.exists() else \
-        tuple(where(p.strip()) for p in style_text.split(",") if p.strip())
+    styles = (
+        (whole,)
+        if whole.exists()
+        else tuple(where(p.strip()) for p in style_text.split(",") if p.strip())
+    )
     content = where(row["content"].strip())
     for column, paths in (("content", (content,)), ("style", styles)):
         for p in paths:

@@ -41,11 +41,18 @@ class JobResult:
     error: Optional[str] = None
 
     def as_json(self) -> Dict[str, Any]:
-        return {"status": self.status.value, **self.job.describe(),
-                "written": None if self.written is None else str(self.written),
-                "epochs": self.epochs, "stop_reason": self.stop_reason, "eps": self.eps,
-                "loss": sum(self.terms.values()) if self.terms else None, "terms": self.terms,
-                "seconds": round(self.seconds, 3), "error": self.error}
+        return {
+            "status": self.status.value,
+            **self.job.describe(),
+            "written": None if self.written is None else str(self.written),
+            "epochs": self.epochs,
+            "stop_reason": self.stop_reason,
+            "eps": self.eps,
+            "loss": sum(self.terms.values()) if self.terms else None,
+            "terms": self.terms,
+            "seconds": round(self.seconds, 3),
+            "error": self.error,
+        }
 
 
 class Reporter:
@@ -79,16 +86,18 @@ class LazyStylizer:
         return self._stylizer
 
 
-def run_job(job: BatchJob, stylizer: LazyStylizer, cache: Any, reporter: Reporter,
-            reraise: bool = False) -> JobResult:
+def run_job(
+    job: BatchJob, stylizer: LazyStylizer, cache: Any, reporter: Reporter, reraise: bool = False
+) -> JobResult:
     """One job, start to finish. Any exception from loading to saving comes back as a
     failed result (or, with ``reraise``, as the exception, for --traceback); only the
     weights and the device, which concern every job, are raised."""
     started = time.perf_counter()
     reporter.job_started(job)
     try:
-        content, styles = load_inputs(job.content, job.style, job.config.max_long_edge,
-                                      job.config.style_scale)
+        content, styles = load_inputs(
+            job.content, job.style, job.config.max_long_edge, job.config.style_scale
+        )
     except Exception as err:
         return job_failure(job, err, started, reraise, "while loading its images")
     engine = stylizer()  # weights and device: a failure here concerns every job
@@ -98,14 +107,16 @@ def run_job(job: BatchJob, stylizer: LazyStylizer, cache: Any, reporter: Reporte
         return job_failure(job, err, started, reraise)
 
 
-def job_failure(job: BatchJob, err: Exception, started: float, reraise: bool = False,
-                stage: str = "") -> JobResult:
+def job_failure(
+    job: BatchJob, err: Exception, started: float, reraise: bool = False, stage: str = ""
+) -> JobResult:
     """The one place where a job's exception becomes its result: one line, and the batch
     goes on."""
     if reraise:
         raise err
-    return JobResult(job, JobStatus.FAILED, seconds=time.perf_counter() - started,
-                     error=failure_text(err, stage))
+    return JobResult(
+        job, JobStatus.FAILED, seconds=time.perf_counter() - started, error=failure_text(err, stage)
+    )
 
 
 def failure_text(err: BaseException, stage: str = "") -> str:
@@ -117,8 +128,15 @@ def failure_text(err: BaseException, stage: str = "") -> str:
     return f"{type(err).__name__}: {summary(err)}"
 
 
-def _stylize_and_save(job: BatchJob, engine: Any, content: np.ndarray, styles: List[np.ndarray],
-                      cache: Any, reporter: Reporter, started: float) -> JobResult:
+def _stylize_and_save(
+    job: BatchJob,
+    engine: Any,
+    content: np.ndarray,
+    styles: List[np.ndarray],
+    cache: Any,
+    reporter: Reporter,
+    started: float,
+) -> JobResult:
     from ..engine.optimise import StopReason
 
     outputs = JobOutputs(job)  # every path this job writes comes from here
@@ -136,8 +154,10 @@ def _stylize_and_save(job: BatchJob, engine: Any, content: np.ndarray, styles: L
 
     result = engine.stylize(content, styles, job.config, on_epoch, cache)
     reason = result.stop_reason
-    target = {StopReason.INTERRUPTED: outputs.interrupted,
-              StopReason.DIVERGED: outputs.diverged}.get(reason, outputs.final)
+    target = {
+        StopReason.INTERRUPTED: outputs.interrupted,
+        StopReason.DIVERGED: outputs.diverged,
+    }.get(reason, outputs.final)
     written = save_image(result.image, target)
     write_extras(outputs, history, sheet, result)
     status, error = JobStatus.DONE, None
@@ -145,11 +165,22 @@ def _stylize_and_save(job: BatchJob, engine: Any, content: np.ndarray, styles: L
         status = JobStatus.INTERRUPTED
     elif reason is StopReason.DIVERGED:
         status = JobStatus.FAILED
-        error = (f"diverged at epoch {result.epochs}: the image became NaN/inf; saved the last "
-                 f"finite image as {written}. Try a lower --lr "
-                 f"(now {job.config.learning_rate:g})")
-    return JobResult(job, status, written, result.epochs, reason.value, result.eps, result.terms,
-                     time.perf_counter() - started, error)
+        error = (
+            f"diverged at epoch {result.epochs}: the image became NaN/inf; saved the last "
+            f"finite image as {written}. Try a lower --lr "
+            f"(now {job.config.learning_rate:g})"
+        )
+    return JobResult(
+        job,
+        status,
+        written,
+        result.epochs,
+        reason.value,
+        result.eps,
+        result.terms,
+        time.perf_counter() - started,
+        error,
+    )
 
 
 def write_extras(outputs: JobOutputs, history: List[Any], sheet: List[Any], result: Any) -> None:
@@ -166,8 +197,13 @@ def write_extras(outputs: JobOutputs, history: List[Any], sheet: List[Any], resu
         loss_plot(history, outputs.plot)
 
 
-def run_sequential(jobs: Sequence[BatchJob], stylizer: LazyStylizer, cache: Any,
-                   reporter: Reporter, reraise: bool = False) -> List[JobResult]:
+def run_sequential(
+    jobs: Sequence[BatchJob],
+    stylizer: LazyStylizer,
+    cache: Any,
+    reporter: Reporter,
+    reraise: bool = False,
+) -> List[JobResult]:
     results: List[JobResult] = []
     for job in jobs:
         result = run_job(job, stylizer, cache, reporter, reraise)
@@ -242,8 +278,14 @@ class _ParentWatch:
         os._exit(ExitCode.TERMINATED)
 
 
-def _worker(device: Optional[int], weights: Optional[Path], cache_dir: Optional[Path], tasks: Any,
-            results: Any, stop: Any) -> None:
+def _worker(
+    device: Optional[int],
+    weights: Optional[Path],
+    cache_dir: Optional[Path],
+    tasks: Any,
+    results: Any,
+    stop: Any,
+) -> None:
     from ..io.cache import StyleCache
 
     stopping, watch = _StopOnce(), _ParentWatch()
@@ -265,9 +307,13 @@ def _worker(device: Optional[int], weights: Optional[Path], cache_dir: Optional[
             results.put(_Fatal(device, failure_text(err)))
 
 
-def run_parallel(jobs: Sequence[BatchJob], devices: Sequence[Optional[int]],
-                 weights: Optional[Path], cache_dir: Optional[Path],
-                 reporter: Reporter) -> List[JobResult]:
+def run_parallel(
+    jobs: Sequence[BatchJob],
+    devices: Sequence[Optional[int]],
+    weights: Optional[Path],
+    cache_dir: Optional[Path],
+    reporter: Reporter,
+) -> List[JobResult]:
     """One worker process per device (spawned: MXNet must not be forked), each loading
     the weights once and taking the next job when it is free. A job whose worker dies
     fails alone; jobs no worker took are left out of the results (not run)."""
@@ -277,8 +323,15 @@ def run_parallel(jobs: Sequence[BatchJob], devices: Sequence[Optional[int]],
         tasks.put(job)
     for _ in devices:
         tasks.put(None)
-    workers = [ctx.Process(target=_worker, args=(d, weights, cache_dir, tasks, results, stop),
-                           daemon=True, name=f"neural-style worker {d}") for d in devices]
+    workers = [
+        ctx.Process(
+            target=_worker,
+            args=(d, weights, cache_dir, tasks, results, stop),
+            daemon=True,
+            name=f"neural-style worker {d}",
+        )
+        for d in devices
+    ]
     collector = _Collector(jobs, workers, devices, reporter)
     try:
         for w in workers:
@@ -314,8 +367,13 @@ def _end(workers: Sequence[Any], grace: float = 60.0) -> None:
 class _Collector:
     """Results as the workers send them; the job of a worker that died becomes a failure."""
 
-    def __init__(self, jobs: Sequence[BatchJob], workers: Sequence[Any],
-                 devices: Sequence[Optional[int]], reporter: Reporter) -> None:
+    def __init__(
+        self,
+        jobs: Sequence[BatchJob],
+        workers: Sequence[Any],
+        devices: Sequence[Optional[int]],
+        reporter: Reporter,
+    ) -> None:
         self.jobs = {job.index: job for job in jobs}
         self.workers, self.devices, self.reporter = workers, devices, reporter
         self.collected: List[JobResult] = []
@@ -333,8 +391,9 @@ class _Collector:
 
     def drain(self, results: Any, seconds: float = 120.0) -> None:
         deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline and (any(w.is_alive() for w in self.workers)
-                                               or not results.empty()):
+        while time.monotonic() < deadline and (
+            any(w.is_alive() for w in self.workers) or not results.empty()
+        ):
             self._take(results, fatal_ok=True)
         self._bury()
 
@@ -351,8 +410,9 @@ class _Collector:
             if len(self.fatal) == len(self.workers) and not fatal_ok:
                 raise NeuralStyleError("; ".join(self.fatal))
         else:
-            self.running = {pid: job for pid, job in self.running.items()
-                            if job.index != item.job.index}
+            self.running = {
+                pid: job for pid, job in self.running.items() if job.index != item.job.index
+            }
             self._add(item)
         return True
 
@@ -364,9 +424,14 @@ class _Collector:
                 continue
             del self.running[w.pid]
             how = f"signal {-w.exitcode}" if w.exitcode < 0 else f"exit code {w.exitcode}"
-            self._add(JobResult(job, JobStatus.FAILED,
-                                seconds=time.perf_counter() - self.started.get(w.pid, 0.0),
-                                error=f"its worker process (device {device}) died ({how})"))
+            self._add(
+                JobResult(
+                    job,
+                    JobStatus.FAILED,
+                    seconds=time.perf_counter() - self.started.get(w.pid, 0.0),
+                    error=f"its worker process (device {device}) died ({how})",
+                )
+            )
 
     def _add(self, result: JobResult) -> None:
         self.reporter.job_finished(result)

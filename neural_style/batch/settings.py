@@ -13,8 +13,11 @@ from ..errors import ConfigError
 def numeric_fields() -> Dict[str, type]:
     """Config fields a sweep or a manifest row may set, with their types."""
     types = field_types()
-    return {f.name: types[f.name] for f in dataclasses.fields(Config)
-            if types[f.name] in (int, float) and f.metadata.get("cli", True)}
+    return {
+        f.name: types[f.name]
+        for f in dataclasses.fields(Config)
+        if types[f.name] in (int, float) and f.metadata.get("cli", True)
+    }
 
 
 def field_name(name: str, where: str) -> str:
@@ -23,8 +26,11 @@ def field_name(name: str, where: str) -> str:
     known = numeric_fields()
     if canonical not in known:
         close = difflib.get_close_matches(canonical, list(known), n=1)
-        hint = f"; did you mean {close[0].replace('_', '-')!r}?" if close else \
-            f"; choose from {', '.join(k.replace('_', '-') for k in known)}"
+        hint = (
+            f"; did you mean {close[0].replace('_', '-')!r}?"
+            if close
+            else f"; choose from {', '.join(k.replace('_', '-') for k in known)}"
+        )
         raise ConfigError(f"{where}: {name!r} is not a numeric setting{hint}")
     return canonical
 
@@ -39,8 +45,10 @@ def parse_value(name: str, text: Any, where: str, shown: str = "") -> Any:
             raise TypeError
         value = kind(text) if kind is float else int(str(text).strip())
     except (TypeError, ValueError):
-        raise ConfigError(f"{where}: {shown} must be "
-                          f"{'a number' if kind is float else 'a whole number'}, not {text!r}") from None
+        raise ConfigError(
+            f"{where}: {shown} must be "
+            f"{'a number' if kind is float else 'a whole number'}, not {text!r}"
+        ) from None
     allowed = RANGES.get(name)
     if allowed is not None and not allowed.contains(value):
         raise ConfigError(f"{where}: {shown} must be {allowed}, not {text!r}")
@@ -69,8 +77,10 @@ def refuse_repeated_sweeps(sweeps: List[Tuple[str, List[Any]]]) -> None:
     for key, values in sweeps:
         if key in seen:
             both = ",".join(f"{v:g}" for v in [*seen[key], *values])
-            raise ConfigError(f"--sweep: {key.replace('_', '-')} is swept twice; give all its "
-                              f"values in one --sweep {key.replace('_', '-')}={both}")
+            raise ConfigError(
+                f"--sweep: {key.replace('_', '-')} is swept twice; give all its "
+                f"values in one --sweep {key.replace('_', '-')}={both}"
+            )
         seen[key] = values
 
 

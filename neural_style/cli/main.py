@@ -113,12 +113,18 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
     """One flag per Config field. Their argparse default is SUPPRESS, so the namespace holds
     only the flags the user gave: those override the --recipe's values."""
     types = field_types()
-    group = parser.add_argument_group("algorithm and output (defaults from neural_style.Config; "
-                                      "a --recipe changes some, flags given override it)")
+    group = parser.add_argument_group(
+        "algorithm and output (defaults from neural_style.Config; "
+        "a --recipe changes some, flags given override it)"
+    )
     recipes = "; ".join(f"{name}: {describe_recipe(name)}" for name in RECIPES)
-    group.add_argument("--recipe", choices=tuple(RECIPES), default="faithful",
-                       help=f"a named set of the settings below ({recipes}); any of them given "
-                            "explicitly overrides the recipe's value (default: faithful)")
+    group.add_argument(
+        "--recipe",
+        choices=tuple(RECIPES),
+        default="faithful",
+        help=f"a named set of the settings below ({recipes}); any of them given "
+        "explicitly overrides the recipe's value (default: faithful)",
+    )
     for f in dataclasses.fields(Config):
         meta = f.metadata
         if not meta.get("cli", True):
@@ -127,15 +133,22 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
         shown = "" if "(default:" in meta["help"] else f" (default: {_shown(f.default)})"
         kind = types[f.name]
         if kind is bool:
-            group.add_argument(flag, dest=f.name, action="store_true", help=meta["help"],
-                               default=argparse.SUPPRESS)
+            group.add_argument(
+                flag, dest=f.name, action="store_true", help=meta["help"], default=argparse.SUPPRESS
+            )
             continue
         if isinstance(f.default, tuple):
             shown = f" (default: {','.join(map(str, f.default))})"
-        group.add_argument(flag, *meta.get("aliases", ()), dest=f.name,
-                           type=meta.get("parse", kind), default=argparse.SUPPRESS,
-                           metavar=meta.get("metavar", _METAVARS.get(kind)),
-                           choices=meta.get("choices"), help=meta["help"] + shown)
+        group.add_argument(
+            flag,
+            *meta.get("aliases", ()),
+            dest=f.name,
+            type=meta.get("parse", kind),
+            default=argparse.SUPPRESS,
+            metavar=meta.get("metavar", _METAVARS.get(kind)),
+            choices=meta.get("choices"),
+            help=meta["help"] + shown,
+        )
 
 
 def _epilog() -> str:
@@ -162,52 +175,100 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="neural-style",
         description="Paint a photo in the style of a painting (Gatys, Ecker & Bethge 2015), "
-                    "with VGG19 in MXNet.",
+        "with VGG19 in MXNet.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=_epilog())
+        epilog=_epilog(),
+    )
     io = parser.add_argument_group("images")
-    io.add_argument("--content-image", nargs="+", action="append", metavar="PATH",
-                    help="the photo(s) to repaint: files, globs or folders")
-    io.add_argument("--style-image", nargs="+", action="append", metavar="PATH",
-                    help="the painting(s) whose style to use: files, globs or folders; "
-                         "a,b (comma-joined) blends several styles in one job")
-    io.add_argument("--output", metavar="PATH",
-                    help=f"the final image of a single job (default: <output-dir>/{FINAL_NAME}); "
-                         "the extension picks the format; without --output-dir its snapshots "
-                         "go beside it, in a folder named after it (out/cat.png: out/cat/)")
+    io.add_argument(
+        "--content-image",
+        nargs="+",
+        action="append",
+        metavar="PATH",
+        help="the photo(s) to repaint: files, globs or folders",
+    )
+    io.add_argument(
+        "--style-image",
+        nargs="+",
+        action="append",
+        metavar="PATH",
+        help="the painting(s) whose style to use: files, globs or folders; "
+        "a,b (comma-joined) blends several styles in one job",
+    )
+    io.add_argument(
+        "--output",
+        metavar="PATH",
+        help=f"the final image of a single job (default: <output-dir>/{FINAL_NAME}); "
+        "the extension picks the format; without --output-dir its snapshots "
+        "go beside it, in a folder named after it (out/cat.png: out/cat/)",
+    )
     batch = parser.add_argument_group("batches")
-    batch.add_argument("--pairs", choices=PAIRINGS, default="product",
-                       help="every content with every style, or position by position "
-                            "(default: product)")
-    batch.add_argument("--output-template", metavar="TEMPLATE",
-                       help="output names inside --output-dir, with {content} {style} {index} "
-                            "{params} and any setting, e.g. {content}_cw{content_weight}.jpg "
-                            f"(default: {DEFAULT_TEMPLATE}, made unique where names would clash)")
-    batch.add_argument("--manifest", type=Path, metavar="FILE",
-                       help=".csv or .jsonl, one job per row: content, style, optional output, "
-                            "and any numeric setting (content_weight, stop_eps, ...); relative "
-                            "paths in it are relative to the manifest's folder")
-    batch.add_argument("--sweep", action="append", default=[], metavar="NAME=V1,V2",
-                       type=_typed(parse_sweep),
-                       help="run every value of a numeric setting, e.g. content-weight=5,10,20 "
-                            "(repeatable: the product of all sweeps)")
-    batch.add_argument("--skip-existing", action="store_true",
-                       help="skip jobs whose output exists and is complete")
-    batch.add_argument("--json", action="store_true",
-                       help="one JSON line per finished, skipped or failed job on stdout")
-    batch.add_argument("--shard", metavar="I/N", type=_typed(parse_shard),
-                       help="run only the I-th of N disjoint parts of the jobs (I from 0 to N-1)")
-    batch.add_argument("--dry-run", action="store_true",
-                       help="print the planned jobs as JSON lines and do nothing")
+    batch.add_argument(
+        "--pairs",
+        choices=PAIRINGS,
+        default="product",
+        help="every content with every style, or position by position (default: product)",
+    )
+    batch.add_argument(
+        "--output-template",
+        metavar="TEMPLATE",
+        help="output names inside --output-dir, with {content} {style} {index} "
+        "{params} and any setting, e.g. {content}_cw{content_weight}.jpg "
+        f"(default: {DEFAULT_TEMPLATE}, made unique where names would clash)",
+    )
+    batch.add_argument(
+        "--manifest",
+        type=Path,
+        metavar="FILE",
+        help=".csv or .jsonl, one job per row: content, style, optional output, "
+        "and any numeric setting (content_weight, stop_eps, ...); relative "
+        "paths in it are relative to the manifest's folder",
+    )
+    batch.add_argument(
+        "--sweep",
+        action="append",
+        default=[],
+        metavar="NAME=V1,V2",
+        type=_typed(parse_sweep),
+        help="run every value of a numeric setting, e.g. content-weight=5,10,20 "
+        "(repeatable: the product of all sweeps)",
+    )
+    batch.add_argument(
+        "--skip-existing", action="store_true", help="skip jobs whose output exists and is complete"
+    )
+    batch.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON line per finished, skipped or failed job on stdout",
+    )
+    batch.add_argument(
+        "--shard",
+        metavar="I/N",
+        type=_typed(parse_shard),
+        help="run only the I-th of N disjoint parts of the jobs (I from 0 to N-1)",
+    )
+    batch.add_argument(
+        "--dry-run", action="store_true", help="print the planned jobs as JSON lines and do nothing"
+    )
     run = parser.add_argument_group("running")
-    run.add_argument("--gpu", metavar="N[,N...]", default=[None], type=_typed(parse_devices),
-                     help="GPU number, -1 for the CPU, or a list for one worker per device, "
-                          "e.g. 0,1,2,3 (default: GPU 0 if there is one, else CPU)")
-    run.add_argument("--weights", metavar="PATH", default=None,
-                     help="VGG19 weights: .params, Keras .h5 or .npz (default: the search order "
-                          "below)")
+    run.add_argument(
+        "--gpu",
+        metavar="N[,N...]",
+        default=[None],
+        type=_typed(parse_devices),
+        help="GPU number, -1 for the CPU, or a list for one worker per device, "
+        "e.g. 0,1,2,3 (default: GPU 0 if there is one, else CPU)",
+    )
+    run.add_argument(
+        "--weights",
+        metavar="PATH",
+        default=None,
+        help="VGG19 weights: .params, Keras .h5 or .npz (default: the search order below)",
+    )
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar or log lines")
-    run.add_argument("--traceback", action="store_true", help="show the Python traceback of a failure")
+    run.add_argument(
+        "--traceback", action="store_true", help="show the Python traceback of a failure"
+    )
     run.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     _add_config_flags(parser)
     # None when not given: then a single job's snapshots follow its --output
@@ -246,8 +307,11 @@ def parse(argv: Sequence[str]) -> Request:
 
 def _request(ns: argparse.Namespace) -> Request:
     # Only the flags the user gave are in the namespace (SUPPRESS); they override the recipe.
-    given = {f.name: getattr(ns, f.name) for f in dataclasses.fields(Config)
-             if getattr(ns, f.name, None) is not None}
+    given = {
+        f.name: getattr(ns, f.name)
+        for f in dataclasses.fields(Config)
+        if getattr(ns, f.name, None) is not None
+    }
     if ns.output_dir is None and ns.output:
         # Snapshots follow the output: --output out/cat.png puts them in out/cat/.
         given["output_dir"] = str(Path(ns.output).parent)
@@ -258,31 +322,47 @@ def _request(ns: argparse.Namespace) -> Request:
     read = [("--weights file", Path(ns.weights))] if ns.weights else []
     read += [("--manifest", ns.manifest)] if ns.manifest is not None else []
     check_write_plan(jobs, out_dir / CACHE_DIR, read)  # before any work, for every job
-    return Request(shard(jobs, ns.shard), ns.gpu,
-                   Path(ns.weights) if ns.weights else None, out_dir / CACHE_DIR, ns.quiet,
-                   ns.traceback, ns.json, ns.skip_existing, ns.dry_run)
+    return Request(
+        shard(jobs, ns.shard),
+        ns.gpu,
+        Path(ns.weights) if ns.weights else None,
+        out_dir / CACHE_DIR,
+        ns.quiet,
+        ns.traceback,
+        ns.json,
+        ns.skip_existing,
+        ns.dry_run,
+    )
 
 
 def _plan(ns: argparse.Namespace, config: Config, out_dir: Path) -> List[BatchJob]:
     if ns.manifest is not None:
         if ns.content_image or ns.style_image:
-            raise ConfigError("--manifest: give the images in the manifest, not with "
-                              "--content-image/--style-image")
+            raise ConfigError(
+                "--manifest: give the images in the manifest, not with "
+                "--content-image/--style-image"
+            )
         pairs, rows = read_manifest(ns.manifest)
     else:
         if not ns.content_image or not ns.style_image:
-            raise ConfigError("the following arguments are required: --content-image, --style-image "
-                              "(or --manifest)")
-        pairs = pair(expand_images(flatten(ns.content_image), "--content-image"),
-                     expand_styles(flatten(ns.style_image)), ns.pairs)
+            raise ConfigError(
+                "the following arguments are required: --content-image, --style-image "
+                "(or --manifest)"
+            )
+        pairs = pair(
+            expand_images(flatten(ns.content_image), "--content-image"),
+            expand_styles(flatten(ns.style_image)),
+            ns.pairs,
+        )
         rows = None
     sweeps = ns.sweep
     refuse_repeated_sweeps(sweeps)
     single = len(pairs) == 1 and not sweeps and ns.manifest is None and ns.output_template is None
     if single:  # as MXNet's example: one image, --output or <output-dir>/final.jpg
         output = Path(ns.output) if ns.output else out_dir / FINAL_NAME
-        snapshots = out_dir if ns.output_dir is not None or not ns.output else \
-            output.parent / output.stem
+        snapshots = (
+            out_dir if ns.output_dir is not None or not ns.output else output.parent / output.stem
+        )
         job = BatchJob(0, pairs[0][0], pairs[0][1], output, config, snapshots)
         check_blend(config, job.style)
         refuse_collisions([job])
@@ -297,8 +377,9 @@ def parse_devices(text: str) -> List[Optional[int]]:
     try:
         devices = [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
-        raise ConfigError(f"--gpu {text}: give a GPU number, -1 for the CPU, or a list "
-                          "such as 0,1") from None
+        raise ConfigError(
+            f"--gpu {text}: give a GPU number, -1 for the CPU, or a list such as 0,1"
+        ) from None
     if not devices:
         raise ConfigError("--gpu: no device given")
     bad = [d for d in devices if d < -1]
@@ -315,8 +396,10 @@ def check_outputs(jobs: Sequence[BatchJob], out_dir: Path) -> None:
             with tempfile.TemporaryFile(dir=folder):
                 pass
         except OSError as err:
-            raise ImageError(f"{folder}: cannot write there ({err.strerror or err}); "
-                             "choose another --output or --output-dir") from None
+            raise ImageError(
+                f"{folder}: cannot write there ({err.strerror or err}); "
+                "choose another --output or --output-dir"
+            ) from None
 
 
 class CliReporter(Reporter):
@@ -331,8 +414,9 @@ class CliReporter(Reporter):
 
     def job_started(self, job: BatchJob) -> None:
         if not self.request.single:
-            self.progress.job_started(f"job {job.index}: {job.content.name} + {job.style_label} "
-                                      f"-> {job.output.name}")
+            self.progress.job_started(
+                f"job {job.index}: {job.content.name} + {job.style_label} -> {job.output.name}"
+            )
 
     def epoch(self, job: BatchJob, info: Any) -> None:
         self.progress.epoch(info)
@@ -350,18 +434,30 @@ class CliReporter(Reporter):
             print(result.written, flush=True)
         if result.status is JobStatus.FAILED:
             job = result.job
-            where = "" if self.request.single else \
-                f"job {job.index} ({job.content.name} + {job.style_label}): "
+            where = (
+                ""
+                if self.request.single
+                else f"job {job.index} ({job.content.name} + {job.style_label}): "
+            )
             log.error("error: %s%s", where, result.error)
         elif result.status is JobStatus.SKIPPED:
             log.info("skipped (complete): %s", result.job.output)
         elif result.status is JobStatus.INTERRUPTED:  # the one report of an interruption
-            log.warning("interrupted after %d epochs: the running job's image was saved "
-                        "as %s", result.epochs, result.written)
+            log.warning(
+                "interrupted after %d epochs: the running job's image was saved as %s",
+                result.epochs,
+                result.written,
+            )
         elif result.status is JobStatus.DONE:
-            log.info("%s after %d epochs (eps %.5f, loss %.4g) in %.1fs: %s", result.stop_reason,
-                     result.epochs, result.eps or 0.0, sum(result.terms.values()), result.seconds,
-                     result.written)
+            log.info(
+                "%s after %d epochs (eps %.5f, loss %.4g) in %.1fs: %s",
+                result.stop_reason,
+                result.epochs,
+                result.eps or 0.0,
+                sum(result.terms.values()),
+                result.seconds,
+                result.written,
+            )
 
     def close(self) -> None:
         self.progress.close()
@@ -397,8 +493,9 @@ def execute(request: Request, signals: Optional["StopSignals"] = None) -> int:
             from ..io.cache import StyleCache
 
             stylizer = LazyStylizer(request.weights, request.devices[0])
-            run_sequential(todo, stylizer, StyleCache(request.cache_dir), reporter,
-                           request.traceback)
+            run_sequential(
+                todo, stylizer, StyleCache(request.cache_dir), reporter, request.traceback
+            )
     except KeyboardInterrupt:  # outside a job's loop (which saves its image itself)
         interrupted = True
     finally:
@@ -423,8 +520,13 @@ def announce_precision(request: Request) -> None:
             log.info("precision: %s", resolve(requested, device))
 
 
-def _finish(request: Request, results: Sequence[JobResult], seconds: float,
-            interrupted: bool = False, signum: Optional[int] = None) -> int:
+def _finish(
+    request: Request,
+    results: Sequence[JobResult],
+    seconds: float,
+    interrupted: bool = False,
+    signum: Optional[int] = None,
+) -> int:
     """The summary (a batch's counts; what an interrupted job left) and the exit code:
     0 only if every job is done or skipped; a job that never ran is not done."""
     done: Dict[int, JobStatus] = {r.job.index: r.status for r in results}

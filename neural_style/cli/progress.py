@@ -17,9 +17,11 @@ LOG_EVERY = 10
 
 def describe(info: EpochInfo) -> str:
     scale = info.scale_label()
-    return ((f"{scale}  " if scale else "")
-            + f"epoch {info.epoch}/{info.max_epochs}  eps {info.eps:.5f}  loss {info.loss:.4g}"
-            f"  lr {info.lr:.3g}  {info.elapsed:.1f}s{tiling(info)}")
+    return (
+        (f"{scale}  " if scale else "")
+        + f"epoch {info.epoch}/{info.max_epochs}  eps {info.eps:.5f}  loss {info.loss:.4g}"
+        f"  lr {info.lr:.3g}  {info.elapsed:.1f}s{tiling(info)}"
+    )
 
 
 def tiling(info: EpochInfo) -> str:
@@ -27,8 +29,10 @@ def tiling(info: EpochInfo) -> str:
     if not info.tiles:
         return ""
     eta = "" if info.eta is None else f" ETA {info.eta:.0f}s"
-    return (f"  scale {info.scale + 1} sweep {info.sweep}/{info.sweeps} tile "
-            f"{info.tile}/{info.tiles}{eta}")
+    return (
+        f"  scale {info.scale + 1} sweep {info.sweep}/{info.sweeps} tile "
+        f"{info.tile}/{info.tiles}{eta}"
+    )
 
 
 class BarProgress:
@@ -37,17 +41,31 @@ class BarProgress:
     def __init__(self, total: int, stream: TextIO, position: int = 0) -> None:
         from tqdm import tqdm
 
-        self._bar = tqdm(total=total, file=stream, unit="epoch", dynamic_ncols=True,
-                         position=position, leave=position == 0)
+        self._bar = tqdm(
+            total=total,
+            file=stream,
+            unit="epoch",
+            dynamic_ncols=True,
+            position=position,
+            leave=position == 0,
+        )
 
     def __call__(self, info: EpochInfo) -> None:
         scale = info.scale_label()
         if scale and scale != self._bar.desc:
             self._bar.set_description_str(scale, refresh=False)
-        extra = {"tile": f"{info.tile}/{info.tiles}", "sweep": f"{info.sweep}/{info.sweeps}",
-                 "scale_eta": f"{info.eta or 0:.0f}s"} if info.tiles else {}
-        self._bar.set_postfix(eps=f"{info.eps:.5f}", loss=f"{info.loss:.4g}", **extra,
-                              refresh=False)
+        extra = (
+            {
+                "tile": f"{info.tile}/{info.tiles}",
+                "sweep": f"{info.sweep}/{info.sweeps}",
+                "scale_eta": f"{info.eta or 0:.0f}s",
+            }
+            if info.tiles
+            else {}
+        )
+        self._bar.set_postfix(
+            eps=f"{info.eps:.5f}", loss=f"{info.loss:.4g}", **extra, refresh=False
+        )
         self._bar.update(max(0, info.epoch - self._bar.n))  # a tiled size reports per tile
 
     def close(self) -> None:
@@ -112,8 +130,11 @@ class BatchProgress:
 
     def epoch(self, info: EpochInfo) -> None:
         if self._epochs is None:
-            self._epochs = (make_progress(info.max_epochs, self.quiet, self.stream) if not self.bars
-                            else BarProgress(info.max_epochs, self.stream, position=1 if self._jobs else 0))
+            self._epochs = (
+                make_progress(info.max_epochs, self.quiet, self.stream)
+                if not self.bars
+                else BarProgress(info.max_epochs, self.stream, position=1 if self._jobs else 0)
+            )
         self._epochs(info)
 
     def _close_epochs(self) -> None:

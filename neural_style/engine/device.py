@@ -50,15 +50,19 @@ def check_gpu(gpu: int) -> None:
     if gpu == CPU:
         return
     if not has_cuda():
-        raise DeviceError(f"--gpu {gpu}: this MXNet build has no CUDA support; run on the CPU "
-                          "with --gpu -1, or install the GPU build: "
-                          "pip install 'neural-style[cu112]' "
-                          "(after pip uninstall mxnet), or in a source checkout "
-                          "make install MXNET=cu112")
+        raise DeviceError(
+            f"--gpu {gpu}: this MXNet build has no CUDA support; run on the CPU "
+            "with --gpu -1, or install the GPU build: "
+            "pip install 'neural-style[cu112]' "
+            "(after pip uninstall mxnet), or in a source checkout "
+            "make install MXNET=cu112"
+        )
     count = visible_gpus()
     if gpu >= count:
-        raise DeviceError(f"--gpu {gpu}: only {count} GPU(s) visible; use --gpu 0..{count - 1} "
-                          "or --gpu -1 for the CPU")
+        raise DeviceError(
+            f"--gpu {gpu}: only {count} GPU(s) visible; use --gpu 0..{count - 1} "
+            "or --gpu -1 for the CPU"
+        )
 
 
 def probe(ctx: Any) -> Any:
@@ -66,8 +70,9 @@ def probe(ctx: Any) -> Any:
     try:
         (mx.nd.ones((2,), ctx=ctx) * 2).asnumpy()
     except mx.base.MXNetError as err:
-        raise DeviceError(f"device {ctx} does not work ({summary(err)}); "
-                          "try --gpu -1 for the CPU") from None
+        raise DeviceError(
+            f"device {ctx} does not work ({summary(err)}); try --gpu -1 for the CPU"
+        ) from None
     return ctx
 
 

@@ -32,8 +32,11 @@ from .vgg import POOLING, VGGSpec, check_layers
 FP32 = Precision("fp32", "the default")
 
 
-def feature_symbols(spec: VGGSpec, layers: Sequence[str], pooling: str = "avg",
-                    ) -> Dict[str, Symbol]:
+def feature_symbols(
+    spec: VGGSpec,
+    layers: Sequence[str],
+    pooling: str = "avg",
+) -> Dict[str, Symbol]:
     """VGG up to the deepest of ``layers``; returns ``{relu name: symbol}`` for them.
 
     Pooling is 2x2 average by default, the example's choice (Gatys et al. also
@@ -45,10 +48,16 @@ def feature_symbols(spec: VGGSpec, layers: Sequence[str], pooling: str = "avg",
     found: Dict[str, Symbol] = {}
     for layer in spec.layers_up_to(layers):
         if layer.pool_before:
-            x = mx.sym.Pooling(x, kernel=(2, 2), stride=(2, 2), pool_type=pooling,
-                               name=f"pool{int(layer.name[4]) - 1}")
-        x = mx.sym.Convolution(x, num_filter=layer.out_channels, kernel=(3, 3), pad=(1, 1),
-                               name=layer.name)
+            x = mx.sym.Pooling(
+                x,
+                kernel=(2, 2),
+                stride=(2, 2),
+                pool_type=pooling,
+                name=f"pool{int(layer.name[4]) - 1}",
+            )
+        x = mx.sym.Convolution(
+            x, num_filter=layer.out_channels, kernel=(3, 3), pad=(1, 1), name=layer.name
+        )
         x = mx.sym.Activation(x, act_type="relu", name=layer.relu)
         if layer.relu in layers:
             found[layer.relu] = x
@@ -61,8 +70,9 @@ def _shapes(feats: Dict[str, Symbol], data_shape: Tuple[int, ...]) -> Dict[str, 
     return dict(zip(names, (tuple(s) for s in out_shapes)))
 
 
-def network(spec: VGGSpec, layers: Sequence[str], pooling: str = "avg",
-            precision: Precision = FP32) -> Symbol:
+def network(
+    spec: VGGSpec, layers: Sequence[str], pooling: str = "avg", precision: Precision = FP32
+) -> Symbol:
     """The bare network: VGG's features at ``layers`` as one group (fp32 outputs), its
     convolutions in ``precision``. What an epoch costs without the loss is this
     graph's forward and backward."""
@@ -70,22 +80,32 @@ def network(spec: VGGSpec, layers: Sequence[str], pooling: str = "avg",
     return convert(mx.sym.Group([feats[name] for name in layers]), precision)
 
 
-def bind_image(symbol: Symbol, params: Mapping[str, NDArray], shape: Tuple[int, ...], ctx: Any,
-               dtype: Any = np.float32) -> Any:
+def bind_image(
+    symbol: Symbol,
+    params: Mapping[str, NDArray],
+    shape: Tuple[int, ...],
+    ctx: Any,
+    dtype: Any = np.float32,
+) -> Any:
     """An executor of ``symbol`` whose only gradient is that of ``data`` (of ``shape``);
     the weights are the shared ``params``, every other input is zeros of ``dtype``."""
     arg_shapes, _, _ = symbol.infer_shape(data=shape)
     args = {}
     for name, arg_shape in zip(symbol.list_arguments(), arg_shapes):
-        args[name] = params[name] if name in params else \
-            mx.nd.zeros(arg_shape, ctx=ctx, dtype=dtype)
+        args[name] = (
+            params[name] if name in params else mx.nd.zeros(arg_shape, ctx=ctx, dtype=dtype)
+        )
     grad_req = {name: ("write" if name == "data" else "null") for name in args}
     grads = {"data": mx.nd.zeros(shape, ctx=ctx, dtype=dtype)}
     return symbol.bind(ctx, args=args, args_grad=grads, grad_req=grad_req)
 
 
-def positions(spec: VGGSpec, shape: Tuple[int, int], layers: Sequence[str], pooling: str = "avg",
-              ) -> Dict[str, int]:
+def positions(
+    spec: VGGSpec,
+    shape: Tuple[int, int],
+    layers: Sequence[str],
+    pooling: str = "avg",
+) -> Dict[str, int]:
     """H·W of each layer's feature map for an image of ``shape``, by shape inference alone
     (nothing is bound)."""
     shapes = _shapes(feature_symbols(spec, layers, pooling), (1, 3) + tuple(shape))
@@ -102,18 +122,28 @@ class StyleGraph:
     everything about them (targets, weights, readings) is looked up by term name.
     """
 
-    def __init__(self, spec: VGGSpec, params: Mapping[str, NDArray], shape: Tuple[int, int],
-                 style_layers: Sequence[str], content_layers: Sequence[str],
-                 ctx: Any, pooling: str = "avg",
-                 dtype: Any = np.float32, normalize_gradients: bool = False,
-                 more_layers: Optional[Mapping[str, Sequence[str]]] = None,
-                 precision: Precision = FP32) -> None:
+    def __init__(
+        self,
+        spec: VGGSpec,
+        params: Mapping[str, NDArray],
+        shape: Tuple[int, int],
+        style_layers: Sequence[str],
+        content_layers: Sequence[str],
+        ctx: Any,
+        pooling: str = "avg",
+        dtype: Any = np.float32,
+        normalize_gradients: bool = False,
+        more_layers: Optional[Mapping[str, Sequence[str]]] = None,
+        precision: Precision = FP32,
+    ) -> None:
         """``more_layers``: the layers of further kinds of term, by kind (a key of
         :data:`~neural_style.engine.losses.TERM_BUILDERS`)."""
         self.shape = (1, 3) + tuple(shape)
         self.pooling, self.precision = pooling, precision
-        self.layers: Dict[str, Tuple[str, ...]] = {"style": tuple(style_layers),
-                                                   "content": tuple(content_layers)}
+        self.layers: Dict[str, Tuple[str, ...]] = {
+            "style": tuple(style_layers),
+            "content": tuple(content_layers),
+        }
         self.layers.update({kind: tuple(layers) for kind, layers in (more_layers or {}).items()})
         for kind, layers in self.layers.items():
             check_layers(spec, layers, f"{kind}_layers")
@@ -149,21 +179,28 @@ class StyleGraph:
         for kind, layers in self.layers.items():
             for layer in layers:
                 name = term_name(kind, layer)
-                features = normalized(feats[layer], name) if self.normalize_gradients \
-                    else feats[layer]
+                features = (
+                    normalized(feats[layer], name) if self.normalize_gradients else feats[layer]
+                )
                 terms.append(TERM_BUILDERS[kind](layer, features, shapes[layer]))
         return terms
 
-    def set_weights(self, style: float, content: float,
-                    layer_weights: Optional[Mapping[str, float]] = None,
-                    kinds: Optional[Mapping[str, float]] = None) -> None:
+    def set_weights(
+        self,
+        style: float,
+        content: float,
+        layer_weights: Optional[Mapping[str, float]] = None,
+        kinds: Optional[Mapping[str, float]] = None,
+    ) -> None:
         """The user's style and content weights (and those of further ``kinds``, 1 if not
         given), and optional per-term weights keyed by term name: the backward pass's
         head gradients."""
         by_kind = {"style": style, "content": content, **(kinds or {})}
         per_term = layer_weights or {}
-        self._weights = {t.name: by_kind.get(t.kind, 1.0) * t.weight * per_term.get(t.name, 1.0)
-                         for t in self.terms}
+        self._weights = {
+            t.name: by_kind.get(t.kind, 1.0) * t.weight * per_term.get(t.name, 1.0)
+            for t in self.terms
+        }
         for term, head in zip(self.terms, self._head_grads):
             head[:] = self._weights[term.name]
         if self.normalize_gradients:
@@ -179,7 +216,7 @@ class StyleGraph:
         ("style" or "content"), with its source's value (on the device)."""
         self.data[:] = image
         self._executor.forward(is_train=False)
-        sources = self._executor.outputs[len(self.terms):]
+        sources = self._executor.outputs[len(self.terms) :]
         return [(t, s) for t, s in zip(self.terms, sources) if t.reference == reference]
 
     def targets(self, image: np.ndarray, reference: str) -> Dict[str, np.ndarray]:

@@ -72,8 +72,9 @@ def gram(features: Symbol, channels: int) -> Symbol:
     (engine/precision.py), like the rest of the loss.
     """
     flat = mx.sym.reshape(features, shape=(channels, -1))
-    return mx.sym.FullyConnected(flat, weight=flat, num_hidden=channels, no_bias=True,
-                                 flatten=False)
+    return mx.sym.FullyConnected(
+        flat, weight=flat, num_hidden=channels, no_bias=True, flatten=False
+    )
 
 
 def style_term(layer: str, features: Symbol, shape: Tuple[int, ...]) -> LossTerm:
@@ -152,8 +153,9 @@ class TVSmoothing:
         self._kernel = mx.nd.array(kernel, ctx=ctx, dtype=dtype)
 
     def gradient(self, image: NDArray) -> NDArray:
-        return mx.nd.Convolution(image, self._kernel, kernel=(3, 3), pad=(1, 1),
-                                 num_filter=3, num_group=3, no_bias=True)
+        return mx.nd.Convolution(
+            image, self._kernel, kernel=(3, 3), pad=(1, 1), num_filter=3, num_group=3, no_bias=True
+        )
 
     @staticmethod
     def value(image: NDArray, gradient: NDArray) -> NDArray:
@@ -173,8 +175,9 @@ class _GradNormalize(mx.operator.CustomOp):  # type: ignore[misc]
     def forward(self, is_train: bool, req: Any, in_data: Any, out_data: Any, aux: Any) -> None:
         self.assign(out_data[0], req[0], in_data[0])
 
-    def backward(self, req: Any, out_grad: Any, in_data: Any, out_data: Any, in_grad: Any,
-                 aux: Any) -> None:
+    def backward(
+        self, req: Any, out_grad: Any, in_data: Any, out_data: Any, in_grad: Any, aux: Any
+    ) -> None:
         grad, weight = out_grad[0], in_data[1]
         scale = mx.nd.abs(weight) / (mx.nd.sum(mx.nd.abs(grad)).reshape((1,)) + 1e-8)
         self.assign(in_grad[0], req[0], mx.nd.broadcast_mul(grad, scale.reshape((1, 1, 1, 1))))

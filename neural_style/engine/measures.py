@@ -49,8 +49,11 @@ class Quality:
         return self.content <= other.content and self.style <= other.style
 
     def as_dict(self) -> Dict[str, float]:
-        return {"content": self.content, "style": self.style,
-                **{f"style:{k}": v for k, v in self.style_layers.items()}}
+        return {
+            "content": self.content,
+            "style": self.style,
+            **{f"style:{k}": v for k, v in self.style_layers.items()},
+        }
 
 
 def gram(f: np.ndarray) -> np.ndarray:
@@ -68,8 +71,13 @@ def relative_error(x: np.ndarray, target: np.ndarray) -> float:
     return num / den
 
 
-def mxnet_features(spec: VGGSpec, params: Mapping[str, "mx.nd.NDArray"], ctx: object,
-                   layers: Sequence[str], pooling: str = "avg") -> FeatureFn:
+def mxnet_features(
+    spec: VGGSpec,
+    params: Mapping[str, "mx.nd.NDArray"],
+    ctx: object,
+    layers: Sequence[str],
+    pooling: str = "avg",
+) -> FeatureFn:
     """A :data:`FeatureFn` that runs the network forward (bound per call: shapes vary)."""
     feats = feature_symbols(spec, layers, pooling)
     names = list(feats)
@@ -94,9 +102,15 @@ class Judge:
     computed once, for images of ``shape`` (H, W).
     """
 
-    def __init__(self, features: FeatureFn, content_rgb: np.ndarray, style_rgb: np.ndarray,
-                 shape: Tuple[int, int], content_layer: str = CONTENT_LAYER,
-                 style_layers: Sequence[str] = STYLE_LAYERS) -> None:
+    def __init__(
+        self,
+        features: FeatureFn,
+        content_rgb: np.ndarray,
+        style_rgb: np.ndarray,
+        shape: Tuple[int, int],
+        content_layer: str = CONTENT_LAYER,
+        style_layers: Sequence[str] = STYLE_LAYERS,
+    ) -> None:
         self.features, self.shape = features, (int(shape[0]), int(shape[1]))
         self.content_layer, self.style_layers = content_layer, tuple(style_layers)
         self._content = features(to_network(resize(content_rgb, self.shape)))[content_layer]
@@ -110,6 +124,8 @@ class Judge:
             raise ValueError(f"the judge measures {self.shape} images, not {image.shape[:2]}")
         rgb = image.astype(np.float32) / 255.0 if image.dtype == np.uint8 else image
         feats = self.features(to_network(np.asarray(rgb, dtype=np.float32)))
-        style = {layer: relative_error(gram(feats[layer]), self._grams[layer])
-                 for layer in self.style_layers}
+        style = {
+            layer: relative_error(gram(feats[layer]), self._grams[layer])
+            for layer in self.style_layers
+        }
         return Quality(relative_error(feats[self.content_layer], self._content), style)

@@ -65,7 +65,7 @@ def _activations(spec: VGGSpec, layers: Sequence[str]) -> float:
     for conv in spec.layers_up_to(layers):
         if conv.pool_before:
             stride *= 2
-        total += conv.out_channels / stride ** 2
+        total += conv.out_channels / stride**2
     return total
 
 

@@ -92,10 +92,12 @@ def make_optimizer(cfg: Config) -> Any:
     if chosen.mxnet is None:
         raise ValueError(f"{cfg.optimizer} is not an MXNet optimiser")
     lr = cfg.learning_rate
-    schedule = mx.lr_scheduler.FactorScheduler(step=cfg.lr_sched_delay, factor=cfg.lr_sched_factor,
-                                               base_lr=lr)
-    return mx.optimizer.create(chosen.mxnet, learning_rate=lr, lr_scheduler=schedule,
-                               **chosen.options)
+    schedule = mx.lr_scheduler.FactorScheduler(
+        step=cfg.lr_sched_delay, factor=cfg.lr_sched_factor, base_lr=lr
+    )
+    return mx.optimizer.create(
+        chosen.mxnet, learning_rate=lr, lr_scheduler=schedule, **chosen.options
+    )
 
 
 def relative_change(old: NDArray, new: NDArray) -> NDArray:
@@ -113,8 +115,14 @@ class Monitor:
     """Per-epoch bookkeeping shared by the drivers: eps, averaging, divergence, callbacks
     and the stop rules. ``previous`` always holds the last completed epoch's image."""
 
-    def __init__(self, graph: StyleGraph, cfg: Config, callback: Optional[Callback],
-                 first_epoch: int, scale: int) -> None:
+    def __init__(
+        self,
+        graph: StyleGraph,
+        cfg: Config,
+        callback: Optional[Callback],
+        first_epoch: int,
+        scale: int,
+    ) -> None:
         self.graph, self.cfg, self.callback = graph, cfg, callback
         self.first_epoch, self.scale = first_epoch, scale
         self.previous = graph.data.copy()
@@ -142,7 +150,10 @@ class Monitor:
         self.window.append(eps)
         if self.callback is not None:
             self.callback(self._info(epoch, eps, terms, lr), self.result_image)
-        if len(self.window) == self.window.maxlen and sum(self.window) / len(self.window) < self.cfg.stop_eps:
+        if (
+            len(self.window) == self.window.maxlen
+            and sum(self.window) / len(self.window) < self.cfg.stop_eps
+        ):
             self.outcome.reason = StopReason.CONVERGED
             raise _Stop
         if epoch >= self.cfg.max_num_epochs:
@@ -155,9 +166,19 @@ class Monitor:
     def _info(self, epoch: int, eps: float, terms: Dict[str, float], lr: float) -> EpochInfo:
         cfg, overall = self.cfg, self.first_epoch + epoch
         due = cfg.save_epochs > 0 and overall % cfg.save_epochs == 0
-        return EpochInfo(overall, cfg.max_num_epochs * cfg.scales, eps, sum(terms.values()), terms,
-                         lr, time.perf_counter() - self.start, due, self.scale,
-                         scales=cfg.scales, long_edge=max(self.graph.shape[2:]))
+        return EpochInfo(
+            overall,
+            cfg.max_num_epochs * cfg.scales,
+            eps,
+            sum(terms.values()),
+            terms,
+            lr,
+            time.perf_counter() - self.start,
+            due,
+            self.scale,
+            scales=cfg.scales,
+            long_edge=max(self.graph.shape[2:]),
+        )
 
     def interrupted(self) -> None:
         self.previous.copyto(self.graph.data)  # never a half-made update
@@ -170,8 +191,11 @@ class Monitor:
         return self.outcome
 
 
-def _evaluate(graph: StyleGraph, smoothing: Optional[TVSmoothing], clip: Optional[float],
-              ) -> Readings:
+def _evaluate(
+    graph: StyleGraph,
+    smoothing: Optional[TVSmoothing],
+    clip: Optional[float],
+) -> Readings:
     """Forward + backward; the gradient (clipped if asked, plus TV) is left in graph.grad."""
     readings = graph.forward_backward()
     if clip is not None:
@@ -185,8 +209,9 @@ def _evaluate(graph: StyleGraph, smoothing: Optional[TVSmoothing], clip: Optiona
     return readings
 
 
-def _first_order(graph: StyleGraph, cfg: Config, smoothing: Optional[TVSmoothing],
-                 monitor: Monitor) -> None:
+def _first_order(
+    graph: StyleGraph, cfg: Config, smoothing: Optional[TVSmoothing], monitor: Monitor
+) -> None:
     optimizer = make_optimizer(cfg)
     state = optimizer.create_state(0, graph.data)
     clip = float(np.prod(graph.data.shape))
@@ -196,8 +221,11 @@ def _first_order(graph: StyleGraph, cfg: Config, smoothing: Optional[TVSmoothing
         monitor.after_step(readings, optimizer.learning_rate)
 
 
-def lbfgs_objective(graph: StyleGraph, smoothing: Optional[TVSmoothing], last: Dict[str, Any],
-                    ) -> Callable[[np.ndarray], Tuple[float, np.ndarray]]:
+def lbfgs_objective(
+    graph: StyleGraph,
+    smoothing: Optional[TVSmoothing],
+    last: Dict[str, Any],
+) -> Callable[[np.ndarray], Tuple[float, np.ndarray]]:
     """The objective scipy sees: content + style + TV at a flat float64 image, and its
     exact gradient (no clipping). ``last`` keeps the latest point and its statistics."""
     image, shape = graph.data, graph.data.shape
@@ -212,8 +240,9 @@ def lbfgs_objective(graph: StyleGraph, smoothing: Optional[TVSmoothing], last: D
     return objective
 
 
-def _lbfgs(graph: StyleGraph, cfg: Config, smoothing: Optional[TVSmoothing],
-           monitor: Monitor) -> None:
+def _lbfgs(
+    graph: StyleGraph, cfg: Config, smoothing: Optional[TVSmoothing], monitor: Monitor
+) -> None:
     from scipy.optimize import Bounds, minimize
 
     image, shape = graph.data, graph.data.shape
@@ -226,18 +255,31 @@ def _lbfgs(graph: StyleGraph, cfg: Config, smoothing: Optional[TVSmoothing],
         monitor.after_step(last["readings"], 0.0)
 
     low = np.broadcast_to(-np.asarray(RGB_MEAN).reshape(1, 3, 1, 1), shape).ravel()
-    minimize(objective, image.asnumpy().astype(np.float64).ravel(), jac=True, method="L-BFGS-B",
-             bounds=Bounds(low, low + 255.0), callback=on_iteration,
-             options={"maxiter": cfg.max_num_epochs + 1, "maxcor": 20, "ftol": 0.0, "gtol": 0.0})
+    minimize(
+        objective,
+        image.asnumpy().astype(np.float64).ravel(),
+        jac=True,
+        method="L-BFGS-B",
+        bounds=Bounds(low, low + 255.0),
+        callback=on_iteration,
+        options={"maxiter": cfg.max_num_epochs + 1, "maxcor": 20, "ftol": 0.0, "gtol": 0.0},
+    )
     monitor.previous.copyto(image)  # scipy stopped by itself: keep the last accepted point
 
 
-
-def optimise(graph: StyleGraph, cfg: Config, callback: Optional[Callback] = None,
-             first_epoch: int = 0, scale: int = 0) -> LoopOutcome:
+def optimise(
+    graph: StyleGraph,
+    cfg: Config,
+    callback: Optional[Callback] = None,
+    first_epoch: int = 0,
+    scale: int = 0,
+) -> LoopOutcome:
     """Optimise ``graph.data`` until the stop rule, max_num_epochs, Ctrl-C or divergence."""
-    smoothing = TVSmoothing(cfg.tv_weight, graph.data.context, graph.data.dtype) \
-        if cfg.tv_weight > 0 else None
+    smoothing = (
+        TVSmoothing(cfg.tv_weight, graph.data.context, graph.data.dtype)
+        if cfg.tv_weight > 0
+        else None
+    )
     monitor = Monitor(graph, cfg, callback, first_epoch, scale)
     try:
         driver = _lbfgs if OPTIMISERS[cfg.optimizer].mxnet is None else _first_order

@@ -24,8 +24,9 @@ def check_min_edge(rgb: np.ndarray, what: str) -> None:
     """An :class:`ImageError` if either side of ``rgb`` is below :data:`MIN_EDGE`."""
     h, w = rgb.shape[:2]
     if min(h, w) < MIN_EDGE:
-        raise ImageError(f"{what}: {w}x{h} pixels is too small; the minimum is "
-                         f"{MIN_EDGE}x{MIN_EDGE}")
+        raise ImageError(
+            f"{what}: {w}x{h} pixels is too small; the minimum is {MIN_EDGE}x{MIN_EDGE}"
+        )
 
 
 def check_size(rgb: np.ndarray, long_edge: int, what: str) -> Tuple[int, int]:
@@ -38,9 +39,11 @@ def check_size(rgb: np.ndarray, long_edge: int, what: str) -> Tuple[int, int]:
     h, w = rgb.shape[:2]
     shape = fit_long_edge((h, w), long_edge)
     if min(shape) < MIN_EDGE:
-        raise ImageError(f"{what}: at --max-long-edge {long_edge} its short side would be "
-                         f"{min(shape)} pixels (minimum {MIN_EDGE}); raise --max-long-edge "
-                         f"to at least {int(np.ceil(MIN_EDGE * max(h, w) / min(h, w)))}")
+        raise ImageError(
+            f"{what}: at --max-long-edge {long_edge} its short side would be "
+            f"{min(shape)} pixels (minimum {MIN_EDGE}); raise --max-long-edge "
+            f"to at least {int(np.ceil(MIN_EDGE * max(h, w) / min(h, w)))}"
+        )
     return shape
 
 

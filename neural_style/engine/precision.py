@@ -45,7 +45,6 @@ LOW_PRECISION_OPS = ["Convolution"]
 FP32_OPS = ["FullyConnected"]
 
 
-
 class PrecisionError(ConfigError, DeviceError):
     """A --precision the device cannot do natively: a usage error (exit 2)."""
 
@@ -126,21 +125,26 @@ def resolve(requested: str, device: Device) -> Precision:
     if requested not in PRECISIONS:
         raise ConfigError(f"--precision: choose from {', '.join(PRECISIONS)}, not {requested!r}")
     bf16_cpu = device.kind == "cpu" and any(f in device.cpu_flags for f in BF16_CPU_FLAGS)
-    fp16_gpu = device.kind == "gpu" and device.capability is not None \
+    fp16_gpu = (
+        device.kind == "gpu"
+        and device.capability is not None
         and device.capability >= FP16_MIN_CAPABILITY
+    )
     if requested == "fp32":
         return Precision("fp32", "as asked")
     if requested == "bf16":
         if not bf16_cpu:
             raise PrecisionError(
                 f"--precision bf16: {device.describe()} has no native bfloat16 (needs a CPU "
-                f"with {' or '.join(BF16_CPU_FLAGS)}); use --precision auto or fp32")
+                f"with {' or '.join(BF16_CPU_FLAGS)}); use --precision auto or fp32"
+            )
         return Precision("bf16", f"as asked; the CPU has {_present(device.cpu_flags)}")
     if requested == "fp16":
         if not fp16_gpu:
             raise PrecisionError(
                 f"--precision fp16: {device.describe()} has no float16 tensor cores (needs a "
-                "CUDA GPU of compute capability 7.0 or newer); use --precision auto or fp32")
+                "CUDA GPU of compute capability 7.0 or newer); use --precision auto or fp32"
+            )
         return Precision("fp16", f"as asked; {device.describe()}")
     if bf16_cpu:
         return Precision("bf16", f"auto: the CPU has {_present(device.cpu_flags)}")
@@ -166,8 +170,12 @@ def convert(symbol: Symbol, precision: Precision) -> Symbol:
     # bf16 Gram matrix would round the statistics the style is compared by. The
     # differences to the fp32 targets are "widest type" operators, hence fp32 too.
     fp32_ops = amp.list_fp32_ops(_amp_type(precision.amp_dtype)) + list(FP32_OPS)
-    return amp.convert_symbol(symbol, target_dtype=precision.amp_dtype,
-                              target_dtype_ops=list(LOW_PRECISION_OPS), fp32_ops=fp32_ops)
+    return amp.convert_symbol(
+        symbol,
+        target_dtype=precision.amp_dtype,
+        target_dtype_ops=list(LOW_PRECISION_OPS),
+        fp32_ops=fp32_ops,
+    )
 
 
 def _amp_type(name: str) -> Any:

@@ -97,14 +97,17 @@ def tile_edge(cfg: Config, image: Shape, spec: VGGSpec, dtype: Any) -> Optional[
     smallest = 2 * (cfg.tile_margin + cfg.tile_overlap) + 16
     if edge < smallest:
         need = graph_bytes((smallest, smallest), rate)
-        raise ConfigError(f"--max-memory {format_size(cfg.max_memory)}: too little for even a "
-                          f"{smallest}x{smallest} tile at {image[1]}x{image[0]} (about "
-                          f"{format_size(need)} needed)")
+        raise ConfigError(
+            f"--max-memory {format_size(cfg.max_memory)}: too little for even a "
+            f"{smallest}x{smallest} tile at {image[1]}x{image[0]} (about "
+            f"{format_size(need)} needed)"
+        )
     return edge
 
 
-def scale_edges(cfg: Config, edges: List[int], content: np.ndarray, spec: VGGSpec,
-                dtype: Any) -> List[int]:
+def scale_edges(
+    cfg: Config, edges: List[int], content: np.ndarray, spec: VGGSpec, dtype: Any
+) -> List[int]:
     """``edges`` with a whole-image composition size in front when the first would be
     tiled (its long edge: the tile's)."""
     first = check_size(content, edges[0], "the content image")
@@ -114,8 +117,14 @@ def scale_edges(cfg: Config, edges: List[int], content: np.ndarray, spec: VGGSpe
     return [window] + edges
 
 
-def check_fits(shapes: Sequence[Shape], cfg: Config, spec: VGGSpec, dtype: Any, ctx: Any,
-               available: Optional[int] = None) -> None:
+def check_fits(
+    shapes: Sequence[Shape],
+    cfg: Config,
+    spec: VGGSpec,
+    dtype: Any,
+    ctx: Any,
+    available: Optional[int] = None,
+) -> None:
     """Before any work: a size that would be optimised whole but whose graph needs more
     than the machine's free memory is refused, with the flag that fixes it."""
     if cfg.tile is not None or cfg.max_memory is not None or ctx.device_type != "cpu":
@@ -131,10 +140,12 @@ def check_fits(shapes: Sequence[Shape], cfg: Config, spec: VGGSpec, dtype: Any, 
                 f"at {shape[1]}x{shape[0]} pixels the whole-image graph needs about "
                 f"{format_size(need)} and this machine has {format_size(free)} free; "
                 f"optimise it in tiles with --tile 512 (or --max-memory "
-                f"{max(1, int(free * 0.8 / 2**30))}G), or lower --max-long-edge")
+                f"{max(1, int(free * 0.8 / 2**30))}G), or lower --max-long-edge"
+            )
 
 
 # ---- the style targets at the output's size, window by window ----------------------------
+
 
 class _Features:
     """A forward-only VGG up to the style layers, rebound when the window's shape changes."""
@@ -151,9 +162,12 @@ class _Features:
             self._executor = None  # free the old one before binding the new
             s = self._stylizer
             arg_shapes, _, _ = self._symbol.infer_shape(data=x.shape)
-            args = {name: s.params[name] if name in s.params else
-                    mx.nd.zeros(shape, ctx=s.ctx, dtype=s.dtype)
-                    for name, shape in zip(self._symbol.list_arguments(), arg_shapes)}
+            args = {
+                name: s.params[name]
+                if name in s.params
+                else mx.nd.zeros(shape, ctx=s.ctx, dtype=s.dtype)
+                for name, shape in zip(self._symbol.list_arguments(), arg_shapes)
+            }
             self._executor = self._symbol.bind(s.ctx, args=args, grad_req="null")
             self._shape = x.shape
         self._executor.arg_dict["data"][:] = x
@@ -161,8 +175,12 @@ class _Features:
         return list(self._executor.outputs)
 
 
-def tiled_grams(stylizer: GraphSource, cfg: Config, window: int, style_x: np.ndarray,
-                ) -> List[np.ndarray]:
+def tiled_grams(
+    stylizer: GraphSource,
+    cfg: Config,
+    window: int,
+    style_x: np.ndarray,
+) -> List[np.ndarray]:
     """The Gram matrices of ``style_x`` ((1, 3, H, W)) as the whole-image graph gives
     them, from windows of about ``window`` pixels: each core's feature positions are
     summed once (on the device; only the small Gram matrices come back)."""
@@ -181,8 +199,9 @@ def tiled_grams(stylizer: GraphSource, cfg: Config, window: int, style_x: np.nda
                     totals.append(np.zeros((f.shape[1], f.shape[1])))
                 if r.stop <= r.start or c.stop <= c.start:
                     continue  # a last core thinner than the stride: no positions at this layer
-                core = mx.nd.slice(f, begin=(0, 0, r.start, c.start),
-                                   end=(1, f.shape[1], r.stop, c.stop))
+                core = mx.nd.slice(
+                    f, begin=(0, 0, r.start, c.start), end=(1, f.shape[1], r.stop, c.stop)
+                )
                 flat = mx.nd.reshape(core, shape=(f.shape[1], -1))
                 totals[k] += mx.nd.linalg.syrk(flat, transpose=False, alpha=1.0).asnumpy()
     return [t.astype(np.float32) for t in totals]
@@ -190,13 +209,22 @@ def tiled_grams(stylizer: GraphSource, cfg: Config, window: int, style_x: np.nda
 
 # ---- the tiled loop -----------------------------------------------------------------------
 
+
 class TiledScale:
     """One tiled size: the image (``canvas``) is whole at every moment between tiles."""
 
-    def __init__(self, stylizer: GraphSource, content: np.ndarray, grams: Sequence[np.ndarray],
-                 canvas: np.ndarray, window: int, cfg: Config,
-                 callback: Optional[Callable[[EpochInfo, Optional[np.ndarray]], None]],
-                 first_epoch: int, scale: int) -> None:
+    def __init__(
+        self,
+        stylizer: GraphSource,
+        content: np.ndarray,
+        grams: Sequence[np.ndarray],
+        canvas: np.ndarray,
+        window: int,
+        cfg: Config,
+        callback: Optional[Callable[[EpochInfo, Optional[np.ndarray]], None]],
+        first_epoch: int,
+        scale: int,
+    ) -> None:
         self.stylizer, self.cfg, self.callback = stylizer, cfg, callback
         self.content = content  # (H, W, 3) in [0, 1]
         self.canvas = canvas  # (1, 3, H, W) network units, updated in place
@@ -227,8 +255,13 @@ class TiledScale:
     def _tile_config(self, sweep: int) -> Config:
         cfg, done = self.cfg, sweep * self.epochs_per_sweep
         lr = cfg.learning_rate * cfg.lr_sched_factor ** (done // cfg.lr_sched_delay)
-        return cfg.replace(max_num_epochs=self.epochs_per_sweep, save_epochs=0, lr=lr,
-                           scales=1, start_long_edge=None)
+        return cfg.replace(
+            max_num_epochs=self.epochs_per_sweep,
+            save_epochs=0,
+            lr=lr,
+            scales=1,
+            start_long_edge=None,
+        )
 
     def _sweep(self, sweep: int, outcome: LoopOutcome) -> LoopOutcome:
         tiles = grid(self.shape, self.window, self.cfg.tile_margin, self.cfg.tile_overlap, sweep)
@@ -237,21 +270,29 @@ class TiledScale:
         terms: Dict[str, float] = {}
         for index, tile in enumerate(tiles):
             result = self._visit(tile, tile_cfg)
-            pasted = None if result.reason in (StopReason.INTERRUPTED, StopReason.DIVERGED) \
+            pasted = (
+                None
+                if result.reason in (StopReason.INTERRUPTED, StopReason.DIVERGED)
                 else self._paste(tile)
+            )
             if pasted is None:  # the tile is dropped: the canvas is as the last tile left it
-                reason = StopReason.DIVERGED if result.reason is not StopReason.INTERRUPTED \
+                reason = (
+                    StopReason.DIVERGED
+                    if result.reason is not StopReason.INTERRUPTED
                     else StopReason.INTERRUPTED
-                return LoopOutcome(reason, self.epoch - self.first_epoch, result.eps,
-                                   outcome.terms)
+                )
+                return LoopOutcome(reason, self.epoch - self.first_epoch, result.eps, outcome.terms)
             moved += pasted
             (r0, r1), (c0, c1) = tile.rows.core, tile.cols.core
             share = (r1 - r0) * (c1 - c0) / (tile.shape[0] * tile.shape[1])
             for name, value in result.terms.items():
                 terms[name] = terms.get(name, 0.0) + share * value
             self._report(sweep, index, len(tiles), result)
-        eps = math.sqrt(moved) / max(float(np.linalg.norm(self.canvas)), 1e-12) \
+        eps = (
+            math.sqrt(moved)
+            / max(float(np.linalg.norm(self.canvas)), 1e-12)
             / self.epochs_per_sweep
+        )
         reason = StopReason.CONVERGED if eps < self.cfg.stop_eps else StopReason.MAX_EPOCHS
         return LoopOutcome(reason, self.epoch - self.first_epoch, eps, terms)
 
@@ -261,8 +302,9 @@ class TiledScale:
         graph = self.graph
         graph.set_targets(self.grams, to_network(self.content[rows, cols]))
         graph.data[:] = self.canvas[:, :, rows, cols]
-        graph.grad_mask = mx.nd.array(tile.blend_mask()[None, None], ctx=graph.data.context,
-                                      dtype=graph.data.dtype)
+        graph.grad_mask = mx.nd.array(
+            tile.blend_mask()[None, None], ctx=graph.data.context, dtype=graph.data.dtype
+        )
         return optimise(graph, tile_cfg)
 
     def _paste(self, tile: Tile) -> Optional[float]:
@@ -286,11 +328,24 @@ class TiledScale:
         done = (sweep * count + index + 1) / (cfg.tile_sweeps * count)
         elapsed = time.perf_counter() - self.started
         due = cfg.save_epochs > 0 and self.epoch // cfg.save_epochs > before // cfg.save_epochs
-        info = EpochInfo(self.epoch, cfg.max_num_epochs * cfg.scales, result.eps,
-                         sum(result.terms.values()), result.terms, self._tile_lr(sweep), elapsed,
-                         due, self.scale, index + 1, count, sweep + 1, cfg.tile_sweeps,
-                         elapsed * (1 - done) / done, scales=cfg.scales,
-                         long_edge=max(self.canvas.shape[2:]))
+        info = EpochInfo(
+            self.epoch,
+            cfg.max_num_epochs * cfg.scales,
+            result.eps,
+            sum(result.terms.values()),
+            result.terms,
+            self._tile_lr(sweep),
+            elapsed,
+            due,
+            self.scale,
+            index + 1,
+            count,
+            sweep + 1,
+            cfg.tile_sweeps,
+            elapsed * (1 - done) / done,
+            scales=cfg.scales,
+            long_edge=max(self.canvas.shape[2:]),
+        )
         self.callback(info, self.canvas if due else None)
 
     def _tile_lr(self, sweep: int) -> float:

@@ -58,16 +58,19 @@ def spans(length: int, window: int, margin: int, overlap: int, sweep: int = 0) -
         return [Span((0, length), (0, length), (0, length))]
     g = guard(margin, overlap)
     if window - 2 * g < 1:
-        raise ValueError(f"a window of {window} pixels leaves no core with a margin of "
-                         f"{margin} and an overlap of {overlap}")
+        raise ValueError(
+            f"a window of {window} pixels leaves no core with a margin of "
+            f"{margin} and an overlap of {overlap}"
+        )
     inner = length - 2 * g  # the edge tiles need no context beyond the image
     count = math.ceil(inner / (window - 2 * g)) + sweep % 2
     cuts = [0] + [g + j * inner // count for j in range(1, count)] + [length]
     out = []
     for a, b in zip(cuts, cuts[1:]):
         start = min(max(0, (a + b) // 2 - window // 2), length - window)
-        out.append(Span((a, b), (max(0, a - overlap), min(length, b + overlap)),
-                        (start, start + window)))
+        out.append(
+            Span((a, b), (max(0, a - overlap), min(length, b + overlap)), (start, start + window))
+        )
     return out
 
 
@@ -102,21 +105,29 @@ class Tile:
 
     def weights(self, shape: Tuple[int, int], overlap: int) -> np.ndarray:
         """(h, w) blending weights over the window."""
-        return np.outer(span_weights(self.rows, shape[0], overlap),
-                        span_weights(self.cols, shape[1], overlap))
+        return np.outer(
+            span_weights(self.rows, shape[0], overlap), span_weights(self.cols, shape[1], overlap)
+        )
 
     def blend_mask(self) -> np.ndarray:
         """(h, w): 1 on the blend region, 0 on the context around it (whose gradient is
         discarded: the context is read, never written)."""
         mask = np.zeros(self.shape, dtype=np.float32)
         (r0, r1), (c0, c1) = self.rows.blend, self.cols.blend
-        mask[r0 - self.rows.window[0]: r1 - self.rows.window[0],
-             c0 - self.cols.window[0]: c1 - self.cols.window[0]] = 1.0
+        mask[
+            r0 - self.rows.window[0] : r1 - self.rows.window[0],
+            c0 - self.cols.window[0] : c1 - self.cols.window[0],
+        ] = 1.0
         return mask
 
 
-def grid(shape: Tuple[int, int], window: int, margin: int, overlap: int, sweep: int = 0,
-         ) -> List[Tile]:
+def grid(
+    shape: Tuple[int, int],
+    window: int,
+    margin: int,
+    overlap: int,
+    sweep: int = 0,
+) -> List[Tile]:
     """Every tile of an image of ``shape`` (H, W) for one sweep, row by row."""
     rows = spans(shape[0], window, margin, overlap, sweep)
     cols = spans(shape[1], window, margin, overlap, sweep)
@@ -137,6 +148,7 @@ def weight_sum(shape: Tuple[int, int], tiles: Sequence[Tile], overlap: int) -> n
 
 
 # ---- exact Gram matrices of a big image, from windows --------------------------------------
+
 
 def receptive_field(spec: VGGSpec, layer: str) -> int:
     """The receptive field, in pixels, of one position of ``layer`` (3x3 convolutions,
@@ -189,11 +201,12 @@ def layer_strides(spec: VGGSpec, layers: Sequence[str]) -> List[int]:
     out = []
     for layer in layers:
         pools = sum(conv.pool_before for conv in spec.layers_up_to([layer]))
-        out.append(2 ** pools)
+        out.append(2**pools)
     return out
 
 
 # ---- seams --------------------------------------------------------------------------------
+
 
 def cuts(tiles: Sequence[Tile]) -> Tuple[List[int], List[int]]:
     """The interior core boundaries (rows, columns) of a grid."""

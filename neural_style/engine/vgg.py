@@ -32,7 +32,7 @@ class ConvLayer:
 
     @property
     def relu(self) -> str:
-        return "relu" + self.name[len("conv"):]
+        return "relu" + self.name[len("conv") :]
 
     @property
     def weight_shape(self) -> Tuple[int, int, int, int]:

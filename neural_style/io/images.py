@@ -43,9 +43,13 @@ _LOSSY = {"quality": 95}
 #: writable) what an output's extension may be. Other files Pillow can read still load
 #: when named one by one.
 IMAGE_FORMATS: Dict[str, ImageFormat] = {
-    ".jpg": ImageFormat("JPEG", save_options=_LOSSY), ".jpeg": ImageFormat("JPEG", save_options=_LOSSY),
-    ".png": ImageFormat("PNG"), ".bmp": ImageFormat("BMP"), ".gif": ImageFormat("GIF", writable=False),
-    ".tif": ImageFormat("TIFF"), ".tiff": ImageFormat("TIFF"),
+    ".jpg": ImageFormat("JPEG", save_options=_LOSSY),
+    ".jpeg": ImageFormat("JPEG", save_options=_LOSSY),
+    ".png": ImageFormat("PNG"),
+    ".bmp": ImageFormat("BMP"),
+    ".gif": ImageFormat("GIF", writable=False),
+    ".tif": ImageFormat("TIFF"),
+    ".tiff": ImageFormat("TIFF"),
     ".webp": ImageFormat("WEBP", save_options=_LOSSY),
 }
 OUTPUT_SUFFIXES = tuple(sorted(s for s, f in IMAGE_FORMATS.items() if f.writable))
@@ -58,8 +62,10 @@ def output_format(path: PathLike) -> ImageFormat:
     """The format an output path is written in, or an :class:`ImageError`."""
     suffix = Path(path).suffix.lower()
     if suffix not in OUTPUT_SUFFIXES:
-        raise ImageError(f"{path}: unknown output extension {suffix or '(none)'!r}; "
-                         f"use one of {', '.join(OUTPUT_SUFFIXES)}")
+        raise ImageError(
+            f"{path}: unknown output extension {suffix or '(none)'!r}; "
+            f"use one of {', '.join(OUTPUT_SUFFIXES)}"
+        )
     return IMAGE_FORMATS[suffix]
 
 
@@ -100,8 +106,9 @@ def srgb_profile() -> Any:
     return _SRGB
 
 
-def load_rgb(source: ImageInput, max_edge: Optional[int] = None,
-             shape: Optional[Tuple[int, int]] = None) -> np.ndarray:
+def load_rgb(
+    source: ImageInput, max_edge: Optional[int] = None, shape: Optional[Tuple[int, int]] = None
+) -> np.ndarray:
     """An (H, W, 3) float32 sRGB array in [0, 1] from a file path or an array.
 
     Files are read-only; EXIF orientation is applied; an embedded ICC profile is honoured
@@ -142,16 +149,21 @@ def load_rgb(source: ImageInput, max_edge: Optional[int] = None,
     except UnidentifiedImageError:
         return _load_other(path, max_edge, shape)
     except Image.DecompressionBombError as err:
-        raise ImageError(f"{path}: refused as a possible decompression bomb ({err}); "
-                         "shrink it first if it is a real image") from None
+        raise ImageError(
+            f"{path}: refused as a possible decompression bomb ({err}); "
+            "shrink it first if it is a real image"
+        ) from None
     except MemoryError:
         raise ImageError(f"{path}: not enough memory to decode it; shrink it first") from None
     except (OSError, SyntaxError, ValueError, EOFError) as err:  # truncated or corrupt data
-        raise ImageError(f"{path}: cannot decode the image ({err}); is the file complete?") from None
+        raise ImageError(
+            f"{path}: cannot decode the image ({err}); is the file complete?"
+        ) from None
 
 
-def _working_size(img: Image.Image, max_edge: Optional[int],
-                  shape: Optional[Tuple[int, int]]) -> Optional[Tuple[int, int]]:
+def _working_size(
+    img: Image.Image, max_edge: Optional[int], shape: Optional[Tuple[int, int]]
+) -> Optional[Tuple[int, int]]:
     """The (H, W) the image will be resized to, in the file's own orientation (before the
     EXIF rotation), or None when it is not known (then nothing is reduced)."""
     if shape is not None:
@@ -162,8 +174,9 @@ def _working_size(img: Image.Image, max_edge: Optional[int],
     return None
 
 
-def _load_other(path: Path, max_edge: Optional[int],
-                shape: Optional[Tuple[int, int]]) -> np.ndarray:
+def _load_other(
+    path: Path, max_edge: Optional[int], shape: Optional[Tuple[int, int]]
+) -> np.ndarray:
     """Formats Pillow cannot read: multi-channel float TIFFs (through tifffile)."""
     if path.suffix.lower() in (".tif", ".tiff"):
         try:
@@ -216,9 +229,11 @@ def _factor(height: int, width: int, target: Optional[Tuple[int, int]]) -> int:
 
 def _check_decode_bytes(path: Path, size: int) -> None:
     if size > MAX_DECODE_BYTES:
-        raise ImageError(f"{path}: decoding it would take {size / 2**20:,.0f} MiB, over the "
-                         f"limit of {MAX_DECODE_BYTES / 2**20:,.0f} MiB; shrink it first "
-                         "(the working size is far smaller)")
+        raise ImageError(
+            f"{path}: decoding it would take {size / 2**20:,.0f} MiB, over the "
+            f"limit of {MAX_DECODE_BYTES / 2**20:,.0f} MiB; shrink it first "
+            "(the working size is far smaller)"
+        )
 
 
 def _shrink(img: Image.Image, target: Optional[Tuple[int, int]], path: Path) -> Image.Image:
@@ -226,8 +241,9 @@ def _shrink(img: Image.Image, target: Optional[Tuple[int, int]], path: Path) -> 
     working size ``target`` (H, W) on both sides: JPEGs in the DCT domain (``draft``),
     other formats right after decoding (Pillow's ``reduce``, a box filter)."""
     if target is not None and img.format == "JPEG":
-        img.draft(None, (REDUCING_GAP * max(MIN_EDGE, target[1]),
-                         REDUCING_GAP * max(MIN_EDGE, target[0])))
+        img.draft(
+            None, (REDUCING_GAP * max(MIN_EDGE, target[1]), REDUCING_GAP * max(MIN_EDGE, target[0]))
+        )
     _check_decode_bytes(path, img.width * img.height * _MODE_BYTES.get(img.mode, 4))
     img.load()
     factor = _factor(img.height, img.width, target)
@@ -241,8 +257,9 @@ def _shrink(img: Image.Image, target: Optional[Tuple[int, int]], path: Path) -> 
     return _reduce_in_strips(img, factor, work)
 
 
-def _missing_blur(original: Tuple[int, int], reduced: Tuple[int, int],
-                  target: Optional[Tuple[int, int]]) -> Tuple[float, float]:
+def _missing_blur(
+    original: Tuple[int, int], reduced: Tuple[int, int], target: Optional[Tuple[int, int]]
+) -> Tuple[float, float]:
     """The Gaussian sigma (H, W; in reduced pixels) that makes reduce-then-resize blur as
     much as resizing the full image would.
 
@@ -294,7 +311,9 @@ def _pil_to_rgb(img: Image.Image, path: Path) -> np.ndarray:
     if img.mode in ("I", "F"):
         return _float_to_rgb(np.asarray(img, dtype=np.float32))
     img = _to_srgb(img, path)
-    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (img.mode == "P" and "transparency" in img.info):
+    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
+        img.mode == "P" and "transparency" in img.info
+    ):
         img = img.convert("RGBA")
         background = Image.new("RGBA", img.size, (255, 255, 255, 255))
         img = Image.alpha_composite(background, img)  # transparent areas become white
@@ -313,14 +332,16 @@ def _to_srgb(img: Image.Image, path: Path) -> Image.Image:
         return img
     from PIL import ImageCms
 
-    alpha = img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or \
-        (img.mode == "P" and "transparency" in img.info)
+    alpha = img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
+        img.mode == "P" and "transparency" in img.info
+    )
     if img.mode not in ("RGB", "RGBA", "L", "CMYK"):
         img = img.convert("RGBA" if alpha else "RGB")
     try:
         source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-        out = ImageCms.profileToProfile(img, source, srgb_profile(),
-                                        outputMode="RGBA" if img.mode == "RGBA" else "RGB")
+        out = ImageCms.profileToProfile(
+            img, source, srgb_profile(), outputMode="RGBA" if img.mode == "RGBA" else "RGB"
+        )
     except (ImageCms.PyCMSError, OSError, ValueError) as err:
         log.warning("%s: ignoring its colour profile, which cannot be used (%s)", path, err)
         return img
@@ -350,8 +371,12 @@ def _array_to_rgb(arr: np.ndarray) -> np.ndarray:
     return np.clip(arr.astype(np.float32), 0.0, 1.0)
 
 
-def load_inputs(content: ImageInput, styles: Sequence[ImageInput], long_edge: int,
-                style_scale: Optional[float] = None) -> Tuple[np.ndarray, List[np.ndarray]]:
+def load_inputs(
+    content: ImageInput,
+    styles: Sequence[ImageInput],
+    long_edge: int,
+    style_scale: Optional[float] = None,
+) -> Tuple[np.ndarray, List[np.ndarray]]:
     """The content and style images as (H, W, 3) float32 in [0, 1], checked (a clear
     :class:`ImageError` for each problem) and reduced while decoding where they are far
     larger than needed (see :func:`load_rgb`); the exact sizes are made per scale by

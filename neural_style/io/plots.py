@@ -10,7 +10,9 @@ from ..engine.optimise import EpochInfo
 from ..errors import ImageError, NeuralStyleError
 from .files import write_verified
 
-INSTALL_HINT = "--loss-plot needs matplotlib: pip install 'neural-style[plot]' (or pip install matplotlib)"
+INSTALL_HINT = (
+    "--loss-plot needs matplotlib: pip install 'neural-style[plot]' (or pip install matplotlib)"
+)
 
 
 def require_matplotlib() -> None:

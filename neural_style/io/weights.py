@@ -57,8 +57,10 @@ def check_shapes(weights: Mapping[str, np.ndarray], spec: VGGSpec, source: str) 
     if bad:  # NaN, or values beyond float32's range (inf once converted)
         shown = ", ".join(f"{name} ({count})" for name, count in list(bad.items())[:4])
         more = ", ..." if len(bad) > 4 else ""
-        raise WeightsError(f"{source}: NaN or infinite values in {shown}{more}; the file is "
-                           "damaged, fetch it again")
+        raise WeightsError(
+            f"{source}: NaN or infinite values in {shown}{more}; the file is "
+            "damaged, fetch it again"
+        )
     return arrays
 
 
@@ -69,8 +71,7 @@ def read_params(path: Path) -> Dict[str, np.ndarray]:
     try:
         loaded = mx.nd.load(str(path))
     except Exception as err:  # MXNetError for a truncated or foreign file
-        raise WeightsError(f"{path}: not a readable MXNet .params file "
-                           f"({summary(err)})") from None
+        raise WeightsError(f"{path}: not a readable MXNet .params file ({summary(err)})") from None
     if not isinstance(loaded, dict):
         raise WeightsError(f"{path}: holds a list of arrays, not named VGG19 parameters")
     return {_strip_prefix(k): v.asnumpy() for k, v in loaded.items()}
@@ -120,22 +121,26 @@ def _keras_pair(group: Any) -> Tuple[np.ndarray, np.ndarray]:
 _READERS = {".params": read_params, ".npz": read_npz, ".h5": read_h5, ".hdf5": read_h5}
 
 
-def load_weights(path: "str | os.PathLike[str]", spec: VGGSpec = VGG19,
-                 expected: Optional[str] = None) -> Weights:
+def load_weights(
+    path: "str | os.PathLike[str]", spec: VGGSpec = VGG19, expected: Optional[str] = None
+) -> Weights:
     """Read any supported file, check keys and shapes, and (if given) the fingerprint."""
     path = Path(path)
     if not path.is_file():
         raise WeightsError(f"{path}: no such weights file")
     reader = _READERS.get(path.suffix.lower())
     if reader is None:
-        raise WeightsError(f"{path}: unknown weights format {path.suffix!r}; "
-                           f"use one of {', '.join(_READERS)}")
+        raise WeightsError(
+            f"{path}: unknown weights format {path.suffix!r}; use one of {', '.join(_READERS)}"
+        )
     weights = check_shapes(reader(path), spec, str(path))
     if expected is not None:
         actual = fingerprint(weights, spec)
         if actual != expected:
-            raise WeightsError(f"{path}: the arrays are not the expected VGG19 weights "
-                               f"(fingerprint {actual[:12]}…, expected {expected[:12]}…)")
+            raise WeightsError(
+                f"{path}: the arrays are not the expected VGG19 weights "
+                f"(fingerprint {actual[:12]}…, expected {expected[:12]}…)"
+            )
     return weights
 
 
@@ -149,4 +154,4 @@ def save_params(weights: Mapping[str, np.ndarray], path: "str | os.PathLike[str]
 
 
 def _strip_prefix(key: str) -> str:
-    return key[len(_PARAMS_PREFIX):] if key.startswith(_PARAMS_PREFIX) else key
+    return key[len(_PARAMS_PREFIX) :] if key.startswith(_PARAMS_PREFIX) else key

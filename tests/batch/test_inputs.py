@@ -12,8 +12,15 @@ from neural_style.io.images import IMAGE_FORMATS
 
 
 def test_globs_folders_and_plain_paths(photos: Path, tmp_path: Path) -> None:
-    assert [p.name for p in expand_images([str(photos)], "--content-image")] == ["a.png", "b.jpg", "c.png"]
-    assert [p.name for p in expand_images([str(photos / "*.png")], "--content-image")] == ["a.png", "c.png"]
+    assert [p.name for p in expand_images([str(photos)], "--content-image")] == [
+        "a.png",
+        "b.jpg",
+        "c.png",
+    ]
+    assert [p.name for p in expand_images([str(photos / "*.png")], "--content-image")] == [
+        "a.png",
+        "c.png",
+    ]
     mixed = expand_images([str(photos / "b.jpg"), str(photos / "*.png")], "--content-image")
     assert [p.name for p in mixed] == ["b.jpg", "a.png", "c.png"]
     assert expand_images([str(tmp_path / "missing.jpg")], "x") == [tmp_path / "missing.jpg"]
@@ -28,7 +35,6 @@ def test_product_and_zip() -> None:
     assert pair(c, s, "zip") == [(a, x), (b, y)]
     with pytest.raises(ConfigError, match="2 content images but 1 style"):
         pair(c, s[:1], "zip")
-
 
 
 def test_folders_pick_every_known_image_type(tmp_path: Path) -> None:

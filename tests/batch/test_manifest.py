@@ -15,10 +15,9 @@ def test_manifest_errors_name_their_lines(tmp_path: Path) -> None:
     for name in ("a.jpg", "c.jpg", "s.jpg"):
         write_image(tmp_path / name)
     manifest = tmp_path / "jobs.csv"
-    manifest.write_text("content,style,content_weight,colour\n"
-                        "a.jpg,s.jpg,5,\n"
-                        "b.jpg,,10,\n"
-                        "c.jpg,s.jpg,ten,red\n")
+    manifest.write_text(
+        "content,style,content_weight,colour\na.jpg,s.jpg,5,\nb.jpg,,10,\nc.jpg,s.jpg,ten,red\n"
+    )
     with pytest.raises(ConfigError) as err:
         read_manifest(manifest)
     text = str(err.value)
@@ -31,4 +30,3 @@ def test_manifest_errors_name_their_lines(tmp_path: Path) -> None:
     jsonl.write_text('{"content": "a.jpg", "style": "s.jpg", "stop_eps": -1}\n')
     with pytest.raises(ConfigError, match=r"line 1: stop_eps must be in \(0, 1\], not -1"):
         read_manifest(jsonl)
-

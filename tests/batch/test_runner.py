@@ -34,11 +34,17 @@ class Recorder(Reporter):
         self.events.append(("finished", (result.job.index, result.status)))
 
 
-def make_jobs(tmp_path: Path, contents: List[Path], style: Path, cfg: Config = FAST,
-              ) -> List[BatchJob]:
+def make_jobs(
+    tmp_path: Path,
+    contents: List[Path],
+    style: Path,
+    cfg: Config = FAST,
+) -> List[BatchJob]:
     out = tmp_path / "out"
-    return [BatchJob(i, c, (style,), out / f"{c.stem}.png", cfg, out / c.stem)
-            for i, c in enumerate(contents)]
+    return [
+        BatchJob(i, c, (style,), out / f"{c.stem}.png", cfg, out / c.stem)
+        for i, c in enumerate(contents)
+    ]
 
 
 @pytest.fixture()
@@ -46,8 +52,9 @@ def stylizer(vgg19_random_npz: Path) -> LazyStylizer:
     return LazyStylizer(vgg19_random_npz, -1)
 
 
-def test_a_bad_image_fails_only_its_job(tmp_path: Path, style_path: Path,
-                                        stylizer: LazyStylizer) -> None:
+def test_a_bad_image_fails_only_its_job(
+    tmp_path: Path, style_path: Path, stylizer: LazyStylizer
+) -> None:
     good = write_image(tmp_path / "good.png")
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"not a png")
@@ -61,18 +68,24 @@ def test_a_bad_image_fails_only_its_job(tmp_path: Path, style_path: Path,
     with Image.open(jobs[0].output) as img:
         assert img.size == (32, 21)
     assert sorted(p.name for p in jobs[0].snapshots.iterdir()) == ["e_1.jpg", "e_2.jpg"]
-    assert reporter.events[:4] == [("started", 0), ("epoch", (0, 1)), ("epoch", (0, 2)),
-                                   ("finished", (0, DONE))]
+    assert reporter.events[:4] == [
+        ("started", 0),
+        ("epoch", (0, 1)),
+        ("epoch", (0, 2)),
+        ("finished", (0, DONE)),
+    ]
     assert reporter.events[-1] == ("finished", (2, FAILED))
 
 
-def test_weights_are_loaded_once_and_only_when_needed(tmp_path: Path, style_path: Path,
-                                                      vgg19_random_npz: Path) -> None:
+def test_weights_are_loaded_once_and_only_when_needed(
+    tmp_path: Path, style_path: Path, vgg19_random_npz: Path
+) -> None:
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"")
     lazy = LazyStylizer(tmp_path / "no-weights.params", -1)
-    results = run_sequential(make_jobs(tmp_path, [broken], style_path), lazy, StyleCache(),
-                             Reporter())
+    results = run_sequential(
+        make_jobs(tmp_path, [broken], style_path), lazy, StyleCache(), Reporter()
+    )
     assert results[0].status == FAILED  # its image failed first: the weights were not read
     good = write_image(tmp_path / "good.png")
     with pytest.raises(WeightsError):  # a failure that concerns every job stops the batch
@@ -81,8 +94,9 @@ def test_weights_are_loaded_once_and_only_when_needed(tmp_path: Path, style_path
     assert lazy() is lazy()
 
 
-def test_ctrl_c_saves_the_running_job_and_stops_the_batch(tmp_path: Path, style_path: Path,
-                                                          stylizer: LazyStylizer) -> None:
+def test_ctrl_c_saves_the_running_job_and_stops_the_batch(
+    tmp_path: Path, style_path: Path, stylizer: LazyStylizer
+) -> None:
     class StopAtSecondEpoch(Recorder):
         def epoch(self, job: BatchJob, info: Any) -> None:
             if info.epoch == 2:
@@ -97,21 +111,26 @@ def test_ctrl_c_saves_the_running_job_and_stops_the_batch(tmp_path: Path, style_
     assert not jobs[0].output.exists()
 
 
-def test_extras_are_written_beside_the_snapshots(tmp_path: Path, style_path: Path,
-                                                 stylizer: LazyStylizer) -> None:
+def test_extras_are_written_beside_the_snapshots(
+    tmp_path: Path, style_path: Path, stylizer: LazyStylizer
+) -> None:
     pytest.importorskip("matplotlib")
     cfg = FAST.replace(progress_sheet=True, loss_plot=True, save_epochs=2, max_num_epochs=3)
     (job,) = make_jobs(tmp_path, [write_image(tmp_path / "c.png")], style_path, cfg)
     (result,) = run_sequential([job], stylizer, StyleCache(), Reporter())
     assert result.status == DONE, result.error
-    assert sorted(p.name for p in job.snapshots.iterdir()) == ["e_2.jpg", "loss.png",
-                                                               "progress.jpg"]
+    assert sorted(p.name for p in job.snapshots.iterdir()) == [
+        "e_2.jpg",
+        "loss.png",
+        "progress.jpg",
+    ]
     with Image.open(job.snapshots / "progress.jpg") as sheet:  # epochs 2 and 3 (the result)
         assert sheet.size == (2 * 32, 21)
 
 
-def test_the_json_line_has_the_job_and_its_outcome(tmp_path: Path, style_path: Path,
-                                                   stylizer: LazyStylizer) -> None:
+def test_the_json_line_has_the_job_and_its_outcome(
+    tmp_path: Path, style_path: Path, stylizer: LazyStylizer
+) -> None:
     (job,) = make_jobs(tmp_path, [write_image(tmp_path / "c.png")], style_path)
     (result,) = run_sequential([job], stylizer, StyleCache(), Reporter())
     line = result.as_json()
@@ -138,13 +157,17 @@ class Failing(LazyStylizer):
         return Engine()
 
 
-@pytest.mark.parametrize("error, text", [
-    (RuntimeError("nobody foresaw this\nsecond line"), "RuntimeError: second line"),
-    (MemoryError(), "out of memory (MemoryError) in this job"),
-    (WeightsError("w.params: corrupt"), "w.params: corrupt"),
-])
-def test_any_exception_in_a_job_becomes_its_result(tmp_path: Path, style_path: Path,
-                                                   error: Exception, text: str) -> None:
+@pytest.mark.parametrize(
+    "error, text",
+    [
+        (RuntimeError("nobody foresaw this\nsecond line"), "RuntimeError: second line"),
+        (MemoryError(), "out of memory (MemoryError) in this job"),
+        (WeightsError("w.params: corrupt"), "w.params: corrupt"),
+    ],
+)
+def test_any_exception_in_a_job_becomes_its_result(
+    tmp_path: Path, style_path: Path, error: Exception, text: str
+) -> None:
     (job,) = make_jobs(tmp_path, [write_image(tmp_path / "c.png")], style_path)
     (result,) = run_sequential([job], Failing(error), StyleCache(), Reporter())
     assert result.status is JobStatus.FAILED and result.error == text

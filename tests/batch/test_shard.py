@@ -13,7 +13,9 @@ from neural_style.errors import ConfigError
 
 
 def test_shard_function_is_stable() -> None:
-    jobs = plan([(Path(f"{i}.jpg"), (Path("s.jpg"),)) for i in range(10)], Config(), [], None, Path("o"))
+    jobs = plan(
+        [(Path(f"{i}.jpg"), (Path("s.jpg"),)) for i in range(10)], Config(), [], None, Path("o")
+    )
     parts = [shard(jobs, f"{i}/4") for i in range(4)]
     assert sorted(j.index for p in parts for j in p) == list(range(10))
     assert [j.index for j in parts[1]] == [1, 5, 9]
@@ -22,4 +24,3 @@ def test_shard_function_is_stable() -> None:
         shard(jobs, "4/4")
     with pytest.raises(ConfigError, match="write I/N"):
         shard(jobs, "half")
-

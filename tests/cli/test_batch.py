@@ -29,9 +29,26 @@ def run(tmp_path: Path, vgg19_random_npz: Path, capsys: pytest.CaptureFixture[st
     """``run(*args) -> (exit code, JSON lines, stderr)`` with fast settings."""
 
     def call(*args: str) -> Run:
-        code = cli.main([*args, "--weights", str(vgg19_random_npz), "--gpu", "-1",
-                         "--max-long-edge", "32", "--max-num-epochs", "2", "--save-epochs", "1",
-                         "--output-dir", str(tmp_path / "out"), "--seed", "0", "--json"])
+        code = cli.main(
+            [
+                *args,
+                "--weights",
+                str(vgg19_random_npz),
+                "--gpu",
+                "-1",
+                "--max-long-edge",
+                "32",
+                "--max-num-epochs",
+                "2",
+                "--save-epochs",
+                "1",
+                "--output-dir",
+                str(tmp_path / "out"),
+                "--seed",
+                "0",
+                "--json",
+            ]
+        )
         out, err = capsys.readouterr()
         return code, [json.loads(line) for line in out.splitlines()], err
 
@@ -45,21 +62,35 @@ def names(folder: Path) -> List[str]:
 # ---- planning ---------------------------------------------------------------------------
 
 
-def test_colliding_template_is_refused_before_work(tmp_path: Path, photos: Path, styles: Path,
-                                                   run: Runner) -> None:
-    code, lines, err = run("--content-image", str(photos), "--style-image", str(styles),
-                           "--output-template", "{style}.jpg")
+def test_colliding_template_is_refused_before_work(
+    tmp_path: Path, photos: Path, styles: Path, run: Runner
+) -> None:
+    code, lines, err = run(
+        "--content-image",
+        str(photos),
+        "--style-image",
+        str(styles),
+        "--output-template",
+        "{style}.jpg",
+    )
     assert code == ExitCode.USAGE and lines == []
     assert "jobs 0 and 2 would both write" in err
     assert not (tmp_path / "out").exists()
 
 
-def test_manifest_runs_with_per_row_settings(tmp_path: Path, photos: Path, styles: Path,
-                                             run: Runner) -> None:
+def test_manifest_runs_with_per_row_settings(
+    tmp_path: Path, photos: Path, styles: Path, run: Runner
+) -> None:
     manifest = tmp_path / "jobs.jsonl"
-    rows = [{"content": str(photos / "a.png"), "style": str(styles / "s1.png"), "content_weight": 3},
-            {"content": "photos/b.jpg", "style": "styles/s2.png", "output": str(tmp_path / "mine.png"),
-             "max_num_epochs": 1}]
+    rows = [
+        {"content": str(photos / "a.png"), "style": str(styles / "s1.png"), "content_weight": 3},
+        {
+            "content": "photos/b.jpg",
+            "style": "styles/s2.png",
+            "output": str(tmp_path / "mine.png"),
+            "max_num_epochs": 1,
+        },
+    ]
     manifest.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     code, lines, err = run("--manifest", str(manifest))
     assert code == 0, err
@@ -68,27 +99,43 @@ def test_manifest_runs_with_per_row_settings(tmp_path: Path, photos: Path, style
     assert (tmp_path / "mine.png").is_file()
 
 
-def test_shards_are_disjoint_and_cover_everything(tmp_path: Path, photos: Path, styles: Path) -> None:
+def test_shards_are_disjoint_and_cover_everything(
+    tmp_path: Path, photos: Path, styles: Path
+) -> None:
     """N real processes, each with --shard I/N, as a Slurm array or Kubernetes would run them."""
-    base = [sys.executable, "-m", "neural_style", "--content-image", str(photos), "--style-image",
-            str(styles), "--sweep", "content-weight=1,2", "--output-dir", str(tmp_path / "o"),
-            "--dry-run"]
+    base = [
+        sys.executable,
+        "-m",
+        "neural_style",
+        "--content-image",
+        str(photos),
+        "--style-image",
+        str(styles),
+        "--sweep",
+        "content-weight=1,2",
+        "--output-dir",
+        str(tmp_path / "o"),
+        "--dry-run",
+    ]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     everything = subprocess.run(base, capture_output=True, text=True, env=env, check=True).stdout
     all_outputs = [json.loads(line)["output"] for line in everything.splitlines()]
     assert len(all_outputs) == 3 * 2 * 2
     seen: List[str] = []
     for i in range(3):
-        done = subprocess.run([*base, "--shard", f"{i}/3"], capture_output=True, text=True, env=env,
-                              check=True)
+        done = subprocess.run(
+            [*base, "--shard", f"{i}/3"], capture_output=True, text=True, env=env, check=True
+        )
         seen += [json.loads(line)["output"] for line in done.stdout.splitlines()]
     assert sorted(seen) == sorted(all_outputs) and len(set(seen)) == len(seen)
 
 
 # ---- running ----------------------------------------------------------------------------
 
-def test_product_batch_writes_every_output_and_json_matches(tmp_path: Path, photos: Path,
-                                                            styles: Path, run: Runner) -> None:
+
+def test_product_batch_writes_every_output_and_json_matches(
+    tmp_path: Path, photos: Path, styles: Path, run: Runner
+) -> None:
     code, lines, err = run("--content-image", str(photos), "--style-image", str(styles))
     assert code == 0, err
     out = tmp_path / "out"
@@ -101,7 +148,9 @@ def test_product_batch_writes_every_output_and_json_matches(tmp_path: Path, phot
     assert "batch: 6 done, 0 failed of 6 jobs" in err
 
 
-def test_one_bad_image_in_five_fails_only_its_job(tmp_path: Path, styles: Path, run: Runner) -> None:
+def test_one_bad_image_in_five_fails_only_its_job(
+    tmp_path: Path, styles: Path, run: Runner
+) -> None:
     folder = tmp_path / "five"
     folder.mkdir()
     for i in range(5):
@@ -116,8 +165,9 @@ def test_one_bad_image_in_five_fails_only_its_job(tmp_path: Path, styles: Path, 
     assert names(tmp_path / "out") == ["p0_s1.jpg", "p1_s1.jpg", "p3_s1.jpg", "p4_s1.jpg"]
 
 
-def test_skip_existing_finishes_only_what_is_missing(tmp_path: Path, photos: Path, styles: Path,
-                                                     run: Runner, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_skip_existing_finishes_only_what_is_missing(
+    tmp_path: Path, photos: Path, styles: Path, run: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from neural_style.cli import progress
 
     calls = {"n": 0}
@@ -130,8 +180,13 @@ def test_skip_existing_finishes_only_what_is_missing(tmp_path: Path, photos: Pat
         real(self, info)
 
     monkeypatch.setattr(progress.LogProgress, "__call__", interrupt_in_third_job)
-    args = ("--content-image", str(photos), "--style-image", str(styles / "s1.png"),
-            "--skip-existing")
+    args = (
+        "--content-image",
+        str(photos),
+        "--style-image",
+        str(styles / "s1.png"),
+        "--skip-existing",
+    )
     code, lines, err = run(*args)
     assert code == ExitCode.INTERRUPTED
     assert [line["status"] for line in lines] == ["done", "done", "interrupted"]
@@ -143,17 +198,26 @@ def test_skip_existing_finishes_only_what_is_missing(tmp_path: Path, photos: Pat
     assert "c_s1.jpg" in names(tmp_path / "out")
 
 
-def test_truncated_output_is_redone(tmp_path: Path, photos: Path, styles: Path, run: Runner) -> None:
-    args = ("--content-image", str(photos / "a.png"), str(photos / "b.jpg"), "--style-image",
-            str(styles / "s1.png"), "--skip-existing")
+def test_truncated_output_is_redone(
+    tmp_path: Path, photos: Path, styles: Path, run: Runner
+) -> None:
+    args = (
+        "--content-image",
+        str(photos / "a.png"),
+        str(photos / "b.jpg"),
+        "--style-image",
+        str(styles / "s1.png"),
+        "--skip-existing",
+    )
     assert run(*args)[0] == 0
     (tmp_path / "out" / "b_s1.jpg").write_bytes(b"\xff\xd8\xff half")
     code, lines, _ = run(*args)
     assert code == 0 and [line["status"] for line in lines] == ["skipped", "done"]
 
 
-def test_style_targets_are_cached_on_disk(tmp_path: Path, photos: Path, styles: Path,
-                                          run: Runner, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_style_targets_are_cached_on_disk(
+    tmp_path: Path, photos: Path, styles: Path, run: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from neural_style.engine.graph import StyleGraph
 
     computed = {"n": 0}
@@ -175,37 +239,76 @@ def test_style_targets_are_cached_on_disk(tmp_path: Path, photos: Path, styles: 
 
 
 def test_zip_pairs(tmp_path: Path, photos: Path, styles: Path, run: Runner) -> None:
-    code, lines, _ = run("--content-image", str(photos / "a.png"), str(photos / "b.jpg"),
-                         "--style-image", str(styles), "--pairs", "zip")
+    code, lines, _ = run(
+        "--content-image",
+        str(photos / "a.png"),
+        str(photos / "b.jpg"),
+        "--style-image",
+        str(styles),
+        "--pairs",
+        "zip",
+    )
     assert code == 0
     assert [(Path(line["content"]).name, Path(line["style"]).name) for line in lines] == [
-        ("a.png", "s1.png"), ("b.jpg", "s2.png")]
+        ("a.png", "s1.png"),
+        ("b.jpg", "s2.png"),
+    ]
 
 
 def test_output_flag_is_for_single_jobs(photos: Path, styles: Path, run: Runner) -> None:
-    code, _, err = run("--content-image", str(photos), "--style-image", str(styles), "--output", "x.jpg")
+    code, _, err = run(
+        "--content-image", str(photos), "--style-image", str(styles), "--output", "x.jpg"
+    )
     assert code == ExitCode.USAGE and "use --output-template" in err
 
 
-def test_several_workers_give_the_same_results(tmp_path: Path, photos: Path, styles: Path,
-                                               vgg19_random_npz: Path, run: Runner) -> None:
+def test_several_workers_give_the_same_results(
+    tmp_path: Path, photos: Path, styles: Path, vgg19_random_npz: Path, run: Runner
+) -> None:
     """--gpu -1,-1: two worker processes on the CPU, the scheduling used for several GPUs."""
     args = ("--content-image", str(photos), "--style-image", str(styles / "s1.png"))
     code, sequential, _ = run(*args, "--output-template", "seq_{content}.png")
     assert code == 0
-    code = cli.main([*args, "--output-template", "par_{content}.png", "--weights",
-                     str(vgg19_random_npz), "--gpu", "-1,-1", "--max-long-edge", "32",
-                     "--max-num-epochs", "2", "--save-epochs", "1", "--output-dir",
-                     str(tmp_path / "out"), "--seed", "0", "--json", "-q"])
+    code = cli.main(
+        [
+            *args,
+            "--output-template",
+            "par_{content}.png",
+            "--weights",
+            str(vgg19_random_npz),
+            "--gpu",
+            "-1,-1",
+            "--max-long-edge",
+            "32",
+            "--max-num-epochs",
+            "2",
+            "--save-epochs",
+            "1",
+            "--output-dir",
+            str(tmp_path / "out"),
+            "--seed",
+            "0",
+            "--json",
+            "-q",
+        ]
+    )
     assert code == 0
     for name in "abc":
-        with Image.open(tmp_path / "out" / f"seq_{name}.png") as a, \
-                Image.open(tmp_path / "out" / f"par_{name}.png") as b:
+        with Image.open(tmp_path / "out" / f"seq_{name}.png") as a, Image.open(
+            tmp_path / "out" / f"par_{name}.png"
+        ) as b:
             assert np.array_equal(np.asarray(a), np.asarray(b))
 
 
 def test_an_empty_shard_is_not_an_error(photos: Path, styles: Path, run: Runner) -> None:
-    code, lines, err = run("--content-image", str(photos / "a.png"), str(photos / "b.jpg"),
-                           "--style-image", str(styles / "s1.png"), "--shard", "5/8")
+    code, lines, err = run(
+        "--content-image",
+        str(photos / "a.png"),
+        str(photos / "b.jpg"),
+        "--style-image",
+        str(styles / "s1.png"),
+        "--shard",
+        "5/8",
+    )
     assert code == 0 and lines == []
     assert "batch: 0 done, 0 failed of 0 jobs" in err

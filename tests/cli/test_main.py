@@ -21,10 +21,39 @@ def visible(folder: Path) -> List[str]:
     """The files a user sees (not the hidden style cache)."""
     return sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
 
-ALL_FLAGS = ["--model", "vgg", "--stop-eps", "0.01", "--content-weight", "5", "--style-weight", "2",
-             "--tv-weight", "0.5", "--max-num-epochs", "7", "--max-long-edge", "64", "--lr", "0.1",
-             "--lr-sched-delay", "3", "--lr-sched-factor", "0.5", "--save-epochs", "2",
-             "--output-dir", "snaps", "--denoise", "tv", "--remove-noise", "0.1", "--seed", "3"]
+
+ALL_FLAGS = [
+    "--model",
+    "vgg",
+    "--stop-eps",
+    "0.01",
+    "--content-weight",
+    "5",
+    "--style-weight",
+    "2",
+    "--tv-weight",
+    "0.5",
+    "--max-num-epochs",
+    "7",
+    "--max-long-edge",
+    "64",
+    "--lr",
+    "0.1",
+    "--lr-sched-delay",
+    "3",
+    "--lr-sched-factor",
+    "0.5",
+    "--save-epochs",
+    "2",
+    "--output-dir",
+    "snaps",
+    "--denoise",
+    "tv",
+    "--remove-noise",
+    "0.1",
+    "--seed",
+    "3",
+]
 
 
 def test_every_flag_parses(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -32,13 +61,40 @@ def test_every_flag_parses(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(device, "has_cuda", lambda: True)
     monkeypatch.setattr(device, "visible_gpus", lambda: 2)
-    request = cli.parse(["--content-image", "c.jpg", "--style-image", "s.jpg", "--output", "o.png",
-                     "--gpu", "1", "--weights", "w.h5", "-q", *ALL_FLAGS])
+    request = cli.parse(
+        [
+            "--content-image",
+            "c.jpg",
+            "--style-image",
+            "s.jpg",
+            "--output",
+            "o.png",
+            "--gpu",
+            "1",
+            "--weights",
+            "w.h5",
+            "-q",
+            *ALL_FLAGS,
+        ]
+    )
     (job,) = request.jobs
-    assert job.config == Config(model="vgg19", stop_eps=0.01, content_weight=5, style_weight=2,
-                                tv_weight=0.5, max_num_epochs=7, max_long_edge=64, lr=0.1,
-                                lr_sched_delay=3, lr_sched_factor=0.5, save_epochs=2,
-                                output_dir="snaps", denoise="tv", remove_noise=0.1, seed=3)
+    assert job.config == Config(
+        model="vgg19",
+        stop_eps=0.01,
+        content_weight=5,
+        style_weight=2,
+        tv_weight=0.5,
+        max_num_epochs=7,
+        max_long_edge=64,
+        lr=0.1,
+        lr_sched_delay=3,
+        lr_sched_factor=0.5,
+        save_epochs=2,
+        output_dir="snaps",
+        denoise="tv",
+        remove_noise=0.1,
+        seed=3,
+    )
     assert (job.content, job.style, job.output) == (Path("c.jpg"), (Path("s.jpg"),), Path("o.png"))
     assert (request.devices, request.weights, request.quiet) == ([1], Path("w.h5"), True)
     assert job.snapshots == Path("snaps")
@@ -114,17 +170,22 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out.strip() == f"neural-style {__version__}"
 
 
-@pytest.mark.parametrize("extra, message", [
-    (["--stop-eps", "0"], "--stop-eps: must be in (0, 1], not 0"),
-    (["--lr", "nan"], "--lr: must be from 1e-8 to 10000, not nan"),
-    (["--lr-sched-factor", "abc"], "invalid float value"),
-    (["--max-long-edge", "8"], "--max-long-edge: must be from 16 to 26754, not 8"),
-    (["--gpu", "x"], "--gpu x: give a GPU number"),
-    (["--model", "alexnet"], "invalid choice"),
-    (["--output", "out.xyz"], "unknown output extension"),
-    (["--stop_eps", "0.1"], "did you mean --stop-eps"),
-])
-def test_bad_values_exit_2(extra: List[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--stop-eps", "0"], "--stop-eps: must be in (0, 1], not 0"),
+        (["--lr", "nan"], "--lr: must be from 1e-8 to 10000, not nan"),
+        (["--lr-sched-factor", "abc"], "invalid float value"),
+        (["--max-long-edge", "8"], "--max-long-edge: must be from 16 to 26754, not 8"),
+        (["--gpu", "x"], "--gpu x: give a GPU number"),
+        (["--model", "alexnet"], "invalid choice"),
+        (["--output", "out.xyz"], "unknown output extension"),
+        (["--stop_eps", "0.1"], "did you mean --stop-eps"),
+    ],
+)
+def test_bad_values_exit_2(
+    extra: List[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     code = cli.main(["--content-image", "c.jpg", "--style-image", "s.jpg", *extra])
     assert code == ExitCode.USAGE
     assert message in capsys.readouterr().err
@@ -137,10 +198,26 @@ def test_missing_required_flag_exits_2(capsys: pytest.CaptureFixture[str]) -> No
 
 @pytest.fixture()
 def base(tmp_path: Path, content_path: Path, style_path: Path, vgg19_random_npz: Path) -> List[str]:
-    return ["--content-image", str(content_path), "--style-image", str(style_path),
-            "--weights", str(vgg19_random_npz), "--gpu", "-1", "--max-long-edge", "32",
-            "--max-num-epochs", "6", "--save-epochs", "2", "--output-dir", str(tmp_path / "out"),
-            "--seed", "1"]
+    return [
+        "--content-image",
+        str(content_path),
+        "--style-image",
+        str(style_path),
+        "--weights",
+        str(vgg19_random_npz),
+        "--gpu",
+        "-1",
+        "--max-long-edge",
+        "32",
+        "--max-num-epochs",
+        "6",
+        "--save-epochs",
+        "2",
+        "--output-dir",
+        str(tmp_path / "out"),
+        "--seed",
+        "1",
+    ]
 
 
 def test_end_to_end(tmp_path: Path, base: List[str], capsys: pytest.CaptureFixture[str]) -> None:
@@ -154,8 +231,9 @@ def test_end_to_end(tmp_path: Path, base: List[str], capsys: pytest.CaptureFixtu
     assert "epoch 6/6" in err and "after 6 epochs" in err
 
 
-def test_quiet_prints_only_the_path(tmp_path: Path, base: List[str],
-                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_quiet_prints_only_the_path(
+    tmp_path: Path, base: List[str], capsys: pytest.CaptureFixture[str]
+) -> None:
     out_png = tmp_path / "x" / "result.png"
     assert cli.main([*base, "-q", "--output", str(out_png)]) == 0
     out, err = capsys.readouterr()
@@ -164,8 +242,9 @@ def test_quiet_prints_only_the_path(tmp_path: Path, base: List[str],
         assert img.format == "PNG"
 
 
-def test_missing_image_is_one_line(tmp_path: Path, base: List[str],
-                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_image_is_one_line(
+    tmp_path: Path, base: List[str], capsys: pytest.CaptureFixture[str]
+) -> None:
     args = list(base)
     args[1] = str(tmp_path / "nope.jpg")
     assert cli.main(args) == ExitCode.FAILURE
@@ -176,34 +255,44 @@ def test_missing_image_is_one_line(tmp_path: Path, base: List[str],
     assert not (tmp_path / "out" / "final.jpg").exists()
 
 
-def test_output_may_not_overwrite_an_input(base: List[str], content_path: Path,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_output_may_not_overwrite_an_input(
+    base: List[str], content_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     before = content_path.read_bytes()
     assert cli.main([*base, "--output", str(content_path)]) == ExitCode.USAGE
     assert "would overwrite an input image" in capsys.readouterr().err
     assert content_path.read_bytes() == before
 
 
-def test_missing_weights_say_how_to_fetch(tmp_path: Path, base: List[str],
-                                          monkeypatch: pytest.MonkeyPatch,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_weights_say_how_to_fetch(
+    tmp_path: Path,
+    base: List[str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     monkeypatch.setattr(locate, "checkout_weights", lambda: tmp_path / "checkout.params")
     monkeypatch.delenv("NEURAL_STYLE_WEIGHTS", raising=False)
     monkeypatch.setenv("NEURAL_STYLE_CACHE", str(tmp_path / "cache"))
-    args = base[: base.index("--weights")] + base[base.index("--weights") + 2:]
+    args = base[: base.index("--weights")] + base[base.index("--weights") + 2 :]
     assert cli.main(args) == ExitCode.FAILURE
     err = capsys.readouterr().err
     assert "VGG19 weights not found" in err and "Fetch them with: neural-style-weights" in err
     # every place it looked, in order
-    order = ["--weights: not given", "$NEURAL_STYLE_WEIGHTS: not set",
-             f"source checkout {tmp_path / 'checkout.params'} (missing)",
-             f"{tmp_path / 'cache' / 'vgg19.params'} (missing)"]
+    order = [
+        "--weights: not given",
+        "$NEURAL_STYLE_WEIGHTS: not set",
+        f"source checkout {tmp_path / 'checkout.params'} (missing)",
+        f"{tmp_path / 'cache' / 'vgg19.params'} (missing)",
+    ]
     assert [err.index(o) for o in order] == sorted(err.index(o) for o in order)
 
 
-def test_ctrl_c_saves_and_exits_130(tmp_path: Path, base: List[str],
-                                    monkeypatch: pytest.MonkeyPatch,
-                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_ctrl_c_saves_and_exits_130(
+    tmp_path: Path,
+    base: List[str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     from neural_style.cli import progress
 
     def interrupt_at_3(self: object, info: progress.EpochInfo) -> None:
@@ -222,10 +311,13 @@ def test_ctrl_c_saves_and_exits_130(tmp_path: Path, base: List[str],
     assert err.count("\n") == 1
 
 
-def test_divergence_saves_and_exits_1(tmp_path: Path, base: List[str],
-                                      capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main([*base, "--lr", "1e4", "--tv-weight", "0", "--max-num-epochs", "50"]) == \
-        ExitCode.FAILURE
+def test_divergence_saves_and_exits_1(
+    tmp_path: Path, base: List[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        cli.main([*base, "--lr", "1e4", "--tv-weight", "0", "--max-num-epochs", "50"])
+        == ExitCode.FAILURE
+    )
     err = capsys.readouterr().err
     assert "diverged" in err and "lower --lr" in err and "Traceback" not in err
     assert (tmp_path / "out" / "final.diverged.jpg").is_file()
@@ -233,14 +325,18 @@ def test_divergence_saves_and_exits_1(tmp_path: Path, base: List[str],
 
 
 def test_python_dash_m(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "neural_style", "--version"],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "neural_style", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0 and done.stdout.strip() == f"neural-style {__version__}"
 
 
 def test_readme_flag_reference_lists_every_flag(capsys: pytest.CaptureFixture[str]) -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    table = readme[readme.index("### Flag reference"):]
+    table = readme[readme.index("### Flag reference") :]
     assert cli.main(["--help"]) == 0
     for flag in help_entries(capsys.readouterr().out):
         if flag not in ("-h", "--help"):
@@ -254,17 +350,23 @@ def test_readme_flag_reference_lists_every_flag(capsys: pytest.CaptureFixture[st
             shown = f"`{f.default}`"
         else:
             continue
-        row = next(line for line in table.splitlines()
-                   if line.startswith(f"| `--{f.name.replace('_', '-')}"))
+        row = next(
+            line
+            for line in table.splitlines()
+            if line.startswith(f"| `--{f.name.replace('_', '-')}")
+        )
         assert f"| {shown} |" in row, f.name
 
 
-def test_snapshots_follow_the_output(tmp_path: Path, base: List[str],
-                                     capsys: pytest.CaptureFixture[str],
-                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_snapshots_follow_the_output(
+    tmp_path: Path,
+    base: List[str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """--output out/cat.png without --output-dir: snapshots in out/cat/, nothing in ./output."""
     monkeypatch.chdir(tmp_path)
-    args = base[: base.index("--output-dir")] + base[base.index("--output-dir") + 2:]
+    args = base[: base.index("--output-dir")] + base[base.index("--output-dir") + 2 :]
     request = cli.parse([*args, "--output", "out/cat.png"])
     assert request.jobs[0].snapshots == Path("out/cat")
     assert request.cache_dir == Path("out/.style-cache")
@@ -278,8 +380,9 @@ def test_snapshots_follow_the_output(tmp_path: Path, base: List[str],
     assert explicit.jobs[0].output == Path("out/cat.png")
 
 
-def test_multiscale_progress_names_the_scale(tmp_path: Path, base: List[str],
-                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_multiscale_progress_names_the_scale(
+    tmp_path: Path, base: List[str], capsys: pytest.CaptureFixture[str]
+) -> None:
     assert cli.main([*base, "--scales", "2", "--max-long-edge", "64", "--max-num-epochs", "3"]) == 0
     err = capsys.readouterr().err
     assert "scale 1/2, 32 px  epoch 1/6" in err and "scale 2/2, 64 px  epoch 4/6" in err
@@ -303,7 +406,13 @@ def test_help_says_sizes_signals_sweeps_and_manifest_paths(
 ) -> None:
     assert cli.main(["--help"]) == 0
     text = " ".join(capsys.readouterr().out.split())
-    for phrase in ("at least 16 px", "SIGTERM (exit 143", "<name>.interrupted.<ext>",
-                   "every value of a numeric setting", "relative to the manifest's folder",
-                   "$NEURAL_STYLE_WEIGHTS", "snapshots go beside it"):
+    for phrase in (
+        "at least 16 px",
+        "SIGTERM (exit 143",
+        "<name>.interrupted.<ext>",
+        "every value of a numeric setting",
+        "relative to the manifest's folder",
+        "$NEURAL_STYLE_WEIGHTS",
+        "snapshots go beside it",
+    ):
         assert phrase in text, phrase

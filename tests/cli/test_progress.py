@@ -25,8 +25,9 @@ class Terminal(io.StringIO):
 
 
 def info(epoch: int, snapshot: bool = False, total: int = 100) -> EpochInfo:
-    return EpochInfo(epoch, total, 0.01234, 5678.9, {"style:relu1_1": 5678.9}, 0.001, 1.25,
-                     snapshot)
+    return EpochInfo(
+        epoch, total, 0.01234, 5678.9, {"style:relu1_1": 5678.9}, 0.001, 1.25, snapshot
+    )
 
 
 def test_describe() -> None:
@@ -34,7 +35,8 @@ def test_describe() -> None:
 
 
 def test_log_lines_at_the_first_epoch_every_tenth_and_each_snapshot(
-        caplog: pytest.LogCaptureFixture) -> None:
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     progress = LogProgress()
     with caplog.at_level(logging.INFO, logger="neural_style"):
         for epoch in range(1, 31):
@@ -71,7 +73,9 @@ def test_batch_progress_in_a_log(caplog: pytest.LogCaptureFixture) -> None:
             pass
         progress.close()
     assert [r.getMessage() for r in caplog.records][:2] == [
-        "job 0: a.jpg + s.jpg -> a_s.jpg", describe(info(1))]
+        "job 0: a.jpg + s.jpg -> a_s.jpg",
+        describe(info(1)),
+    ]
 
 
 def test_batch_progress_on_a_terminal_shows_jobs_and_epochs() -> None:

@@ -36,8 +36,9 @@ def test_fast_sets_its_values_and_overrides_win() -> None:
 
 
 def test_unknown_recipe() -> None:
-    with pytest.raises(ConfigError, match="--recipe: unknown recipe 'quick'; choose from "
-                                          "faithful, fast"):
+    with pytest.raises(
+        ConfigError, match="--recipe: unknown recipe 'quick'; choose from faithful, fast"
+    ):
         Config.from_recipe("quick")
 
 
@@ -46,8 +47,9 @@ def test_cli_recipe_and_explicit_flags(tmp_path: Path) -> None:
     assert request_config(tmp_path, "--recipe", "fast") == Config.from_recipe("fast")
     # a flag given explicitly wins, even when it repeats the default value
     default_epochs = str(Config().max_num_epochs)
-    cfg = request_config(tmp_path, "--recipe", "fast", "--max-num-epochs", default_epochs,
-                         "--optimizer", "lbfgs")
+    cfg = request_config(
+        tmp_path, "--recipe", "fast", "--max-num-epochs", default_epochs, "--optimizer", "lbfgs"
+    )
     assert cfg.max_num_epochs == Config().max_num_epochs and cfg.optimizer == "lbfgs"
     assert cfg.init == "content"  # the rest of the recipe stays
     assert request_config(tmp_path, "--max-num-epochs", "9", "--recipe", "fast").max_num_epochs == 9

@@ -23,4 +23,3 @@ def test_no_denoising() -> None:
     np.testing.assert_array_equal(denoise(rgb, "gaussian", 0.0), rgb)
     with pytest.raises(ValueError):
         denoise(rgb, "median", 1.0)
-

@@ -13,8 +13,9 @@ def test_cpu_on_request() -> None:
     assert device.choose_context(-1) == mx.cpu()
 
 
-def test_auto_falls_back_to_cpu_with_a_notice(monkeypatch: pytest.MonkeyPatch,
-                                              caplog: pytest.LogCaptureFixture) -> None:
+def test_auto_falls_back_to_cpu_with_a_notice(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     monkeypatch.setattr(device, "visible_gpus", lambda: 0)
     with caplog.at_level(logging.INFO, logger="neural_style"):
         assert device.choose_context(None) == mx.cpu()

@@ -36,23 +36,38 @@ def test_gram_matches_numpy(tiny_weights: Dict[str, np.ndarray], dtype: type, rt
     assert list(grams) == [f"style:{layer}" for layer in STYLE_LAYERS]
     for layer in STYLE_LAYERS:
         scale = np.abs(gram(want[layer])).max()
-        np.testing.assert_allclose(grams[f"style:{layer}"], gram(want[layer]), rtol=rtol,
-                                   atol=rtol * scale)
-    np.testing.assert_allclose(contents["content:relu4_2"][0], want["relu4_2"], rtol=rtol,
-                               atol=rtol * np.abs(want["relu4_2"]).max())
+        np.testing.assert_allclose(
+            grams[f"style:{layer}"], gram(want[layer]), rtol=rtol, atol=rtol * scale
+        )
+    np.testing.assert_allclose(
+        contents["content:relu4_2"][0],
+        want["relu4_2"],
+        rtol=rtol,
+        atol=rtol * np.abs(want["relu4_2"]).max(),
+    )
 
 
 @pytest.mark.parametrize("style_weight, content_weight", [(1.0, 10.0), (3.0, 0.5)])
-def test_objective_matches_numpy(tiny_weights: Dict[str, np.ndarray], style_weight: float,
-                                 content_weight: float) -> None:
+def test_objective_matches_numpy(
+    tiny_weights: Dict[str, np.ndarray], style_weight: float, content_weight: float
+) -> None:
     graph = make_graph(tiny_weights)
     image, style, content = images(1)
     graph.set_targets(graph.style_targets(style), content)
     graph.set_weights(style=style_weight, content=content_weight)
     graph.data[:] = image
     got = graph.weighted(graph.forward_backward().read())
-    want = objective(TINY, tiny_weights, image, style, content, STYLE_LAYERS, CONTENT_LAYERS,
-                     style_weight, content_weight)
+    want = objective(
+        TINY,
+        tiny_weights,
+        image,
+        style,
+        content,
+        STYLE_LAYERS,
+        CONTENT_LAYERS,
+        style_weight,
+        content_weight,
+    )
     assert list(got) == list(want)
     for name in want:
         assert got[name] == pytest.approx(want[name], rel=1e-6), name

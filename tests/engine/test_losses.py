@@ -36,7 +36,7 @@ def test_tv_gradient_is_the_examples_laplacian() -> None:
     got = tv.gradient(mx.nd.array(x, dtype=np.float64)).asnumpy()
     lap = np.array([[0, -1, 0], [-1, 4, -1], [0, -1, 0]]) / 8.0
     for c in range(3):
-        want = conv3x3(x[0, c:c + 1], lap[None, None], np.zeros(1))[0] * 0.25
+        want = conv3x3(x[0, c : c + 1], lap[None, None], np.zeros(1))[0] * 0.25
         np.testing.assert_allclose(got[0, c], want, rtol=1e-12, atol=1e-12)
 
 
@@ -66,10 +66,12 @@ def test_terms_are_named_and_weighted_by_kind(tiny_weights: Weights) -> None:
     graph.set_weights(style=2.0, content=3.0, layer_weights={"style:relu2_1": 5.0})
     got = graph.weighted(raw)
     by_name = {t.name: t for t in graph.terms}
-    assert got["style:relu1_1"] == pytest.approx(2.0 * by_name["style:relu1_1"].weight
-                                                 * raw["style:relu1_1"])
-    assert got["style:relu2_1"] == pytest.approx(10.0 * by_name["style:relu2_1"].weight
-                                                 * raw["style:relu2_1"])
+    assert got["style:relu1_1"] == pytest.approx(
+        2.0 * by_name["style:relu1_1"].weight * raw["style:relu1_1"]
+    )
+    assert got["style:relu2_1"] == pytest.approx(
+        10.0 * by_name["style:relu2_1"].weight * raw["style:relu2_1"]
+    )
     assert got["content:relu4_2"] == pytest.approx(3.0 * raw["content:relu4_2"])
     assert graph.weighted({"tv": 0.5}) == {"tv": 0.5}  # readings from outside the graph
 
@@ -91,14 +93,24 @@ def mean_term(layer: str, features: Symbol, shape: Tuple[int, ...]) -> LossTerm:
     return LossTerm(term_name("mean", layer), "mean", 1.0, raw, target, means, "style")
 
 
-def test_a_new_loss_is_one_more_term(tiny_weights: Weights, monkeypatch: pytest.MonkeyPatch,
-                                     ) -> None:
+def test_a_new_loss_is_one_more_term(
+    tiny_weights: Weights,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """Adding a loss is adding a builder: the graph, the optimiser and the statistics
     take it by name, without a change to them."""
     monkeypatch.setitem(TERM_BUILDERS, "mean", mean_term)
     params = {k: mx.nd.array(v, dtype=np.float64) for k, v in tiny_weights.items()}
-    graph = StyleGraph(TINY, params, (24, 24), STYLE_LAYERS, CONTENT_LAYERS, mx.cpu(),
-                       dtype=np.float64, more_layers={"mean": ["relu2_1"]})
+    graph = StyleGraph(
+        TINY,
+        params,
+        (24, 24),
+        STYLE_LAYERS,
+        CONTENT_LAYERS,
+        mx.cpu(),
+        dtype=np.float64,
+        more_layers={"mean": ["relu2_1"]},
+    )
     rng = np.random.default_rng(0)
     style, content = rng.uniform(-100, 100, size=(2, 1, 3, 24, 24))
     targets = graph.style_targets(style)  # the Gram matrices, then the means
@@ -107,8 +119,11 @@ def test_a_new_loss_is_one_more_term(tiny_weights: Weights, monkeypatch: pytest.
     graph.set_weights(style=0.0, content=0.0, kinds={"mean": 1.0})  # only the new term
     graph.data[:] = rng.uniform(-100, 100, size=(1, 3, 24, 24))
     infos: List[EpochInfo] = []
-    optimise(graph, Config(max_num_epochs=3, tv_weight=0.0, optimizer="adam"),
-             lambda info, image: infos.append(info))
+    optimise(
+        graph,
+        Config(max_num_epochs=3, tv_weight=0.0, optimizer="adam"),
+        lambda info, image: infos.append(info),
+    )
     assert [i.epoch for i in infos] == [1, 2, 3]
     assert set(infos[0].terms) == {*graph.term_names} and "mean:relu2_1" in infos[0].terms
     assert infos[0].loss == pytest.approx(infos[0].terms["mean:relu2_1"])

@@ -24,8 +24,9 @@ from tests.reference import features
 LAYERS = STYLE_LAYERS + (CONTENT_LAYER,)
 
 
-def numpy_measures(weights: Dict[str, np.ndarray], image: np.ndarray, content: np.ndarray,
-                   style: np.ndarray) -> Dict[str, float]:
+def numpy_measures(
+    weights: Dict[str, np.ndarray], image: np.ndarray, content: np.ndarray, style: np.ndarray
+) -> Dict[str, float]:
     """The definitions written out again: content ‖F(x) − F(c)‖² / ‖F(c)‖² at relu4_2;
     style per layer ‖G(x) − G(s)‖² / ‖G(s)‖², G = F Fᵀ / (H W), the style at the output's
     long edge with its aspect kept (30x60 -> 24x48 for a 32x48 output)."""
@@ -36,12 +37,15 @@ def numpy_measures(weights: Dict[str, np.ndarray], image: np.ndarray, content: n
     fx = features(TINY, weights, to_network(image), LAYERS)
     fc = features(TINY, weights, to_network(resize(content, (h, w))), LAYERS)
     fs = features(TINY, weights, to_network(resize(style, style_shape)), LAYERS)
-    out = {"content": float(np.sum((fx[CONTENT_LAYER] - fc[CONTENT_LAYER]) ** 2)
-                            / np.sum(fc[CONTENT_LAYER] ** 2))}
+    out = {
+        "content": float(
+            np.sum((fx[CONTENT_LAYER] - fc[CONTENT_LAYER]) ** 2) / np.sum(fc[CONTENT_LAYER] ** 2)
+        )
+    }
     for layer in STYLE_LAYERS:
         flat = [f.reshape(f.shape[0], -1) for f in (fx[layer], fs[layer])]
         gx, gs = (m @ m.T / m.shape[1] for m in flat)
-        out[f"style:{layer}"] = float(np.sum((gx - gs) ** 2) / np.sum(gs ** 2))
+        out[f"style:{layer}"] = float(np.sum((gx - gs) ** 2) / np.sum(gs**2))
     out["style"] = float(np.mean([out[f"style:{name}"] for name in STYLE_LAYERS]))
     return out
 
@@ -95,15 +99,17 @@ def test_quality_mean_and_comparison() -> None:
     assert not q.at_most(Quality(0.9, {name: 1.0 for name in STYLE_LAYERS}))  # style worse
 
 
-def test_stylizer_judge_uses_its_network(tiny_weights: Dict[str, np.ndarray], content_path: Path,
-                                         style_path: Path) -> None:
+def test_stylizer_judge_uses_its_network(
+    tiny_weights: Dict[str, np.ndarray], content_path: Path, style_path: Path
+) -> None:
     from neural_style import Stylizer
     from neural_style.io.images import load_rgb
 
     judge = Stylizer(tiny_weights, gpu=-1, spec=TINY).judge(content_path, style_path, (16, 24))
     image = np.random.default_rng(3).integers(0, 256, size=(16, 24, 3), dtype=np.uint8)
-    want = numpy_measures(tiny_weights, image.astype(np.float32) / 255.0, load_rgb(content_path),
-                          load_rgb(style_path))
+    want = numpy_measures(
+        tiny_weights, image.astype(np.float32) / 255.0, load_rgb(content_path), load_rgb(style_path)
+    )
     got = judge(image).as_dict()
     for key in want:
         assert got[key] == pytest.approx(want[key], rel=1e-4), key  # float32 network

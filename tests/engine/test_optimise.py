@@ -75,13 +75,16 @@ def record(infos: List[EpochInfo], images: List[np.ndarray]) -> Callback:
     def callback(info: EpochInfo, image: mx.nd.NDArray) -> None:
         infos.append(info)
         images.append(image.asnumpy().copy())
+
     return callback
 
 
 def test_eps_is_the_relative_change_and_loss_falls(graph: StyleGraph) -> None:
     infos: List[EpochInfo] = []
     images: List[np.ndarray] = [graph.data.asnumpy().copy()]
-    outcome = optimise(graph, Config(lr=0.1, max_num_epochs=30, stop_eps=1e-9), record(infos, images))
+    outcome = optimise(
+        graph, Config(lr=0.1, max_num_epochs=30, stop_eps=1e-9), record(infos, images)
+    )
     assert outcome.reason is StopReason.MAX_EPOCHS and outcome.epochs == 30
     for info, before, after in zip(infos, images, images[1:]):
         want = np.linalg.norm(before - after) / np.linalg.norm(after)

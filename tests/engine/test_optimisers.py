@@ -23,4 +23,7 @@ def test_lbfgs_is_not_an_mxnet_optimiser() -> None:
 
 def test_the_default_rates_are_the_documented_ones() -> None:
     assert {name: o.default_lr for name, o in OPTIMISERS.items()} == {
-        "nag": 0.001, "adam": 10.0, "lbfgs": 1.0}
+        "nag": 0.001,
+        "adam": 10.0,
+        "lbfgs": 1.0,
+    }

@@ -23,9 +23,10 @@ def test_from_network_clips() -> None:
     assert from_network(-x).min() == 0
 
 
-@pytest.mark.parametrize("shape, edge, want", [((300, 451), 600, (399, 600)),
-                                               ((300, 451), 128, (85, 128)),
-                                               ((640, 480), 64, (64, 48))])
+@pytest.mark.parametrize(
+    "shape, edge, want",
+    [((300, 451), 600, (399, 600)), ((300, 451), 128, (85, 128)), ((640, 480), 64, (64, 48))],
+)
 def test_fit_long_edge(shape: tuple, edge: int, want: tuple) -> None:
     assert fit_long_edge(shape, edge) == want
 
@@ -35,4 +36,3 @@ def test_resize_shape_and_range() -> None:
     out = resize(rgb, (15, 20))
     assert out.shape == (15, 20, 3) and out.dtype == np.float32
     assert 0 <= out.min() and out.max() <= 1
-

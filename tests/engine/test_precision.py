@@ -51,8 +51,10 @@ def test_auto_falls_back_to_fp32_without_bf16() -> None:
 
 
 def test_bf16_on_a_cpu_without_it_is_a_usage_error() -> None:
-    with pytest.raises(PrecisionError, match="--precision bf16: this CPU has no native bfloat16"
-                                             ".*--precision auto or fp32") as info:
+    with pytest.raises(
+        PrecisionError,
+        match="--precision bf16: this CPU has no native bfloat16.*--precision auto or fp32",
+    ) as info:
         resolve("bf16", PLAIN_CPU)
     assert isinstance(info.value, ConfigError) and isinstance(info.value, DeviceError)
     assert info.value.exit_code == ExitCode.USAGE
@@ -69,8 +71,12 @@ def test_fp16_needs_a_volta_or_newer_gpu() -> None:
         resolve("bf16", Device("gpu", capability=(8, 0)))  # bf16 is wired for CPUs only
 
 
-@given(st.sampled_from(PRECISIONS), st.frozensets(st.sampled_from(
-    ["sse2", "avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile"])))
+@given(
+    st.sampled_from(PRECISIONS),
+    st.frozensets(
+        st.sampled_from(["sse2", "avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile"])
+    ),
+)
 def test_resolution_is_total_on_cpus(requested: str, flags: frozenset) -> None:
     """Every request on every CPU either resolves to a precision the CPU can do, or is
     refused; fp32 always resolves, auto never fails."""
@@ -89,8 +95,10 @@ def test_resolution_is_total_on_cpus(requested: str, flags: frozenset) -> None:
 
 def test_cpu_flags_reads_proc_cpuinfo_format(tmp_path: Path) -> None:
     info = tmp_path / "cpuinfo"
-    info.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx512_bf16 amx_bf16\n\n"
-                    "processor\t: 1\nflags\t\t: fpu sse2 avx512_bf16 amx_bf16\n")
+    info.write_text(
+        "processor\t: 0\nflags\t\t: fpu sse2 avx512_bf16 amx_bf16\n\n"
+        "processor\t: 1\nflags\t\t: fpu sse2 avx512_bf16 amx_bf16\n"
+    )
     assert cpu_flags(info) == {"fpu", "sse2", "avx512_bf16", "amx_bf16"}
     assert cpu_flags(tmp_path / "absent") == frozenset()
 
@@ -117,8 +125,9 @@ def _graph(weights: Dict[str, np.ndarray], precision: Precision) -> StyleGraph:
 
 def _gradient(weights: Dict[str, np.ndarray], precision: Precision) -> np.ndarray:
     rng = np.random.default_rng(0)
-    style, content, image = (rng.uniform(-100, 100, (1, 3, 32, 48)).astype(np.float32)
-                             for _ in range(3))
+    style, content, image = (
+        rng.uniform(-100, 100, (1, 3, 32, 48)).astype(np.float32) for _ in range(3)
+    )
     graph = _graph(weights, precision)
     graph.set_targets(graph.style_targets(style), content)
     graph.data[:] = image
@@ -132,8 +141,11 @@ def _gradient(weights: Dict[str, np.ndarray], precision: Precision) -> np.ndarra
 BF16_GRADIENT_RTOL, BF16_GRADIENT_COSINE = 0.05, 0.999
 
 
-@pytest.mark.skipif(not HAS_BF16, reason="this CPU has neither avx512_bf16 nor amx_bf16: "
-                                         "bfloat16 would be emulated, and is refused")
+@pytest.mark.skipif(
+    not HAS_BF16,
+    reason="this CPU has neither avx512_bf16 nor amx_bf16: "
+    "bfloat16 would be emulated, and is refused",
+)
 def test_bf16_gradient_agrees_with_fp32(tiny_weights: Dict[str, np.ndarray]) -> None:
     exact = _gradient(tiny_weights, FP32)
     low = _gradient(tiny_weights, Precision("bf16", "test"))
@@ -147,13 +159,17 @@ def test_bf16_gradient_agrees_with_fp32(tiny_weights: Dict[str, np.ndarray]) -> 
 def _op_dtypes(symbol: mx.sym.Symbol) -> List[str]:
     """The dtypes AMP casts to, in graph order (attr_dict keeps the cast nodes that
     tojson hides)."""
-    return [attrs["dtype"] for name, attrs in symbol.attr_dict().items()
-            if "_amp_cast_" in name and "dtype" in attrs]
+    return [
+        attrs["dtype"]
+        for name, attrs in symbol.attr_dict().items()
+        if "_amp_cast_" in name and "dtype" in attrs
+    ]
 
 
 @pytest.mark.parametrize("name,dtype", [("fp16", np.float16), ("bf16", None)])
-def test_low_precision_graph_is_built_with_fp32_ends(tiny_weights: Dict[str, np.ndarray],
-                                                     name: str, dtype: object) -> None:
+def test_low_precision_graph_is_built_with_fp32_ends(
+    tiny_weights: Dict[str, np.ndarray], name: str, dtype: object
+) -> None:
     """The fp16 graph (for GPUs) is built and type-checked on the CPU, not run: the
     convolutions take the low type, every output (terms, Gram matrices, content
     features the targets come from) is fp32 except the fp16 content BlockGrad, which
@@ -173,7 +189,7 @@ def test_low_precision_graph_is_built_with_fp32_ends(tiny_weights: Dict[str, np.
     arg_types = {k: np.float32 for k in converted.list_arguments()}
     _, out_types, _ = converted.infer_type(**arg_types)
     terms = len(STYLE) + len(CONTENT)
-    assert all(t == np.float32 for t in out_types[:terms + len(STYLE)])  # terms, Grams
+    assert all(t == np.float32 for t in out_types[: terms + len(STYLE)])  # terms, Grams
 
 
 def _objective_symbol(params: Dict[str, mx.nd.NDArray]) -> mx.sym.Symbol:
@@ -183,8 +199,11 @@ def _objective_symbol(params: Dict[str, mx.nd.NDArray]) -> mx.sym.Symbol:
 
     feats = feature_symbols(TINY, STYLE + CONTENT)
     shapes = _shapes(feats, (1, 3, 32, 48))
-    terms = [TERM_BUILDERS[kind](layer, feats[layer], shapes[layer])
-             for kind, layers in (("style", STYLE), ("content", CONTENT)) for layer in layers]
+    terms = [
+        TERM_BUILDERS[kind](layer, feats[layer], shapes[layer])
+        for kind, layers in (("style", STYLE), ("content", CONTENT))
+        for layer in layers
+    ]
     return mx.sym.Group([t.symbol for t in terms] + [mx.sym.BlockGrad(t.source) for t in terms])
 
 
@@ -197,65 +216,91 @@ def test_fp32_is_not_converted() -> None:
 
 
 @pytest.fixture()
-def cli_args(tmp_path: Path, content_path: Path, style_path: Path,
-             vgg19_random_npz: Path) -> List[str]:
-    return ["--content-image", str(content_path), "--style-image", str(style_path),
-            "--weights", str(vgg19_random_npz), "--gpu", "-1", "--max-long-edge", "32",
-            "--max-num-epochs", "2", "--save-epochs", "0", "--output-dir", str(tmp_path / "out")]
+def cli_args(
+    tmp_path: Path, content_path: Path, style_path: Path, vgg19_random_npz: Path
+) -> List[str]:
+    return [
+        "--content-image",
+        str(content_path),
+        "--style-image",
+        str(style_path),
+        "--weights",
+        str(vgg19_random_npz),
+        "--gpu",
+        "-1",
+        "--max-long-edge",
+        "32",
+        "--max-num-epochs",
+        "2",
+        "--save-epochs",
+        "0",
+        "--output-dir",
+        str(tmp_path / "out"),
+    ]
 
 
 def _as_plain_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(device_mod, "cpu_flags", lambda: PLAIN_CPU.cpu_flags)
 
 
-def test_cli_bf16_on_a_cpu_without_it_exits_2(monkeypatch: pytest.MonkeyPatch,
-                                              cli_args: List[str],
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_bf16_on_a_cpu_without_it_exits_2(
+    monkeypatch: pytest.MonkeyPatch, cli_args: List[str], capsys: pytest.CaptureFixture[str]
+) -> None:
     _as_plain_cpu(monkeypatch)
     assert cli.main([*cli_args, "--precision", "bf16"]) == ExitCode.USAGE
     out, err = capsys.readouterr()
-    assert out == "" and err.strip() == ("neural-style: error: --precision bf16: this CPU has no "
-                                         "native bfloat16 (needs a CPU with avx512_bf16 or "
-                                         "amx_bf16); use --precision auto or fp32")
+    assert out == "" and err.strip() == (
+        "neural-style: error: --precision bf16: this CPU has no "
+        "native bfloat16 (needs a CPU with avx512_bf16 or "
+        "amx_bf16); use --precision auto or fp32"
+    )
 
 
-def test_cli_fp16_on_the_cpu_exits_2(cli_args: List[str],
-                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_fp16_on_the_cpu_exits_2(
+    cli_args: List[str], capsys: pytest.CaptureFixture[str]
+) -> None:
     assert cli.main([*cli_args, "--precision", "fp16"]) == ExitCode.USAGE
     assert "--precision fp16: this CPU has no float16 tensor cores" in capsys.readouterr().err
 
 
-def test_cli_auto_falls_back_to_fp32_and_says_why(monkeypatch: pytest.MonkeyPatch,
-                                                   cli_args: List[str],
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_auto_falls_back_to_fp32_and_says_why(
+    monkeypatch: pytest.MonkeyPatch, cli_args: List[str], capsys: pytest.CaptureFixture[str]
+) -> None:
     _as_plain_cpu(monkeypatch)
     assert cli.main([*cli_args, "--json"]) == ExitCode.OK
     out, err = capsys.readouterr()
-    assert "neural-style: precision: fp32 (auto: the CPU has neither avx512_bf16 nor amx_bf16)" \
+    assert (
+        "neural-style: precision: fp32 (auto: the CPU has neither avx512_bf16 nor amx_bf16)"
         in err.splitlines()
+    )
     assert json.loads(out)["status"] == "done"
 
 
 @pytest.mark.skipif(not HAS_BF16, reason="this CPU has neither avx512_bf16 nor amx_bf16")
-def test_cli_auto_runs_bf16_on_this_cpu(cli_args: List[str],
-                                        capsys: pytest.CaptureFixture[str],
-                                        caplog: pytest.LogCaptureFixture) -> None:
+def test_cli_auto_runs_bf16_on_this_cpu(
+    cli_args: List[str], capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
     assert cli.main([*cli_args, "--precision", "bf16", "--json"]) == ExitCode.OK
     out, err = capsys.readouterr()
     assert "neural-style: precision: bf16 (as asked; the CPU has" in err
     assert json.loads(out)["status"] == "done"
 
 
-@pytest.mark.skipif(HAS_BF16, reason="this CPU has bf16: the real refusal cannot be seen here "
-                                     "(the injected-flags test covers it)")
-def test_real_cpu_without_bf16_refuses_it(cli_args: List[str],
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.skipif(
+    HAS_BF16,
+    reason="this CPU has bf16: the real refusal cannot be seen here "
+    "(the injected-flags test covers it)",
+)
+def test_real_cpu_without_bf16_refuses_it(
+    cli_args: List[str], capsys: pytest.CaptureFixture[str]
+) -> None:
     assert cli.main([*cli_args, "--precision", "bf16"]) == ExitCode.USAGE
     assert "no native bfloat16" in capsys.readouterr().err
 
 
-def test_stylizer_keeps_graphs_apart_by_precision(tiny_weights: Dict[str, np.ndarray],
-                                                  caplog: pytest.LogCaptureFixture) -> None:
+def test_stylizer_keeps_graphs_apart_by_precision(
+    tiny_weights: Dict[str, np.ndarray], caplog: pytest.LogCaptureFixture
+) -> None:
     from neural_style import Config, Stylizer
 
     stylizer = Stylizer(tiny_weights, gpu=-1, spec=TINY)

@@ -49,8 +49,14 @@ def test_shared_style_target_equals_the_whole_image_one(stylizer: Any) -> None:
         np.testing.assert_allclose(t, w, rtol=2e-4, atol=1e-3 * np.abs(w).max())
 
 
-def _tiled_scale(stylizer: Any, cfg: Config, content: np.ndarray, style: np.ndarray,
-                 window: int, callback: Any = None) -> Any:
+def _tiled_scale(
+    stylizer: Any,
+    cfg: Config,
+    content: np.ndarray,
+    style: np.ndarray,
+    window: int,
+    callback: Any = None,
+) -> Any:
     from neural_style.engine.pixels import to_network
     from neural_style.engine.tiled import TiledScale
     from neural_style.io.cache import StyleCache
@@ -79,7 +85,8 @@ def test_one_tile_covering_the_image_equals_the_untiled_run(stylizer: Any, optim
 
 
 def test_interrupting_mid_sweep_keeps_the_image_of_the_last_completed_tile(
-        stylizer: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    stylizer: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from neural_style.engine.optimise import StopReason
 
     content, style = _images((70, 90))
@@ -112,8 +119,15 @@ def test_interrupting_mid_sweep_keeps_the_image_of_the_last_completed_tile(
 def test_stylize_with_tiles_reports_tiles_sweeps_and_eta(stylizer: Any) -> None:
     content, style = _images((60, 100))
     infos: List[Any] = []
-    cfg = Config(max_long_edge=100, max_num_epochs=4, tile=64, tile_margin=8, tile_overlap=8,
-                 seed=0, save_epochs=4)
+    cfg = Config(
+        max_long_edge=100,
+        max_num_epochs=4,
+        tile=64,
+        tile_margin=8,
+        tile_overlap=8,
+        seed=0,
+        save_epochs=4,
+    )
     result = stylizer.stylize(content, style, cfg, lambda i, s: infos.append((i, s)))
     assert result.image.shape == (60, 100, 3)
     tiled = [i for i, _ in infos if i.tiles]
@@ -125,8 +139,9 @@ def test_stylize_with_tiles_reports_tiles_sweeps_and_eta(stylizer: Any) -> None:
     assert infos[-1][1] is not None and infos[-1][1].shape == (60, 100, 3)  # the last snapshot
 
 
-def test_a_diverging_tile_stops_with_a_finite_image(stylizer: Any,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_diverging_tile_stops_with_a_finite_image(
+    stylizer: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from neural_style.engine.optimise import StopReason
 
     content, style = _images((60, 100))
@@ -150,8 +165,14 @@ def _seams(stylizer: Any, margin: int, overlap: int, sweeps: int) -> List[float]
 
     content, style = _images((192, 256), seed=4)
     content = gaussian(content, 2, channel_axis=-1).astype(np.float32)  # photo-like
-    cfg = Config(max_num_epochs=20, tile_sweeps=sweeps, tile_margin=margin,
-                 tile_overlap=overlap, optimizer="adam", stop_eps=1e-12)
+    cfg = Config(
+        max_num_epochs=20,
+        tile_sweeps=sweeps,
+        tile_margin=margin,
+        tile_overlap=overlap,
+        optimizer="adam",
+        stop_eps=1e-12,
+    )
     run = _tiled_scale(stylizer, cfg, content, style, window=112)
     run.run()
     rows: List[int] = []
@@ -198,12 +219,20 @@ _PEAK = textwrap.dedent("""
 
 def _peak(h: int, w: int, tile: Any) -> int:
     code = _PEAK.format(h=h, w=w, tile=tile)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=str(ROOT),
-                         # synchronous: on a busy machine MXNet's asynchronous engine lets
-                         # temporaries pile up, and the peak measures the load, not the code
-                         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin",
-                              "OMP_NUM_THREADS": "1", "MXNET_ENGINE_TYPE": "NaiveEngine"})
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=str(ROOT),
+        # synchronous: on a busy machine MXNet's asynchronous engine lets
+        # temporaries pile up, and the peak measures the load, not the code
+        env={
+            "PYTHONPATH": str(ROOT),
+            "PATH": "/usr/bin:/bin",
+            "OMP_NUM_THREADS": "1",
+            "MXNET_ENGINE_TYPE": "NaiveEngine",
+        },
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     return int(json.loads(out.stdout.strip().splitlines()[-1]))  # bytes
 
@@ -220,6 +249,7 @@ def test_memory_of_the_tiled_path_does_not_grow_with_the_image() -> None:
 
 # ---- flags and checks ---------------------------------------------------------------------
 
+
 def test_tile_flags_are_checked() -> None:
     with pytest.raises(ConfigError, match="tile: must be at least 80"):
         Config(tile=40)
@@ -231,36 +261,68 @@ def test_a_whole_image_that_does_not_fit_is_refused_before_any_work(stylizer: An
     from neural_style.engine.tiled import check_fits
 
     with pytest.raises(DeviceError, match="--tile"):
-        check_fits([(3072, 4096)], Config(), stylizer.spec, np.float32, stylizer.ctx,
-                   available=2**30)
-    check_fits([(3072, 4096)], Config(tile=512), stylizer.spec, np.float32, stylizer.ctx,
-               available=2**30)
+        check_fits(
+            [(3072, 4096)], Config(), stylizer.spec, np.float32, stylizer.ctx, available=2**30
+        )
+    check_fits(
+        [(3072, 4096)], Config(tile=512), stylizer.spec, np.float32, stylizer.ctx, available=2**30
+    )
 
 
 def test_cli_tile_flags() -> None:
     from neural_style.cli.main import parse
 
-    base = ["--content-image", str(ROOT / "input" / "cat.jpg"),
-            "--style-image", str(ROOT / "input" / "starry_night.jpg")]
+    base = [
+        "--content-image",
+        str(ROOT / "input" / "cat.jpg"),
+        "--style-image",
+        str(ROOT / "input" / "starry_night.jpg"),
+    ]
     assert parse(base + ["--tile", "512"]).jobs[0].config.tile == 512
     assert parse(base + ["--max-memory", "2G"]).jobs[0].config.max_memory == 2 * 2**30
     with pytest.raises(SystemExit):
         parse(base + ["--max-memory", "lots"])
 
 
-def test_cli_tiled_run_end_to_end(tmp_path: Any, content_path: Any, style_path: Any,
-                                  vgg19_random_npz: Any,
-                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_tiled_run_end_to_end(
+    tmp_path: Any,
+    content_path: Any,
+    style_path: Any,
+    vgg19_random_npz: Any,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     """--tile through the command line: composition at 32 px, then tiles at 48 px, with
     tile lines in the log and snapshots of the whole image."""
     from neural_style.cli import main as cli_main
     from neural_style.io.images import load_rgb
 
     out = tmp_path / "out"
-    args = ["--content-image", str(content_path), "--style-image", str(style_path),
-            "--weights", str(vgg19_random_npz), "--gpu", "-1", "--max-long-edge", "48",
-            "--max-num-epochs", "2", "--save-epochs", "2", "--output-dir", str(out),
-            "--seed", "1", "--tile", "32", "--tile-margin", "4", "--tile-overlap", "4"]
+    args = [
+        "--content-image",
+        str(content_path),
+        "--style-image",
+        str(style_path),
+        "--weights",
+        str(vgg19_random_npz),
+        "--gpu",
+        "-1",
+        "--max-long-edge",
+        "48",
+        "--max-num-epochs",
+        "2",
+        "--save-epochs",
+        "2",
+        "--output-dir",
+        str(out),
+        "--seed",
+        "1",
+        "--tile",
+        "32",
+        "--tile-margin",
+        "4",
+        "--tile-overlap",
+        "4",
+    ]
     assert cli_main(args) == 0
     assert load_rgb(str(out / "final.jpg")).shape[:2] == (32, 48)
     assert "scale 2 sweep 2/2 tile" in capsys.readouterr().err

@@ -20,8 +20,9 @@ def axes(draw: Any) -> Dict[str, int]:
     overlap = draw(st.integers(0, 40))
     window = draw(st.integers(2 * (margin + overlap) + 16, 700))
     length = draw(st.one_of(st.sampled_from(PRIMES), st.integers(1, 6000)))
-    return dict(length=length, window=window, margin=margin, overlap=overlap,
-                sweep=draw(st.integers(0, 3)))
+    return dict(
+        length=length, window=window, margin=margin, overlap=overlap, sweep=draw(st.integers(0, 3))
+    )
 
 
 @settings(max_examples=300, deadline=None)
@@ -36,8 +37,10 @@ def test_spans_cover_the_axis_exactly_with_the_stated_overlap_and_margin(a: Dict
     for s in out:
         assert s.size == min(length, window)  # one window shape for the whole axis
         assert 0 <= s.window[0] and s.window[1] <= length
-        assert s.blend == (max(0, s.core[0] - overlap), min(length, s.core[1] + overlap)) \
+        assert (
+            s.blend == (max(0, s.core[0] - overlap), min(length, s.core[1] + overlap))
             or len(out) == 1
+        )
         # the context: at least the margin beyond the blend region, unless at the image edge
         assert s.window[0] <= max(0, s.blend[0] - margin)
         assert s.window[1] >= min(length, s.blend[1] + margin)
@@ -52,8 +55,9 @@ def test_cuts_move_between_sweeps() -> None:
 
 @settings(max_examples=150, deadline=None)
 @given(axes(), st.integers(1, 400), st.floats(0.01, 100))
-def test_blending_weights_sum_to_one_everywhere(a: Dict[str, int], short: int,
-                                                 aspect: float) -> None:
+def test_blending_weights_sum_to_one_everywhere(
+    a: Dict[str, int], short: int, aspect: float
+) -> None:
     length = min(a["length"], 3000)
     shape = (max(1, min(3000, int(length / aspect))), length) if aspect > 1 else (length, short)
     grid = tiles.grid(shape, a["window"], a["margin"], a["overlap"], a["sweep"])

@@ -16,7 +16,11 @@ def test_vgg19_is_the_published_network() -> None:
     assert len(VGG19.layers) == 16
     assert sum(int(np.prod(s)) for s in VGG19.param_shapes().values()) == 20_024_384
     assert [layer.name for layer in VGG19.layers if layer.pool_before] == [
-        "conv2_1", "conv3_1", "conv4_1", "conv5_1"]
+        "conv2_1",
+        "conv3_1",
+        "conv4_1",
+        "conv5_1",
+    ]
     assert VGG19.param_shapes()["conv1_1_weight"] == (64, 3, 3, 3)
     assert VGG19.param_shapes()["conv5_4_bias"] == (512,)
 
@@ -27,7 +31,10 @@ def test_the_tiny_spec_has_vgg19s_names() -> None:
 
 def test_only_the_layers_needed_are_built() -> None:
     assert [layer.name for layer in VGG19.layers_up_to(["relu2_1", "relu1_1"])] == [
-        "conv1_1", "conv1_2", "conv2_1"]
+        "conv1_1",
+        "conv1_2",
+        "conv2_1",
+    ]
     assert len(VGG19.layers_up_to(["relu5_1"])) == 13
 
 

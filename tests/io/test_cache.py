@@ -33,11 +33,13 @@ def test_the_key_changes_with_every_input() -> None:
     assert base == style_key(STYLE.copy(), list(LAYERS), "avg", "w1")  # values, not identity
     other_pixels = STYLE.copy()
     other_pixels[0, 0, 0, 0] += 1
-    changed = [style_key(other_pixels, LAYERS, "avg", "w1"),
-               style_key(STYLE[:, :, :4], LAYERS, "avg", "w1"),
-               style_key(STYLE, LAYERS[:1], "avg", "w1"),
-               style_key(STYLE, LAYERS, "max", "w1"),
-               style_key(STYLE, LAYERS, "avg", "w2")]
+    changed = [
+        style_key(other_pixels, LAYERS, "avg", "w1"),
+        style_key(STYLE[:, :, :4], LAYERS, "avg", "w1"),
+        style_key(STYLE, LAYERS[:1], "avg", "w1"),
+        style_key(STYLE, LAYERS, "max", "w1"),
+        style_key(STYLE, LAYERS, "avg", "w2"),
+    ]
     assert len({base, *changed}) == 6
 
 
@@ -62,8 +64,9 @@ def test_disk_cache_survives_a_new_process(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("content", [b"", b"not a zip file", b"PK\x03\x04 truncated"])
-def test_an_unreadable_entry_is_recomputed(tmp_path: Path, content: bytes,
-                                           caplog: pytest.LogCaptureFixture) -> None:
+def test_an_unreadable_entry_is_recomputed(
+    tmp_path: Path, content: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
     key = "ab" * 32
     folder = tmp_path / "cache"
     StyleCache(folder).get_or_compute(key, Counting())
@@ -85,8 +88,9 @@ def test_keys_sharing_a_file_name_do_not_mix(tmp_path: Path) -> None:
     assert compute.calls == 1
 
 
-def test_an_unwritable_folder_is_only_a_warning(tmp_path: Path,
-                                                caplog: pytest.LogCaptureFixture) -> None:
+def test_an_unwritable_folder_is_only_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("a file where the cache folder should be")
     with caplog.at_level(logging.WARNING):

@@ -37,8 +37,9 @@ def textured(h: int, w: int, seed: int = 0) -> np.ndarray:
     f[0, 0] = 1.0
     channels = []
     for _ in range(3):
-        img = np.fft.irfft2((rng.standard_normal(f.shape) + 1j * rng.standard_normal(f.shape)) / f,
-                            s=(h, w))
+        img = np.fft.irfft2(
+            (rng.standard_normal(f.shape) + 1j * rng.standard_normal(f.shape)) / f, s=(h, w)
+        )
         channels.append((img - img.mean()) / img.std())
     return np.clip(np.stack(channels, -1) * 40 + 128, 0, 255).astype(np.uint8)
 
@@ -61,8 +62,9 @@ def _difference(path: Path, working: Tuple[int, int], **load: Any) -> Tuple[np.n
 
 @pytest.mark.parametrize("name", ["large.jpg", "large.png", "large16.png"])
 @pytest.mark.parametrize("edge", [128, 256])
-def test_reduced_decode_gives_the_full_decodes_network_input(large: Path, name: str,
-                                                             edge: int) -> None:
+def test_reduced_decode_gives_the_full_decodes_network_input(
+    large: Path, name: str, edge: int
+) -> None:
     shape = fit_long_edge((1800, 2400), edge)
     diff, long_side = _difference(large / name, shape, max_edge=edge)
     assert 3 * edge <= long_side < 2400  # it was reduced, and kept >= 3x the working size
@@ -107,9 +109,14 @@ def peak_mib(path: Path, edge: int) -> Tuple[Tuple[int, ...], float]:
     process so nothing else counts."""
     if not Path("/proc/self/status").is_file():
         pytest.skip("needs Linux's /proc/self/status (VmHWM)")
-    out = subprocess.run([sys.executable, "-c", _PEAK, str(path), str(edge)], capture_output=True,
-                         text=True, check=True, cwd=ROOT,
-                         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    out = subprocess.run(
+        [sys.executable, "-c", _PEAK, str(path), str(edge)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+    )
     figures = json.loads(out.stdout)
     return tuple(figures["shape"]), figures["peak_mib"]
 
@@ -138,29 +145,52 @@ def test_a_16_bit_12000x12000_png_decodes_in_bounded_memory(tmp_path: Path) -> N
     assert 100 < peak < 500, f"loading took {peak:.0f} MiB more"
 
 
-def test_over_the_decoding_limit_is_a_clear_error(tmp_path: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_over_the_decoding_limit_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     Image.new("I;16", (300, 200)).save(tmp_path / "deep.png")
     monkeypatch.setattr(images, "MAX_DECODE_BYTES", 100_000)  # 300 x 200 x 2 = 120,000
-    with pytest.raises(ImageError, match=r"deep.png: decoding it would take 0 MiB, over the "
-                                         r"limit of 0 MiB; shrink it first"):
+    with pytest.raises(
+        ImageError,
+        match=r"deep.png: decoding it would take 0 MiB, over the "
+        r"limit of 0 MiB; shrink it first",
+    ):
         load_rgb(tmp_path / "deep.png", max_edge=64)
     monkeypatch.setattr(images, "MAX_DECODE_BYTES", 120_000)
     assert load_rgb(tmp_path / "deep.png", max_edge=64).shape == (200, 300, 3)
 
 
-def test_over_the_limit_fails_only_that_job(tmp_path: Path, vgg19_random_npz: Path,
-                                            monkeypatch: pytest.MonkeyPatch,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_over_the_limit_fails_only_that_job(
+    tmp_path: Path,
+    vgg19_random_npz: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     photos = tmp_path / "photos"
     photos.mkdir()
     Image.new("RGB", (48, 32), "red").save(photos / "small.png")
     Image.new("RGB", (480, 320), "blue").save(photos / "big.png")
     Image.new("RGB", (40, 40), "green").save(tmp_path / "style.png")
     monkeypatch.setattr(images, "MAX_DECODE_BYTES", 48 * 32 * 4 * 10)
-    code = cli.main(["--content-image", str(photos), "--style-image", str(tmp_path / "style.png"),
-                     "--weights", str(vgg19_random_npz), "--gpu", "-1", "--max-long-edge", "32",
-                     "--max-num-epochs", "1", "--output-dir", str(tmp_path / "out"), "-q"])
+    code = cli.main(
+        [
+            "--content-image",
+            str(photos),
+            "--style-image",
+            str(tmp_path / "style.png"),
+            "--weights",
+            str(vgg19_random_npz),
+            "--gpu",
+            "-1",
+            "--max-long-edge",
+            "32",
+            "--max-num-epochs",
+            "1",
+            "--output-dir",
+            str(tmp_path / "out"),
+            "-q",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == ExitCode.FAILURE
     assert "big.png: decoding it would take" in err and "Traceback" not in err
@@ -176,8 +206,11 @@ def adobe_to_srgb(rgb: np.ndarray) -> np.ndarray:
 
 @pytest.mark.parametrize("fmt, mode", [("PNG", "RGB"), ("JPEG", "RGB"), ("PNG", "RGBA")])
 def test_an_embedded_profile_is_converted_to_srgb(tmp_path: Path, fmt: str, mode: str) -> None:
-    colours = np.array([[[200, 100, 50], [30, 160, 90], [120, 120, 200], [128, 128, 128]]],
-                       np.uint8).repeat(16, axis=0).repeat(16, axis=1)  # 16x64 blocks of colour
+    colours = (
+        np.array([[[200, 100, 50], [30, 160, 90], [120, 120, 200], [128, 128, 128]]], np.uint8)
+        .repeat(16, axis=0)
+        .repeat(16, axis=1)
+    )  # 16x64 blocks of colour
     path = tmp_path / f"adobe.{fmt.lower()}"
     img = Image.fromarray(colours).convert(mode)
     img.save(path, fmt, icc_profile=matrix_profile(), **({"quality": 100} if fmt == "JPEG" else {}))
@@ -192,10 +225,12 @@ def test_an_embedded_profile_is_converted_to_srgb(tmp_path: Path, fmt: str, mode
     assert np.abs(got[0, 0] - plain[0, 0]).max() > 20  # the shift the profile corrects
 
 
-def test_an_unusable_profile_is_ignored_with_a_warning(tmp_path: Path,
-                                                       caplog: pytest.LogCaptureFixture) -> None:
-    Image.new("RGB", (32, 32), (10, 200, 30)).save(tmp_path / "bad.png",
-                                                   icc_profile=b"not a profile")
+def test_an_unusable_profile_is_ignored_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    Image.new("RGB", (32, 32), (10, 200, 30)).save(
+        tmp_path / "bad.png", icc_profile=b"not a profile"
+    )
     rgb = load_rgb(tmp_path / "bad.png")
     assert np.allclose(rgb[0, 0] * 255, (10, 200, 30))
     assert "ignoring its colour profile" in caplog.text

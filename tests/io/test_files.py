@@ -65,8 +65,10 @@ def test_a_restrictive_umask_is_honoured(tmp_path: Path) -> None:
     assert stat.S_IMODE(os.stat(tmp_path / "x.txt").st_mode) == 0o640
 
 
-def test_the_process_umask_is_never_changed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                            ) -> None:
+def test_the_process_umask_is_never_changed(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """Changing it, even for a moment, would race with every other thread's file creation."""
 
     def forbidden(mask: int) -> int:
@@ -89,7 +91,8 @@ def test_concurrent_writers_of_one_file_do_not_collide(tmp_path: Path) -> None:
 
 
 def test_a_short_write_is_finished_and_no_progress_is_a_full_disk(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """os.write may write less than asked: the rest is written; a write of nothing is
     ENOSPC, and the earlier file stays."""
     calls = {"n": 0}
@@ -124,11 +127,16 @@ def test_special_files_are_named_without_opening_them(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "fifo")
     (tmp_path / "loop").symlink_to(tmp_path / "loop")
     (tmp_path / "plain").write_text("x")
-    problems = {name: special_file_problem(tmp_path / name)
-                for name in ("fifo", "loop", "plain", "missing", "plain/below")}
-    assert problems == {"fifo": "is a named pipe (FIFO), not a regular file",
-                        "loop": "a loop of symbolic links", "plain": None,
-                        "missing": "no such file",
-                        "plain/below": "a part of the path is a file, not a folder"}
+    problems = {
+        name: special_file_problem(tmp_path / name)
+        for name in ("fifo", "loop", "plain", "missing", "plain/below")
+    }
+    assert problems == {
+        "fifo": "is a named pipe (FIFO), not a regular file",
+        "loop": "a loop of symbolic links",
+        "plain": None,
+        "missing": "no such file",
+        "plain/below": "a part of the path is a file, not a folder",
+    }
     assert special_file_problem(Path("/dev/null")) == "is a character device, not a regular file"
     assert special_file_problem(tmp_path) == "is a folder, not a file"

@@ -53,8 +53,13 @@ def test_unreadable_inputs_raise_image_error(tmp_path: Path) -> None:
     (tmp_path / "empty.png").write_bytes(b"")
     good = write_image(tmp_path / "good.png")
     (tmp_path / "cut.png").write_bytes(good.read_bytes()[:100])
-    cases = {"missing.jpg": "no such file", "text.jpg": "not an image", "empty.png": "not an image",
-             "cut.png": "cannot decode", ".": "is a folder"}
+    cases = {
+        "missing.jpg": "no such file",
+        "text.jpg": "not an image",
+        "empty.png": "not an image",
+        "cut.png": "cannot decode",
+        ".": "is a folder",
+    }
     for name, message in cases.items():
         with pytest.raises(ImageError, match=message):
             load_rgb(tmp_path / name)
@@ -71,7 +76,9 @@ def test_save_is_atomic_and_by_extension(tmp_path: Path) -> None:
         output_format("a.xyz")
 
 
-def test_failed_save_keeps_the_previous_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_save_keeps_the_previous_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = save_image(np.zeros((4, 4, 3), np.uint8), tmp_path / "out.png")
     before = path.read_bytes()
 

@@ -15,15 +15,29 @@ from PIL import Image
 from neural_style.errors import ImageError
 from neural_style.io.images import load_rgb
 
-SETTINGS = settings(max_examples=150, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 #: (mode, formats that can store it)
-MODES = [("RGB", ["PNG", "JPEG", "BMP", "TIFF", "WEBP", "GIF"]), ("L", ["PNG", "JPEG", "TIFF", "GIF"]),
-         ("LA", ["PNG"]), ("RGBA", ["PNG", "TIFF", "WEBP"]), ("P", ["PNG", "GIF", "BMP"]),
-         ("CMYK", ["JPEG", "TIFF"]), ("1", ["PNG", "BMP", "TIFF"]), ("I;16", ["PNG", "TIFF"]),
-         ("I", ["TIFF"]), ("F", ["TIFF"])]
-SUFFIX = {"PNG": ".png", "JPEG": ".jpg", "BMP": ".bmp", "TIFF": ".tif", "WEBP": ".webp", "GIF": ".gif"}
+MODES = [
+    ("RGB", ["PNG", "JPEG", "BMP", "TIFF", "WEBP", "GIF"]),
+    ("L", ["PNG", "JPEG", "TIFF", "GIF"]),
+    ("LA", ["PNG"]),
+    ("RGBA", ["PNG", "TIFF", "WEBP"]),
+    ("P", ["PNG", "GIF", "BMP"]),
+    ("CMYK", ["JPEG", "TIFF"]),
+    ("1", ["PNG", "BMP", "TIFF"]),
+    ("I;16", ["PNG", "TIFF"]),
+    ("I", ["TIFF"]),
+    ("F", ["TIFF"]),
+]
+SUFFIX = {
+    "PNG": ".png",
+    "JPEG": ".jpg",
+    "BMP": ".bmp",
+    "TIFF": ".tif",
+    "WEBP": ".webp",
+    "GIF": ".gif",
+}
 
 
 def load_bytes(data: bytes, suffix: str) -> np.ndarray:
@@ -39,7 +53,9 @@ def check_rgb(rgb: np.ndarray) -> None:
 
 
 @SETTINGS
-@given(data=st.binary(max_size=4096), suffix=st.sampled_from([".jpg", ".png", ".gif", ".tif", ".bin"]))
+@given(
+    data=st.binary(max_size=4096), suffix=st.sampled_from([".jpg", ".png", ".gif", ".tif", ".bin"])
+)
 def test_random_bytes(data: bytes, suffix: str) -> None:
     try:
         rgb = load_bytes(data, suffix)
@@ -59,8 +75,11 @@ def odd_images(draw: st.DrawFn) -> tuple:
     if mode in ("I;16", "I", "F"):
         top = {"I;16": 65535, "I": 65535, "F": 1}[mode]
         arr = rng.random((h, w)) * top
-        img = Image.fromarray(arr.astype(np.float32), "F") if mode == "F" else \
-            Image.fromarray(arr.astype(np.uint16 if mode == "I;16" else np.int32))
+        img = (
+            Image.fromarray(arr.astype(np.float32), "F")
+            if mode == "F"
+            else Image.fromarray(arr.astype(np.uint16 if mode == "I;16" else np.int32))
+        )
     else:
         img = base.convert(mode)
     buffer = io.BytesIO()

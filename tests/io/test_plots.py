@@ -14,9 +14,19 @@ from neural_style.io.plots import loss_plot, require_matplotlib
 
 
 def history(epochs: int) -> list:
-    return [EpochInfo(e, epochs, 1.0 / e, 10.0 / e, {"style:relu1_1": 4.0 / e,
-                                                      "content:relu4_2": 6.0 / e, "tv": 0.1},
-                      0.1, float(e), False) for e in range(1, epochs + 1)]
+    return [
+        EpochInfo(
+            e,
+            epochs,
+            1.0 / e,
+            10.0 / e,
+            {"style:relu1_1": 4.0 / e, "content:relu4_2": 6.0 / e, "tv": 0.1},
+            0.1,
+            float(e),
+            False,
+        )
+        for e in range(1, epochs + 1)
+    ]
 
 
 def test_writes_a_png(tmp_path: Path) -> None:

@@ -33,14 +33,16 @@ def test_params_round_trip(tmp_path: Path, tiny_weights: Dict[str, np.ndarray]) 
     assert_same(load_weights(path, TINY), tiny_weights)
 
 
-def test_h5_is_converted_to_the_canonical_layout(tmp_path: Path,
-                                                 tiny_weights: Dict[str, np.ndarray]) -> None:
+def test_h5_is_converted_to_the_canonical_layout(
+    tmp_path: Path, tiny_weights: Dict[str, np.ndarray]
+) -> None:
     path = write_keras_h5(tiny_weights, tmp_path / "w.h5", TINY)
     assert_same(load_weights(path, TINY), tiny_weights)
 
 
-def test_h5_conv1_1_input_channels_are_reversed(tmp_path: Path,
-                                                tiny_weights: Dict[str, np.ndarray]) -> None:
+def test_h5_conv1_1_input_channels_are_reversed(
+    tmp_path: Path, tiny_weights: Dict[str, np.ndarray]
+) -> None:
     path = write_keras_h5(tiny_weights, tmp_path / "w.h5", TINY)
     with h5py.File(path, "r") as h5:
         stored = h5["block1_conv1/block1_conv1_W_1:0"][()]
@@ -67,7 +69,9 @@ def test_wrong_shapes_and_missing_keys_are_named(tiny_weights: Dict[str, np.ndar
     assert "conv5_4_bias missing" in message
 
 
-def test_fingerprint_refuses_other_arrays(tmp_path: Path, tiny_weights: Dict[str, np.ndarray]) -> None:
+def test_fingerprint_refuses_other_arrays(
+    tmp_path: Path, tiny_weights: Dict[str, np.ndarray]
+) -> None:
     path = tmp_path / "w.params"
     save_params(tiny_weights, path)
     good = fingerprint(tiny_weights, TINY)
@@ -81,8 +85,9 @@ def test_fingerprint_refuses_other_arrays(tmp_path: Path, tiny_weights: Dict[str
 
 
 @pytest.mark.parametrize("suffix", [".params", ".h5", ".npz"])
-def test_truncated_files_are_refused(tmp_path: Path, tiny_weights: Dict[str, np.ndarray],
-                                     suffix: str) -> None:
+def test_truncated_files_are_refused(
+    tmp_path: Path, tiny_weights: Dict[str, np.ndarray], suffix: str
+) -> None:
     whole = tmp_path / f"whole{suffix}"
     if suffix == ".params":
         save_params(tiny_weights, whole)
