@@ -9,6 +9,8 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 dist=$(cd "${1:?usage: pythons.sh DIST_DIR}" && pwd)
 wheel=$(ls "$dist"/neural_style-*.whl)
 lock=${NEURAL_STYLE_CI_LOCK:-}
+# The version whose suite has already run in this CI (make test's .venv) is not run twice.
+already=${NEURAL_STYLE_CI_ALREADY:-}
 passed=() skipped=() failed=()
 
 find_python() {  # the first interpreter of exactly 3.$1 with venv and ssl, or nothing
@@ -23,6 +25,10 @@ sys.exit(sys.version_info[:2] != (3, $1))" 2>/dev/null; then
 
 for minor in 8 9 10 11 12; do
   version="3.$minor"
+  if [ "$version" = "$already" ]; then
+    skipped+=("$version (its suite already ran: make test)")
+    continue
+  fi
   py=$(find_python "$minor")
   if [ -z "$py" ]; then
     skipped+=("$version (no interpreter with venv and ssl found)")

@@ -38,7 +38,7 @@ def test_shared_style_target_equals_the_whole_image_one(stylizer: Any) -> None:
     from neural_style.engine.pixels import to_network
     from neural_style.engine.tiled import tiled_grams
 
-    cfg = Config()
+    cfg = Config(precision="fp32")  # exact agreement is an fp32 property (bf16 differs ~0.2%)
     rng = np.random.default_rng(3)
     style_x = to_network(rng.uniform(0, 1, (170, 231, 3)).astype(np.float32))
     whole = stylizer.graph((170, 231), cfg).style_targets(style_x)
