@@ -308,7 +308,9 @@ def test_ctrl_c_saves_and_exits_130(
     assert not (tmp_path / "out" / "final.jpg").exists()
     assert "interrupted after 3 epochs" in err
     assert err.count("interrupted") == 2  # reported once: its message and the file's name
-    reported = [line for line in err.splitlines() if not line.startswith("neural-style: precision: ")]
+    reported = [
+        line for line in err.splitlines() if not line.startswith("neural-style: precision: ")
+    ]
     assert len(reported) == 1
 
 
