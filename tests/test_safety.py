@@ -431,6 +431,14 @@ def manifest(tmp_path: Path, epochs: Sequence[int]) -> Path:
     return path
 
 
+def default_signals() -> None:
+    """In the child: the signals as a terminal user has them. A shell without job control
+    starts background commands with SIGINT ignored, and the tool keeps an ignored signal
+    ignored (as nohup asks), so a test run from such a shell would wait forever."""
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
+
+
 def start(weights: Path, tmp_path: Path, *extra: str) -> subprocess.Popen:
     out, err = open(tmp_path / "stdout", "wb"), open(tmp_path / "stderr", "wb")
     return subprocess.Popen(
@@ -438,11 +446,17 @@ def start(weights: Path, tmp_path: Path, *extra: str) -> subprocess.Popen:
         stdout=out,
         stderr=err,
         env=ENV,
+        preexec_fn=default_signals,
     )
 
 
 def finished(process: subprocess.Popen, tmp_path: Path, seconds: float = 180) -> str:
-    process.wait(timeout=seconds)
+    try:
+        process.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()  # never leave a run behind, whatever the test found
+        process.wait()
+        raise
     return (tmp_path / "stderr").read_text(errors="replace")
 
 
