@@ -11,7 +11,7 @@ import threading
 import time
 from functools import partial
 from pathlib import Path
-from typing import Any, Dict, Iterator, Tuple
+from typing import Any, Dict, Iterator, List, Tuple
 
 import numpy as np
 from PIL import Image
@@ -138,3 +138,13 @@ def serve_folder(folder: Path) -> Iterator[str]:
         yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
+
+
+def cpu_run(content: Path, style: Path, weights: Path, out: Path, **settings: object) -> List[str]:
+    """CLI arguments for a run on the CPU: the images, the weights, the output folder, then
+    each setting as its flag (``max_long_edge=32`` -> ``--max-long-edge 32``)."""
+    args = ["--content-image", str(content), "--style-image", str(style)]
+    args += ["--weights", str(weights), "--gpu", "-1", "--output-dir", str(out)]
+    for name, value in settings.items():
+        args += [f"--{name.replace('_', '-')}", str(value)]
+    return args

@@ -25,7 +25,7 @@ from neural_style.engine.optimise import (
 )
 from neural_style.engine.pixels import keep_colors, resize_network
 from neural_style.errors import ConfigError, ExitCode
-from tests.helpers import TINY, ready_graph, write_image
+from tests.helpers import TINY, cpu_run, ready_graph, write_image
 from tests.reference import features
 
 SHAPE = (24, 24)
@@ -304,22 +304,15 @@ def test_progress_sheet_and_loss_plot(
 ) -> None:
     code = cli.main(
         [
-            "--content-image",
-            str(content_path),
-            "--style-image",
-            str(style_path),
-            "--weights",
-            str(vgg19_random_npz),
-            "--gpu",
-            "-1",
-            "--max-long-edge",
-            "32",
-            "--max-num-epochs",
-            "6",
-            "--save-epochs",
-            "2",
-            "--output-dir",
-            str(tmp_path),
+            *cpu_run(
+                content_path,
+                style_path,
+                vgg19_random_npz,
+                tmp_path,
+                max_long_edge=32,
+                max_num_epochs=6,
+                save_epochs=2,
+            ),
             "--progress-sheet",
             "--loss-plot",
             "-q",

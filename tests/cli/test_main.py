@@ -14,7 +14,7 @@ from neural_style import __version__, cli
 from neural_style.config import Config
 from neural_style.errors import ExitCode
 from neural_style.io import locate
-from tests.helpers import ROOT
+from tests.helpers import ROOT, cpu_run
 
 
 def visible(folder: Path) -> List[str]:
@@ -198,26 +198,17 @@ def test_missing_required_flag_exits_2(capsys: pytest.CaptureFixture[str]) -> No
 
 @pytest.fixture()
 def base(tmp_path: Path, content_path: Path, style_path: Path, vgg19_random_npz: Path) -> List[str]:
-    return [
-        "--content-image",
-        str(content_path),
-        "--style-image",
-        str(style_path),
-        "--weights",
-        str(vgg19_random_npz),
-        "--gpu",
-        "-1",
-        "--max-long-edge",
-        "32",
-        "--max-num-epochs",
-        "6",
-        "--save-epochs",
-        "2",
-        "--output-dir",
-        str(tmp_path / "out"),
-        "--seed",
-        "1",
-    ]
+    out = tmp_path / "out"
+    return cpu_run(
+        content_path,
+        style_path,
+        vgg19_random_npz,
+        out,
+        max_long_edge=32,
+        max_num_epochs=6,
+        save_epochs=2,
+        seed=1,
+    )
 
 
 def test_end_to_end(tmp_path: Path, base: List[str], capsys: pytest.CaptureFixture[str]) -> None:

@@ -29,7 +29,7 @@ from neural_style.engine.precision import (
 )
 from neural_style.errors import ConfigError, DeviceError, ExitCode
 from neural_style.io.cache import style_key
-from tests.helpers import TINY
+from tests.helpers import TINY, cpu_run
 
 PLAIN_CPU = Device("cpu", frozenset({"sse2", "avx2", "avx512f"}))
 BF16_CPU = Device("cpu", frozenset({"avx2", "avx512f", "avx512_bf16"}))
@@ -219,24 +219,16 @@ def test_fp32_is_not_converted() -> None:
 def cli_args(
     tmp_path: Path, content_path: Path, style_path: Path, vgg19_random_npz: Path
 ) -> List[str]:
-    return [
-        "--content-image",
-        str(content_path),
-        "--style-image",
-        str(style_path),
-        "--weights",
-        str(vgg19_random_npz),
-        "--gpu",
-        "-1",
-        "--max-long-edge",
-        "32",
-        "--max-num-epochs",
-        "2",
-        "--save-epochs",
-        "0",
-        "--output-dir",
-        str(tmp_path / "out"),
-    ]
+    out = tmp_path / "out"
+    return cpu_run(
+        content_path,
+        style_path,
+        vgg19_random_npz,
+        out,
+        max_long_edge=32,
+        max_num_epochs=2,
+        save_epochs=0,
+    )
 
 
 def _as_plain_cpu(monkeypatch: pytest.MonkeyPatch) -> None:

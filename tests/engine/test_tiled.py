@@ -16,7 +16,7 @@ import pytest
 from neural_style.config import Config, layer_names
 from neural_style.engine import tiles
 from neural_style.errors import ConfigError, DeviceError
-from tests.helpers import ROOT, TINY
+from tests.helpers import ROOT, TINY, cpu_run
 
 
 @pytest.fixture(scope="module")
@@ -298,26 +298,17 @@ def test_cli_tiled_run_end_to_end(
 
     out = tmp_path / "out"
     args = [
-        "--content-image",
-        str(content_path),
-        "--style-image",
-        str(style_path),
-        "--weights",
-        str(vgg19_random_npz),
-        "--gpu",
-        "-1",
-        "--max-long-edge",
-        "48",
-        "--max-num-epochs",
-        "2",
-        "--save-epochs",
-        "2",
-        "--output-dir",
-        str(out),
-        "--seed",
-        "1",
-        "--tile",
-        "32",
+        *cpu_run(
+            content_path,
+            style_path,
+            vgg19_random_npz,
+            out,
+            max_long_edge=48,
+            max_num_epochs=2,
+            save_epochs=2,
+            seed=1,
+            tile=32,
+        ),
         "--tile-margin",
         "4",
         "--tile-overlap",
