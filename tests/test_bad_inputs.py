@@ -22,7 +22,7 @@ from neural_style._mxnet import mx
 from neural_style.engine.graph import StyleGraph
 from neural_style.errors import ExitCode
 from neural_style.io import files
-from tests.helpers import write_image
+from tests.helpers import cpu_run, write_image
 
 Run = Tuple[int, str, str]
 
@@ -37,27 +37,9 @@ def run(tmp_path: Path, vgg19_random_npz: Path, capsys: pytest.CaptureFixture[st
 
     def call(content: Path, style: Optional[Path] = None, *extra: str) -> Run:
         style = style or write_image(tmp_path / "style_default.png", (40, 40), seed=9)
-        args = [
-            "--content-image",
-            str(content),
-            "--style-image",
-            str(style),
-            "--weights",
-            str(vgg19_random_npz),
-            "--gpu",
-            "-1",
-            "--max-long-edge",
-            "32",
-            "--max-num-epochs",
-            "2",
-            "--save-epochs",
-            "1",
-            "--output-dir",
-            str(tmp_path / "out"),
-            "--seed",
-            "0",
-            *extra,
-        ]
+        settings = dict(max_long_edge=32, max_num_epochs=2, save_epochs=1, seed=0)
+        folder = tmp_path / "out"
+        args = [*cpu_run(content, style, vgg19_random_npz, folder, **settings), *extra]
         code = cli.main(args)
         out, err = capsys.readouterr()
         return code, out, err
