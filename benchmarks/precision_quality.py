@@ -63,7 +63,7 @@ def run_config(recipe: str, run: str, edge: int, seed: int, perturbed: Path) -> 
 def perturbed_content(content: Path, edge: int, seed: int, folder: Path) -> Path:
     """The content image at ``edge`` plus ±1 intensity level of noise (a PNG)."""
     rgb = load_rgb(content, edge)
-    rgb = resize(rgb, fit_long_edge(rgb.shape[:2], edge))
+    rgb = resize(rgb, fit_long_edge((rgb.shape[0], rgb.shape[1]), edge))
     noise = np.random.default_rng(seed).integers(-1, 2, rgb.shape)
     path = folder / "content_plus_noise.png"
     save_image(np.clip(np.rint(rgb * 255.0) + noise, 0, 255).astype(np.uint8), path)
