@@ -136,10 +136,11 @@ def _gradient(weights: Dict[str, np.ndarray], precision: Precision) -> np.ndarra
     return graph.grad.asnumpy()
 
 
-#: bfloat16 keeps 8 significant bits (relative rounding 2^-9 = 0.2%); through nine
-#: convolutions and the squared terms, the gradient of the tiny network moves by 1.5%
-#: on this machine. Tolerated: 5% relative L2 error, and the direction within 0.999.
-BF16_GRADIENT_RTOL, BF16_GRADIENT_COSINE = 0.05, 0.999
+#: bfloat16 keeps 8 significant bits (relative rounding 2^-9 = 0.2%); through the eight
+#: bf16 convolutions (the first is fp32) and the squared terms, the gradient of the tiny
+#: network moves by 0.4% on this machine (1.5% when the first convolution and the sums
+#: at the forks were bf16 too). Tolerated: 2% relative L2 error, direction within 0.999.
+BF16_GRADIENT_RTOL, BF16_GRADIENT_COSINE = 0.02, 0.999
 
 
 @pytest.mark.skipif(
