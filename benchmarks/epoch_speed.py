@@ -166,19 +166,63 @@ def peak_rss(size: str, precision: str, epochs: int) -> Dict[str, Any]:
     return {"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
+#: Operator families of the profile's summary (MXNet's operator names, backward included).
+FAMILIES: Dict[str, Tuple[str, ...]] = {
+    "convolutions": ("Convolution",),
+    "relu, pooling": ("Activation", "Pooling"),
+    "casts": ("amp_cast", "amp_multicast", "Cast"),
+    "gradient sums": ("add_n", "ElementWiseSum", "_grad_add"),
+    "Gram matrices": ("FullyConnected", "Reshape", "reshape", "gradientmultiplier"),
+    "loss terms": ("sum", "square", "elemwise_sub", "_sub", "Concat", "BlockGrad"),
+}
+
+
+def family(operator: str) -> str:
+    name = operator
+    for prefix in ("_backward_", "_contrib_"):
+        name = name[len(prefix) :] if name.startswith(prefix) else name
+    for label, names in FAMILIES.items():
+        if name in names:
+            return label
+    return "other (optimiser, TV, eps, copies, heads)"
+
+
+def summary(table: str, passes: int) -> str:
+    """ms per pass by :data:`FAMILIES`, from MXNet's aggregate table."""
+    totals: Dict[str, float] = {}
+    for line in table[table.index("operator") :].splitlines():  # not the C API calls
+        parts = line.split()
+        if len(parts) == 6 and parts[1].isdigit():
+            totals[family(parts[0])] = totals.get(family(parts[0]), 0.0) + float(parts[2])
+    rows = sorted(totals.items(), key=lambda kv: -kv[1])
+    total = sum(totals.values())
+    return "\n".join(
+        [f"  {label:<44} {ms / passes:8.1f} ms {ms / total:6.1%}" for label, ms in rows]
+        + [f"  {'sum of operator times':<44} {total / passes:8.1f} ms per pass"]
+    )
+
+
 def profile(size: str, precision: str, epochs: int) -> str:
-    """MXNet's per-operator times over ``epochs`` forward+backward passes of the epoch's
-    graph and of the bare network (run with MXNET_EXEC_BULK_EXEC_TRAIN=0 so that
-    operators are not fused into bulks)."""
+    """MXNet's per-operator times over ``epochs`` passes of the optimisation loop (each
+    epoch whole: graph, clipping, TV, optimiser, eps), of the epoch's graph (forward +
+    backward) and of the bare network, with a summary by operator family. Run with
+    MXNET_EXEC_BULK_EXEC_TRAIN=0 so that operators are not fused into bulks."""
     from neural_style._mxnet import mx
 
     stylizer, shape, cfg, (content, style), _ = _setup(size, epochs)
     cfg = cfg.replace(precision=precision)
     stylizer.stylize(content, style, cfg.replace(max_num_epochs=2))
+
+    def loop_step() -> float:
+        start = time.perf_counter()
+        loop_epochs(stylizer, shape, cfg, 1)
+        return (time.perf_counter() - start) / 2  # loop_epochs runs one untimed epoch more
+
     report = []
-    for name, step in (
-        ("epoch graph", graph_step(stylizer, shape, cfg)),
-        ("bare network", bare_step(stylizer, shape, cfg)),
+    for name, step, passes in (
+        ("epoch (optimisation loop)", loop_step, 2 * epochs),
+        ("epoch graph", graph_step(stylizer, shape, cfg), epochs),
+        ("bare network", bare_step(stylizer, shape, cfg), epochs),
     ):
         step()
         mx.profiler.set_config(
@@ -193,6 +237,8 @@ def profile(size: str, precision: str, epochs: int) -> str:
         report.append(
             f"== {name}, {precision}, {size}: {total / epochs:.3f} s per pass\n"
             + table[table.index("operator") :]
+            + "\nby family, per pass:\n"
+            + summary(table, passes)
         )
     return "\n".join(report)
 

@@ -2,22 +2,24 @@
 
     python benchmarks/precision_quality.py [--content input/cat.jpg]
         [--style input/starry_night.jpg] [--edge 256] [--seed 0]
+        [--recipes faithful fast] [--out DIR]
 
-Runs the default recipe (NAG from noise, to its stop) and the fast recipe (Adam from the
-content image, content weight 30) once in fp32 and once in the precision ``auto`` picks,
-with the same seed and the real weights. Each final uint8 image is measured in fp32 by
-the same definitions, per layer:
-  style L   = ‖G_L(image) − G_L(style)‖_F / ‖G_L(style)‖_F   (Gram matrices, relu1_1 … relu5_1)
-  content   = ‖F(image) − F(content)‖_F / ‖F(content)‖_F        (relu4_2)
-and the relative difference of each measure between the two precisions is printed
-(target: within 2%), with each run's seconds and epochs and the speed ratio. Timings are
-those of a shared machine; compare the ratio, and rerun on a quiet one.
-
-With --floor, a third run in fp32 shows how far the measures move for a change that has
-nothing to do with precision (the optimisation is chaotic: a different stop epoch gives a
-different image): the default recipe with seed + 1, the fast recipe from the content
-image with ±1 intensity level of noise (--init image). Differences below that floor
-cannot be told from chance.
+For each recipe (read from neural_style.config.RECIPES, so the benchmark follows the
+recipes as they change), three runs with the real weights, each to the recipe's own stop:
+  fp32   the recipe in fp32, with --seed;
+  auto   the same in the precision ``auto`` picks (bf16 on a CPU with avx512_bf16/amx_bf16);
+  spread the recipe in fp32 again, perturbed by chance alone: --seed + 1 for a recipe that
+         starts from noise; for one whose start ignores the seed (--init content), the
+         content image plus ±1 intensity level of noise drawn with --seed (--init image).
+Every image is measured by neural_style.engine.measures (the project's quality measures,
+in fp32, lower is better): content at relu4_2 and style at relu1_1 ... relu5_1, with
+their mean. Printed per recipe and measure: the fp32 value, auto's and its relative
+difference to fp32 (target: within 2%), the spread run's and its difference to fp32:
+the optimisation is chaotic (a different stop epoch gives a different image), so a
+precision difference below the spread cannot be told from chance. Each run's seconds and
+epochs, and auto's speed-up to its result, are printed too; timings are those of a shared
+machine (compare ratios; rerun on a quiet one). The images are written to --out to be
+looked at.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Tuple
+from typing import Dict, List, Tuple
 
 import numpy as np
 
@@ -35,61 +37,41 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from neural_style import Config, Stylizer  # noqa: E402
-from neural_style.config import CONTENT_LAYERS, STYLE_LAYERS  # noqa: E402
-from neural_style.engine.graph import bind_image, network  # noqa: E402
-from neural_style.engine.pixels import resize, to_network  # noqa: E402
-from neural_style.io.images import load_inputs, save_image  # noqa: E402
+from neural_style.config import RECIPES, describe_recipe  # noqa: E402
+from neural_style.engine.pixels import fit_long_edge, resize  # noqa: E402
+from neural_style.io.images import load_rgb, save_image  # noqa: E402
 
-RECIPES: Dict[str, Dict[str, Any]] = {
-    "default": {},
-    "fast": {"optimizer": "adam", "init": "content", "content_weight": 30.0},
-}
-LAYERS = list(STYLE_LAYERS + CONTENT_LAYERS)
+RUNS = ("fp32", "auto", "spread")
 
 
-class Measures:
-    """The fp32 features of images of one shape, and the per-layer relative errors."""
+def run_config(recipe: str, run: str, edge: int, seed: int, perturbed: Path) -> Config:
+    """The Config of one of :data:`RUNS` of ``recipe``."""
+    cfg = Config.from_recipe(
+        recipe,
+        max_long_edge=edge,
+        seed=seed,
+        save_epochs=0,
+        precision="auto" if run == "auto" else "fp32",
+    )
+    if run != "spread":
+        return cfg
+    if cfg.init == "noise":
+        return cfg.replace(seed=seed + 1)
+    return cfg.replace(init="image", init_image=str(perturbed))
 
-    def __init__(
-        self, stylizer: Stylizer, shape: Tuple[int, int], content: np.ndarray, style: np.ndarray
-    ) -> None:
-        self.shape = (1, 3) + shape
-        self._ex = bind_image(
-            network(stylizer.spec, LAYERS), stylizer.params, self.shape, stylizer.ctx
-        )
-        feats = self._features(content)
-        self.content = feats[CONTENT_LAYERS[0]]
-        self.grams = {
-            layer: self._gram(f)
-            for layer, f in self._features(style).items()
-            if layer in STYLE_LAYERS
-        }
 
-    def _features(self, rgb: np.ndarray) -> Dict[str, np.ndarray]:
-        self._ex.arg_dict["data"][:] = to_network(resize(rgb, self.shape[2:]))
-        self._ex.forward(is_train=False)
-        return {
-            layer: out.asnumpy().astype(np.float64) for layer, out in zip(LAYERS, self._ex.outputs)
-        }
+def perturbed_content(content: Path, edge: int, seed: int, folder: Path) -> Path:
+    """The content image at ``edge`` plus ±1 intensity level of noise (a PNG)."""
+    rgb = load_rgb(content, edge)
+    rgb = resize(rgb, fit_long_edge((rgb.shape[0], rgb.shape[1]), edge))
+    noise = np.random.default_rng(seed).integers(-1, 2, rgb.shape)
+    path = folder / "content_plus_noise.png"
+    save_image(np.clip(np.rint(rgb * 255.0) + noise, 0, 255).astype(np.uint8), path)
+    return path
 
-    @staticmethod
-    def _gram(features: np.ndarray) -> np.ndarray:
-        flat = features.reshape(features.shape[1], -1)
-        return flat @ flat.T
 
-    def __call__(self, image: np.ndarray) -> Dict[str, float]:
-        feats = self._features(image.astype(np.float32) / 255.0)
-        out = {
-            f"style {layer}": float(
-                np.linalg.norm(self._gram(feats[layer]) - target) / np.linalg.norm(target)
-            )
-            for layer, target in self.grams.items()
-        }
-        c = CONTENT_LAYERS[0]
-        out[f"content {c}"] = float(
-            np.linalg.norm(feats[c] - self.content) / np.linalg.norm(self.content)
-        )
-        return out
+def spread_label(cfg: Config, seed: int) -> str:
+    return f"fp32 seed {seed + 1}" if cfg.init == "noise" else "fp32 start ±1 level"
 
 
 def main() -> int:
@@ -99,59 +81,55 @@ def main() -> int:
     parser.add_argument("--edge", type=int, default=256)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--recipes", nargs="+", default=list(RECIPES), choices=list(RECIPES))
-    parser.add_argument("--floor", action="store_true", help="also a perturbed fp32 run")
+    parser.add_argument("--out", type=Path, help="where the images go (default: a temp dir)")
     args = parser.parse_args()
+    out = args.out or Path(tempfile.mkdtemp(prefix="precision_quality_"))
+    out.mkdir(parents=True, exist_ok=True)
     stylizer = Stylizer(gpu=-1)
-    content, (style,) = load_inputs(args.content, [args.style], args.edge)
     auto = stylizer.precision("auto")
     print(
         f"auto: {auto}; {args.content.name} + {args.style.name} at long edge {args.edge}, "
-        f"seed {args.seed}"
+        f"seed {args.seed}; images in {out}"
     )
-    perturbed = Path(tempfile.mkdtemp()) / "content_plus_noise.png"
-    noise = np.random.default_rng(args.seed).integers(-1, 2, content.shape)
-    save_image(np.clip(np.rint(content * 255.0) + noise, 0, 255).astype(np.uint8), perturbed)
+    perturbed = perturbed_content(args.content, args.edge, args.seed, out)
     for recipe in args.recipes:
-        results: Dict[str, Tuple[Dict[str, float], float, int]] = {}
-        runs = ["fp32", "auto"] + (["floor"] if args.floor else [])
-        for precision in runs:
-            cfg = Config(
-                max_long_edge=args.edge,
-                seed=args.seed,
-                save_epochs=0,
-                precision="auto" if precision == "auto" else "fp32",
-                **RECIPES[recipe],
-            )
-            if precision == "floor":
-                cfg = (
-                    cfg.replace(seed=args.seed + 1)
-                    if cfg.init == "noise"
-                    else cfg.replace(init="image", init_image=str(perturbed))
-                )
+        measured: Dict[str, Dict[str, float]] = {}
+        timing: Dict[str, Tuple[float, int]] = {}
+        for run in RUNS:
+            cfg = run_config(recipe, run, args.edge, args.seed, perturbed)
             started = time.perf_counter()
-            result = stylizer.stylize(content, style, cfg)
-            seconds = time.perf_counter() - started
-            judge = Measures(stylizer, result.image.shape[:2], content, style)
-            results[precision] = (judge(result.image), seconds, result.epochs)
-        (m32, s32, e32), (mlo, slo, elo) = results["fp32"], results["auto"]
+            result = stylizer.stylize(args.content, args.style, cfg)
+            timing[run] = (time.perf_counter() - started, result.epochs)
+            result.save(out / f"{recipe}_{run}.png")
+            judge = stylizer.judge(args.content, args.style, result.image.shape[:2])
+            measured[run] = judge(result.image).as_dict()
+        cfg = run_config(recipe, "spread", args.edge, args.seed, perturbed)
+        (s32, e32), (slo, elo), (ssp, esp) = (timing[r] for r in RUNS)
         print(
-            f"\n{recipe} recipe: fp32 {e32} epochs in {s32:.1f} s; auto ({auto.name}) {elo} "
-            f"epochs in {slo:.1f} s: {s32 / slo:.2f}x faster to its result"
+            f"\n{recipe} recipe ({describe_recipe(recipe)}): fp32 {e32} epochs in {s32:.1f} s; "
+            f"auto ({auto.name}) {elo} epochs in {slo:.1f} s, {s32 / slo:.2f}x faster to its "
+            f"result; {spread_label(cfg, args.seed)} {esp} epochs in {ssp:.1f} s"
         )
-        print(f"  {'measure':<16} {'fp32':>9} {auto.name:>9} {'rel diff':>9}")
+        m32, mlo, msp = (measured[r] for r in RUNS)
+        print(
+            f"  {'measure':<14} {'fp32':>9} {auto.name:>9} {'diff':>7} "
+            f"{'spread run':>10} {'diff':>7}"
+        )
         worst: List[float] = []
+        spread: List[float] = []
         for name in m32:
             diff = abs(mlo[name] - m32[name]) / m32[name]
+            chance = abs(msp[name] - m32[name]) / m32[name]
             worst.append(diff)
-            print(f"  {name:<16} {m32[name]:9.4f} {mlo[name]:9.4f} {diff:9.2%}")
-        print(f"  largest relative difference: {max(worst):.2%} (target: within 2%)")
-        if "floor" in results:
-            mfl, _, efl = results["floor"]
-            floor = max(abs(mfl[n] - m32[n]) / m32[n] for n in m32)
+            spread.append(chance)
             print(
-                f"  floor: fp32 perturbed ({efl} epochs) differs from fp32 by up to {floor:.2%}: "
-                + ", ".join(f"{n.split()[-1]} {abs(mfl[n] - m32[n]) / m32[n]:.1%}" for n in m32)
+                f"  {name:<14} {m32[name]:9.4f} {mlo[name]:9.4f} {diff:7.2%} "
+                f"{msp[name]:10.4f} {chance:7.2%}"
             )
+        print(
+            f"  largest difference {auto.name} vs fp32: {max(worst):.2%} (target: within 2%); "
+            f"fp32 vs {spread_label(cfg, args.seed)}: {max(spread):.2%}"
+        )
     return 0
 
 

@@ -377,6 +377,7 @@ class Stylizer:
                 self.spec,
                 layer_names(cfg.style_layers) + layer_names(cfg.content_layers),
                 np.dtype(self.dtype).itemsize,
+                self.precision(cfg.precision).name,
             )
             raise DeviceError(
                 out_of_memory(self.ctx, shape, knob, value, available, rate)

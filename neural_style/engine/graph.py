@@ -28,7 +28,7 @@ from .losses import (
     weighted,
 )
 from .objective import LOSSES
-from .precision import Precision, convert
+from .precision import FP32_LAYERS, Precision, convert
 from .vgg import POOLING, VGGSpec, check_layers
 
 #: Full precision, the default of every graph.
@@ -39,11 +39,20 @@ def feature_symbols(
     spec: VGGSpec,
     layers: Sequence[str],
     pooling: str = "avg",
+    fp32_taps: bool = False,
 ) -> Dict[str, Symbol]:
     """VGG up to the deepest of ``layers``; returns ``{relu name: symbol}`` for them.
 
     Pooling is 2x2 average by default, the example's choice (Gatys et al. also
     prefer it to VGG's max pooling for image synthesis).
+
+    ``fp32_taps`` (for a network AMP will convert to a low precision): each feature is
+    cast to fp32 where it is taken, and the deeper layers read that fp32 copy (AMP casts
+    it back for the next convolution; bf16 -> fp32 -> bf16 is exact). The gradients of
+    the loss and of the deeper layers then meet, and are summed, in fp32: MXNet 1.9.1
+    sums bf16 gradients without oneDNN, about ten times slower than fp32 ones (relu1_1
+    at 256x192: 20 ms against 1.8 ms), and its casts of oneDNN's blocked bf16 arrays are
+    slow too, so a fork in bf16 cost more than the two casts of a fork in fp32.
     """
     if pooling not in POOLING:
         raise ConfigError(f"must be one of {', '.join(POOLING)}, not {pooling!r}", field="pooling")
@@ -63,8 +72,23 @@ def feature_symbols(
         )
         x = mx.sym.Activation(x, act_type="relu", name=layer.relu)
         if layer.relu in layers:
+            if fp32_taps and layer.name not in FP32_LAYERS:
+                x = mx.sym.amp_cast(x, dtype="float32", name=f"{layer.relu}_fp32")
             found[layer.relu] = x
     return found
+
+
+def network_features(
+    spec: VGGSpec, layers: Sequence[str], pooling: str = "avg", precision: Precision = FP32
+) -> Dict[str, Symbol]:
+    """``{relu name: fp32 feature symbol}`` of the network with its convolutions in
+    ``precision``: the converted graph, whose outputs the loss is built on (outside
+    AMP's reach, so the Gram matrices and terms are plain fp32 operators)."""
+    low = precision.amp_dtype is not None
+    feats = feature_symbols(spec, layers, pooling, fp32_taps=low)
+    names = list(feats)
+    converted = convert(mx.sym.Group([feats[name] for name in names]), precision)
+    return {name: converted[i] for i, name in enumerate(names)} if low else feats
 
 
 def _shapes(feats: Dict[str, Symbol], data_shape: Tuple[int, ...]) -> Dict[str, Tuple[int, ...]]:
@@ -79,8 +103,8 @@ def network(
     """The bare network: VGG's features at ``layers`` as one group (fp32 outputs), its
     convolutions in ``precision``. What an epoch costs without the loss is this
     graph's forward and backward."""
-    feats = feature_symbols(spec, layers, pooling)
-    return convert(mx.sym.Group([feats[name] for name in layers]), precision)
+    feats = network_features(spec, layers, pooling, precision)
+    return mx.sym.Group([feats[name] for name in layers])
 
 
 def bind_image(
@@ -155,7 +179,7 @@ class StyleGraph:
         # The sources (Gram matrices, content features) give the targets; BlockGrad keeps
         # them out of the backward pass. Outputs: every term's value, then every source.
         outputs = [t.symbol for t in self.terms] + [mx.sym.BlockGrad(t.source) for t in self.terms]
-        symbol = convert(mx.sym.Group(outputs), precision)
+        symbol = mx.sym.Group(outputs)
         self._executor = bind_image(symbol, params, self.shape, ctx, dtype)
         self.data: NDArray = self._executor.arg_dict["data"]
         self.grad: NDArray = self._executor.grad_dict["data"]
@@ -181,7 +205,7 @@ class StyleGraph:
 
     def _build_terms(self, spec: VGGSpec, pooling: str) -> List[LossTerm]:
         wanted = [layer for layers in self.layers.values() for layer in layers]
-        feats = feature_symbols(spec, wanted, pooling)
+        feats = network_features(spec, wanted, pooling, self.precision)
         shapes = _shapes(feats, self.shape)
         terms = []
         for kind, layers in self.layers.items():

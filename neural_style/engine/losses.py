@@ -66,15 +66,23 @@ def term_name(kind: str, layer: str) -> str:
 def gram(features: Symbol, channels: int) -> Symbol:
     """G = F·Fᵀ of a (1, C, H, W) feature map, F reshaped to (C, H·W).
 
-    As a FullyConnected layer with F as both data and weight: oneDNN's inner product, which
+    As a FullyConnected layer with F as data and weight: oneDNN's inner product, which
     measured faster than BLAS syrk forward and backward here even though it does twice the
-    multiplications (benchmarks/epoch_speed.py --profile). It stays fp32 under AMP
-    (engine/precision.py), like the rest of the loss.
+    multiplications (benchmarks/epoch_speed.py --profile). It is fp32 in every precision
+    (engine/graph.features gives fp32 features).
+
+    The backward pass goes through the data only (the weight is F behind BlockGrad),
+    doubled: dL/dF = (D + Dᵀ)·F with D = dL/dG, which is 2·D·F when D is symmetric, as
+    it is for every loss on G compared with a symmetric target (‖G − A‖² gives
+    D = 2(G − A)). One product instead of two and no sum of the two gradients: the
+    Gram backward costs half (tests/engine/test_losses.py checks it against the
+    two-sided gradient).
     """
     flat = mx.sym.reshape(features, shape=(channels, -1))
-    return mx.sym.FullyConnected(
-        flat, weight=flat, num_hidden=channels, no_bias=True, flatten=False
+    g = mx.sym.FullyConnected(
+        flat, weight=mx.sym.BlockGrad(flat), num_hidden=channels, no_bias=True, flatten=False
     )
+    return mx.sym.contrib.gradientmultiplier(g, scalar=2.0)
 
 
 def style_term(layer: str, features: Symbol, shape: Tuple[int, ...]) -> LossTerm:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
-from typing import Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 from .tiles import ALIGN
 from .vgg import VGG19, VGGSpec
@@ -22,6 +22,17 @@ VGG19_BYTES_PER_PIXEL = 2600
 #: being optimised and the content (float32), and scikit-image's float64 resizing
 #: (measured on the tiny network: 411 MB at 384x576, 472 MB at 768x1152).
 IMAGE_BYTES_PER_PIXEL = 90
+
+#: What bf16 changes in the model above (fixed bytes added, factor on the bytes per
+#: pixel), from the peak RSS of short runs (benchmarks/epoch_speed.py --rss SIZE auto,
+#: 2 epochs, Intel Xeon with AMX, real weights): fp32 481 and 949 MB, bf16 836 and
+#: 1144 MB at 256x192 and 512x384 (the model: 572, 937; 834, 1144). bf16 costs about
+#: 280 MB more at the start (oneDNN's AMX kernels and their bf16 copies of the weights)
+#: and about 2200 bytes per pixel at the margin instead of fp32's ~3000 (the trunk's
+#: activations are half the size; the features taken for the loss are fp32 in both).
+#: Not measured above 512x384. The fp16 path runs on GPUs, whose memory this model does
+#: not describe: it counts as fp32.
+LOW_PRECISION_BYTES: Dict[str, Tuple[int, float]] = {"bf16": (280 * 2**20, 0.85)}
 
 _UNITS = {"": 1, "b": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
 
@@ -69,24 +80,47 @@ def _activations(spec: VGGSpec, layers: Sequence[str]) -> float:
     return total
 
 
-def bytes_per_pixel(spec: VGGSpec, layers: Sequence[str], itemsize: int = 4) -> float:
-    """The measured VGG19 figure, scaled to another network by its activations per pixel
-    and to another float size."""
+def host_precision(requested: str) -> str:
+    """The precision ``requested`` (``--precision``) resolves to on this machine's CPU,
+    whose memory the model describes; one the CPU refuses counts as fp32 (that run
+    stops with its own error before any graph)."""
+    from ..errors import ConfigError
+    from .precision import Device, cpu_flags, resolve
+
+    try:
+        return resolve(requested, Device("cpu", cpu_flags())).name
+    except ConfigError:
+        return "fp32"
+
+
+def bytes_per_pixel(
+    spec: VGGSpec, layers: Sequence[str], itemsize: int = 4, precision: str = "fp32"
+) -> float:
+    """The measured VGG19 figure, scaled to another network by its activations per pixel,
+    to another float size and to the network's precision (:data:`LOW_PRECISION_BYTES`)."""
     from ..config import CONTENT_LAYERS, STYLE_LAYERS
 
     ratio = _activations(spec, layers) / _activations(VGG19, STYLE_LAYERS + CONTENT_LAYERS)
-    return VGG19_BYTES_PER_PIXEL * ratio * itemsize / 4
+    factor = LOW_PRECISION_BYTES.get(precision, (0, 1.0))[1]
+    return VGG19_BYTES_PER_PIXEL * ratio * itemsize / 4 * factor
 
 
-def graph_bytes(shape: Tuple[int, int], per_pixel: float) -> int:
+def base_bytes(precision: str = "fp32") -> int:
+    """The process before its graph: :data:`BASE_BYTES`, and what a low precision adds."""
+    return BASE_BYTES + LOW_PRECISION_BYTES.get(precision, (0, 1.0))[0]
+
+
+def graph_bytes(shape: Tuple[int, int], per_pixel: float, precision: str = "fp32") -> int:
     """The whole process's memory with a graph bound at ``shape``."""
-    return int(BASE_BYTES + per_pixel * shape[0] * shape[1])
+    return int(base_bytes(precision) + per_pixel * shape[0] * shape[1])
 
 
-def tile_for_budget(budget: int, image: Tuple[int, int], per_pixel: float) -> int:
+def tile_for_budget(
+    budget: int, image: Tuple[int, int], per_pixel: float, precision: str = "fp32"
+) -> int:
     """The largest window edge (a multiple of 16) whose graph, with the image-sized
     arrays of the tiled path, fits ``budget`` bytes; 0 if none does."""
-    room = budget - BASE_BYTES - IMAGE_BYTES_PER_PIXEL * image[0] * image[1]
+    room = budget - base_bytes(precision) - IMAGE_BYTES_PER_PIXEL * image[0] * image[1]
     if room <= 0:
         return 0
     return int(math.sqrt(room / per_pixel)) // ALIGN * ALIGN

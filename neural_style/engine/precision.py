@@ -2,10 +2,12 @@
 
 The convolutions (and the ReLUs and pools between them, which simply follow their
 input's type) run in the low precision through MXNet's AMP graph pass
-(``mxnet.contrib.amp.convert_symbol``), which inserts the casts. What the optimiser
-sees stays fp32: the image and its gradient, the Gram matrices, the loss terms and
-the optimiser's state. Features are cast back to fp32 where they leave the network
-(before the Gram matrix or the content difference).
+(``mxnet.contrib.amp.convert_symbol``), which inserts the casts. Only the network is
+converted: the features leave it as fp32 (engine/graph.py casts them where they are
+taken, and the trunk goes on from that fp32 copy), and the Gram matrices and loss terms
+are built on them afterwards, untouched by AMP. What the optimiser sees stays fp32: the
+image and its gradient, the Gram matrices, the loss terms and the optimiser's state.
+The first convolution stays fp32 too (:data:`FP32_LAYERS`).
 
 ``auto`` picks bfloat16 on a CPU whose flags show ``avx512_bf16`` or ``amx_bf16``,
 float16 on a CUDA device of compute capability 7.0 or newer (tensor cores), and fp32
@@ -41,8 +43,12 @@ AMP_DTYPES = {"bf16": "bfloat16", "fp16": "float16"}
 #: (they follow their input), so the whole VGG trunk stays low between the casts.
 LOW_PRECISION_OPS = ["Convolution"]
 
-#: Operators kept in fp32 beyond AMP's own list: the Gram matrix (engine/losses.gram).
-FP32_OPS = ["FullyConnected"]
+#: Layers kept in fp32 whatever the precision: the first convolution reads the image
+#: itself (bfloat16 would round a pixel of 150 to the nearest 0.5, coarser than the
+#: 1/255 steps the result is saved in), and with 3 input channels its bf16 backward
+#: measured slower than fp32 on this AMX CPU (oneDNN 2.4; the 256x192 bf16 graph took
+#: 0.24 s per forward+backward with it in fp32, 0.28 s with it in bf16).
+FP32_LAYERS = ("conv1_1",)
 
 
 class PrecisionError(ConfigError, DeviceError):
@@ -156,25 +162,23 @@ def resolve(requested: str, device: Device) -> Precision:
 
 
 def convert(symbol: Symbol, precision: Precision) -> Symbol:
-    """``symbol`` with its convolutions in ``precision`` (unchanged for fp32).
+    """The network ``symbol`` with its convolutions (but :data:`FP32_LAYERS`) in
+    ``precision`` (unchanged for fp32).
 
-    The inputs (image, weights, targets) stay fp32 variables: AMP casts them where a
-    low-precision operator reads them, and casts features back where fp32 operators do.
+    The inputs (image, weights) stay fp32 variables: AMP casts them where a
+    low-precision operator reads them. Outputs that are not fp32 already are cast back
+    by AMP; engine/graph.py makes them fp32 itself, at the point where the trunk forks.
     """
     if precision.amp_dtype is None:
         return symbol
     from mxnet.contrib import amp
 
-    # AMP's own list of fp32 operators holds sum, square (for fp16), the custom op and
-    # syrk; FullyConnected (the Gram matrix, engine/losses.gram) is added to it, as a
-    # bf16 Gram matrix would round the statistics the style is compared by. The
-    # differences to the fp32 targets are "widest type" operators, hence fp32 too.
-    fp32_ops = amp.list_fp32_ops(_amp_type(precision.amp_dtype)) + list(FP32_OPS)
     return amp.convert_symbol(
         symbol,
         target_dtype=precision.amp_dtype,
         target_dtype_ops=list(LOW_PRECISION_OPS),
-        fp32_ops=fp32_ops,
+        fp32_ops=amp.list_fp32_ops(_amp_type(precision.amp_dtype)),
+        excluded_sym_names=list(FP32_LAYERS),
     )
 
 

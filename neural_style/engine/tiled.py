@@ -47,6 +47,7 @@ from .memory import (
     bytes_per_pixel,
     format_size,
     graph_bytes,
+    host_precision,
     tile_for_budget,
 )
 from .optimise import EpochInfo, LoopOutcome, StopReason, optimise
@@ -81,7 +82,7 @@ class GraphSource(Protocol):
 
 def per_pixel(cfg: Config, spec: VGGSpec, dtype: Any) -> float:
     layers = layer_names(cfg.style_layers) + layer_names(cfg.content_layers)
-    return bytes_per_pixel(spec, layers, np.dtype(dtype).itemsize)
+    return bytes_per_pixel(spec, layers, np.dtype(dtype).itemsize, host_precision(cfg.precision))
 
 
 def tile_edge(cfg: Config, image: Shape, spec: VGGSpec, dtype: Any) -> Optional[int]:
@@ -90,13 +91,13 @@ def tile_edge(cfg: Config, image: Shape, spec: VGGSpec, dtype: Any) -> Optional[
         return None if max(image) <= cfg.tile else cfg.tile
     if cfg.max_memory is None:
         return None
-    rate = per_pixel(cfg, spec, dtype)
-    if graph_bytes(image, rate) <= cfg.max_memory:
+    rate, precision = per_pixel(cfg, spec, dtype), host_precision(cfg.precision)
+    if graph_bytes(image, rate, precision) <= cfg.max_memory:
         return None
-    edge = tile_for_budget(cfg.max_memory, image, rate)
+    edge = tile_for_budget(cfg.max_memory, image, rate, precision)
     smallest = 2 * (cfg.tile_margin + cfg.tile_overlap) + 16
     if edge < smallest:
-        need = graph_bytes((smallest, smallest), rate)
+        need = graph_bytes((smallest, smallest), rate, precision)
         raise ConfigError(
             f"--max-memory {format_size(cfg.max_memory)}: too little for even a "
             f"{smallest}x{smallest} tile at {image[1]}x{image[0]} (about "
@@ -132,9 +133,9 @@ def check_fits(
     free = available if available is not None else available_bytes()
     if free is None:
         return
-    rate = per_pixel(cfg, spec, dtype)
+    rate, precision = per_pixel(cfg, spec, dtype), host_precision(cfg.precision)
     for shape in shapes:
-        need = graph_bytes(shape, rate)
+        need = graph_bytes(shape, rate, precision)
         if need > free:
             raise DeviceError(
                 f"at {shape[1]}x{shape[0]} pixels the whole-image graph needs about "

@@ -6,6 +6,8 @@ from typing import List, Tuple
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from neural_style._mxnet import mx
 from neural_style.config import CONTENT_LAYERS, STYLE_LAYERS, Config
@@ -130,3 +132,35 @@ def test_a_new_loss_is_one_more_term(
     assert infos[-1].terms["mean:relu2_1"] < infos[0].terms["mean:relu2_1"]  # its gradient flows
     graph.data[:] = style  # at the style image the new term is zero
     assert graph.forward_backward().read()["mean:relu2_1"] == pytest.approx(0.0, abs=1e-9)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.integers(1, 6),
+    st.integers(1, 5),
+    st.integers(1, 5),
+    st.integers(0, 2**31 - 1),
+)
+def test_gram_gradient_is_the_two_sided_one(channels: int, h: int, w: int, seed: int) -> None:
+    """gram() back-propagates through its data only, doubled: for ‖G − A‖² with a
+    symmetric A that is the exact gradient 4·(G − A)·F (both sides of G = F·Fᵀ)."""
+    rng = np.random.default_rng(seed)
+    f = rng.standard_normal((1, channels, h, w))
+    a = rng.standard_normal((channels, channels))
+    a = a + a.T
+    term = TERM_BUILDERS["style"]("relu1_1", mx.sym.Variable("data"), (1, channels, h, w))
+    args = {"data": mx.nd.array(f, dtype=np.float64), term.target: mx.nd.array(a, dtype=np.float64)}
+    grad = mx.nd.zeros(f.shape, dtype=np.float64)
+    ex = term.symbol.bind(
+        mx.cpu(),
+        args=args,
+        args_grad={"data": grad},
+        grad_req={"data": "write", term.target: "null"},
+    )
+    ex.forward(is_train=True)
+    ex.backward([mx.nd.ones((1,), dtype=np.float64)])
+    flat = f.reshape(channels, -1)
+    g = flat @ flat.T
+    assert ex.outputs[0].asscalar() == pytest.approx(float(np.sum((g - a) ** 2)), rel=1e-10)
+    want = (4 * (g - a) @ flat).reshape(f.shape)
+    np.testing.assert_allclose(grad.asnumpy(), want, rtol=1e-9, atol=1e-9 * np.abs(want).max())

@@ -6,7 +6,18 @@ from pathlib import Path
 
 import pytest
 
-from neural_style.engine.memory import available_bytes, parse_size, tile_for_budget
+from neural_style.config import CONTENT_LAYERS, STYLE_LAYERS
+from neural_style.engine.memory import (
+    LOW_PRECISION_BYTES,
+    available_bytes,
+    bytes_per_pixel,
+    graph_bytes,
+    host_precision,
+    parse_size,
+    tile_for_budget,
+)
+from neural_style.engine.precision import BF16_CPU_FLAGS, cpu_flags
+from neural_style.engine.vgg import VGG19
 
 
 def test_sizes_parse() -> None:
@@ -27,3 +38,28 @@ def test_free_memory_is_read_from_meminfo(tmp_path: Path) -> None:
     meminfo.write_text("MemTotal:       24000000 kB\nMemAvailable:   1000 kB\n")
     assert available_bytes(meminfo) in (1000 * 1024, available_bytes())  # psutil wins if there
     assert available_bytes(tmp_path / "missing") is None or available_bytes() is not None
+
+
+def test_bf16_adds_a_fixed_part_and_scales_the_pixels() -> None:
+    """The bf16 model: LOW_PRECISION_BYTES' fixed bytes more at the start, its factor on
+    the bytes per pixel; a larger budget is needed for the same tile when the fixed part
+    dominates, and fp16 (GPU memory, not modelled) counts as fp32."""
+    layers = STYLE_LAYERS + CONTENT_LAYERS
+    fixed, factor = LOW_PRECISION_BYTES["bf16"]
+    fp32_rate = bytes_per_pixel(VGG19, layers)
+    bf16_rate = bytes_per_pixel(VGG19, layers, precision="bf16")
+    assert bf16_rate == pytest.approx(fp32_rate * factor)
+    assert bytes_per_pixel(VGG19, layers, precision="fp16") == fp32_rate
+    shape = (384, 512)
+    assert graph_bytes(shape, bf16_rate, "bf16") - graph_bytes(shape, bf16_rate) == fixed
+    budget = 3 * 2**30
+    assert tile_for_budget(budget, (3072, 4096), bf16_rate, "bf16") == tile_for_budget(
+        budget - fixed, (3072, 4096), bf16_rate
+    )
+
+
+def test_host_precision_resolves_on_this_cpu() -> None:
+    has_bf16 = any(flag in cpu_flags() for flag in BF16_CPU_FLAGS)
+    assert host_precision("auto") == ("bf16" if has_bf16 else "fp32")
+    assert host_precision("fp32") == "fp32"
+    assert host_precision("fp16") == "fp32"  # refused on a CPU: counts as fp32

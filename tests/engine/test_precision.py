@@ -23,6 +23,7 @@ from neural_style.engine.precision import (
     Device,
     Precision,
     PrecisionError,
+    _amp_type,
     convert,
     cpu_flags,
     resolve,
@@ -135,10 +136,11 @@ def _gradient(weights: Dict[str, np.ndarray], precision: Precision) -> np.ndarra
     return graph.grad.asnumpy()
 
 
-#: bfloat16 keeps 8 significant bits (relative rounding 2^-9 = 0.2%); through nine
-#: convolutions and the squared terms, the gradient of the tiny network moves by 1.5%
-#: on this machine. Tolerated: 5% relative L2 error, and the direction within 0.999.
-BF16_GRADIENT_RTOL, BF16_GRADIENT_COSINE = 0.05, 0.999
+#: bfloat16 keeps 8 significant bits (relative rounding 2^-9 = 0.2%); through the eight
+#: bf16 convolutions (the first is fp32) and the squared terms, the gradient of the tiny
+#: network moves by 0.4% on this machine (1.5% when the first convolution and the sums
+#: at the forks were bf16 too). Tolerated: 2% relative L2 error, direction within 0.999.
+BF16_GRADIENT_RTOL, BF16_GRADIENT_COSINE = 0.02, 0.999
 
 
 @pytest.mark.skipif(
@@ -166,38 +168,38 @@ def _op_dtypes(symbol: mx.sym.Symbol) -> List[str]:
     ]
 
 
-@pytest.mark.parametrize("name,dtype", [("fp16", np.float16), ("bf16", None)])
-def test_low_precision_graph_is_built_with_fp32_ends(
-    tiny_weights: Dict[str, np.ndarray], name: str, dtype: object
-) -> None:
+@pytest.mark.parametrize("name", ["fp16", "bf16"])
+def test_low_precision_graph_is_built_with_fp32_ends(name: str) -> None:
     """The fp16 graph (for GPUs) is built and type-checked on the CPU, not run: the
-    convolutions take the low type, every output (terms, Gram matrices, content
-    features the targets come from) is fp32 except the fp16 content BlockGrad, which
-    set_targets converts."""
+    convolutions but the first take the low type, the features leave the network as
+    fp32, and the loss built on them (Gram matrices, terms) is fp32 throughout."""
     precision = Precision(name, "test")
+    low = _amp_type(precision.amp_dtype or "")
     graph_symbol = network(TINY, STYLE + CONTENT, "avg", precision)
     casts = _op_dtypes(graph_symbol)
-    low = {"fp16": "float16", "bf16": "bfloat16"}[name]
-    assert low in casts and "float32" in casts
+    assert {"fp16": "float16", "bf16": "bfloat16"}[name] in casts
     types = {k: np.float32 for k in graph_symbol.list_arguments()}
     _, out_types, _ = graph_symbol.infer_type(**types)
     assert all(t == np.float32 for t in out_types)  # features leave the network as fp32
-    # the full objective: build the symbol as StyleGraph does, without binding
-    params = {k: mx.nd.array(v) for k, v in tiny_weights.items()}
-    symbol = _objective_symbol(params)
-    converted = convert(symbol, precision)
-    arg_types = {k: np.float32 for k in converted.list_arguments()}
-    _, out_types, _ = converted.infer_type(**arg_types)
-    terms = len(STYLE) + len(CONTENT)
-    assert all(t == np.float32 for t in out_types[: terms + len(STYLE)])  # terms, Grams
+    symbol = _objective_symbol(precision)
+    internals = symbol.get_internals()
+    _, types_inside, _ = internals.infer_type(**{k: np.float32 for k in symbol.list_arguments()})
+    dtype_of = dict(zip(internals.list_outputs(), types_inside))
+    convolutions = [n for n in dtype_of if n.startswith("conv") and n.endswith("_output")]
+    assert dtype_of["conv1_1_output"] == np.float32  # the first layer reads the image
+    assert all(dtype_of[n] == low for n in convolutions if n != "conv1_1_output")
+    loss = [n for n in dtype_of if "fullyconnected" in n or "square" in n or "sum" in n]
+    assert loss and all(dtype_of[n] == np.float32 for n in loss)
+    _, out_types, _ = symbol.infer_type(**{k: np.float32 for k in symbol.list_arguments()})
+    assert all(t == np.float32 for t in out_types)  # terms, sources
 
 
-def _objective_symbol(params: Dict[str, mx.nd.NDArray]) -> mx.sym.Symbol:
+def _objective_symbol(precision: Precision) -> mx.sym.Symbol:
     """The objective as StyleGraph builds it (terms, then their sources), not bound."""
-    from neural_style.engine.graph import _shapes, feature_symbols
+    from neural_style.engine.graph import _shapes, network_features
     from neural_style.engine.losses import TERM_BUILDERS
 
-    feats = feature_symbols(TINY, STYLE + CONTENT)
+    feats = network_features(TINY, STYLE + CONTENT, "avg", precision)
     shapes = _shapes(feats, (1, 3, 32, 48))
     terms = [
         TERM_BUILDERS[kind](layer, feats[layer], shapes[layer])
