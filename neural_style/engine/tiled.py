@@ -14,7 +14,8 @@ How, and where it departs from whole-image optimisation:
   tile is compared with the whole-image target times (the tile's positions / the
   image's positions) per layer: the per-position statistics are what must match.
 - Each tile's content target is computed from the full-resolution content in its
-  window. The window's context (``--tile-margin`` beyond the blend region) is seen by
+  window, resampled for that window from the loaded pixels (:mod:`.strips`). The
+  window's context (``--tile-margin`` beyond the blend region) is seen by
   the network, but its gradient is discarded, so only the tile moves.
 - Tiles are visited in order, each starting from the image as the tiles before it
   left it (Gauss-Seidel). A tile's update (result - start) is pasted with feathered
@@ -27,6 +28,11 @@ How, and where it departs from whole-image optimisation:
   change over a sweep, per epoch, falls below --stop-eps (the change is estimated from
   the pasted updates, without a copy of the image). A diverged tile, Ctrl-C or SIGTERM
   ends the run with the image as of the last completed tile (always a whole image).
+- Memory: only the tile's graph and three image-sized arrays are kept: the image in
+  float16 (6 bytes a pixel, see :mod:`.strips` for why that is precise enough), the
+  loaded content and style as uint8; the style at the output's size, the content
+  targets, the upsampled start and the finished image are made window by window or
+  strip by strip (:mod:`.strips`), never whole in float.
 """
 
 from __future__ import annotations
@@ -50,7 +56,8 @@ from .memory import (
     tile_for_budget,
 )
 from .optimise import EpochInfo, LoopOutcome, StopReason, optimise
-from .pixels import check_size, to_network
+from .pixels import check_size
+from .strips import CANVAS_DTYPE, Resampled, square_norm
 from .tiles import (
     Tile,
     aligned_spans,
@@ -179,20 +186,23 @@ def tiled_grams(
     stylizer: GraphSource,
     cfg: Config,
     window: int,
-    style_x: np.ndarray,
+    style: Callable[[Tuple[int, int], Tuple[int, int]], np.ndarray],
+    shape: Shape,
 ) -> List[np.ndarray]:
-    """The Gram matrices of ``style_x`` ((1, 3, H, W)) as the whole-image graph gives
-    them, from windows of about ``window`` pixels: each core's feature positions are
-    summed once (on the device; only the small Gram matrices come back)."""
+    """The Gram matrices of a style image of ``shape`` (H, W) as the whole-image graph
+    gives them, from windows of about ``window`` pixels: ``style(rows, cols)`` gives a
+    window ((1, 3, h, w), network units), so the whole style is never made; each core's
+    feature positions are summed once (on the device; only the small Gram matrices come
+    back)."""
     layers = layer_names(cfg.style_layers)
     margin = context_margin(stylizer.spec, layers)
     strides = layer_strides(stylizer.spec, layers)
     net = _Features(stylizer, layers, cfg.pooling)
     totals: List[np.ndarray] = []
-    h, w = style_x.shape[2:]
+    h, w = shape
     for rows in aligned_spans(h, window, margin):
         for cols in aligned_spans(w, window, margin):
-            feats = net(style_x[:, :, slice(*rows.window), slice(*cols.window)])
+            feats = net(style(rows.window, cols.window))
             for k, (f, stride) in enumerate(zip(feats, strides)):
                 r, c = feature_core(rows, stride), feature_core(cols, stride)
                 if len(totals) <= k:
@@ -211,12 +221,13 @@ def tiled_grams(
 
 
 class TiledScale:
-    """One tiled size: the image (``canvas``) is whole at every moment between tiles."""
+    """One tiled size: the image (``canvas``, float16, network units) is whole at every
+    moment between tiles."""
 
     def __init__(
         self,
         stylizer: GraphSource,
-        content: np.ndarray,
+        content: Resampled,
         grams: Sequence[np.ndarray],
         canvas: np.ndarray,
         window: int,
@@ -226,8 +237,8 @@ class TiledScale:
         scale: int,
     ) -> None:
         self.stylizer, self.cfg, self.callback = stylizer, cfg, callback
-        self.content = content  # (H, W, 3) in [0, 1]
-        self.canvas = canvas  # (1, 3, H, W) network units, updated in place
+        self.content = content  # at the canvas's size, window by window
+        self.canvas = canvas.astype(CANVAS_DTYPE, copy=False)  # (1, 3, H, W), in place
         self.shape: Shape = (canvas.shape[2], canvas.shape[3])
         self.window, self.first_epoch, self.scale = window, first_epoch, scale
         self.epochs_per_sweep = math.ceil(cfg.max_num_epochs / cfg.tile_sweeps)
@@ -290,7 +301,7 @@ class TiledScale:
             self._report(sweep, index, len(tiles), result)
         eps = (
             math.sqrt(moved)
-            / max(float(np.linalg.norm(self.canvas)), 1e-12)
+            / max(math.sqrt(square_norm(self.canvas)), 1e-12)
             / self.epochs_per_sweep
         )
         reason = StopReason.CONVERGED if eps < self.cfg.stop_eps else StopReason.MAX_EPOCHS
@@ -300,8 +311,10 @@ class TiledScale:
         """Optimise one tile in the graph (the canvas is not touched)."""
         rows, cols = tile.window
         graph = self.graph
-        graph.set_targets(self.grams, to_network(self.content[rows, cols]))
-        graph.data[:] = self.canvas[:, :, rows, cols]
+        graph.set_targets(
+            self.grams, self.content.network_window(tile.rows.window, tile.cols.window)
+        )
+        graph.data[:] = self.canvas[:, :, rows, cols].astype(np.float32)
         graph.grad_mask = mx.nd.array(
             tile.blend_mask()[None, None], ctx=graph.data.context, dtype=graph.data.dtype
         )
@@ -311,11 +324,13 @@ class TiledScale:
         """Add the tile's weighted update to the canvas; its squared norm (None, and
         nothing pasted, if the update is not finite)."""
         rows, cols = tile.window
-        delta = self.graph.data.asnumpy() - self.canvas[:, :, rows, cols]
+        before = self.canvas[:, :, rows, cols].astype(np.float32)
+        delta = self.graph.data.asnumpy() - before
         if not np.all(np.isfinite(delta)):
             return None
         delta *= tile.weights(self.shape, self.cfg.tile_overlap).astype(np.float32)
-        self.canvas[:, :, rows, cols] += delta  # one numpy call: never half pasted
+        before += delta
+        self.canvas[:, :, rows, cols] = before  # one numpy call: never half pasted
         return float(np.sum(np.square(delta, dtype=np.float64)))
 
     def _report(self, sweep: int, index: int, count: int, result: LoopOutcome) -> None:
