@@ -3,6 +3,7 @@ quality against the untiled run, and seams. Prints figures and the CPU flags; as
 nothing (targets are judged by reading the figures).
 
     flock /tmp/neural-style-heavy.lock python benchmarks/tiles.py model
+    flock /tmp/neural-style-heavy.lock python benchmarks/tiles.py memory
     flock /tmp/neural-style-heavy.lock python benchmarks/tiles.py quality --epochs 20
     flock /tmp/neural-style-heavy.lock python benchmarks/tiles.py run --size 4096 \
         --epochs 2 --sweeps 1
@@ -101,12 +102,24 @@ def seam_figures(image: np.ndarray, cfg: Any, window: int) -> Dict[str, Any]:
     for sweep in range(cfg.tile_sweeps):
         r, c = tiles.cuts(tiles.grid(shape, window, cfg.tile_margin, cfg.tile_overlap, sweep))
         rows, cols = rows + r, cols + c
-    ratios = tiles.seam_ratios(image.astype(np.float64), rows, cols)
+    ratios = tiles.seam_ratios(image, rows, cols)
+    local = tiles.local_seam_ratios(image, rows, cols, cfg.tile_overlap)
+    # the same measure at ordinary lines (each boundary moved 40 px): its own spread
+    ordinary = tiles.local_seam_ratios(
+        image,
+        [r + 40 for r in rows if r + 40 < shape[0] - 1],
+        [c + 40 for c in cols if c + 40 < shape[1] - 1],
+        cfg.tile_overlap,
+    )
     return {
         "boundaries": len(ratios),
+        "rows": rows,
+        "cols": cols,
         "seam_ratio_min": min(ratios, default=1.0),
         "seam_ratio_max": max(ratios, default=1.0),
         "seam_ratio_mean": float(np.mean(ratios)) if ratios else 1.0,
+        "local_seam_ratios": [round(r, 3) for r in local],
+        "local_ordinary_ratios": [round(r, 3) for r in ordinary],
     }
 
 
@@ -160,6 +173,7 @@ def child_run(
         "seconds": seconds,
         "scale_seconds": times,
         "peak_rss": peak(),
+        "precision": stylizer.precision(cfg.precision).name,
         "output": out,
     }
     if tile is not None:
@@ -213,6 +227,24 @@ def quality(epochs: int, tile: int, optimizer: str) -> None:
         print(f"  {key:16s} untiled {u:.4f}  tiled {t:.4f}  ({(t / u - 1) * 100:+.1f}%)")
 
 
+def memory(tile: int) -> None:
+    """Peak RSS of the tiled path at 1024x768 and 4096x3072 (1 epoch, 1 sweep: enough
+    to reach every phase's peak) and their ratio (target: at most 1.10, and 2e9 bytes)."""
+    out = ROOT / "output" / "bench-tiles"
+    out.mkdir(parents=True, exist_ok=True)
+    runs = {}
+    for size in (1024, 4096):
+        r = spawn("run", size, tile, 1, 1, 1, out / f"memory-{size}.png", "adam")
+        runs[size] = r
+        print(json.dumps(r), flush=True)
+        print(
+            f"{r['size']} --tile {tile}: peak RSS {r['peak_rss'] / 1e9:.3f} GB "
+            f"({r['peak_rss'] / 2**30:.3f} GiB), {r['seconds']:.0f} s, {r['precision']}",
+            flush=True,
+        )
+    print(f"ratio 4096x3072 / 1024x768: {runs[4096]['peak_rss'] / runs[1024]['peak_rss']:.3f}")
+
+
 def main() -> None:
     if sys.argv[1] == "child":
         kind, args = sys.argv[2], sys.argv[3:]
@@ -235,7 +267,7 @@ def main() -> None:
             )
         return
     parser = argparse.ArgumentParser()
-    parser.add_argument("what", choices=("model", "quality", "run"))
+    parser.add_argument("what", choices=("model", "memory", "quality", "run"))
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--sweeps", type=int, default=2)
     parser.add_argument("--scales", type=int, default=1)
@@ -246,6 +278,8 @@ def main() -> None:
     print(f"CPU flags: {cpu_flags()}; cores: {len(__import__('os').sched_getaffinity(0))}")
     if ns.what == "model":
         model()
+    elif ns.what == "memory":
+        memory(ns.tile)
     elif ns.what == "quality":
         quality(ns.epochs, ns.tile, ns.optimizer)
     else:
