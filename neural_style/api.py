@@ -41,7 +41,12 @@ from .engine.graph import StyleGraph, positions
 from .engine.losses import NDArray, term_name
 from .engine.measures import CONTENT_LAYER, Judge, mxnet_features
 from .engine.measures import STYLE_LAYERS as MEASURE_STYLE_LAYERS
-from .engine.memory import IMAGE_BYTES_PER_PIXEL, available_bytes, bytes_per_pixel, format_size
+from .engine.memory import (
+    WHOLE_IMAGE_BYTES_PER_PIXEL,
+    available_bytes,
+    bytes_per_pixel,
+    format_size,
+)
 from .engine.optimise import EpochInfo, LoopOutcome, StopReason, optimise
 from .engine.pixels import (
     check_size,
@@ -435,7 +440,7 @@ def fitting_edge(shape: Tuple[int, int], available: Optional[int], per_pixel: fl
     if not available:
         return int(max(h, w) * 0.7)
     # 10% and the whole-image arrays (image, content, resizing) for what the graph is not
-    budget = max(0.0, available * 0.9 - IMAGE_BYTES_PER_PIXEL * h * w)
+    budget = max(0.0, available * 0.9 - WHOLE_IMAGE_BYTES_PER_PIXEL * h * w)
     fits = math.sqrt(budget / per_pixel / (h * w)) * max(h, w)
     return max(MIN_EDGE, int(min(fits, max(h, w) * 0.9)))
 

@@ -18,10 +18,16 @@ BASE_BYTES = 450 * 2**20
 #: forward and backward pass (measured on 2 cores, AVX-512: 554 MB at 256x256 and 1035 MB
 #: at 512x512, so 2562 B a pixel at the margin; rounded up).
 VGG19_BYTES_PER_PIXEL = 2600
-#: Bytes per output pixel that the tiled path keeps or makes whole-image sized: the image
-#: being optimised and the content (float32), and scikit-image's float64 resizing
-#: (measured on the tiny network: 411 MB at 384x576, 472 MB at 768x1152).
-IMAGE_BYTES_PER_PIXEL = 90
+#: Bytes per output pixel that the tiled path keeps whole-image sized: the image being
+#: optimised in float16 (6) and, once the graph is gone, the uint8 output (3); the inputs
+#: stay as loaded (uint8) and everything else goes by windows and strips
+#: (:mod:`.strips`). Measured on the tiny network: 10.3 bytes a pixel between 512x768
+#: and 1024x1536 (tests/engine/test_tiled.py holds it under 15).
+IMAGE_BYTES_PER_PIXEL = 10
+#: The same for a whole-image run, which keeps the content and the image in float32 and
+#: resizes with scikit-image in float64 (measured before the tiled path went by strips,
+#: when it did the same: 90 bytes a pixel on the tiny network); besides its graph.
+WHOLE_IMAGE_BYTES_PER_PIXEL = 90
 
 _UNITS = {"": 1, "b": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
 
