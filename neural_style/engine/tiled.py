@@ -65,7 +65,6 @@ from .tiles import (
     feature_core,
     grid,
     layer_strides,
-    window_shape,
 )
 from .vgg import VGGSpec
 
@@ -84,6 +83,8 @@ class GraphSource(Protocol):
     def params(self) -> Mapping[str, NDArray]: ...
 
     def graph(self, shape: Tuple[int, int], cfg: Config) -> StyleGraph: ...
+
+    def release_graphs(self) -> None: ...
 
 
 def per_pixel(cfg: Config, spec: VGGSpec, dtype: Any) -> float:
@@ -242,13 +243,33 @@ class TiledScale:
         self.shape: Shape = (canvas.shape[2], canvas.shape[3])
         self.window, self.first_epoch, self.scale = window, first_epoch, scale
         self.epochs_per_sweep = math.ceil(cfg.max_num_epochs / cfg.tile_sweeps)
-        self.graph = stylizer.graph(window_shape(self.shape, window), cfg)
-        layers = layer_names(cfg.style_layers)
-        tile_pos = positions(stylizer.spec, window_shape(self.shape, window), layers, cfg.pooling)
-        image_pos = positions(stylizer.spec, self.shape, layers, cfg.pooling)
-        self.grams = [g * (tile_pos[name] / image_pos[name]) for name, g in zip(layers, grams)]
+        self.image_grams = list(grams)
+        self.graph: Optional[StyleGraph] = None
+        self.grams: List[np.ndarray] = []
+        self._bind(0)
         self.epoch = first_epoch
         self.started = time.perf_counter()
+
+    def _bind(self, sweep: int) -> StyleGraph:
+        """The graph for ``sweep``'s window shape (even and odd sweeps' may differ, see
+        :func:`.tiles.spans`), bound only when the shape changes, after the old one is
+        released (one tile graph at a time: memory is bounded by the tile); and the
+        targets scaled to it: a Gram matrix sums over positions, so a tile is compared
+        with the whole image's target times (its positions / the image's)."""
+        cfg = self.cfg
+        shape = grid(self.shape, self.window, cfg.tile_margin, cfg.tile_overlap, sweep)[0].shape
+        if self.graph is not None and tuple(self.graph.shape[2:]) == shape:
+            return self.graph
+        self.graph = None
+        self.stylizer.release_graphs()
+        self.graph = self.stylizer.graph(shape, cfg)
+        layers = layer_names(cfg.style_layers)
+        tile_pos = positions(self.stylizer.spec, shape, layers, cfg.pooling)
+        image_pos = positions(self.stylizer.spec, self.shape, layers, cfg.pooling)
+        self.grams = [
+            g * (tile_pos[name] / image_pos[name]) for name, g in zip(layers, self.image_grams)
+        ]
+        return self.graph
 
     def run(self) -> LoopOutcome:
         outcome = LoopOutcome(StopReason.MAX_EPOCHS, 0, math.inf)
@@ -260,7 +281,8 @@ class TiledScale:
         except KeyboardInterrupt:  # between tiles: the canvas is whole
             outcome.reason = StopReason.INTERRUPTED
         finally:
-            self.graph.grad_mask = None
+            if self.graph is not None:
+                self.graph.grad_mask = None
         return outcome
 
     def _tile_config(self, sweep: int) -> Config:
@@ -276,6 +298,7 @@ class TiledScale:
 
     def _sweep(self, sweep: int, outcome: LoopOutcome) -> LoopOutcome:
         tiles = grid(self.shape, self.window, self.cfg.tile_margin, self.cfg.tile_overlap, sweep)
+        self._bind(sweep)
         tile_cfg = self._tile_config(sweep)
         moved = 0.0
         terms: Dict[str, float] = {}
@@ -311,6 +334,7 @@ class TiledScale:
         """Optimise one tile in the graph (the canvas is not touched)."""
         rows, cols = tile.window
         graph = self.graph
+        assert graph is not None
         graph.set_targets(
             self.grams, self.content.network_window(tile.rows.window, tile.cols.window)
         )
@@ -325,6 +349,7 @@ class TiledScale:
         nothing pasted, if the update is not finite)."""
         rows, cols = tile.window
         before = self.canvas[:, :, rows, cols].astype(np.float32)
+        assert self.graph is not None
         delta = self.graph.data.asnumpy() - before
         if not np.all(np.isfinite(delta)):
             return None

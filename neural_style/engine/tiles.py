@@ -53,6 +53,9 @@ def spans(length: int, window: int, margin: int, overlap: int, sweep: int = 0) -
 
     The fewest windows that fit are used on even sweeps and one more on odd sweeps,
     so the cuts move (by at least ``length / (k (k + 1))`` pixels) from sweep to sweep.
+    Even sweeps' windows are ``window`` long; odd sweeps' cores are shorter, and their
+    windows shrink to what the cores need (rounded up to :data:`ALIGN`), or the extra
+    tile would cost a whole window per row and column of tiles.
     """
     if length <= window:
         return [Span((0, length), (0, length), (0, length))]
@@ -64,6 +67,8 @@ def spans(length: int, window: int, margin: int, overlap: int, sweep: int = 0) -
         )
     inner = length - 2 * g  # the edge tiles need no context beyond the image
     count = math.ceil(inner / (window - 2 * g)) + sweep % 2
+    if sweep % 2:
+        window = min(window, ALIGN * math.ceil((math.ceil(inner / count) + 2 * g) / ALIGN))
     cuts = [0] + [g + j * inner // count for j in range(1, count)] + [length]
     out = []
     for a, b in zip(cuts, cuts[1:]):
