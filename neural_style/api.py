@@ -46,6 +46,7 @@ from .engine.memory import (
     available_bytes,
     bytes_per_pixel,
     format_size,
+    release_freed,
 )
 from .engine.optimise import EpochInfo, LoopOutcome, StopReason, optimise
 from .engine.pixels import (
@@ -254,6 +255,7 @@ class Stylizer:
                         scale=scale,
                     )
                     x = graph.data.asnumpy()
+                    del graph  # else this name keeps it bound when the cache lets it go
             epochs += outcome.epochs
             if outcome.reason in (StopReason.INTERRUPTED, StopReason.DIVERGED):
                 break
@@ -302,12 +304,17 @@ class Stylizer:
             scale,
         )
         outcome = run.run()
+        canvas = run.canvas
+        del run  # it holds the tiles' graph
         self.release_graphs()
-        return run.canvas, outcome
+        return canvas, outcome
 
     def release_graphs(self) -> None:
-        """Unbind every cached graph (their activations are the bulk of the memory)."""
+        """Unbind every cached graph (their activations are the bulk of the memory) and
+        give the memory back to the system (:func:`.engine.memory.release_freed`)."""
         self._graphs.clear()
+        mx.nd.waitall()
+        release_freed()
 
     @property
     def params(self) -> Mapping[str, NDArray]:

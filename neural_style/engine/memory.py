@@ -4,6 +4,9 @@ that fits a budget: bytes ≈ a + b · pixels, with a and b measured on VGG19
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import gc
 import math
 import re
 from pathlib import Path
@@ -96,3 +99,23 @@ def tile_for_budget(budget: int, image: Tuple[int, int], per_pixel: float) -> in
     if room <= 0:
         return 0
     return int(math.sqrt(room / per_pixel)) // ALIGN * ALIGN
+
+
+def release_freed() -> None:
+    """Give memory freed by Python, numpy and MXNet back to the operating system.
+
+    glibc keeps freed blocks below its (adaptive, up to 32 MB) mmap threshold in its
+    heap, and a graph frees thousands of them: unbound, the graph's memory stayed in the
+    process (measured: 966 MB with a VGG19 graph at 384x512, 702 MB after unbinding it,
+    289 MB before it), and the next graph of another shape piled on top. Called between
+    graphs on the tiled path, where the peak is one graph over the process's base.
+    ``malloc_trim`` is glibc's; elsewhere this only collects garbage."""
+    gc.collect()
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return
+    try:
+        trim = ctypes.CDLL(name).malloc_trim
+    except (OSError, AttributeError):  # not glibc (musl, macOS)
+        return
+    trim(0)

@@ -53,6 +53,7 @@ from .memory import (
     bytes_per_pixel,
     format_size,
     graph_bytes,
+    release_freed,
     tile_for_budget,
 )
 from .optimise import EpochInfo, LoopOutcome, StopReason, optimise
@@ -215,6 +216,9 @@ def tiled_grams(
                 )
                 flat = mx.nd.reshape(core, shape=(f.shape[1], -1))
                 totals[k] += mx.nd.linalg.syrk(flat, transpose=False, alpha=1.0).asnumpy()
+    del net  # the forward-only executor, before the tiles' graph is bound
+    mx.nd.waitall()
+    release_freed()
     return [t.astype(np.float32) for t in totals]
 
 
