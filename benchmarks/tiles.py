@@ -77,7 +77,7 @@ def measures(image: np.ndarray, content_rgb: np.ndarray, style_rgb: np.ndarray) 
     from neural_style.engine.pixels import resize, to_network
 
     shape = (image.shape[0], image.shape[1])
-    graph = Stylizer().graph(shape, Config())
+    graph = Stylizer().graph(shape, Config(precision="fp32"))  # measured in fp32
     x = to_network(image.astype(np.float32) / 255.0)
     style_now = graph.targets(x, "style")
     style_target = graph.targets(to_network(resize(style_rgb, shape)), "style")
@@ -124,7 +124,14 @@ def seam_figures(image: np.ndarray, cfg: Any, window: int) -> Dict[str, Any]:
 
 
 def child_run(
-    size: int, tile: Any, epochs: int, sweeps: int, scales: int, out: str, optimizer: str
+    size: int,
+    tile: Any,
+    epochs: int,
+    sweeps: int,
+    scales: int,
+    out: str,
+    optimizer: str,
+    precision: str = "auto",
 ) -> Dict[str, Any]:
     from neural_style.api import Stylizer
     from neural_style.config import Config
@@ -138,6 +145,7 @@ def child_run(
         scales=scales,
         start_long_edge=512 if scales > 1 else None,
         optimizer=optimizer,
+        precision=precision,
         init="content",
         seed=0,
         save_epochs=0,
@@ -203,13 +211,14 @@ def model() -> None:
     print(f"model: bytes = {base / 2**20:.0f} MB + {per_pixel:.0f} B x pixels")
 
 
-def quality(epochs: int, tile: int, optimizer: str) -> None:
+def quality(epochs: int, tile: int, optimizer: str, precision: str) -> None:
     from neural_style.io.images import load_rgb
 
     out = ROOT / "output" / "bench-tiles"
     out.mkdir(parents=True, exist_ok=True)
-    whole = spawn("run", 1024, "none", epochs, 1, 2, out / "whole-1024.png", optimizer)
-    tiled = spawn("run", 1024, tile, epochs, 2, 2, out / "tiled-1024.png", optimizer)
+    whole = spawn("run", 1024, "none", epochs, 1, 2, out / "whole-1024.png", optimizer, precision)
+    print(json.dumps(whole), flush=True)
+    tiled = spawn("run", 1024, tile, epochs, 2, 2, out / "tiled-1024.png", optimizer, precision)
     content, style = load_rgb(str(CONTENT), 1024), load_rgb(str(STYLE), 1024)
     for name, r in (("untiled", whole), ("tiled", tiled)):
         image = load_rgb(r["output"], 1024)
@@ -262,6 +271,7 @@ def main() -> None:
                         int(args[4]),
                         args[5],
                         args[6],
+                        args[7] if len(args) > 7 else "auto",
                     )
                 )
             )
@@ -274,6 +284,7 @@ def main() -> None:
     parser.add_argument("--tile", type=int, default=512)
     parser.add_argument("--size", type=int, default=4096)
     parser.add_argument("--optimizer", default="adam")
+    parser.add_argument("--precision", default="auto")
     ns = parser.parse_args()
     print(f"CPU flags: {cpu_flags()}; cores: {len(__import__('os').sched_getaffinity(0))}")
     if ns.what == "model":
@@ -281,11 +292,21 @@ def main() -> None:
     elif ns.what == "memory":
         memory(ns.tile)
     elif ns.what == "quality":
-        quality(ns.epochs, ns.tile, ns.optimizer)
+        quality(ns.epochs, ns.tile, ns.optimizer, ns.precision)
     else:
         out = ROOT / "output" / "bench-tiles" / f"tiled-{ns.size}.png"
         out.parent.mkdir(parents=True, exist_ok=True)
-        r = spawn("run", ns.size, ns.tile, ns.epochs, ns.sweeps, ns.scales, out, ns.optimizer)
+        r = spawn(
+            "run",
+            ns.size,
+            ns.tile,
+            ns.epochs,
+            ns.sweeps,
+            ns.scales,
+            out,
+            ns.optimizer,
+            ns.precision,
+        )
         print(json.dumps(r))
         print(
             f"{r['size']}: peak RSS {r['peak_rss'] / 2**30:.2f} GB in {r['seconds']:.0f} s; "
