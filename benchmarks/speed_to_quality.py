@@ -193,7 +193,7 @@ def cpu_flags() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("flags"):
-                wanted = ("avx", "avx2", "avx512f", "fma", "sse4_2")
+                wanted = ("avx", "avx2", "avx512f", "fma", "sse4_2", "avx512_bf16", "amx_bf16")
                 return " ".join(f for f in line.split(":", 1)[1].split() if f in wanted)
     except OSError:
         pass
@@ -233,6 +233,8 @@ def main() -> int:
         f"{', '.join(f'{k}={v}' for k, v in {**RECIPES['fast'], **fast}.items())}"
     )
     stylizer = Stylizer(gpu=-1)
+    chosen = stylizer.precision(Config().precision)
+    print(f"precision: {chosen.name} ({chosen.reason})")
     cases, ok, photos = [], True, contents(args.content)
     for edge in args.edges:
         for content in photos:

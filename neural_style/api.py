@@ -180,7 +180,10 @@ class Stylizer:
             for n, w in zip(layer_names(specs), layer_weights(specs))
         }
         graph.set_weights(
-            style=cfg.style_weight, content=cfg.content_weight, layer_weights=per_layer
+            style=cfg.style_weight,
+            content=cfg.content_weight,
+            layer_weights=per_layer,
+            loss=cfg.loss,
         )
         return graph
 

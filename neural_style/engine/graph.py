@@ -22,9 +22,12 @@ from .losses import (
     Symbol,
     norm_weight_name,
     normalized,
+    relative_norms,
+    relative_tv_scale,
     term_name,
     weighted,
 )
+from .objective import LOSSES
 from .precision import Precision, convert
 from .vgg import POOLING, VGGSpec, check_layers
 
@@ -161,6 +164,11 @@ class StyleGraph:
         self.grad_mask: Optional[NDArray] = None
         self._head_grads = [mx.nd.zeros((1,), ctx=ctx, dtype=dtype) for _ in self.terms]
         self._weights: Dict[str, float] = {}
+        self._user: Tuple[Dict[str, float], Dict[str, float]] = ({}, {})
+        self._relative = False
+        #: Each term's normalisation in ``loss="relative"``, from the targets bound last.
+        self._relative_norms: Dict[str, float] = {}
+        self._relative_tv = 1.0
         self.set_weights(style=1.0, content=1.0)
 
     @property
@@ -191,14 +199,28 @@ class StyleGraph:
         content: float,
         layer_weights: Optional[Mapping[str, float]] = None,
         kinds: Optional[Mapping[str, float]] = None,
+        loss: str = "example",
     ) -> None:
         """The user's style and content weights (and those of further ``kinds``, 1 if not
-        given), and optional per-term weights keyed by term name: the backward pass's
-        head gradients."""
-        by_kind = {"style": style, "content": content, **(kinds or {})}
-        per_term = layer_weights or {}
+        given), optional per-term weights keyed by term name, and how the terms are
+        normalised (:data:`~neural_style.engine.losses.LOSSES`): the backward pass's head
+        gradients."""
+        if loss not in LOSSES:
+            raise ConfigError(f"choose from {', '.join(LOSSES)}, not {loss!r}", field="loss")
+        self._user = (
+            {"style": style, "content": content, **(kinds or {})},
+            dict(layer_weights or {}),
+        )
+        self._relative = loss == "relative"
+        self._apply_weights()
+
+    def _apply_weights(self) -> None:
+        by_kind, per_term = self._user
+        norms = self._relative_norms if self._relative else {}
         self._weights = {
-            t.name: by_kind.get(t.kind, 1.0) * t.weight * per_term.get(t.name, 1.0)
+            t.name: by_kind.get(t.kind, 1.0)
+            * norms.get(t.name, t.weight)
+            * per_term.get(t.name, 1.0)
             for t in self.terms
         }
         for term, head in zip(self.terms, self._head_grads):
@@ -206,6 +228,12 @@ class StyleGraph:
         if self.normalize_gradients:
             for term in self.terms:
                 self._executor.arg_dict[norm_weight_name(term.name)][:] = self._weights[term.name]
+
+    @property
+    def tv_scale(self) -> float:
+        """What multiplies --tv-weight: 1 (the example's), or with ``loss="relative"``,
+        1 / the content's own TV value, so the weight is relative to the content's roughness."""
+        return self._relative_tv if self._relative else 1.0
 
     @property
     def term_names(self) -> List[str]:
@@ -241,6 +269,11 @@ class StyleGraph:
             raise ValueError(f"{len(style_targets)} style targets for {len(style_terms)} terms")
         for term, target in zip(style_terms, style_targets):
             args[term.target][:] = target
+        self._relative_norms = relative_norms(
+            self.terms, {t.name: args[t.target] for t in self.terms}
+        )
+        self._relative_tv = relative_tv_scale(mx.nd.array(content_image, ctx=self.data.context))
+        self._apply_weights()
 
     def forward_backward(self) -> Readings:
         """Each term's raw (unweighted) value at ``data``, by name; gradient into ``grad``."""

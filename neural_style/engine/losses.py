@@ -100,6 +100,30 @@ TermBuilder = Callable[[str, Symbol, Tuple[int, ...]], LossTerm]
 TERM_BUILDERS: Dict[str, TermBuilder] = {"style": style_term, "content": content_term}
 
 
+def relative_norms(terms: Sequence[LossTerm], targets: Mapping[str, NDArray]) -> Dict[str, float]:
+    """Each term's factor in ``loss="relative"``: 1 / (‖target‖² · the number of terms of
+    its kind), so a kind's weight multiplies the mean of its layers' relative errors (the
+    measures of :mod:`.measures`, which the term then equals, up to the style image's
+    aspect). Not in the paper: Gatys et al. weight each style layer by 1/(4N²M²), which
+    leaves the layers' errors on scales many orders of magnitude apart, so the deep layers
+    (relu5_1) are hardly optimised; normalising by the target makes them count the same.
+    A target that is all zeros keeps the example's factor (its relative error is undefined).
+    """
+    if not terms:
+        return {}
+    sums = mx.nd.concat(
+        *[mx.nd.sum(mx.nd.square(targets[t.name])).reshape((1,)) for t in terms], dim=0
+    )
+    sizes = dict(zip((t.name for t in terms), sums.asnumpy().astype(np.float64).tolist()))
+    counts: Dict[str, int] = {}
+    for t in terms:
+        counts[t.kind] = counts.get(t.kind, 0) + 1
+    return {
+        t.name: 1.0 / (sizes[t.name] * counts[t.kind]) if sizes[t.name] > 0 else t.weight
+        for t in terms
+    }
+
+
 class Readings:
     """Named scalar statistics left on the device, read together in one host sync.
 
@@ -160,6 +184,15 @@ class TVSmoothing:
     @staticmethod
     def value(image: NDArray, gradient: NDArray) -> NDArray:
         return 0.5 * mx.nd.sum(image * gradient)
+
+
+def relative_tv_scale(content: NDArray) -> float:
+    """What multiplies the TV weight in ``loss="relative"``: 1 / the content's own TV value
+    at weight 1, so the TV term is the image's roughness relative to the content's (1 where
+    the content is flat)."""
+    smoothing = TVSmoothing(1.0, content.context, content.dtype)
+    value = float(smoothing.value(content, smoothing.gradient(content)).asscalar())
+    return 1.0 / value if value > 0 else 1.0
 
 
 # ---- --normalize-gradients ---------------------------------------------------------------

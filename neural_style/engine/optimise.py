@@ -276,7 +276,7 @@ def optimise(
 ) -> LoopOutcome:
     """Optimise ``graph.data`` until the stop rule, max_num_epochs, Ctrl-C or divergence."""
     smoothing = (
-        TVSmoothing(cfg.tv_weight, graph.data.context, graph.data.dtype)
+        TVSmoothing(cfg.tv_weight * graph.tv_scale, graph.data.context, graph.data.dtype)
         if cfg.tv_weight > 0
         else None
     )

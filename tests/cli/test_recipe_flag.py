@@ -29,8 +29,9 @@ def test_fast_sets_its_values_and_overrides_win() -> None:
     fast = Config.from_recipe("fast")
     for name, value in RECIPES["fast"].items():
         assert getattr(fast, name) == value
-    assert fast.optimizer == "adam" and fast.init == "content"
-    assert fast.content_weight == Config().content_weight  # the default content weight
+    assert fast.optimizer == "adam" and fast.init == "content" and fast.loss == "relative"
+    # relative weights: the style's mean relative error counts ten times the content's
+    assert (fast.content_weight, fast.style_weight, fast.tv_weight) == (1.0, 10.0, 0.0)
     mine = Config.from_recipe("fast", max_num_epochs=7, max_long_edge=128)
     assert mine.max_num_epochs == 7 and mine.max_long_edge == 128 and mine.optimizer == "adam"
 
