@@ -3,6 +3,7 @@ quality against the untiled run, and seams. Prints figures and the CPU flags; as
 nothing (targets are judged by reading the figures).
 
     flock /tmp/neural-style-heavy.lock python benchmarks/tiles.py model
+    flock /tmp/neural-style-heavy.lock python benchmarks/tiles.py memory
     flock /tmp/neural-style-heavy.lock python benchmarks/tiles.py quality --epochs 20
     flock /tmp/neural-style-heavy.lock python benchmarks/tiles.py run --size 4096 \
         --epochs 2 --sweeps 1
@@ -76,7 +77,7 @@ def measures(image: np.ndarray, content_rgb: np.ndarray, style_rgb: np.ndarray) 
     from neural_style.engine.pixels import resize, to_network
 
     shape = (image.shape[0], image.shape[1])
-    graph = Stylizer().graph(shape, Config())
+    graph = Stylizer().graph(shape, Config(precision="fp32"))  # measured in fp32
     x = to_network(image.astype(np.float32) / 255.0)
     style_now = graph.targets(x, "style")
     style_target = graph.targets(to_network(resize(style_rgb, shape)), "style")
@@ -101,17 +102,36 @@ def seam_figures(image: np.ndarray, cfg: Any, window: int) -> Dict[str, Any]:
     for sweep in range(cfg.tile_sweeps):
         r, c = tiles.cuts(tiles.grid(shape, window, cfg.tile_margin, cfg.tile_overlap, sweep))
         rows, cols = rows + r, cols + c
-    ratios = tiles.seam_ratios(image.astype(np.float64), rows, cols)
+    ratios = tiles.seam_ratios(image, rows, cols)
+    local = tiles.local_seam_ratios(image, rows, cols, cfg.tile_overlap)
+    # the same measure at ordinary lines (each boundary moved 40 px): its own spread
+    ordinary = tiles.local_seam_ratios(
+        image,
+        [r + 40 for r in rows if r + 40 < shape[0] - 1],
+        [c + 40 for c in cols if c + 40 < shape[1] - 1],
+        cfg.tile_overlap,
+    )
     return {
         "boundaries": len(ratios),
+        "rows": rows,
+        "cols": cols,
         "seam_ratio_min": min(ratios, default=1.0),
         "seam_ratio_max": max(ratios, default=1.0),
         "seam_ratio_mean": float(np.mean(ratios)) if ratios else 1.0,
+        "local_seam_ratios": [round(r, 3) for r in local],
+        "local_ordinary_ratios": [round(r, 3) for r in ordinary],
     }
 
 
 def child_run(
-    size: int, tile: Any, epochs: int, sweeps: int, scales: int, out: str, optimizer: str
+    size: int,
+    tile: Any,
+    epochs: int,
+    sweeps: int,
+    scales: int,
+    out: str,
+    optimizer: str,
+    precision: str = "auto",
 ) -> Dict[str, Any]:
     from neural_style.api import Stylizer
     from neural_style.config import Config
@@ -125,6 +145,7 @@ def child_run(
         scales=scales,
         start_long_edge=512 if scales > 1 else None,
         optimizer=optimizer,
+        precision=precision,
         init="content",
         seed=0,
         save_epochs=0,
@@ -160,6 +181,7 @@ def child_run(
         "seconds": seconds,
         "scale_seconds": times,
         "peak_rss": peak(),
+        "precision": stylizer.precision(cfg.precision).name,
         "output": out,
     }
     if tile is not None:
@@ -189,13 +211,14 @@ def model() -> None:
     print(f"model: bytes = {base / 2**20:.0f} MB + {per_pixel:.0f} B x pixels")
 
 
-def quality(epochs: int, tile: int, optimizer: str) -> None:
+def quality(epochs: int, tile: int, optimizer: str, precision: str) -> None:
     from neural_style.io.images import load_rgb
 
     out = ROOT / "output" / "bench-tiles"
     out.mkdir(parents=True, exist_ok=True)
-    whole = spawn("run", 1024, "none", epochs, 1, 2, out / "whole-1024.png", optimizer)
-    tiled = spawn("run", 1024, tile, epochs, 2, 2, out / "tiled-1024.png", optimizer)
+    whole = spawn("run", 1024, "none", epochs, 1, 2, out / "whole-1024.png", optimizer, precision)
+    print(json.dumps(whole), flush=True)
+    tiled = spawn("run", 1024, tile, epochs, 2, 2, out / "tiled-1024.png", optimizer, precision)
     content, style = load_rgb(str(CONTENT), 1024), load_rgb(str(STYLE), 1024)
     for name, r in (("untiled", whole), ("tiled", tiled)):
         image = load_rgb(r["output"], 1024)
@@ -211,6 +234,24 @@ def quality(epochs: int, tile: int, optimizer: str) -> None:
     for key in whole["measures"]:
         u, t = whole["measures"][key], tiled["measures"][key]
         print(f"  {key:16s} untiled {u:.4f}  tiled {t:.4f}  ({(t / u - 1) * 100:+.1f}%)")
+
+
+def memory(tile: int) -> None:
+    """Peak RSS of the tiled path at 1024x768 and 4096x3072 (1 epoch, 1 sweep: enough
+    to reach every phase's peak) and their ratio (target: at most 1.10, and 2e9 bytes)."""
+    out = ROOT / "output" / "bench-tiles"
+    out.mkdir(parents=True, exist_ok=True)
+    runs = {}
+    for size in (1024, 4096):
+        r = spawn("run", size, tile, 1, 1, 1, out / f"memory-{size}.png", "adam")
+        runs[size] = r
+        print(json.dumps(r), flush=True)
+        print(
+            f"{r['size']} --tile {tile}: peak RSS {r['peak_rss'] / 1e9:.3f} GB "
+            f"({r['peak_rss'] / 2**30:.3f} GiB), {r['seconds']:.0f} s, {r['precision']}",
+            flush=True,
+        )
+    print(f"ratio 4096x3072 / 1024x768: {runs[4096]['peak_rss'] / runs[1024]['peak_rss']:.3f}")
 
 
 def main() -> None:
@@ -230,28 +271,42 @@ def main() -> None:
                         int(args[4]),
                         args[5],
                         args[6],
+                        args[7] if len(args) > 7 else "auto",
                     )
                 )
             )
         return
     parser = argparse.ArgumentParser()
-    parser.add_argument("what", choices=("model", "quality", "run"))
+    parser.add_argument("what", choices=("model", "memory", "quality", "run"))
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--sweeps", type=int, default=2)
     parser.add_argument("--scales", type=int, default=1)
     parser.add_argument("--tile", type=int, default=512)
     parser.add_argument("--size", type=int, default=4096)
     parser.add_argument("--optimizer", default="adam")
+    parser.add_argument("--precision", default="auto")
     ns = parser.parse_args()
     print(f"CPU flags: {cpu_flags()}; cores: {len(__import__('os').sched_getaffinity(0))}")
     if ns.what == "model":
         model()
+    elif ns.what == "memory":
+        memory(ns.tile)
     elif ns.what == "quality":
-        quality(ns.epochs, ns.tile, ns.optimizer)
+        quality(ns.epochs, ns.tile, ns.optimizer, ns.precision)
     else:
         out = ROOT / "output" / "bench-tiles" / f"tiled-{ns.size}.png"
         out.parent.mkdir(parents=True, exist_ok=True)
-        r = spawn("run", ns.size, ns.tile, ns.epochs, ns.sweeps, ns.scales, out, ns.optimizer)
+        r = spawn(
+            "run",
+            ns.size,
+            ns.tile,
+            ns.epochs,
+            ns.sweeps,
+            ns.scales,
+            out,
+            ns.optimizer,
+            ns.precision,
+        )
         print(json.dumps(r))
         print(
             f"{r['size']}: peak RSS {r['peak_rss'] / 2**30:.2f} GB in {r['seconds']:.0f} s; "

@@ -32,14 +32,22 @@ import numpy as np
 
 from ._mxnet import mx
 from .config import Config, layer_names, layer_weights
+from .engine import strips
 from .engine import tiled as tiling
 from .engine.denoise import denoise
+from .engine.denoise import margin as denoise_margin
 from .engine.device import choose_context, describe
 from .engine.graph import StyleGraph, positions
 from .engine.losses import NDArray, term_name
 from .engine.measures import CONTENT_LAYER, Judge, mxnet_features
 from .engine.measures import STYLE_LAYERS as MEASURE_STYLE_LAYERS
-from .engine.memory import IMAGE_BYTES_PER_PIXEL, available_bytes, bytes_per_pixel, format_size
+from .engine.memory import (
+    WHOLE_IMAGE_BYTES_PER_PIXEL,
+    available_bytes,
+    bytes_per_pixel,
+    format_size,
+    release_freed,
+)
 from .engine.optimise import EpochInfo, LoopOutcome, StopReason, optimise
 from .engine.pixels import (
     check_size,
@@ -53,7 +61,7 @@ from .engine.pixels import (
 from .engine.precision import Precision, resolve
 from .engine.vgg import MIN_EDGE, VGG19, VGGSpec
 from .errors import ConfigError, DeviceError
-from .io.cache import StyleCache, style_key
+from .io.cache import StyleCache, resampled_style_key, style_key
 from .io.images import ImageInput, load_inputs, load_rgb, save_image
 from .io.locate import find_weights
 from .io.weights import VGG19_FINGERPRINT, fingerprint, load_weights
@@ -211,16 +219,29 @@ class Stylizer:
         run_cfg = cfg if len(edges) == cfg.scales else cfg.replace(scales=len(edges))
         shapes = [check_size(content_rgb, edge, "the content image") for edge in edges]
         tiling.check_fits(shapes, cfg, self.spec, self.dtype, self.ctx)
-        x, epochs, outcome = None, 0, None
-        for scale, (edge, shape) in enumerate(zip(edges, shapes)):
-            target = resize(content_rgb, shape)
-            window = tiling.tile_edge(cfg, shape, self.spec, self.dtype)
+        windows = [tiling.tile_edge(cfg, shape, self.spec, self.dtype) for shape in shapes]
+        if any(w is not None for w in windows):
+            # the tiled path keeps the inputs as uint8 and resamples them window by window
+            content_rgb = strips.compact(content_rgb)
+            style_rgbs = [strips.compact(rgb) for rgb in style_rgbs]
+        x: Optional[np.ndarray] = None
+        epochs, outcome = 0, None
+        last: Callable[[np.ndarray], np.ndarray] = functools.partial(
+            finish, cfg=cfg, content_rgb=None
+        )
+        for scale, (edge, shape, window) in enumerate(zip(edges, shapes, windows)):
             with self._memory_guard(shape, cfg, "max_long_edge", edge):
                 if window is not None:
+                    assert x is not None  # a whole-image composition comes first
+                    content_view = strips.Resampled(content_rgb, shape)
+                    x = strips.upsample(x, shape)  # the old image goes once this is made
                     x, outcome = self._tiled(
-                        x, target, style_rgbs, window, run_cfg, callback, cache, epochs, scale
+                        x, content_view, style_rgbs, window, run_cfg, callback, cache, epochs, scale
                     )
+                    last = functools.partial(finish_strips, cfg=cfg, content=content_view)
                 else:
+                    target = resize(content_rgb, shape)
+                    last = functools.partial(finish, cfg=cfg, content_rgb=target)
                     grams = self._style_targets(style_rgbs, shape, cfg, cache)
                     graph = self.graph(shape, cfg)
                     graph.set_targets(grams, to_network(target))
@@ -237,19 +258,20 @@ class Stylizer:
                         scale=scale,
                     )
                     x = graph.data.asnumpy()
+                    del graph  # else this name keeps it bound when the cache lets it go
             epochs += outcome.epochs
             if outcome.reason in (StopReason.INTERRUPTED, StopReason.DIVERGED):
                 break
         assert outcome is not None and x is not None
-        image = finish(x, cfg, target)
+        image = last(x)
         return StyleResult(
             image, epochs, outcome.reason, outcome.eps, outcome.terms, time.perf_counter() - started
         )
 
     def _tiled(
         self,
-        x: Optional[np.ndarray],
-        content: np.ndarray,
+        start: np.ndarray,
+        content: strips.Resampled,
         style_rgbs: Sequence[np.ndarray],
         window: int,
         cfg: Config,
@@ -258,19 +280,20 @@ class Stylizer:
         first_epoch: int,
         scale: int,
     ) -> Tuple[np.ndarray, LoopOutcome]:
-        """One size refined in tiles of ``window`` pixels (see :mod:`.engine.tiled`); only the
-        tile's graph is kept, so memory is bounded by the tile."""
-        shape = (content.shape[0], content.shape[1])
+        """One size refined in tiles of ``window`` pixels from ``start`` (the canvas,
+        float16, updated in place; see :mod:`.engine.tiled`); only the tile's graph is
+        kept, so memory is bounded by the tile."""
+        shape = content.shape
         self.release_graphs()
-        start = start_image(cfg, to_network(content)) if x is None else resize_network(x, shape)
-        del x
-        grams = self._style_targets(
-            style_rgbs, shape, cfg, cache, lambda sx: tiling.tiled_grams(self, cfg, window, sx)
-        )
+
+        def grams_of(view: strips.Resampled) -> List[np.ndarray]:
+            return tiling.tiled_grams(self, cfg, window, view.network_window, view.shape)
+
+        grams = self._style_targets(style_rgbs, shape, cfg, cache, grams_of)
 
         def on_tile(info: EpochInfo, canvas: Optional[np.ndarray]) -> None:
             assert callback is not None
-            callback(info, None if canvas is None else finish(canvas, cfg, content))
+            callback(info, None if canvas is None else finish_strips(canvas, cfg, content))
 
         run = tiling.TiledScale(
             self,
@@ -284,12 +307,17 @@ class Stylizer:
             scale,
         )
         outcome = run.run()
+        canvas = run.canvas
+        del run  # it holds the tiles' graph
         self.release_graphs()
-        return run.canvas, outcome
+        return canvas, outcome
 
     def release_graphs(self) -> None:
-        """Unbind every cached graph (their activations are the bulk of the memory)."""
+        """Unbind every cached graph (their activations are the bulk of the memory) and
+        give the memory back to the system (:func:`.engine.memory.release_freed`)."""
         self._graphs.clear()
+        mx.nd.waitall()
+        release_freed()
 
     @property
     def params(self) -> Mapping[str, NDArray]:
@@ -302,13 +330,17 @@ class Stylizer:
         shape: Tuple[int, int],
         cfg: Config,
         cache: StyleCache,
-        grams_of: Optional[Callable[[np.ndarray], List[np.ndarray]]] = None,
+        grams_of: Optional[Callable[[strips.Resampled], List[np.ndarray]]] = None,
     ) -> List[np.ndarray]:
         """The Gram targets for an output of ``shape``: each style's, blended.
 
         With --style-scale the style keeps its aspect ratio and has its own size; its Gram
         matrices, sums over positions, are then rescaled by the ratio of positions so the
         per-position statistics are what the output is compared with.
+
+        ``grams_of`` (the tiled path) computes them from a :class:`.strips.Resampled`
+        view of the style, window by window, so the style at the output's size is never
+        made whole.
         """
         blend = blend_weights(len(style_rgbs), cfg.style_blend_weights)
         layers = layer_names(cfg.style_layers)
@@ -322,16 +354,18 @@ class Stylizer:
                     (rgb.shape[0], rgb.shape[1]), max(MIN_EDGE, round(cfg.style_scale * max(shape)))
                 )
             )
-            style_x = to_network(resize(rgb, style_shape))
-            key = style_key(
-                style_x, layers, cfg.pooling, self.weights_id, self.precision(cfg.precision).name
-            )
-            # A graph is bound at the style's shape only when the targets are not cached.
-            compute = (
-                functools.partial(grams_of, style_x)
-                if grams_of is not None
-                else functools.partial(self._compute_style_targets, style_shape, style_x, cfg)
-            )
+            precision = self.precision(cfg.precision).name
+            compute: Callable[[], List[np.ndarray]]
+            if grams_of is not None:
+                key = resampled_style_key(
+                    rgb, style_shape, layers, cfg.pooling, self.weights_id, precision
+                )
+                compute = functools.partial(grams_of, strips.Resampled(rgb, style_shape))
+            else:
+                style_x = to_network(resize(rgb, style_shape))
+                key = style_key(style_x, layers, cfg.pooling, self.weights_id, precision)
+                # A graph is bound at the style's shape only when the targets are not cached.
+                compute = functools.partial(self._compute_style_targets, style_shape, style_x, cfg)
             knob = (
                 ("style_scale", cfg.style_scale)
                 if cfg.style_scale is not None
@@ -417,7 +451,7 @@ def fitting_edge(shape: Tuple[int, int], available: Optional[int], per_pixel: fl
     if not available:
         return int(max(h, w) * 0.7)
     # 10% and the whole-image arrays (image, content, resizing) for what the graph is not
-    budget = max(0.0, available * 0.9 - IMAGE_BYTES_PER_PIXEL * h * w)
+    budget = max(0.0, available * 0.9 - WHOLE_IMAGE_BYTES_PER_PIXEL * h * w)
     fits = math.sqrt(budget / per_pixel / (h * w)) * max(h, w)
     return max(MIN_EDGE, int(min(fits, max(h, w) * 0.9)))
 
@@ -499,12 +533,30 @@ def blend_weights(count: int, weights: Optional[Sequence[float]]) -> List[float]
     return [w / total for w in weights]
 
 
-def finish(x: np.ndarray, cfg: Config, content_rgb: np.ndarray) -> np.ndarray:
-    """Network units -> uint8 image: original colours if asked, then denoised."""
+def finish(x: np.ndarray, cfg: Config, content_rgb: Optional[np.ndarray]) -> np.ndarray:
+    """Network units -> uint8 image: original colours if asked (``content_rgb``: [0, 1]
+    floats or uint8), then denoised."""
     image = from_network(x)
     if cfg.original_colors:
-        image = keep_colors(image, np.rint(content_rgb * 255.0).astype(np.uint8))
+        assert content_rgb is not None
+        content = (
+            content_rgb
+            if content_rgb.dtype == np.uint8
+            else np.rint(content_rgb * 255.0).astype(np.uint8)
+        )
+        image = keep_colors(image, content)
     return denoise(image, cfg.denoise, cfg.denoise_strength)
+
+
+def finish_strips(x: np.ndarray, cfg: Config, content: Optional[strips.Resampled]) -> np.ndarray:
+    """:func:`finish` strip by strip (the tiled path: no float copy of the whole image);
+    the content is resampled per strip when --original-colors needs it."""
+    return strips.finish_strips(
+        x,
+        lambda part, content_part: finish(part, cfg, content_part),
+        denoise_margin(cfg.denoise, cfg.denoise_strength),
+        content if cfg.original_colors else None,
+    )
 
 
 def _snapshotting(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable, Dict, Optional
 
@@ -28,6 +29,15 @@ class Denoiser:
     default_strength: float
     filter: Optional[Callable[[np.ndarray, float], np.ndarray]]
     unit: str = ""
+    #: Rows of context a strip needs to come out as in the whole image (the tiled path
+    #: denoises in strips, :func:`neural_style.engine.strips.finish_strips`).
+    margin: Callable[[float], int] = lambda strength: 0
+
+
+#: TV-Chambolle is iterative over the whole image (and stops on a whole-image criterion),
+#: so no margin makes a strip exact; with this one strips agree with the whole image
+#: within one 8-bit level (tests/engine/test_strips.py).
+TV_MARGIN = 32
 
 
 #: Gaussian: sigma in pixels, 0.2 as documented for the example in 2016 (MXNet's
@@ -36,8 +46,9 @@ class Denoiser:
 #: measurably raised the style error (issue 8). TV: Chambolle's weight on the [0, 1]
 #: scale, nstyle.py's 0.02.
 DENOISERS: Dict[str, Denoiser] = {
-    "gaussian": Denoiser(0.2, _gaussian, "sigma in pixels"),
-    "tv": Denoiser(0.02, _tv, "TV weight"),
+    # scikit-image's gaussian truncates at 4 sigma
+    "gaussian": Denoiser(0.2, _gaussian, "sigma in pixels", lambda s: math.ceil(4 * s) + 1),
+    "tv": Denoiser(0.02, _tv, "TV weight", lambda s: TV_MARGIN),
     "none": Denoiser(0.0, None),
 }
 
@@ -58,3 +69,8 @@ def denoise(rgb: np.ndarray, method: str, strength: float) -> np.ndarray:
         return rgb
     out = apply(rgb.astype(np.float64) / 255.0, strength)
     return np.clip(np.rint(out * 255.0), 0, 255).astype(np.uint8)
+
+
+def margin(method: str, strength: float) -> int:
+    """Rows of context :func:`denoise` needs around a strip (see :class:`Denoiser`)."""
+    return DENOISERS[method].margin(strength) if strength > 0 else 0

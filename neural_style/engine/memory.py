@@ -4,6 +4,9 @@ that fits a budget: bytes ≈ a + b · pixels, with a and b measured on VGG19
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import gc
 import math
 import re
 from pathlib import Path
@@ -18,10 +21,16 @@ BASE_BYTES = 450 * 2**20
 #: forward and backward pass (measured on 2 cores, AVX-512: 554 MB at 256x256 and 1035 MB
 #: at 512x512, so 2562 B a pixel at the margin; rounded up).
 VGG19_BYTES_PER_PIXEL = 2600
-#: Bytes per output pixel that the tiled path keeps or makes whole-image sized: the image
-#: being optimised and the content (float32), and scikit-image's float64 resizing
-#: (measured on the tiny network: 411 MB at 384x576, 472 MB at 768x1152).
-IMAGE_BYTES_PER_PIXEL = 90
+#: Bytes per output pixel that the tiled path keeps whole-image sized: the image being
+#: optimised in float16 (6) and, once the graph is gone, the uint8 output (3); the inputs
+#: stay as loaded (uint8) and everything else goes by windows and strips
+#: (:mod:`.strips`). Measured on the tiny network: 10.3 bytes a pixel between 512x768
+#: and 1024x1536 (tests/engine/test_tiled.py holds it under 15).
+IMAGE_BYTES_PER_PIXEL = 10
+#: The same for a whole-image run, which keeps the content and the image in float32 and
+#: resizes with scikit-image in float64 (measured before the tiled path went by strips,
+#: when it did the same: 90 bytes a pixel on the tiny network); besides its graph.
+WHOLE_IMAGE_BYTES_PER_PIXEL = 90
 
 #: What bf16 changes in the model above (fixed bytes added, factor on the bytes per
 #: pixel), from the peak RSS of short runs (benchmarks/epoch_speed.py --rss SIZE auto,
@@ -124,3 +133,23 @@ def tile_for_budget(
     if room <= 0:
         return 0
     return int(math.sqrt(room / per_pixel)) // ALIGN * ALIGN
+
+
+def release_freed() -> None:
+    """Give memory freed by Python, numpy and MXNet back to the operating system.
+
+    glibc keeps freed blocks below its (adaptive, up to 32 MB) mmap threshold in its
+    heap, and a graph frees thousands of them: unbound, the graph's memory stayed in the
+    process (measured: 966 MB with a VGG19 graph at 384x512, 702 MB after unbinding it,
+    289 MB before it), and the next graph of another shape piled on top. Called between
+    graphs on the tiled path, where the peak is one graph over the process's base.
+    ``malloc_trim`` is glibc's; elsewhere this only collects garbage."""
+    gc.collect()
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return
+    try:
+        trim = ctypes.CDLL(name).malloc_trim
+    except (OSError, AttributeError):  # not glibc (musl, macOS)
+        return
+    trim(0)

@@ -48,9 +48,13 @@ def check_size(rgb: np.ndarray, long_edge: int, what: str) -> Tuple[int, int]:
 
 
 def resize(rgb: np.ndarray, shape: Tuple[int, int]) -> np.ndarray:
-    """Resize an (H, W, 3) array with anti-aliasing (scikit-image)."""
+    """Resize an (H, W, 3) array with anti-aliasing (scikit-image); a uint8 array (the
+    tiled path keeps its inputs so) is read as [0, 1]. :mod:`.strips` gives the same
+    resize window by window."""
     from skimage.transform import resize as sk_resize
 
+    if rgb.dtype == np.uint8:
+        rgb = rgb.astype(np.float32) / np.float32(255)
     if rgb.shape[:2] == tuple(shape):
         return rgb
     out = sk_resize(rgb, shape, order=1, mode="reflect", anti_aliasing=True)

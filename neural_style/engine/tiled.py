@@ -14,7 +14,8 @@ How, and where it departs from whole-image optimisation:
   tile is compared with the whole-image target times (the tile's positions / the
   image's positions) per layer: the per-position statistics are what must match.
 - Each tile's content target is computed from the full-resolution content in its
-  window. The window's context (``--tile-margin`` beyond the blend region) is seen by
+  window, resampled for that window from the loaded pixels (:mod:`.strips`). The
+  window's context (``--tile-margin`` beyond the blend region) is seen by
   the network, but its gradient is discarded, so only the tile moves.
 - Tiles are visited in order, each starting from the image as the tiles before it
   left it (Gauss-Seidel). A tile's update (result - start) is pasted with feathered
@@ -27,6 +28,11 @@ How, and where it departs from whole-image optimisation:
   change over a sweep, per epoch, falls below --stop-eps (the change is estimated from
   the pasted updates, without a copy of the image). A diverged tile, Ctrl-C or SIGTERM
   ends the run with the image as of the last completed tile (always a whole image).
+- Memory: only the tile's graph and three image-sized arrays are kept: the image in
+  float16 (6 bytes a pixel, see :mod:`.strips` for why that is precise enough), the
+  loaded content and style as uint8; the style at the output's size, the content
+  targets, the upsampled start and the finished image are made window by window or
+  strip by strip (:mod:`.strips`), never whole in float.
 """
 
 from __future__ import annotations
@@ -48,10 +54,12 @@ from .memory import (
     format_size,
     graph_bytes,
     host_precision,
+    release_freed,
     tile_for_budget,
 )
 from .optimise import EpochInfo, LoopOutcome, StopReason, optimise
-from .pixels import check_size, to_network
+from .pixels import check_size
+from .strips import CANVAS_DTYPE, Resampled, square_norm
 from .tiles import (
     Tile,
     aligned_spans,
@@ -59,7 +67,6 @@ from .tiles import (
     feature_core,
     grid,
     layer_strides,
-    window_shape,
 )
 from .vgg import VGGSpec
 
@@ -78,6 +85,8 @@ class GraphSource(Protocol):
     def params(self) -> Mapping[str, NDArray]: ...
 
     def graph(self, shape: Tuple[int, int], cfg: Config) -> StyleGraph: ...
+
+    def release_graphs(self) -> None: ...
 
 
 def per_pixel(cfg: Config, spec: VGGSpec, dtype: Any) -> float:
@@ -180,20 +189,23 @@ def tiled_grams(
     stylizer: GraphSource,
     cfg: Config,
     window: int,
-    style_x: np.ndarray,
+    style: Callable[[Tuple[int, int], Tuple[int, int]], np.ndarray],
+    shape: Shape,
 ) -> List[np.ndarray]:
-    """The Gram matrices of ``style_x`` ((1, 3, H, W)) as the whole-image graph gives
-    them, from windows of about ``window`` pixels: each core's feature positions are
-    summed once (on the device; only the small Gram matrices come back)."""
+    """The Gram matrices of a style image of ``shape`` (H, W) as the whole-image graph
+    gives them, from windows of about ``window`` pixels: ``style(rows, cols)`` gives a
+    window ((1, 3, h, w), network units), so the whole style is never made; each core's
+    feature positions are summed once (on the device; only the small Gram matrices come
+    back)."""
     layers = layer_names(cfg.style_layers)
     margin = context_margin(stylizer.spec, layers)
     strides = layer_strides(stylizer.spec, layers)
     net = _Features(stylizer, layers, cfg.pooling)
     totals: List[np.ndarray] = []
-    h, w = style_x.shape[2:]
+    h, w = shape
     for rows in aligned_spans(h, window, margin):
         for cols in aligned_spans(w, window, margin):
-            feats = net(style_x[:, :, slice(*rows.window), slice(*cols.window)])
+            feats = net(style(rows.window, cols.window))
             for k, (f, stride) in enumerate(zip(feats, strides)):
                 r, c = feature_core(rows, stride), feature_core(cols, stride)
                 if len(totals) <= k:
@@ -205,6 +217,9 @@ def tiled_grams(
                 )
                 flat = mx.nd.reshape(core, shape=(f.shape[1], -1))
                 totals[k] += mx.nd.linalg.syrk(flat, transpose=False, alpha=1.0).asnumpy()
+    del net  # the forward-only executor, before the tiles' graph is bound
+    mx.nd.waitall()
+    release_freed()
     return [t.astype(np.float32) for t in totals]
 
 
@@ -212,12 +227,13 @@ def tiled_grams(
 
 
 class TiledScale:
-    """One tiled size: the image (``canvas``) is whole at every moment between tiles."""
+    """One tiled size: the image (``canvas``, float16, network units) is whole at every
+    moment between tiles."""
 
     def __init__(
         self,
         stylizer: GraphSource,
-        content: np.ndarray,
+        content: Resampled,
         grams: Sequence[np.ndarray],
         canvas: np.ndarray,
         window: int,
@@ -227,18 +243,38 @@ class TiledScale:
         scale: int,
     ) -> None:
         self.stylizer, self.cfg, self.callback = stylizer, cfg, callback
-        self.content = content  # (H, W, 3) in [0, 1]
-        self.canvas = canvas  # (1, 3, H, W) network units, updated in place
+        self.content = content  # at the canvas's size, window by window
+        self.canvas = canvas.astype(CANVAS_DTYPE, copy=False)  # (1, 3, H, W), in place
         self.shape: Shape = (canvas.shape[2], canvas.shape[3])
         self.window, self.first_epoch, self.scale = window, first_epoch, scale
         self.epochs_per_sweep = math.ceil(cfg.max_num_epochs / cfg.tile_sweeps)
-        self.graph = stylizer.graph(window_shape(self.shape, window), cfg)
-        layers = layer_names(cfg.style_layers)
-        tile_pos = positions(stylizer.spec, window_shape(self.shape, window), layers, cfg.pooling)
-        image_pos = positions(stylizer.spec, self.shape, layers, cfg.pooling)
-        self.grams = [g * (tile_pos[name] / image_pos[name]) for name, g in zip(layers, grams)]
+        self.image_grams = list(grams)
+        self.graph: Optional[StyleGraph] = None
+        self.grams: List[np.ndarray] = []
+        self._bind(0)
         self.epoch = first_epoch
         self.started = time.perf_counter()
+
+    def _bind(self, sweep: int) -> StyleGraph:
+        """The graph for ``sweep``'s window shape (even and odd sweeps' may differ, see
+        :func:`.tiles.spans`), bound only when the shape changes, after the old one is
+        released (one tile graph at a time: memory is bounded by the tile); and the
+        targets scaled to it: a Gram matrix sums over positions, so a tile is compared
+        with the whole image's target times (its positions / the image's)."""
+        cfg = self.cfg
+        shape = grid(self.shape, self.window, cfg.tile_margin, cfg.tile_overlap, sweep)[0].shape
+        if self.graph is not None and tuple(self.graph.shape[2:]) == shape:
+            return self.graph
+        self.graph = None
+        self.stylizer.release_graphs()
+        self.graph = self.stylizer.graph(shape, cfg)
+        layers = layer_names(cfg.style_layers)
+        tile_pos = positions(self.stylizer.spec, shape, layers, cfg.pooling)
+        image_pos = positions(self.stylizer.spec, self.shape, layers, cfg.pooling)
+        self.grams = [
+            g * (tile_pos[name] / image_pos[name]) for name, g in zip(layers, self.image_grams)
+        ]
+        return self.graph
 
     def run(self) -> LoopOutcome:
         outcome = LoopOutcome(StopReason.MAX_EPOCHS, 0, math.inf)
@@ -250,7 +286,8 @@ class TiledScale:
         except KeyboardInterrupt:  # between tiles: the canvas is whole
             outcome.reason = StopReason.INTERRUPTED
         finally:
-            self.graph.grad_mask = None
+            if self.graph is not None:
+                self.graph.grad_mask = None
         return outcome
 
     def _tile_config(self, sweep: int) -> Config:
@@ -266,6 +303,7 @@ class TiledScale:
 
     def _sweep(self, sweep: int, outcome: LoopOutcome) -> LoopOutcome:
         tiles = grid(self.shape, self.window, self.cfg.tile_margin, self.cfg.tile_overlap, sweep)
+        self._bind(sweep)
         tile_cfg = self._tile_config(sweep)
         moved = 0.0
         terms: Dict[str, float] = {}
@@ -291,7 +329,7 @@ class TiledScale:
             self._report(sweep, index, len(tiles), result)
         eps = (
             math.sqrt(moved)
-            / max(float(np.linalg.norm(self.canvas)), 1e-12)
+            / max(math.sqrt(square_norm(self.canvas)), 1e-12)
             / self.epochs_per_sweep
         )
         reason = StopReason.CONVERGED if eps < self.cfg.stop_eps else StopReason.MAX_EPOCHS
@@ -301,8 +339,11 @@ class TiledScale:
         """Optimise one tile in the graph (the canvas is not touched)."""
         rows, cols = tile.window
         graph = self.graph
-        graph.set_targets(self.grams, to_network(self.content[rows, cols]))
-        graph.data[:] = self.canvas[:, :, rows, cols]
+        assert graph is not None
+        graph.set_targets(
+            self.grams, self.content.network_window(tile.rows.window, tile.cols.window)
+        )
+        graph.data[:] = self.canvas[:, :, rows, cols].astype(np.float32)
         graph.grad_mask = mx.nd.array(
             tile.blend_mask()[None, None], ctx=graph.data.context, dtype=graph.data.dtype
         )
@@ -312,11 +353,14 @@ class TiledScale:
         """Add the tile's weighted update to the canvas; its squared norm (None, and
         nothing pasted, if the update is not finite)."""
         rows, cols = tile.window
-        delta = self.graph.data.asnumpy() - self.canvas[:, :, rows, cols]
+        before = self.canvas[:, :, rows, cols].astype(np.float32)
+        assert self.graph is not None
+        delta = self.graph.data.asnumpy() - before
         if not np.all(np.isfinite(delta)):
             return None
         delta *= tile.weights(self.shape, self.cfg.tile_overlap).astype(np.float32)
-        self.canvas[:, :, rows, cols] += delta  # one numpy call: never half pasted
+        before += delta
+        self.canvas[:, :, rows, cols] = before  # one numpy call: never half pasted
         return float(np.sum(np.square(delta, dtype=np.float64)))
 
     def _report(self, sweep: int, index: int, count: int, result: LoopOutcome) -> None:

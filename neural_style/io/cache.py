@@ -39,6 +39,28 @@ def style_key(
     return digest.hexdigest()
 
 
+def resampled_style_key(
+    source: np.ndarray,
+    shape: Sequence[int],
+    layers: Sequence[str],
+    pooling: str,
+    weights_id: str,
+    precision: str = "fp32",
+) -> str:
+    """The key of the style targets the tiled path computes window by window: the style
+    as loaded (uint8) and the size it is resampled to, instead of the resampled pixels
+    (which are never made whole)."""
+    digest = hashlib.sha256()
+    digest.update(np.ascontiguousarray(source, dtype=np.uint8).data)
+    digest.update(
+        repr(
+            ("resampled", tuple(source.shape), tuple(shape), tuple(layers), pooling, weights_id)
+        ).encode()
+    )
+    digest.update(precision.encode())
+    return digest.hexdigest()
+
+
 class StyleCache:
     """Gram matrices by key; in memory, and in ``folder`` when one is given."""
 

@@ -312,3 +312,111 @@ def test_an_empty_shard_is_not_an_error(photos: Path, styles: Path, run: Runner)
     )
     assert code == 0 and lines == []
     assert "batch: 0 done, 0 failed of 0 jobs" in err
+
+
+# ---- tiles ------------------------------------------------------------------------------
+
+
+def _tiled_batch(tmp_path: Path, weights: Path, *args: str) -> List[str]:
+    """CLI arguments of a batch at 48 px with tiles of 32 (2 tiles a sweep)."""
+    return [
+        *args,
+        "--weights",
+        str(weights),
+        "--gpu",
+        "-1",
+        "--max-long-edge",
+        "48",
+        "--max-num-epochs",
+        "2",
+        "--tile-margin",
+        "4",
+        "--tile-overlap",
+        "4",
+        "--output-dir",
+        str(tmp_path / "out"),
+        "--seed",
+        "0",
+        "--json",
+    ]
+
+
+def test_a_batch_and_a_sweep_of_tiled_jobs(
+    tmp_path: Path,
+    photos: Path,
+    styles: Path,
+    vgg19_random_npz: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Three photos x a sweep of --tile-sweeps, each tiled: every output whole, at its
+    size, after the composition's epochs and the tiled size's."""
+    args = _tiled_batch(
+        tmp_path,
+        vgg19_random_npz,
+        "--content-image",
+        str(photos),
+        "--style-image",
+        str(styles / "s1.png"),
+        "--tile",
+        "32",
+        "--sweep",
+        "tile-sweeps=1,2",
+    )
+    assert cli.main(args) == 0
+    out, err = capsys.readouterr()
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert len(lines) == 6
+    for line in lines:
+        with Image.open(line["output"]) as img:
+            assert img.size == (48, 32)
+        assert line["epochs"] == 4  # 2 at the 32-px composition (tiled runs only), 2 in tiles
+    assert "6 done, 0 failed" in err
+
+
+def test_max_memory_picks_a_tile_per_job(
+    tmp_path: Path,
+    photos: Path,
+    styles: Path,
+    vgg19_random_npz: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """One --max-memory for a sweep of sizes: the job whose whole graph fits it is not
+    tiled, the larger one is, with the tile the budget allows."""
+    from neural_style.cli.main import parse
+    from neural_style.config import Config
+    from neural_style.engine.memory import IMAGE_BYTES_PER_PIXEL, graph_bytes
+    from neural_style.engine.tiled import per_pixel, tile_edge
+    from neural_style.engine.vgg import VGG19
+
+    rate = per_pixel(Config(), VGG19, np.float32)
+    budget = graph_bytes((32, 40), rate) + IMAGE_BYTES_PER_PIXEL * 48 * 32
+    assert graph_bytes((21, 32), rate) < budget < graph_bytes((32, 48), rate)
+    args = _tiled_batch(
+        tmp_path,
+        vgg19_random_npz,
+        "--content-image",
+        str(photos / "a.png"),
+        "--style-image",
+        str(styles / "s1.png"),
+        "--max-memory",
+        str(budget),
+        "--sweep",
+        "max-long-edge=32,48",
+    )
+    jobs = parse(args).jobs
+    edges = [
+        tile_edge(
+            job.config, (32, 48) if job.config.max_long_edge == 48 else (21, 32), VGG19, np.float32
+        )
+        for job in jobs
+    ]
+    assert sorted(edges, key=str) == [32, None]
+    assert cli.main(args) == 0
+    out, _ = capsys.readouterr()
+    done = {}
+    for line in out.splitlines():
+        result = json.loads(line)
+        with Image.open(result["output"]) as img:
+            done[img.size] = result["epochs"]
+    # the 48-px job was tiled: a 32-px composition (2 epochs) came first
+    assert done == {(32, 21): 2, (48, 32): 4}

@@ -8,7 +8,7 @@ import json
 import subprocess
 import sys
 import textwrap
-from typing import Any, List
+from typing import Any, List, Tuple
 
 import numpy as np
 import pytest
@@ -28,8 +28,9 @@ def stylizer() -> Any:
 
 
 def _images(shape: tuple, seed: int = 0) -> tuple:
+    """A content of 8-bit values (the tiled path keeps its inputs as uint8) and a style."""
     rng = np.random.default_rng(seed)
-    content = rng.uniform(0, 1, shape + (3,)).astype(np.float32)
+    content = (rng.integers(0, 256, shape + (3,)) / 255).astype(np.float32)
     style = rng.uniform(0, 1, (48, 48, 3)).astype(np.float32)
     return content, style
 
@@ -42,7 +43,14 @@ def test_shared_style_target_equals_the_whole_image_one(stylizer: Any) -> None:
     rng = np.random.default_rng(3)
     style_x = to_network(rng.uniform(0, 1, (170, 231, 3)).astype(np.float32))
     whole = stylizer.graph((170, 231), cfg).style_targets(style_x)
-    tiled = tiled_grams(stylizer, cfg, 192, style_x)  # 48 windows of at most 192 pixels
+    windows: List[tuple] = []
+
+    def window(rows: tuple, cols: tuple) -> np.ndarray:
+        windows.append((rows, cols))
+        return style_x[:, :, slice(*rows), slice(*cols)]
+
+    tiled = tiled_grams(stylizer, cfg, 192, window, (170, 231))  # windows of <= 192 px
+    assert len(windows) > 3 and all(r[1] - r[0] <= 192 + 15 for r, _ in windows)
     margin = tiles.context_margin(TINY, layer_names(cfg.style_layers))
     assert len(tiles.aligned_spans(231, 192, margin)) > 3
     for w, t in zip(whole, tiled):
@@ -58,13 +66,15 @@ def _tiled_scale(
     callback: Any = None,
 ) -> Any:
     from neural_style.engine.pixels import to_network
+    from neural_style.engine.strips import Resampled
     from neural_style.engine.tiled import TiledScale
     from neural_style.io.cache import StyleCache
 
     shape = content.shape[:2]
     grams = stylizer._style_targets([style], shape, cfg, StyleCache())
     start = to_network(content) + np.float32(5.0)
-    return TiledScale(stylizer, content, grams, start.copy(), window, cfg, callback, 0, 0)
+    view = Resampled(content, (content.shape[0], content.shape[1]))
+    return TiledScale(stylizer, view, grams, start.copy(), window, cfg, callback, 0, 0)
 
 
 @pytest.mark.parametrize("optimizer", ["nag", "adam", "lbfgs"])
@@ -75,13 +85,17 @@ def test_one_tile_covering_the_image_equals_the_untiled_run(stylizer: Any, optim
     content, style = _images((40, 56))
     cfg = Config(max_num_epochs=5, tile_sweeps=1, optimizer=optimizer, stop_eps=1e-12)
     run = _tiled_scale(stylizer, cfg, content, style, window=64)
+    start = run.canvas.astype(np.float32)  # the start as the canvas holds it
     outcome = run.run()
     graph = stylizer.graph((40, 56), cfg)
     graph.set_targets(run.grams, to_network(content))
-    graph.data[:] = to_network(content) + np.float32(5.0)
+    graph.data[:] = start
     whole = optimise(graph, cfg)
     assert outcome.epochs == whole.epochs == 5
-    np.testing.assert_allclose(run.canvas, graph.data.asnumpy(), rtol=0, atol=1e-3)
+    # equal but for the canvas's float16 storage: half a float16 step below 256 (1/16 of
+    # an 8-bit level)
+    assert run.canvas.dtype == np.float16
+    np.testing.assert_allclose(run.canvas, graph.data.asnumpy(), rtol=0, atol=1 / 16 + 1e-3)
 
 
 def test_interrupting_mid_sweep_keeps_the_image_of_the_last_completed_tile(
@@ -160,7 +174,9 @@ def test_a_diverging_tile_stops_with_a_finite_image(
     np.testing.assert_array_equal(run.canvas, start)  # the diverged first tile is dropped
 
 
-def _seams(stylizer: Any, margin: int, overlap: int, sweeps: int) -> List[float]:
+def _seams(stylizer: Any, margin: int, overlap: int, sweeps: int) -> tuple:
+    """The local seam ratios (:func:`tiles.local_seam_ratios`) of a tiled run's output at
+    its boundaries, and at ordinary lines (boundaries moved by 37 and 23 pixels)."""
     from skimage.filters import gaussian
 
     content, style = _images((192, 256), seed=4)
@@ -180,20 +196,28 @@ def _seams(stylizer: Any, margin: int, overlap: int, sweeps: int) -> List[float]
     for sweep in range(sweeps):
         r, c = tiles.cuts(tiles.grid((192, 256), 112, margin, overlap, sweep))
         rows, cols = rows + r, cols + c
-    return tiles.seam_ratios(run.canvas[0].transpose(1, 2, 0), rows, cols)
+    image = run.canvas[0].transpose(1, 2, 0)
+    lines = ([r + 37 for r in rows if r + 37 < 191], [c + 23 for c in cols if c + 23 < 255])
+    return (
+        tiles.local_seam_ratios(image, rows, cols, overlap),
+        tiles.local_seam_ratios(image, *lines, overlap),
+    )
 
 
 def test_no_seams_on_a_small_image_with_small_tiles(stylizer: Any) -> None:
-    """On the tiny network one row or column of differences varies by about ±25% from
-    the next (5th to 95th percentile: 0.75 to 1.34): the boundaries' mean must be within
-    10% of the rest and each boundary within that spread; without overlap, margin or a
-    second sweep (the control) the seams are plain."""
-    ratios = _seams(stylizer, 16, 16, 2)
-    assert len(ratios) == 12
-    assert 0.9 <= float(np.mean(ratios)) <= 1.1, ratios
-    assert all(0.75 <= r <= 1.34 for r in ratios), ratios
-    control = _seams(stylizer, 0, 0, 1)
+    """Each boundary against the lines just outside its blend ramp. On the tiny network
+    with random weights one line's gradient differs from its neighbours' by up to ±45%
+    where there is no boundary at all (the ordinary lines below: 0.56 to 1.37, mean
+    0.93), so a single boundary cannot be held to 10% here: the boundaries' mean must be
+    within 15% of 1, no boundary may be as marked as the control's (no overlap, no
+    margin, one sweep: 1.9 to 2.5), and the benchmark holds each boundary to 10% at full
+    size with VGG19."""
+    ratios, ordinary = _seams(stylizer, 16, 16, 2)
+    assert len(ratios) == 12 and len(ordinary) > 6
+    assert 0.85 <= float(np.mean(ratios)) <= 1.15, ratios
+    control, _ = _seams(stylizer, 0, 0, 1)
     assert float(np.mean(control)) > 1.5, control
+    assert max(ratios) < min(control), (ratios, control)
 
 
 # ---- memory --------------------------------------------------------------------------------
@@ -206,8 +230,10 @@ _PEAK = textwrap.dedent("""
     from neural_style.config import Config
     h, w, tile = {h}, {w}, {tile}
     rng = np.random.default_rng(0)
-    content = rng.uniform(0, 1, (h, w, 3)).astype(np.float32)
-    style = rng.uniform(0, 1, (64, 64, 3)).astype(np.float32)
+    # a print from a smaller photo: the inputs are a quarter of the output's sides, so
+    # what grows with the output is the code's own arrays, not the test's inputs
+    content = rng.integers(0, 256, (h // 4, w // 4, 3), dtype=np.uint8)
+    style = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
     cfg = Config(max_long_edge=max(h, w), max_num_epochs=1, tile_sweeps=1, tile=tile,
                  denoise="none", seed=0)
     Stylizer(random_weights(TINY), -1, spec=TINY).stylize(content, style, cfg)
@@ -237,14 +263,35 @@ def _peak(h: int, w: int, tile: Any) -> int:
     return int(json.loads(out.stdout.strip().splitlines()[-1]))  # bytes
 
 
+#: Bytes an extra output pixel may add to the tiled path's peak: it keeps the image in
+#: float16 (6) and at the end the uint8 output (3); measured 10.3 between 512x768 and
+#: 1024x1536. One more image-sized array of float64 (8 a plane, 24 RGB) or float32 RGB
+#: (12) goes past it.
+GROWTH_PER_PIXEL = 15
+
+
+def _growth(small: Tuple[int, int], big: Tuple[int, int]) -> Tuple[float, int]:
+    """Bytes per extra output pixel between the tiled path's peaks at two sizes, and the
+    smaller peak."""
+    a, b = _peak(small[0], small[1], 192), _peak(big[0], big[1], 192)
+    return (b - a) / (big[0] * big[1] - small[0] * small[1]), a
+
+
 def test_memory_of_the_tiled_path_does_not_grow_with_the_image() -> None:
-    """4x the pixels: the tiled path's peak grows by its image-sized arrays only (the
-    image, the content, resizing; about 90 bytes a pixel, measured 411 -> 472 MB), the
-    whole-image graph's by far more (the control, measured 1099 MB)."""
-    small, big = _peak(384, 576, 192), _peak(768, 1152, 192)
-    untiled = _peak(768, 1152, None)
-    assert big <= small * 1.25, (small, big)
-    assert untiled > small * 2, (small, untiled)
+    """4x the pixels (1.2 million more): the tiled path's peak grows by its float16 image
+    and the uint8 output only (:data:`GROWTH_PER_PIXEL`; a float64 RGB copy of the image
+    would add 28 MB); the whole-image graph's peak grows far more (the control)."""
+    growth, small = _growth((512, 768), (1024, 1536))
+    assert growth <= GROWTH_PER_PIXEL, growth
+    assert _peak(1024, 1536, None) > small * 2  # measured 1723 vs 347 MB
+
+
+@pytest.mark.slow
+def test_memory_of_the_tiled_path_does_not_grow_with_a_print_size_image() -> None:
+    """The same from 768x1024 to 3072x4096, the issue's print size (11.8 million more
+    pixels: a float64 plane would add 94 MB)."""
+    growth, _ = _growth((768, 1024), (3072, 4096))
+    assert growth <= 12, growth
 
 
 # ---- flags and checks ---------------------------------------------------------------------
@@ -327,7 +374,8 @@ def test_max_memory_tiles_only_what_does_not_fit() -> None:
     budget = Config(max_memory=2 * 2**30)
     assert tile_edge(budget, (384, 512), VGG19, np.float32) is None  # about 0.9 GB: fits
     edge = tile_edge(budget, (3072, 4096), VGG19, np.float32)
-    assert edge is not None and 256 <= edge < 512 and edge % 16 == 0
+    # 2 GB less the weights and 10 bytes a pixel of the picture: a 768-px tile's graph
+    assert edge is not None and 512 <= edge < 1024 and edge % 16 == 0
     with pytest.raises(ConfigError, match="too little"):
         tile_edge(Config(max_memory=500 * 2**20), (3072, 4096), VGG19, np.float32)
     assert tile_edge(Config(tile=512), (384, 512), VGG19, np.float32) is None

@@ -34,8 +34,11 @@ def test_spans_cover_the_axis_exactly_with_the_stated_overlap_and_margin(a: Dict
     assert cores[0][0] == 0 and cores[-1][1] == length
     assert all(c[0] < c[1] for c in cores)
     assert all(p[1] == n[0] for p, n in zip(cores, cores[1:]))  # a partition
+    # one window shape for the whole axis: the window on even sweeps, at most it on odd
+    # ones (whose extra tile makes the cores shorter)
+    assert len({s.size for s in out}) == 1
+    assert out[0].size == min(length, window) or (a["sweep"] % 2 and out[0].size < window)
     for s in out:
-        assert s.size == min(length, window)  # one window shape for the whole axis
         assert 0 <= s.window[0] and s.window[1] <= length
         assert (
             s.blend == (max(0, s.core[0] - overlap), min(length, s.core[1] + overlap))
@@ -44,6 +47,12 @@ def test_spans_cover_the_axis_exactly_with_the_stated_overlap_and_margin(a: Dict
         # the context: at least the margin beyond the blend region, unless at the image edge
         assert s.window[0] <= max(0, s.blend[0] - margin)
         assert s.window[1] >= min(length, s.blend[1] + margin)
+
+
+def test_odd_sweeps_shrink_their_windows_to_their_cores() -> None:
+    even, odd = tiles.spans(1024, 512, 16, 16, 0), tiles.spans(1024, 512, 16, 16, 1)
+    assert len(even) == 3 and len(odd) == 4
+    assert even[0].size == 512 and odd[0].size == 16 * -(-(-(-960 // 4) + 64) // 16) == 304
 
 
 def test_cuts_move_between_sweeps() -> None:
