@@ -58,7 +58,7 @@ from .engine.pixels import (
     resize_network,
     to_network,
 )
-from .engine.precision import Precision, resolve
+from .engine.precision import Precision, amx_in_use, for_width, resolve
 from .engine.vgg import MIN_EDGE, VGG19, VGGSpec
 from .errors import ConfigError, DeviceError
 from .io.cache import StyleCache, resampled_style_key, style_key
@@ -132,13 +132,18 @@ class Stylizer:
         self._base_size = _meminfo("/proc/self/status", "VmSize:")
         self._graphs: "OrderedDict[Tuple[Any, ...], StyleGraph]" = OrderedDict()
         self._precisions: Dict[str, Precision] = {}
+        self._device = describe(self.ctx)
 
-    def precision(self, requested: str) -> Precision:
+    def precision(self, requested: str, width: Optional[int] = None) -> Precision:
         """``--precision`` resolved on this stylizer's device (a :class:`PrecisionError`
-        if the device cannot do it), with the reason for the choice."""
+        if the device cannot do it), with the reason for the choice; for a graph ``width``
+        pixels wide if given (bf16 with AMX has a width limit: :func:`for_width`)."""
         if requested not in self._precisions:
-            self._precisions[requested] = resolve(requested, describe(self.ctx))
-        return self._precisions[requested]
+            self._precisions[requested] = resolve(requested, self._device)
+        chosen = self._precisions[requested]
+        if width is None:
+            return chosen
+        return for_width(chosen, requested, width, amx_in_use(self._device))
 
     def _read(self, weights: Any) -> Tuple[Mapping[str, np.ndarray], str]:
         """The arrays and their fingerprint (computed once: the default file is checked
@@ -154,7 +159,7 @@ class Stylizer:
         """The bound graph for this shape, layers and pooling, reused when it is cached;
         the config's weights are applied to it."""
         styles, contents = layer_names(cfg.style_layers), layer_names(cfg.content_layers)
-        precision = self.precision(cfg.precision)
+        precision = self.precision(cfg.precision, shape[1])
         key = (tuple(shape), styles, contents, cfg.pooling, precision.name)
         if key in self._graphs:
             self._graphs.move_to_end(key)
@@ -219,6 +224,9 @@ class Stylizer:
         run_cfg = cfg if len(edges) == cfg.scales else cfg.replace(scales=len(edges))
         shapes = [check_size(content_rgb, edge, "the content image") for edge in edges]
         tiling.check_fits(shapes, cfg, self.spec, self.dtype, self.ctx)
+        for shape in shapes:  # a precision the widest whole-image graph cannot use: now
+            if tiling.tile_edge(cfg, shape, self.spec, self.dtype) is None:
+                self.precision(cfg.precision, shape[1])
         windows = [tiling.tile_edge(cfg, shape, self.spec, self.dtype) for shape in shapes]
         if any(w is not None for w in windows):
             # the tiled path keeps the inputs as uint8 and resamples them window by window
@@ -354,7 +362,9 @@ class Stylizer:
                     (rgb.shape[0], rgb.shape[1]), max(MIN_EDGE, round(cfg.style_scale * max(shape)))
                 )
             )
-            precision = self.precision(cfg.precision).name
+            # the windows of a tiled size are narrower than the style: its own width decides
+            width = None if grams_of is not None else style_shape[1]
+            precision = self.precision(cfg.precision, width).name
             compute: Callable[[], List[np.ndarray]]
             if grams_of is not None:
                 key = resampled_style_key(

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, FrozenSet, Iterable, Optional, Tuple
+from typing import Any, Dict, FrozenSet, Iterable, Optional, Tuple
 
 from ..errors import ConfigError, DeviceError
 
@@ -159,6 +160,42 @@ def resolve(requested: str, device: Device) -> Precision:
     if device.kind == "gpu":
         return Precision("fp32", f"auto: {device.describe()} has no float16 tensor cores")
     return Precision("fp32", f"auto: the CPU has neither {' nor '.join(BF16_CPU_FLAGS)}")
+
+
+#: The widest image (or tile) bf16 runs at with AMX. MXNet 1.9.1's oneDNN 2.4 stalls in its
+#: AMX bf16 backward convolution (conv1_2's backward_data, jit:avx512_core_amx_bf16) for
+#: feature maps wider than this: measured here, 736 px takes 0.26 s a pass at 128 rows and
+#: 737 px had not finished after 60 s (the height does not matter: 1536x512 is fine). Wider
+#: graphs run in fp32 (``auto``) or are refused (``bf16``).
+AMX_BF16_MAX_WIDTH = 736
+
+
+def amx_in_use(device: Device, environ: Optional[Dict[str, str]] = None) -> bool:
+    """Whether oneDNN will use AMX for bf16 on ``device`` (see ``_mxnet.enable_amx``)."""
+    isa = (os.environ if environ is None else environ).get("DNNL_MAX_CPU_ISA", "").upper()
+    return (
+        device.kind == "cpu"
+        and "amx_bf16" in device.cpu_flags
+        and isa in ("AVX512_CORE_AMX", "ALL")
+    )
+
+
+def for_width(precision: Precision, requested: str, width: int, amx: bool) -> Precision:
+    """``precision`` for a graph ``width`` pixels wide: bf16 with AMX only up to
+    :data:`AMX_BF16_MAX_WIDTH` (fp32 beyond it for ``auto``; an error if bf16 was asked)."""
+    if precision.name != "bf16" or not amx or width <= AMX_BF16_MAX_WIDTH:
+        return precision
+    if requested == "auto":
+        return Precision(
+            "fp32",
+            f"auto: {width} px is wider than {AMX_BF16_MAX_WIDTH}, where oneDNN 2.4's AMX "
+            "bf16 backward convolution stalls",
+        )
+    raise PrecisionError(
+        f"--precision bf16: with AMX, MXNet 1.9.1's oneDNN stalls in the backward convolution "
+        f"of images wider than {AMX_BF16_MAX_WIDTH} px ({width} here); use --precision auto "
+        f"(fp32 at this width), or --tile {AMX_BF16_MAX_WIDTH} or less"
+    )
 
 
 def convert(symbol: Symbol, precision: Precision) -> Symbol:

@@ -335,3 +335,54 @@ def test_amx_leaves_the_users_isa_but_still_asks_linux() -> None:
     env = {"DNNL_MAX_CPU_ISA": "AVX512_CORE"}
     assert enable_amx(env, frozenset({"amx_bf16"}), request) is False
     assert env == {"DNNL_MAX_CPU_ISA": "AVX512_CORE"} and asked == [True]
+
+
+def test_bf16_with_amx_has_a_width_limit() -> None:
+    """oneDNN 2.4's AMX bf16 backward convolution stalls beyond AMX_BF16_MAX_WIDTH."""
+    from neural_style.engine.precision import AMX_BF16_MAX_WIDTH, Precision, for_width
+
+    bf16, fp32 = Precision("bf16", "auto: the CPU has amx_bf16"), Precision("fp32", "as asked")
+    assert for_width(bf16, "auto", AMX_BF16_MAX_WIDTH, amx=True) is bf16
+    assert for_width(bf16, "auto", 4000, amx=False) is bf16  # without AMX no limit
+    assert for_width(fp32, "fp32", 4000, amx=True) is fp32
+    wide = for_width(bf16, "auto", AMX_BF16_MAX_WIDTH + 1, amx=True)
+    assert wide.name == "fp32" and f"wider than {AMX_BF16_MAX_WIDTH}" in wide.reason
+    with pytest.raises(PrecisionError, match="--tile 736 or less") as raised:
+        for_width(bf16, "bf16", 800, amx=True)
+    assert raised.value.exit_code == ExitCode.USAGE
+
+
+def test_amx_in_use_follows_the_flags_and_onednns_isa() -> None:
+    from neural_style.engine.precision import Device, amx_in_use
+
+    amx = Device("cpu", frozenset({"amx_bf16", "avx512_bf16"}))
+    assert amx_in_use(amx, {"DNNL_MAX_CPU_ISA": "avx512_core_amx"})
+    assert not amx_in_use(amx, {"DNNL_MAX_CPU_ISA": "AVX512_CORE_BF16"})
+    assert not amx_in_use(amx, {})
+    assert not amx_in_use(Device("cpu", frozenset({"avx512_bf16"})), {"DNNL_MAX_CPU_ISA": "ALL"})
+    assert not amx_in_use(Device("gpu"), {"DNNL_MAX_CPU_ISA": "ALL"})
+
+
+def test_the_stylizer_checks_the_width_before_any_work(
+    tiny_weights: Dict[str, np.ndarray],
+) -> None:
+    """On a machine using AMX, auto runs a wide graph in fp32 and bf16 is refused before
+    any epoch; elsewhere bf16 has no width limit (or is refused for the CPU itself)."""
+    from neural_style import Config, Stylizer
+    from neural_style.engine.precision import AMX_BF16_MAX_WIDTH, amx_in_use
+
+    stylizer = Stylizer(tiny_weights, gpu=-1, spec=TINY)
+    if not amx_in_use(stylizer._device):
+        pytest.skip("this machine does not run bf16 on AMX: no width limit to check")
+    assert stylizer.precision("auto", AMX_BF16_MAX_WIDTH + 1).name == "fp32"
+    assert stylizer.precision("auto", AMX_BF16_MAX_WIDTH).name == "bf16"
+    content = np.zeros((20, AMX_BF16_MAX_WIDTH + 1, 3), np.uint8)
+    seen: List[int] = []
+    with pytest.raises(PrecisionError, match="wider than 736"):
+        stylizer.stylize(
+            content,
+            content,
+            Config(precision="bf16", max_long_edge=AMX_BF16_MAX_WIDTH + 1, max_num_epochs=1),
+            lambda info, image: seen.append(info.epoch),
+        )
+    assert seen == []
