@@ -224,10 +224,10 @@ class Stylizer:
         run_cfg = cfg if len(edges) == cfg.scales else cfg.replace(scales=len(edges))
         shapes = [check_size(content_rgb, edge, "the content image") for edge in edges]
         tiling.check_fits(shapes, cfg, self.spec, self.dtype, self.ctx)
-        for shape in shapes:  # a precision the widest whole-image graph cannot use: now
-            if tiling.tile_edge(cfg, shape, self.spec, self.dtype) is None:
-                self.precision(cfg.precision, shape[1])
         windows = [tiling.tile_edge(cfg, shape, self.spec, self.dtype) for shape in shapes]
+        for shape, window in zip(shapes, windows):  # a precision a whole-image graph
+            if window is None:  # cannot use (bf16 too wide for AMX) fails now, not later
+                self.precision(cfg.precision, shape[1])
         if any(w is not None for w in windows):
             # the tiled path keeps the inputs as uint8 and resamples them window by window
             content_rgb = strips.compact(content_rgb)

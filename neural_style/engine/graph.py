@@ -227,7 +227,7 @@ class StyleGraph:
     ) -> None:
         """The user's style and content weights (and those of further ``kinds``, 1 if not
         given), optional per-term weights keyed by term name, and how the terms are
-        normalised (:data:`~neural_style.engine.losses.LOSSES`): the backward pass's head
+        normalised (:data:`~neural_style.engine.objective.LOSSES`): the backward pass's head
         gradients."""
         if loss not in LOSSES:
             raise ConfigError(f"choose from {', '.join(LOSSES)}, not {loss!r}", field="loss")
