@@ -28,7 +28,7 @@ from .losses import (
     weighted,
 )
 from .objective import LOSSES
-from .precision import FP32_LAYERS, Precision, convert
+from .precision import FP32_LAYERS, Precision, bind_params, convert
 from .vgg import POOLING, VGGSpec, check_layers
 
 #: Full precision, the default of every graph.
@@ -115,12 +115,15 @@ def bind_image(
     dtype: Any = np.float32,
 ) -> Any:
     """An executor of ``symbol`` whose only gradient is that of ``data`` (of ``shape``);
-    the weights are the shared ``params``, every other input is zeros of ``dtype``."""
+    the weights are the shared ``params`` (cast once where a low-precision network
+    declares them so: :func:`~neural_style.engine.precision.bind_params`), every other
+    input is zeros of ``dtype``."""
     arg_shapes, _, _ = symbol.infer_shape(data=shape)
+    weights = bind_params(symbol, params)
     args = {}
     for name, arg_shape in zip(symbol.list_arguments(), arg_shapes):
         args[name] = (
-            params[name] if name in params else mx.nd.zeros(arg_shape, ctx=ctx, dtype=dtype)
+            weights[name] if name in weights else mx.nd.zeros(arg_shape, ctx=ctx, dtype=dtype)
         )
     grad_req = {name: ("write" if name == "data" else "null") for name in args}
     grads = {"data": mx.nd.zeros(shape, ctx=ctx, dtype=dtype)}

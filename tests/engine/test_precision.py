@@ -178,20 +178,31 @@ def test_low_precision_graph_is_built_with_fp32_ends(name: str) -> None:
     graph_symbol = network(TINY, STYLE + CONTENT, "avg", precision)
     casts = _op_dtypes(graph_symbol)
     assert {"fp16": "float16", "bf16": "bfloat16"}[name] in casts
-    types = {k: np.float32 for k in graph_symbol.list_arguments()}
-    _, out_types, _ = graph_symbol.infer_type(**types)
+    arg_types, out_types, _ = graph_symbol.infer_type(data=np.float32)
     assert all(t == np.float32 for t in out_types)  # features leave the network as fp32
+    declared = dict(zip(graph_symbol.list_arguments(), arg_types))
+    # the weights are the low type themselves (cast once when bound), but the first layer's
+    assert declared["conv1_1_weight"] == np.float32 and declared["conv1_1_bias"] == np.float32
+    assert all(
+        declared[n] == low for n in declared if n.endswith(("_weight", "_bias")) and "1_1" not in n
+    )
     symbol = _objective_symbol(precision)
     internals = symbol.get_internals()
-    _, types_inside, _ = internals.infer_type(**{k: np.float32 for k in symbol.list_arguments()})
+    inputs = {k: np.float32 for k in symbol.list_arguments() if k == "data" or "target" in k}
+    _, types_inside, _ = internals.infer_type(**inputs)
     dtype_of = dict(zip(internals.list_outputs(), types_inside))
     convolutions = [n for n in dtype_of if n.startswith("conv") and n.endswith("_output")]
     assert dtype_of["conv1_1_output"] == np.float32  # the first layer reads the image
     assert all(dtype_of[n] == low for n in convolutions if n != "conv1_1_output")
     loss = [n for n in dtype_of if "fullyconnected" in n or "square" in n or "sum" in n]
     assert loss and all(dtype_of[n] == np.float32 for n in loss)
-    _, out_types, _ = symbol.infer_type(**{k: np.float32 for k in symbol.list_arguments()})
+    _, out_types, _ = symbol.infer_type(**inputs)
     assert all(t == np.float32 for t in out_types)  # terms, sources
+    # no weight is cast inside the graph (AMP's default would cast each on every pass)
+    nodes = json.loads(symbol.tojson(remove_amp_cast=False))["nodes"]
+    cast = [nodes[n["inputs"][0][0]]["name"] for n in nodes if n["op"] == "amp_cast"]
+    assert "data" in cast or any(c.endswith("_fp32") for c in cast)  # the casts are seen
+    assert not [c for c in cast if c.endswith(("_weight", "_bias"))]
 
 
 def _objective_symbol(precision: Precision) -> mx.sym.Symbol:
@@ -386,3 +397,21 @@ def test_the_stylizer_checks_the_width_before_any_work(
             lambda info, image: seen.append(info.epoch),
         )
     assert seen == []
+
+
+@pytest.mark.skipif(not HAS_BF16, reason="this CPU has neither avx512_bf16 nor amx_bf16")
+def test_bf16_graph_binds_its_weights_cast_once(tiny_weights: Dict[str, np.ndarray]) -> None:
+    """The low-precision convolutions' weights are bound as bf16 copies of the fp32
+    ones (cast at bind time, not every pass); the first layer's are the shared fp32
+    arrays themselves, and an fp32 graph binds every weight as given."""
+    params = {k: mx.nd.array(v) for k, v in tiny_weights.items()}
+    bound = StyleGraph(
+        TINY, params, (32, 48), STYLE, CONTENT, mx.cpu(), precision=Precision("bf16", "test")
+    )._executor.arg_dict
+    low = _amp_type("bfloat16")
+    assert bound["conv1_1_weight"] is params["conv1_1_weight"]
+    assert bound["conv1_2_weight"].dtype == low
+    back = mx.nd.amp_cast(bound["conv1_2_weight"], dtype="float32").asnumpy()
+    np.testing.assert_allclose(back, tiny_weights["conv1_2_weight"], rtol=2**-8)
+    exact = StyleGraph(TINY, params, (32, 48), STYLE, CONTENT, mx.cpu())._executor.arg_dict
+    assert all(exact[k] is v for k, v in params.items() if k in exact)
