@@ -141,3 +141,17 @@ def test_float32_gradient_matches_float64(tiny_weights: Dict[str, np.ndarray]) -
         grads.append(graph.grad.asnumpy().astype(np.float64))
     scale = np.abs(grads[0]).max()
     np.testing.assert_allclose(grads[1], grads[0], rtol=1e-3, atol=1e-3 * scale)
+
+
+def test_targets_are_those_of_an_inference_pass(tiny_weights: Dict[str, np.ndarray]) -> None:
+    """The targets are forwarded in training mode (so oneDNN reuses the training pass's
+    convolutions, see StyleGraph._sources); the values are an inference pass's."""
+    graph = make_graph(tiny_weights)
+    _, style, _ = images(5)
+    targets = graph.style_targets(style)
+    graph._executor.forward(is_train=False)  # the data is still the style image
+    sources = graph._executor.outputs[len(graph.terms) :]
+    inference = [s.asnumpy() for t, s in zip(graph.terms, sources) if t.reference == "style"]
+    assert len(targets) == len(inference) > 0
+    for target, expected in zip(targets, inference):
+        np.testing.assert_allclose(target, expected, rtol=1e-6, atol=1e-6 * np.abs(expected).max())
