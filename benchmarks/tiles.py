@@ -36,7 +36,16 @@ def cpu_flags() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("flags"):
-                keep = ("avx", "avx2", "avx512f", "fma", "sse4_2")
+                keep = (
+                    "avx",
+                    "avx2",
+                    "avx512f",
+                    "fma",
+                    "sse4_2",
+                    "avx512_bf16",
+                    "amx_tile",
+                    "amx_bf16",
+                )
                 return " ".join(f for f in line.split(":")[1].split() if f in keep)
     except OSError:
         pass
