@@ -2,7 +2,7 @@
 quality against the untiled run, and seams. Prints figures and the CPU flags; asserts
 nothing (targets are judged by reading the figures).
 
-    flock /tmp/neural-style-heavy.lock python benchmarks/tiles.py model
+    flock /tmp/neural-style-heavy.lock python benchmarks/tiles.py model [--precision fp32]
     flock /tmp/neural-style-heavy.lock python benchmarks/tiles.py memory
     flock /tmp/neural-style-heavy.lock python benchmarks/tiles.py quality --epochs 20
     flock /tmp/neural-style-heavy.lock python benchmarks/tiles.py run --size 4096 \
@@ -63,7 +63,7 @@ def peak() -> int:
 # ---- children ------------------------------------------------------------------------------
 
 
-def child_model(side: int) -> Dict[str, Any]:
+def child_model(side: int, precision: str = "auto") -> Dict[str, Any]:
     """Peak RSS with a whole-image graph bound at side x side, after a forward+backward."""
     from neural_style.api import Stylizer
     from neural_style.config import Config
@@ -71,7 +71,7 @@ def child_model(side: int) -> Dict[str, Any]:
     stylizer = Stylizer()
     base = peak()
     if side:
-        graph = stylizer.graph((side, side), Config())
+        graph = stylizer.graph((side, side), Config(precision=precision))
         graph.data[:] = np.random.default_rng(0).uniform(-50, 50, graph.shape)
         graph.forward_backward()
         graph.grad.wait_to_read()
@@ -209,15 +209,15 @@ def spawn(*args: Any) -> Dict[str, Any]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def model() -> None:
-    a, b = spawn("model", 256), spawn("model", 512)
+def model(precision: str) -> None:
+    a, b = spawn("model", 256, precision), spawn("model", 512, precision)
     per_pixel = (b["peak"] - a["peak"]) / (512**2 - 256**2)
     base = a["peak"] - per_pixel * 256**2
     print(
         f"weights loaded: {a['base'] / 2**20:.0f} MB; bound 256^2: {a['peak'] / 2**20:.0f} MB; "
         f"512^2: {b['peak'] / 2**20:.0f} MB"
     )
-    print(f"model: bytes = {base / 2**20:.0f} MB + {per_pixel:.0f} B x pixels")
+    print(f"model ({precision}): bytes = {base / 2**20:.0f} MB + {per_pixel:.0f} B x pixels")
 
 
 def quality(epochs: int, tile: int, optimizer: str, precision: str) -> None:
@@ -267,7 +267,7 @@ def main() -> None:
     if sys.argv[1] == "child":
         kind, args = sys.argv[2], sys.argv[3:]
         if kind == "model":
-            print(json.dumps(child_model(int(args[0]))))
+            print(json.dumps(child_model(int(args[0]), *args[1:2])))
         else:
             tile = None if args[1] == "none" else int(args[1])
             print(
@@ -297,7 +297,7 @@ def main() -> None:
     ns = parser.parse_args()
     print(f"CPU flags: {cpu_flags()}; cores: {len(__import__('os').sched_getaffinity(0))}")
     if ns.what == "model":
-        model()
+        model(ns.precision)
     elif ns.what == "memory":
         memory(ns.tile)
     elif ns.what == "quality":
