@@ -34,14 +34,16 @@ WHOLE_IMAGE_BYTES_PER_PIXEL = 90
 
 #: What bf16 changes in the model above (fixed bytes added, factor on the bytes per
 #: pixel), from the peak RSS of short runs (benchmarks/epoch_speed.py --rss SIZE auto,
-#: 2 epochs, Intel Xeon with AMX, real weights): fp32 481 and 949 MB, bf16 836 and
-#: 1144 MB at 256x192 and 512x384 (the model: 572, 937; 834, 1144). bf16 costs about
-#: 280 MB more at the start (oneDNN's AMX kernels and their bf16 copies of the weights)
-#: and about 2200 bytes per pixel at the margin instead of fp32's ~3000 (the trunk's
-#: activations are half the size; the features taken for the loss are fp32 in both).
-#: Not measured above 512x384. The fp16 path runs on GPUs, whose memory this model does
-#: not describe: it counts as fp32.
-LOW_PRECISION_BYTES: Dict[str, Tuple[int, float]] = {"bf16": (280 * 2**20, 0.85)}
+#: 4 epochs, Intel Xeon with AMX, real weights): fp32 477 and 931 MB, bf16 664 and
+#: 998 MB at 256x192 and 512x384 (the model: 572, 937; 666, 999). Since the weights are
+#: bound in bf16 once per graph and the targets reuse the training pass's oneDNN
+#: convolutions (engine/precision.bind_params, graph.StyleGraph._sources), bf16 adds
+#: about 105 MB at the start (oneDNN's AMX convolutions and their scratch memory; it was
+#: 280 MB before) and 0.91x fp32's bytes per pixel: not half, because MXNet 1.9.1's
+#: memory planner sizes every array as 4 bytes an element and the features taken for the
+#: loss are fp32 copies. Not measured above 512x384. The fp16 path runs on GPUs, whose
+#: memory this model does not describe: it counts as fp32.
+LOW_PRECISION_BYTES: Dict[str, Tuple[int, float]] = {"bf16": (105 * 2**20, 0.91)}
 
 _UNITS = {"": 1, "b": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
 
