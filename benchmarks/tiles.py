@@ -4,7 +4,8 @@ nothing (targets are judged by reading the figures).
 
     flock /tmp/neural-style-heavy.lock python benchmarks/tiles.py model [--precision fp32]
     flock /tmp/neural-style-heavy.lock python benchmarks/tiles.py memory
-    flock /tmp/neural-style-heavy.lock python benchmarks/tiles.py quality --epochs 20
+    flock /tmp/neural-style-heavy.lock python benchmarks/tiles.py quality --epochs 10 \
+        --precision fp32
     flock /tmp/neural-style-heavy.lock python benchmarks/tiles.py run --size 4096 \
         --epochs 2 --sweeps 1
 
@@ -220,14 +221,16 @@ def model(precision: str) -> None:
     print(f"model ({precision}): bytes = {base / 2**20:.0f} MB + {per_pixel:.0f} B x pixels")
 
 
-def quality(epochs: int, tile: int, optimizer: str, precision: str) -> None:
+def quality(epochs: int, tile: int, optimizer: str, precision: str, sweeps: int) -> None:
     from neural_style.io.images import load_rgb
 
     out = ROOT / "output" / "bench-tiles"
     out.mkdir(parents=True, exist_ok=True)
     whole = spawn("run", 1024, "none", epochs, 1, 2, out / "whole-1024.png", optimizer, precision)
     print(json.dumps(whole), flush=True)
-    tiled = spawn("run", 1024, tile, epochs, 2, 2, out / "tiled-1024.png", optimizer, precision)
+    tiled = spawn(
+        "run", 1024, tile, epochs, sweeps, 2, out / "tiled-1024.png", optimizer, precision
+    )
     content, style = load_rgb(str(CONTENT), 1024), load_rgb(str(STYLE), 1024)
     for name, r in (("untiled", whole), ("tiled", tiled)):
         image = load_rgb(r["output"], 1024)
@@ -243,6 +246,10 @@ def quality(epochs: int, tile: int, optimizer: str, precision: str) -> None:
     for key in whole["measures"]:
         u, t = whole["measures"][key], tiled["measures"][key]
         print(f"  {key:16s} untiled {u:.4f}  tiled {t:.4f}  ({(t / u - 1) * 100:+.1f}%)")
+    print(
+        f"seams ({sweeps} sweep(s)): boundaries {tiled['local_seam_ratios']}, ordinary lines "
+        f"{tiled['local_ordinary_ratios']}"
+    )
 
 
 def memory(tile: int) -> None:
@@ -288,7 +295,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("what", choices=("model", "memory", "quality", "run"))
     parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--sweeps", type=int, default=2)
+    from neural_style.config import Config
+
+    parser.add_argument("--sweeps", type=int, default=Config().tile_sweeps)
     parser.add_argument("--scales", type=int, default=1)
     parser.add_argument("--tile", type=int, default=512)
     parser.add_argument("--size", type=int, default=4096)
@@ -301,7 +310,7 @@ def main() -> None:
     elif ns.what == "memory":
         memory(ns.tile)
     elif ns.what == "quality":
-        quality(ns.epochs, ns.tile, ns.optimizer, ns.precision)
+        quality(ns.epochs, ns.tile, ns.optimizer, ns.precision, ns.sweeps)
     else:
         out = ROOT / "output" / "bench-tiles" / f"tiled-{ns.size}.png"
         out.parent.mkdir(parents=True, exist_ok=True)

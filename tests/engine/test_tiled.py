@@ -141,6 +141,7 @@ def test_stylize_with_tiles_reports_tiles_sweeps_and_eta(stylizer: Any) -> None:
         tile_overlap=8,
         seed=0,
         save_epochs=4,
+        tile_sweeps=2,
     )
     result = stylizer.stylize(content, style, cfg, lambda i, s: infos.append((i, s)))
     assert result.image.shape == (60, 100, 3)
@@ -360,6 +361,8 @@ def test_cli_tiled_run_end_to_end(
         "4",
         "--tile-overlap",
         "4",
+        "--tile-sweeps",
+        "2",
     ]
     assert cli_main(args) == 0
     assert load_rgb(str(out / "final.jpg")).shape[:2] == (32, 48)

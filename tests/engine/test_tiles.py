@@ -34,10 +34,12 @@ def test_spans_cover_the_axis_exactly_with_the_stated_overlap_and_margin(a: Dict
     assert cores[0][0] == 0 and cores[-1][1] == length
     assert all(c[0] < c[1] for c in cores)
     assert all(p[1] == n[0] for p, n in zip(cores, cores[1:]))  # a partition
-    # one window shape for the whole axis: the window on even sweeps, at most it on odd
-    # ones (whose extra tile makes the cores shorter)
+    # one window shape for the whole axis, at most the window, and no longer than the
+    # longest core and its guard need (rounded up to the alignment)
     assert len({s.size for s in out}) == 1
-    assert out[0].size == min(length, window) or (a["sweep"] % 2 and out[0].size < window)
+    longest = max(c[1] - c[0] for c in cores)
+    need = tiles.ALIGN * -(-(longest + 2 * tiles.guard(margin, overlap)) // tiles.ALIGN)
+    assert out[0].size == length if length <= window else out[0].size <= min(window, need)
     for s in out:
         assert 0 <= s.window[0] and s.window[1] <= length
         assert (
@@ -49,10 +51,15 @@ def test_spans_cover_the_axis_exactly_with_the_stated_overlap_and_margin(a: Dict
         assert s.window[1] >= min(length, s.blend[1] + margin)
 
 
-def test_odd_sweeps_shrink_their_windows_to_their_cores() -> None:
+def test_windows_shrink_to_their_cores() -> None:
+    """1024 px in windows of up to 512 with 32 px of guard each side: three cores of 320
+    on even sweeps (windows of 384, not 512: 1.13 times the pixels, not 1.5) and four
+    of 240 on odd ones (windows of 304)."""
     even, odd = tiles.spans(1024, 512, 16, 16, 0), tiles.spans(1024, 512, 16, 16, 1)
     assert len(even) == 3 and len(odd) == 4
-    assert even[0].size == 512 and odd[0].size == 16 * -(-(-(-960 // 4) + 64) // 16) == 304
+    assert even[0].size == 16 * -(-(-(-960 // 3) + 64) // 16) == 384
+    assert odd[0].size == 16 * -(-(-(-960 // 4) + 64) // 16) == 304
+    assert tiles.spans(4096, 512, 16, 16, 0)[0].size == 512  # 9 cores of 448 need it all
 
 
 def test_cuts_move_between_sweeps() -> None:
