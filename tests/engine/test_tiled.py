@@ -208,17 +208,21 @@ def _seams(stylizer: Any, margin: int, overlap: int, sweeps: int) -> tuple:
 def test_no_seams_on_a_small_image_with_small_tiles(stylizer: Any) -> None:
     """Each boundary against the lines just outside its blend ramp. On the tiny network
     with random weights one line's gradient differs from its neighbours' by up to ±45%
-    where there is no boundary at all (the ordinary lines below: 0.56 to 1.37, mean
-    0.93), so a single boundary cannot be held to 10% here: the boundaries' mean must be
-    within 15% of 1, no boundary may be as marked as the control's (no overlap, no
-    margin, one sweep: 1.9 to 2.5), and the benchmark holds each boundary to 10% at full
-    size with VGG19."""
+    where there is no boundary at all (the ordinary lines below: 0.56 to 1.33, mean
+    0.94), so a single boundary cannot be held to 10% here. With two sweeps (the grid
+    shifted) the boundaries' mean must be within 15% of 1; with the default one sweep
+    (measured: mean 1.24, up to 1.61), within 30%; and no boundary may be as marked as
+    the control's (no overlap, no margin, one sweep: 2.0 to 2.8). README gives the
+    full-size figures with VGG19 (benchmarks/tiles.py)."""
     ratios, ordinary = _seams(stylizer, 16, 16, 2)
     assert len(ratios) == 12 and len(ordinary) > 6
     assert 0.85 <= float(np.mean(ratios)) <= 1.15, ratios
+    assert Config().tile_sweeps == 1
+    single, _ = _seams(stylizer, 16, 16, 1)
+    assert len(single) == 5 and 0.85 <= float(np.mean(single)) <= 1.3, single
     control, _ = _seams(stylizer, 0, 0, 1)
     assert float(np.mean(control)) > 1.5, control
-    assert max(ratios) < min(control), (ratios, control)
+    assert max(ratios + single) < min(control), (ratios, single, control)
 
 
 # ---- memory --------------------------------------------------------------------------------
