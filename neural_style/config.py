@@ -235,7 +235,7 @@ class Config:
     tile: Optional[int] = _opt(
         None,
         "optimise every size whose image is larger than N x N "
-        "pixels in overlapping tiles of N x N, so memory is bounded by "
+        "pixels in overlapping tiles of at most N x N, so memory is bounded by "
         "the tile, not the image (a whole-image composition comes first)",
     )
     max_memory: Optional[int] = _opt(
@@ -249,8 +249,8 @@ class Config:
     # were 8% worse in style and 5% in content (each visit restarts the optimiser's state).
     tile_sweeps: int = _opt(
         1,
-        "passes over the tiles at each tiled size, the grid shifted "
-        "each time; each tile gets --max-num-epochs / N epochs a pass",
+        "passes over the tiles at each tiled size, alternating between two "
+        "grids so the boundaries move; each tile gets --max-num-epochs / N epochs a pass",
     )
     tile_margin: int = _opt(16, "pixels of context around a tile, seen but not changed")
     tile_overlap: int = _opt(

@@ -537,20 +537,23 @@ def test_sigterm_stops_the_workers_cleanly(tmp_path: Path, vgg19_random_npz: Pat
         process=process,
     )
     workers = children(process.pid)
+    commands = {pid: command(pid) for pid in workers}
     process.send_signal(signal.SIGTERM)
     err = finished(process, tmp_path)
     assert process.returncode == ExitCode.TERMINATED, err
     assert "Traceback" not in err
     assert "batch: 0 done, 0 failed, 2 interrupted, 1 not run of 3 jobs" in err
     assert decodes(out / "j0.interrupted.jpg") and decodes(out / "j1.interrupted.jpg")
-    # The main process joins its workers before it exits. Its other child, multiprocessing's
-    # resource tracker, ends only once it reads the end of its pipe (the main process's exit),
-    # so it gets a few seconds; anything still running after that was left behind.
-    assert len(workers) >= 2
+    # The main process joins its workers before it exits: they must be gone at once. Its
+    # other child, multiprocessing's resource tracker, ends only once it reads the end of
+    # its pipe (the main process's exit), so it gets a few seconds.
+    tracker = [pid for pid in workers if "resource_tracker" in commands[pid]]
+    assert len(workers) - len(tracker) >= 2
+    assert not [f"{p}: {commands[p]}" for p in workers if p not in tracker and alive(p)]
     deadline = time.monotonic() + 15
-    while [pid for pid in workers if alive(pid)] and time.monotonic() < deadline:
+    while [pid for pid in tracker if alive(pid)] and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not [f"{pid}: {command(pid)}" for pid in workers if alive(pid)]
+    assert not [f"{pid}: {commands[pid]}" for pid in tracker if alive(pid)]
 
 
 def test_workers_do_not_outlive_a_killed_main_process(

@@ -1,6 +1,6 @@
 """How much memory a bound graph takes, how much the machine has, and the tile size
 that fits a budget: bytes ≈ a + b · pixels, with a and b measured on VGG19
-(``benchmarks/tiles.py --measure`` prints them; the figures below are its output)."""
+(``benchmarks/tiles.py model`` prints them; the figures below are its output)."""
 
 from __future__ import annotations
 
@@ -39,10 +39,11 @@ WHOLE_IMAGE_BYTES_PER_PIXEL = 90
 #: bound in bf16 once per graph and the targets reuse the training pass's oneDNN
 #: convolutions (engine/precision.bind_params, graph.StyleGraph._sources), bf16 adds
 #: about 105 MB at the start (oneDNN's AMX convolutions and their scratch memory; it was
-#: 280 MB before) and 0.91x fp32's bytes per pixel: not half, because MXNet 1.9.1's
-#: memory planner sizes every array as 4 bytes an element and the features taken for the
-#: loss are fp32 copies. Not measured above 512x384. The fp16 path runs on GPUs, whose
-#: memory this model does not describe: it counts as fp32.
+#: 280 MB before) and 0.91x fp32's bytes per pixel: not half. The features taken for the
+#: loss are fp32 copies; our reading (not verified in MXNet's source) is that MXNet
+#: 1.9.1's memory planner also sizes a bf16 chain like an fp32 one. Not measured above
+#: 512x384. The fp16 path runs on GPUs, whose memory this model does not describe: it
+#: counts as fp32.
 LOW_PRECISION_BYTES: Dict[str, Tuple[int, float]] = {"bf16": (105 * 2**20, 0.91)}
 
 _UNITS = {"": 1, "b": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}

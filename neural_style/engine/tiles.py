@@ -3,7 +3,7 @@ geometry and blending (no MXNet here; the driver is :mod:`.tiled`).
 
 Along each axis the image is cut into *cores* that partition it. A tile's *blend*
 region is its core widened by ``overlap`` on each inner side; its *window* (what the
-network sees, ``window`` pixels long, or the whole axis when that is shorter) holds
+network sees: at most ``window`` pixels long, only what its core needs) holds
 the blend region plus at least ``margin`` pixels of context on each inner side. The
 window is slid inside the image rather than padded, so every window of a scale has
 the same shape and one bound graph serves them all.
@@ -55,9 +55,10 @@ def spans(length: int, window: int, margin: int, overlap: int, sweep: int = 0) -
     so the cuts move (by at least ``length / (k (k + 1))`` pixels) from sweep to sweep.
     Windows are at most ``window`` long and shrink to what the cores need (rounded up
     to :data:`ALIGN`): the cores split the length evenly, so a length just over a whole
-    number of cores does not pay for whole windows (2048 px in windows of up to 512: five
-    of 464 rather than 512, 1.13 times the pixels rather than 1.25), and an odd sweep's
-    extra tile does not cost a whole window per row and column of tiles.
+    number of cores does not pay for whole windows (2048 px in windows of up to 512, with
+    ``margin`` and ``overlap`` 16: five of 464 rather than 512, 1.13 times the pixels
+    rather than 1.25), and an odd sweep's extra tile does not cost a whole window per row
+    and column of tiles.
     """
     if length <= window:
         return [Span((0, length), (0, length), (0, length))]
@@ -138,11 +139,6 @@ def grid(
     rows = spans(shape[0], window, margin, overlap, sweep)
     cols = spans(shape[1], window, margin, overlap, sweep)
     return [Tile(r, c) for r in rows for c in cols]
-
-
-def window_shape(shape: Tuple[int, int], window: int) -> Tuple[int, int]:
-    """The one window shape of every tile of an image of ``shape``."""
-    return min(shape[0], window), min(shape[1], window)
 
 
 def weight_sum(shape: Tuple[int, int], tiles: Sequence[Tile], overlap: int) -> np.ndarray:

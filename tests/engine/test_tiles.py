@@ -37,8 +37,10 @@ def test_spans_cover_the_axis_exactly_with_the_stated_overlap_and_margin(a: Dict
     # one window shape for the whole axis, at most the window, and no longer than the
     # longest core and its guard need (rounded up to the alignment)
     assert len({s.size for s in out}) == 1
-    longest = max(c[1] - c[0] for c in cores)
-    need = tiles.ALIGN * -(-(longest + 2 * tiles.guard(margin, overlap)) // tiles.ALIGN)
+    # each core with the guard on its inner sides (an edge core has one)
+    g = tiles.guard(margin, overlap)
+    longest = max(c[1] - c[0] + g * ((c[0] > 0) + (c[1] < length)) for c in cores)
+    need = tiles.ALIGN * -(-longest // tiles.ALIGN)
     assert out[0].size == length if length <= window else out[0].size <= min(window, need)
     for s in out:
         assert 0 <= s.window[0] and s.window[1] <= length
@@ -52,9 +54,10 @@ def test_spans_cover_the_axis_exactly_with_the_stated_overlap_and_margin(a: Dict
 
 
 def test_windows_shrink_to_their_cores() -> None:
-    """1024 px in windows of up to 512 with 32 px of guard each side: three cores of 320
-    on even sweeps (windows of 384, not 512: 1.13 times the pixels, not 1.5) and four
-    of 240 on odd ones (windows of 304)."""
+    """1024 px in windows of up to 512 with 32 px of guard each side: 960 px between the
+    outer guards in three parts of 320 on even sweeps (cores of 352, 320, 352; windows of
+    384, not 512: 1.13 times the pixels, not 1.5) and four of 240 on odd ones (windows of
+    304)."""
     even, odd = tiles.spans(1024, 512, 16, 16, 0), tiles.spans(1024, 512, 16, 16, 1)
     assert len(even) == 3 and len(odd) == 4
     assert even[0].size == 16 * -(-(-(-960 // 3) + 64) // 16) == 384
