@@ -225,9 +225,9 @@ class Stylizer:
         shapes = [check_size(content_rgb, edge, "the content image") for edge in edges]
         tiling.check_fits(shapes, cfg, self.spec, self.dtype, self.ctx)
         windows = [tiling.tile_edge(cfg, shape, self.spec, self.dtype) for shape in shapes]
-        for shape, window in zip(shapes, windows):  # a precision a whole-image graph
-            if window is None:  # cannot use (bf16 too wide for AMX) fails now, not later
-                self.precision(cfg.precision, shape[1])
+        for shape, window in zip(shapes, windows):  # a precision a graph cannot use (bf16
+            for width in tiling.graph_widths(cfg, shape, window):  # too wide for AMX) fails
+                self.precision(cfg.precision, width)  # now, not after the first sizes
         if any(w is not None for w in windows):
             # the tiled path keeps the inputs as uint8 and resamples them window by window
             content_rgb = strips.compact(content_rgb)

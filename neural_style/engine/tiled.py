@@ -115,6 +115,17 @@ def tile_edge(cfg: Config, image: Shape, spec: VGGSpec, dtype: Any) -> Optional[
     return edge
 
 
+def graph_widths(cfg: Config, image: Shape, window: Optional[int]) -> List[int]:
+    """The widths of the graphs a size of ``image`` (H, W) binds: the image's, or with a
+    tile ``window``, its sweeps' windows' (even and odd sweeps' may differ)."""
+    if window is None:
+        return [image[1]]
+    sweeps = range(min(2, cfg.tile_sweeps))
+    return sorted(
+        {grid(image, window, cfg.tile_margin, cfg.tile_overlap, s)[0].shape[1] for s in sweeps}
+    )
+
+
 def scale_edges(
     cfg: Config, edges: List[int], content: np.ndarray, spec: VGGSpec, dtype: Any
 ) -> List[int]:

@@ -378,7 +378,8 @@ def test_the_stylizer_checks_the_width_before_any_work(
     tiny_weights: Dict[str, np.ndarray],
 ) -> None:
     """On a machine using AMX, auto runs a wide graph in fp32 and bf16 is refused before
-    any epoch; elsewhere bf16 has no width limit (or is refused for the CPU itself)."""
+    any epoch, for a whole image or a tile; elsewhere bf16 has no width limit (or is
+    refused for the CPU itself)."""
     from neural_style import Config, Stylizer
     from neural_style.engine.precision import AMX_BF16_MAX_WIDTH, amx_in_use
 
@@ -396,6 +397,13 @@ def test_the_stylizer_checks_the_width_before_any_work(
             Config(precision="bf16", max_long_edge=AMX_BF16_MAX_WIDTH + 1, max_num_epochs=1),
             lambda info, image: seen.append(info.epoch),
         )
+    assert seen == []
+    # tiles wider than the limit are refused before the composition's epochs, too: at
+    # 1450 px wide, two windows of 768 (the 800-px composition is 682 px wide)
+    wide = np.zeros((1700, 1450, 3), np.uint8)
+    tiled = Config(precision="bf16", max_long_edge=1700, max_num_epochs=1, tile=800)
+    with pytest.raises(PrecisionError, match="wider than 736"):
+        stylizer.stylize(wide, content, tiled, lambda info, image: seen.append(info.epoch))
     assert seen == []
 
 
