@@ -173,7 +173,7 @@ FAMILIES: Dict[str, Tuple[str, ...]] = {
     "casts": ("amp_cast", "amp_multicast", "Cast"),
     "gradient sums": ("add_n", "ElementWiseSum", "_grad_add"),
     "Gram matrices": ("FullyConnected", "Reshape", "reshape", "gradientmultiplier"),
-    "loss terms": ("sum", "square", "elemwise_sub", "_sub", "Concat", "BlockGrad"),
+    "loss terms": ("sum", "square", "batch_dot", "elemwise_sub", "_sub", "Concat", "BlockGrad"),
 }
 
 

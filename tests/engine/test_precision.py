@@ -158,6 +158,32 @@ def test_bf16_gradient_agrees_with_fp32(tiny_weights: Dict[str, np.ndarray]) -> 
     assert error > 0  # the low-precision graph did run in low precision
 
 
+@pytest.mark.skipif(
+    not HAS_BF16,
+    reason="this CPU has neither avx512_bf16 nor amx_bf16: "
+    "bfloat16 would be emulated, and is refused",
+)
+def test_bf16_term_values_are_fp32(tiny_weights: Dict[str, np.ndarray]) -> None:
+    """The loss terms of a bf16 graph are fp32 values: each is ‖source − target‖² of the
+    graph's own fp32 Gram matrix (or features) and target, to fp32's accuracy."""
+    rng = np.random.default_rng(0)
+    style, content, image = (
+        rng.uniform(-100, 100, (1, 3, 32, 48)).astype(np.float32) for _ in range(3)
+    )
+    graph = _graph(tiny_weights, Precision("bf16", "test"))
+    graph.set_targets(graph.style_targets(style), content)
+    graph.data[:] = image
+    values = graph.forward_backward().read()
+    outputs = graph._executor.outputs
+    sources = outputs[len(graph.terms) :]
+    args = graph._executor.arg_dict
+    for term, raw, source in zip(graph.terms, outputs, sources):
+        assert raw.dtype == np.float32 and source.dtype == np.float32, term.name
+        target = args[term.target].asnumpy().astype(np.float64)
+        exact = float(np.sum((source.asnumpy().astype(np.float64) - target) ** 2))
+        assert values[term.name] == pytest.approx(exact, rel=1e-6), term.name
+
+
 def _op_dtypes(symbol: mx.sym.Symbol) -> List[str]:
     """The dtypes AMP casts to, in graph order (attr_dict keeps the cast nodes that
     tojson hides)."""
