@@ -105,6 +105,22 @@ def squared_norm(x: Symbol, rows: int) -> Symbol:
     return mx.sym.sum(mx.sym.contrib.gradientmultiplier(mx.sym.batch_dot(row, col), scalar=2.0))
 
 
+def dot_all(a: NDArray, b: NDArray) -> NDArray:
+    """Σ a·b over all elements of two NDArrays of one shape, as a (1,) NDArray (no host
+    sync): the dot products of their rows (the last axis) by ``batch_dot``, then MXNet's
+    sum of those. For the same reason as :func:`squared_norm`: ``mx.nd.norm`` and
+    ``mx.nd.sum`` of a whole image run on one thread, and ``norm`` is the less accurate
+    (7e-5 off at 512x384 against 1e-8 here)."""
+    rows = a.size // a.shape[-1]
+    products = mx.nd.batch_dot(a.reshape((rows, 1, -1)), b.reshape((rows, -1, 1)))
+    return mx.nd.sum(products).reshape((1,))
+
+
+def l2_norm(x: NDArray) -> NDArray:
+    """‖x‖₂ as a (1,) NDArray, by :func:`dot_all`."""
+    return mx.nd.sqrt(dot_all(x, x))
+
+
 def style_term(layer: str, features: Symbol, shape: Tuple[int, ...]) -> LossTerm:
     """The style term of one layer: ‖G − A‖² / (N² M), A the target Gram matrix."""
     _, channels, height, width = shape
@@ -211,7 +227,7 @@ class TVSmoothing:
 
     @staticmethod
     def value(image: NDArray, gradient: NDArray) -> NDArray:
-        return 0.5 * mx.nd.sum(image * gradient)
+        return 0.5 * dot_all(image, gradient)
 
 
 def relative_tv_scale(content: NDArray) -> float:

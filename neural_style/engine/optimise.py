@@ -28,7 +28,7 @@ import numpy as np
 from .._mxnet import mx
 from ..config import Config
 from .graph import StyleGraph
-from .losses import NDArray, Readings, TVSmoothing
+from .losses import NDArray, Readings, TVSmoothing, l2_norm
 from .optimisers import OPTIMISERS
 from .vgg import RGB_MEAN
 
@@ -102,12 +102,12 @@ def make_optimizer(cfg: Config) -> Any:
 
 def relative_change(old: NDArray, new: NDArray) -> NDArray:
     """eps = ‖old − new‖₂ / ‖new‖₂, the example's stop statistic (left on the device)."""
-    return mx.nd.norm(old - new) / mx.nd.norm(new)
+    return l2_norm(old - new) / l2_norm(new)
 
 
 def clip_by_norm(grad: NDArray, max_norm: float) -> None:
     """Scale ``grad`` in place so its L2 norm is at most ``max_norm`` (no host sync)."""
-    norm = mx.nd.norm(grad).reshape((1,))
+    norm = l2_norm(grad)
     grad *= mx.nd.minimum(mx.nd.ones_like(norm), max_norm / mx.nd.maximum(norm, 1e-12))
 
 

@@ -19,6 +19,8 @@ from neural_style.engine.losses import (
     Symbol,
     Term,
     TVSmoothing,
+    dot_all,
+    l2_norm,
     squared_norm,
     term_name,
 )
@@ -196,3 +198,18 @@ def test_squared_norm_is_as_exact_as_a_sum_in_fp32(rows: int, length: int) -> No
     old = float(mx.nd.sum(mx.nd.square(mx.nd.array(x))).asscalar())
     assert abs(old / exact - 1) < 1e-6  # the reference's own accuracy
     assert abs(float(value.asscalar()) / exact - 1) < 1e-6
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(st.integers(1, 5), min_size=1, max_size=4),
+    st.integers(0, 2**31 - 1),
+)
+def test_dot_all_and_l2_norm(shape: List[int], seed: int) -> None:
+    """Σ a·b and ‖a‖₂ over arrays of any shape, as (1,) NDArrays."""
+    rng = np.random.default_rng(seed)
+    a, b = rng.standard_normal((2, *shape))
+    na, nb = (mx.nd.array(v, dtype=np.float64) for v in (a, b))
+    assert dot_all(na, nb).shape == (1,) and l2_norm(na).shape == (1,)
+    assert dot_all(na, nb).asscalar() == pytest.approx(float(np.sum(a * b)), rel=1e-12, abs=1e-12)
+    assert l2_norm(na).asscalar() == pytest.approx(float(np.linalg.norm(a)), rel=1e-12)
