@@ -8,6 +8,10 @@ nothing (targets are judged by reading the figures).
         --precision fp32
     flock /tmp/neural-style-heavy.lock python benchmarks/tiles.py run --size 4096 \
         --epochs 2 --sweeps 1
+    flock /tmp/neural-style-heavy.lock python benchmarks/tiles.py throughput --precision fp32
+
+``quality --untiled FILE`` keeps the untiled run's report in FILE and reuses it, so several
+tilings (``--margin``, ``--overlap``, ``--sweeps``) can be compared with one untiled run.
 
 Each run is a subprocess, so its peak RSS (ru_maxrss) is its own.
 """
@@ -219,6 +223,45 @@ def child_run(
     return report
 
 
+def child_throughput(size: int, tile: int, precision: str, rounds: int = 3) -> Dict[str, Any]:
+    """Seconds per forward+backward of the objective's graph at the whole image's shape
+    and at its tiles' window shape, alternating in one process (both see the same
+    machine): how much a pixel costs more in a small graph."""
+    from neural_style.api import Stylizer
+    from neural_style.config import Config
+    from neural_style.engine import tiles
+    from neural_style.engine.pixels import fit_long_edge
+
+    cfg = Config(precision=precision)
+    whole = fit_long_edge((768, 1024), size)
+    window = tiles.grid(whole, tile, cfg.tile_margin, cfg.tile_overlap)[0].shape
+    stylizer = Stylizer()
+    graphs = {}
+    for shape in (whole, window):
+        graphs[shape] = stylizer.graph(shape, cfg)
+        graphs[shape].data[:] = np.random.default_rng(0).uniform(-50, 50, graphs[shape].shape)
+        graphs[shape].forward_backward()  # oneDNN's first pass creates its primitives
+        graphs[shape].grad.wait_to_read()
+    times: Dict[Any, List[float]] = {shape: [] for shape in graphs}
+    for _ in range(rounds):
+        for shape, graph in graphs.items():
+            started = time.perf_counter()
+            for _ in range(3):
+                graph.forward_backward()
+                graph.grad.wait_to_read()
+            times[shape].append((time.perf_counter() - started) / 3)
+    out: Dict[str, Any] = {}
+    for label, shape in (("whole", whole), ("window", window)):
+        seconds = float(np.median(times[shape]))
+        out[label] = {
+            "precision": stylizer.precision(precision, shape[1]).name,
+            "shape": shape,
+            "seconds": seconds,
+            "us_per_pixel": seconds / (shape[0] * shape[1]) * 1e6,
+        }
+    return out
+
+
 # ---- the parent ----------------------------------------------------------------------------
 
 
@@ -334,6 +377,8 @@ def main() -> None:
         kind, args = sys.argv[2], sys.argv[3:]
         if kind == "model":
             print(json.dumps(child_model(int(args[0]), *args[1:2])))
+        elif kind == "throughput":
+            print(json.dumps(child_throughput(int(args[0]), int(args[1]), args[2])))
         else:
             tile = None if args[1] == "none" else int(args[1])
             print(
@@ -353,7 +398,7 @@ def main() -> None:
             )
         return
     parser = argparse.ArgumentParser()
-    parser.add_argument("what", choices=("model", "memory", "quality", "run"))
+    parser.add_argument("what", choices=("model", "memory", "quality", "run", "throughput"))
     parser.add_argument("--epochs", type=int, default=20)
     from neural_style.config import Config
 
@@ -374,6 +419,15 @@ def main() -> None:
         model(ns.precision)
     elif ns.what == "memory":
         memory(ns.tile)
+    elif ns.what == "throughput":
+        r = spawn("throughput", 1024, ns.tile, ns.precision)
+        w, t = r["whole"], r["window"]
+        print(
+            f"objective graph forward+backward: whole {w['shape']} in {w['precision']} "
+            f"{w['seconds']:.3f} s, {w['us_per_pixel']:.2f} us a pixel; window {t['shape']} "
+            f"in {t['precision']} {t['seconds']:.3f} s, {t['us_per_pixel']:.2f} us a pixel: "
+            f"{t['us_per_pixel'] / w['us_per_pixel']:.2f}x a pixel in the window"
+        )
     elif ns.what == "quality":
         quality(
             ns.epochs,
