@@ -246,7 +246,7 @@ def tiled_grams(
                 )
                 flat = mx.nd.reshape(core, shape=(f.shape[1], -1))
                 totals[k] += mx.nd.linalg.syrk(flat, transpose=False, alpha=1.0).asnumpy()
-    del net  # the forward-only executor, before the tiles' graph is bound
+    del net, feats  # the forward-only executor and its outputs, before the tiles' graph
     mx.nd.waitall()
     release_freed()
     return [t.astype(np.float32) for t in totals]
