@@ -8,6 +8,10 @@ nothing (targets are judged by reading the figures).
         --precision fp32
     flock /tmp/neural-style-heavy.lock python benchmarks/tiles.py run --size 4096 \
         --epochs 2 --sweeps 1
+    flock /tmp/neural-style-heavy.lock python benchmarks/tiles.py throughput --precision fp32
+
+``quality --untiled FILE`` keeps the untiled run's report in FILE and reuses it, so several
+tilings (``--margin``, ``--overlap``, ``--sweeps``) can be compared with one untiled run.
 
 Each run is a subprocess, so its peak RSS (ru_maxrss) is its own.
 """
@@ -22,7 +26,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 
@@ -133,6 +137,15 @@ def seam_figures(image: np.ndarray, cfg: Any, window: int) -> Dict[str, Any]:
     }
 
 
+def setup(intervals: List[float]) -> float:
+    """The one-off part of a size's time: its first interval (from the previous size's
+    end: the style targets at this size, binding, the first epoch or tile) less a typical
+    one (the median of the others; every tile of a sweep has one shape)."""
+    if len(intervals) < 2:
+        return 0.0
+    return max(0.0, intervals[0] - float(np.median(intervals[1:])))
+
+
 def child_run(
     size: int,
     tile: Any,
@@ -142,6 +155,8 @@ def child_run(
     out: str,
     optimizer: str,
     precision: str = "auto",
+    margin: Optional[int] = None,
+    overlap: Optional[int] = None,
 ) -> Dict[str, Any]:
     from neural_style.api import Stylizer
     from neural_style.config import Config
@@ -162,13 +177,19 @@ def child_run(
         stop_eps=1e-9,
         denoise="none",
     )
+    if margin is not None:
+        cfg = cfg.replace(tile_margin=margin)
+    if overlap is not None:
+        cfg = cfg.replace(tile_overlap=overlap)
     times: Dict[str, float] = {}
+    steps: Dict[str, List[float]] = {}  # each callback's interval: an epoch, or a tile
     last = {"t": time.perf_counter(), "scale": -1}
 
     def on_epoch(info: Any, _: Any) -> None:
         now = time.perf_counter()
         key = f"scale{info.scale}"
         times[key] = times.get(key, 0.0) + (now - last["t"])
+        steps.setdefault(key, []).append(now - last["t"])
         last["t"] = now
         if info.tiles:
             sys.stderr.write(
@@ -190,6 +211,9 @@ def child_run(
         "optimizer": optimizer,
         "seconds": seconds,
         "scale_seconds": times,
+        "setup_seconds": {key: setup(v) for key, v in steps.items()},
+        "margin": cfg.tile_margin,
+        "overlap": cfg.tile_overlap,
         "peak_rss": peak(),
         "precision": stylizer.precision(cfg.precision).name,
         "output": out,
@@ -197,6 +221,45 @@ def child_run(
     if tile is not None:
         report.update(seam_figures(result.image, cfg, tile))
     return report
+
+
+def child_throughput(size: int, tile: int, precision: str, rounds: int = 3) -> Dict[str, Any]:
+    """Seconds per forward+backward of the objective's graph at the whole image's shape
+    and at its tiles' window shape, alternating in one process (both see the same
+    machine): how much a pixel costs more in a small graph."""
+    from neural_style.api import Stylizer
+    from neural_style.config import Config
+    from neural_style.engine import tiles
+    from neural_style.engine.pixels import fit_long_edge
+
+    cfg = Config(precision=precision)
+    whole = fit_long_edge((768, 1024), size)
+    window = tiles.grid(whole, tile, cfg.tile_margin, cfg.tile_overlap)[0].shape
+    stylizer = Stylizer()
+    graphs = {}
+    for shape in (whole, window):
+        graphs[shape] = stylizer.graph(shape, cfg)
+        graphs[shape].data[:] = np.random.default_rng(0).uniform(-50, 50, graphs[shape].shape)
+        graphs[shape].forward_backward()  # oneDNN's first pass creates its primitives
+        graphs[shape].grad.wait_to_read()
+    times: Dict[Any, List[float]] = {shape: [] for shape in graphs}
+    for _ in range(rounds):
+        for shape, graph in graphs.items():
+            started = time.perf_counter()
+            for _ in range(3):
+                graph.forward_backward()
+                graph.grad.wait_to_read()
+            times[shape].append((time.perf_counter() - started) / 3)
+    out: Dict[str, Any] = {}
+    for label, shape in (("whole", whole), ("window", window)):
+        seconds = float(np.median(times[shape]))
+        out[label] = {
+            "precision": stylizer.precision(precision, shape[1]).name,
+            "shape": shape,
+            "seconds": seconds,
+            "us_per_pixel": seconds / (shape[0] * shape[1]) * 1e6,
+        }
+    return out
 
 
 # ---- the parent ----------------------------------------------------------------------------
@@ -221,34 +284,73 @@ def model(precision: str) -> None:
     print(f"model ({precision}): bytes = {base / 2**20:.0f} MB + {per_pixel:.0f} B x pixels")
 
 
-def quality(epochs: int, tile: int, optimizer: str, precision: str, sweeps: int) -> None:
+def quality(
+    epochs: int,
+    tile: int,
+    optimizer: str,
+    precision: str,
+    sweeps: int,
+    margin: Optional[int],
+    overlap: Optional[int],
+    untiled: Optional[Path],
+) -> None:
+    """The tiled run at 1024x768 against the untiled one (``untiled``: a JSON file that
+    keeps the untiled run's report, reused if it exists, so several tilings can be
+    compared with one untiled run)."""
+    from neural_style.config import Config
+    from neural_style.engine import tiles
     from neural_style.io.images import load_rgb
 
     out = ROOT / "output" / "bench-tiles"
     out.mkdir(parents=True, exist_ok=True)
-    whole = spawn("run", 1024, "none", epochs, 1, 2, out / "whole-1024.png", optimizer, precision)
+    if untiled is not None and untiled.is_file():
+        whole = json.loads(untiled.read_text())
+    else:
+        whole = spawn(
+            "run", 1024, "none", epochs, 1, 2, out / "whole-1024.png", optimizer, precision
+        )
+        if untiled is not None:
+            untiled.write_text(json.dumps(whole))
     print(json.dumps(whole), flush=True)
+    name = f"tiled-1024-m{margin}-o{overlap}-s{sweeps}.png"
     tiled = spawn(
-        "run", 1024, tile, epochs, sweeps, 2, out / "tiled-1024.png", optimizer, precision
+        "run", 1024, tile, epochs, sweeps, 2, out / name, optimizer, precision, margin, overlap
     )
     content, style = load_rgb(str(CONTENT), 1024), load_rgb(str(STYLE), 1024)
-    for name, r in (("untiled", whole), ("tiled", tiled)):
-        image = load_rgb(r["output"], 1024)
-        r["measures"] = measures(np.rint(image * 255).astype(np.uint8), content, style)
-        print(name, json.dumps(r, indent=None))
+    images = {}
+    for label, r in (("untiled", whole), ("tiled", tiled)):
+        images[label] = np.rint(load_rgb(r["output"], 1024) * 255).astype(np.uint8)
+        r["measures"] = measures(images[label], content, style)
+        print(label, json.dumps(r, indent=None))
     pixels = 1024 * 768
-    w_cost = whole["scale_seconds"]["scale1"] / (epochs * pixels)
-    t_cost = tiled["scale_seconds"]["scale1"] / (epochs * pixels)
+    spent = {label: r["scale_seconds"]["scale1"] for label, r in (("w", whole), ("t", tiled))}
+    once = {label: r["setup_seconds"]["scale1"] for label, r in (("w", whole), ("t", tiled))}
+    w_cost, t_cost = (spent[k] / (epochs * pixels) for k in ("w", "t"))
+    w_loop, t_loop = ((spent[k] - once[k]) / (epochs * pixels) for k in ("w", "t"))
     print(
-        f"cost per output pixel per epoch at 1024x768: untiled {w_cost * 1e6:.2f} us, tiled "
-        f"{t_cost * 1e6:.2f} us: ratio {t_cost / w_cost:.2f} (target <= 1.3)"
+        f"margin {tiled['margin']}, overlap {tiled['overlap']}, {sweeps} sweep(s); cost per "
+        f"output pixel per epoch at 1024x768, the size's whole time: untiled "
+        f"{w_cost * 1e6:.2f} us, tiled {t_cost * 1e6:.2f} us: ratio {t_cost / w_cost:.3f} "
+        f"(target <= 1.3)"
+    )
+    print(
+        f"  without the one-off setup (style targets at this size, binding: untiled "
+        f"{once['w']:.1f} s, tiled {once['t']:.1f} s): untiled {w_loop * 1e6:.2f} us, tiled "
+        f"{t_loop * 1e6:.2f} us: ratio {t_loop / w_loop:.3f}"
     )
     for key in whole["measures"]:
         u, t = whole["measures"][key], tiled["measures"][key]
         print(f"  {key:16s} untiled {u:.4f}  tiled {t:.4f}  ({(t / u - 1) * 100:+.1f}%)")
+    cfg = Config(tile_sweeps=sweeps).replace(
+        tile_margin=tiled["margin"], tile_overlap=tiled["overlap"]
+    )
+    rows, cols = tiled["rows"], tiled["cols"]
+    control = tiles.local_seam_ratios(images["untiled"], rows, cols, cfg.tile_overlap)
     print(
-        f"seams ({sweeps} sweep(s)): boundaries {tiled['local_seam_ratios']}, ordinary lines "
-        f"{tiled['local_ordinary_ratios']}"
+        f"seams: boundaries {tiled['local_seam_ratios']}; the untiled output at the same "
+        f"lines {[round(c, 3) for c in control]}; tiled over untiled "
+        f"{[round(a / b, 3) for a, b in zip(tiled['local_seam_ratios'], control)]}; "
+        f"ordinary lines {tiled['local_ordinary_ratios']}"
     )
 
 
@@ -275,6 +377,8 @@ def main() -> None:
         kind, args = sys.argv[2], sys.argv[3:]
         if kind == "model":
             print(json.dumps(child_model(int(args[0]), *args[1:2])))
+        elif kind == "throughput":
+            print(json.dumps(child_throughput(int(args[0]), int(args[1]), args[2])))
         else:
             tile = None if args[1] == "none" else int(args[1])
             print(
@@ -288,12 +392,13 @@ def main() -> None:
                         args[5],
                         args[6],
                         args[7] if len(args) > 7 else "auto",
+                        *(None if a == "None" else int(a) for a in args[8:10]),
                     )
                 )
             )
         return
     parser = argparse.ArgumentParser()
-    parser.add_argument("what", choices=("model", "memory", "quality", "run"))
+    parser.add_argument("what", choices=("model", "memory", "quality", "run", "throughput"))
     parser.add_argument("--epochs", type=int, default=20)
     from neural_style.config import Config
 
@@ -303,14 +408,37 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=4096)
     parser.add_argument("--optimizer", default="adam")
     parser.add_argument("--precision", default="auto")
+    parser.add_argument("--margin", type=int, default=None, help="--tile-margin")
+    parser.add_argument("--overlap", type=int, default=None, help="--tile-overlap")
+    parser.add_argument(
+        "--untiled", type=Path, default=None, help="quality: keep/reuse the untiled run here"
+    )
     ns = parser.parse_args()
     print(f"CPU flags: {cpu_flags()}; cores: {len(__import__('os').sched_getaffinity(0))}")
     if ns.what == "model":
         model(ns.precision)
     elif ns.what == "memory":
         memory(ns.tile)
+    elif ns.what == "throughput":
+        r = spawn("throughput", 1024, ns.tile, ns.precision)
+        w, t = r["whole"], r["window"]
+        print(
+            f"objective graph forward+backward: whole {w['shape']} in {w['precision']} "
+            f"{w['seconds']:.3f} s, {w['us_per_pixel']:.2f} us a pixel; window {t['shape']} "
+            f"in {t['precision']} {t['seconds']:.3f} s, {t['us_per_pixel']:.2f} us a pixel: "
+            f"{t['us_per_pixel'] / w['us_per_pixel']:.2f}x a pixel in the window"
+        )
     elif ns.what == "quality":
-        quality(ns.epochs, ns.tile, ns.optimizer, ns.precision, ns.sweeps)
+        quality(
+            ns.epochs,
+            ns.tile,
+            ns.optimizer,
+            ns.precision,
+            ns.sweeps,
+            ns.margin,
+            ns.overlap,
+            ns.untiled,
+        )
     else:
         out = ROOT / "output" / "bench-tiles" / f"tiled-{ns.size}.png"
         out.parent.mkdir(parents=True, exist_ok=True)

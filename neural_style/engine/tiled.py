@@ -8,7 +8,8 @@ How, and where it departs from whole-image optimisation:
   (:func:`scale_edges` prepends that size when the first one would be tiled); each
   larger size starts from the previous result, upsampled.
 - The style targets are the Gram matrices of the style at the output's size, computed
-  once from windows whose cores partition the style image (exact, up to float
+  once, in the network's precision, from windows whose cores partition the style image
+  (exact, up to float
   rounding: the windows carry the receptive field's half as context and start on the
   pooling grid), and shared by every tile. A Gram matrix sums over positions, so a
   tile is compared with the whole-image target times (the tile's positions / the
@@ -46,7 +47,7 @@ import numpy as np
 from .._mxnet import mx
 from ..config import Config, layer_names
 from ..errors import ConfigError, DeviceError
-from .graph import StyleGraph, feature_symbols, positions
+from .graph import StyleGraph, network, positions
 from .losses import NDArray
 from .memory import (
     available_bytes,
@@ -59,6 +60,7 @@ from .memory import (
 )
 from .optimise import EpochInfo, LoopOutcome, StopReason, optimise
 from .pixels import check_size
+from .precision import Precision, bind_params
 from .strips import CANVAS_DTYPE, Resampled, square_norm
 from .tiles import (
     Tile,
@@ -85,6 +87,8 @@ class GraphSource(Protocol):
     def params(self) -> Mapping[str, NDArray]: ...
 
     def graph(self, shape: Tuple[int, int], cfg: Config) -> StyleGraph: ...
+
+    def precision(self, requested: str, width: Optional[int] = None) -> Precision: ...
 
     def release_graphs(self) -> None: ...
 
@@ -169,11 +173,14 @@ def check_fits(
 
 
 class _Features:
-    """A forward-only VGG up to the style layers, rebound when the window's shape changes."""
+    """A forward-only VGG up to the style layers, its convolutions in ``precision`` (as
+    the whole-image graph's, whose style targets the untiled path takes), rebound when
+    the window's shape changes."""
 
-    def __init__(self, stylizer: GraphSource, layers: Sequence[str], pooling: str) -> None:
-        feats = feature_symbols(stylizer.spec, layers, pooling)
-        self._symbol = mx.sym.Group([feats[name] for name in layers])
+    def __init__(
+        self, stylizer: GraphSource, layers: Sequence[str], pooling: str, precision: Precision
+    ) -> None:
+        self._symbol = network(stylizer.spec, layers, pooling, precision)
         self._stylizer = stylizer
         self._shape: Optional[Tuple[int, ...]] = None
         self._executor: Any = None
@@ -183,17 +190,27 @@ class _Features:
             self._executor = None  # free the old one before binding the new
             s = self._stylizer
             arg_shapes, _, _ = self._symbol.infer_shape(data=x.shape)
+            weights = bind_params(self._symbol, s.params)
             args = {
-                name: s.params[name]
-                if name in s.params
+                name: weights[name]
+                if name in weights
                 else mx.nd.zeros(shape, ctx=s.ctx, dtype=s.dtype)
                 for name, shape in zip(self._symbol.list_arguments(), arg_shapes)
             }
             self._executor = self._symbol.bind(s.ctx, args=args, grad_req="null")
             self._shape = x.shape
         self._executor.arg_dict["data"][:] = x
-        self._executor.forward(is_train=False)
+        # training mode, as StyleGraph's targets: oneDNN then reuses one set of cached
+        # convolutions rather than keeping an inference set (and its scratch) as well
+        self._executor.forward(is_train=True)
         return list(self._executor.outputs)
+
+
+def gram_width(spec: VGGSpec, cfg: Config, width: int, window: int) -> int:
+    """The widest window :func:`tiled_grams` forwards for a style ``width`` pixels wide:
+    the width that decides its precision (bf16 with AMX has a width limit)."""
+    margin = context_margin(spec, layer_names(cfg.style_layers))
+    return max(s.size for s in aligned_spans(width, window, margin))
 
 
 def tiled_grams(
@@ -211,9 +228,10 @@ def tiled_grams(
     layers = layer_names(cfg.style_layers)
     margin = context_margin(stylizer.spec, layers)
     strides = layer_strides(stylizer.spec, layers)
-    net = _Features(stylizer, layers, cfg.pooling)
-    totals: List[np.ndarray] = []
     h, w = shape
+    precision = stylizer.precision(cfg.precision, gram_width(stylizer.spec, cfg, w, window))
+    net = _Features(stylizer, layers, cfg.pooling, precision)
+    totals: List[np.ndarray] = []
     for rows in aligned_spans(h, window, margin):
         for cols in aligned_spans(w, window, margin):
             feats = net(style(rows.window, cols.window))
@@ -228,7 +246,7 @@ def tiled_grams(
                 )
                 flat = mx.nd.reshape(core, shape=(f.shape[1], -1))
                 totals[k] += mx.nd.linalg.syrk(flat, transpose=False, alpha=1.0).asnumpy()
-    del net  # the forward-only executor, before the tiles' graph is bound
+    del net, feats  # the forward-only executor and its outputs, before the tiles' graph
     mx.nd.waitall()
     release_freed()
     return [t.astype(np.float32) for t in totals]

@@ -176,18 +176,24 @@ def aligned_spans(length: int, window: int, margin: int) -> List[Span]:
     core's pixels in its window are then exactly those of the whole image, if ``margin``
     is at least :func:`context_margin`. Windows start on multiples of ALIGN, so pooling
     grids agree, and have one length (core + 2 margin), except the last, which ends at
-    the image (at most ALIGN - 1 pixels longer): few shapes, few bindings."""
-    core = max(ALIGN, (window - 2 * margin) // ALIGN * ALIGN)
-    size = core + 2 * margin
-    cuts = list(range(0, length, core)) + [length]
-    out = []
-    for a, b in zip(cuts, cuts[1:]):
-        if length <= size:
-            start, stop = 0, length
-        else:
-            start = min(max(0, a - margin), (length - size) // ALIGN * ALIGN)
-            stop = length if start + size + ALIGN > length else start + size
-        out.append(Span((a, b), (a, b), (start, stop)))
+    the image (at most ALIGN - 1 pixels longer): few shapes, few bindings.
+
+    The first and last windows need context on their inner side only, so their cores are
+    a margin longer than the others', and the last window takes every core it can see:
+    no two windows are the same (768 px in windows of 512 with a margin of 80: two, not
+    three, one of them twice)."""
+    m = ALIGN * math.ceil(margin / ALIGN)
+    core = max(ALIGN, (window - 2 * m) // ALIGN * ALIGN)
+    size = core + 2 * m
+    last = (length - size) // ALIGN * ALIGN  # where the last window starts
+    if last <= 0:  # one window, at most ALIGN - 1 pixels longer than the others would be
+        return [Span((0, length), (0, length), (0, length))]
+    cut = (size - m) // ALIGN * ALIGN
+    out = [Span((0, cut), (0, cut), (0, size))]
+    while cut < last + m:  # the last window cannot yet see this core with its margin
+        out.append(Span((cut, cut + core), (cut, cut + core), (cut - m, cut - m + size)))
+        cut += core
+    out.append(Span((cut, length), (cut, length), (last, length)))
     return out
 
 

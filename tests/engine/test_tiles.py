@@ -114,6 +114,14 @@ def test_aligned_spans_partition_on_the_pooling_grid(length: int, window: int, m
         assert s.window[0] <= max(0, s.core[0] - margin)
         assert s.window[1] >= min(length, s.core[1] + margin)
     assert len({s.size for s in out}) <= 2
+    assert all(p.window[0] < n.window[0] for p, n in zip(out, out[1:]))  # no window twice
+
+
+def test_aligned_spans_use_the_free_side_of_the_edge_windows() -> None:
+    # the edge windows need context on one side only: 768 px in windows of 512 with the
+    # margin of relu5_1 (80) take two windows, 1024 px three
+    assert [s.window for s in tiles.aligned_spans(768, 512, 80)] == [(0, 512), (256, 768)]
+    assert len(tiles.aligned_spans(1024, 512, 80)) == 3
 
 
 def test_the_seam_measure_sees_a_seam() -> None:
