@@ -140,7 +140,9 @@ def seam_figures(image: np.ndarray, cfg: Any, window: int) -> Dict[str, Any]:
 def setup(intervals: List[float]) -> float:
     """The one-off part of a size's time: its first interval (from the previous size's
     end: the style targets at this size, binding, the first epoch or tile) less a typical
-    one (the median of the others; every tile of a sweep has one shape)."""
+    one (the median of the others; every tile of a sweep has one shape, so with one sweep,
+    as in the README's figures, they are alike; with more, an odd sweep's other shape and
+    its binding count in the loop)."""
     if len(intervals) < 2:
         return 0.0
     return max(0.0, intervals[0] - float(np.median(intervals[1:])))
@@ -303,8 +305,14 @@ def quality(
 
     out = ROOT / "output" / "bench-tiles"
     out.mkdir(parents=True, exist_ok=True)
-    if untiled is not None and untiled.is_file():
-        whole = json.loads(untiled.read_text())
+    wanted = {"epochs_per_scale": epochs, "optimizer": optimizer}
+    kept = json.loads(untiled.read_text()) if untiled is not None and untiled.is_file() else {}
+    if (
+        "setup_seconds" in kept
+        and all(kept.get(k) == v for k, v in wanted.items())
+        and (precision == "auto" or kept.get("precision") == precision)
+    ):
+        whole = kept  # the same untiled run as this command would make
     else:
         whole = spawn(
             "run", 1024, "none", epochs, 1, 2, out / "whole-1024.png", optimizer, precision
@@ -312,7 +320,8 @@ def quality(
         if untiled is not None:
             untiled.write_text(json.dumps(whole))
     print(json.dumps(whole), flush=True)
-    name = f"tiled-1024-m{margin}-o{overlap}-s{sweeps}.png"
+    m, o = ("default" if v is None else v for v in (margin, overlap))
+    name = f"tiled-1024-m{m}-o{o}-s{sweeps}.png"
     tiled = spawn(
         "run", 1024, tile, epochs, sweeps, 2, out / name, optimizer, precision, margin, overlap
     )

@@ -294,10 +294,13 @@ class Stylizer:
         shape = content.shape
         self.release_graphs()
 
-        def grams_of(view: strips.Resampled) -> List[np.ndarray]:
-            return tiling.tiled_grams(self, cfg, window, view.network_window, view.shape)
+        # the style targets in the tiles' precision, as the untiled path's are in its graph's
+        precision = self.precision(cfg.precision, max(tiling.graph_widths(cfg, shape, window)))
 
-        grams = self._style_targets(style_rgbs, shape, cfg, cache, grams_of, window)
+        def grams_of(view: strips.Resampled) -> List[np.ndarray]:
+            return tiling.tiled_grams(self, cfg, window, view.network_window, view.shape, precision)
+
+        grams = self._style_targets(style_rgbs, shape, cfg, cache, grams_of, precision.name)
 
         def on_tile(info: EpochInfo, canvas: Optional[np.ndarray]) -> None:
             assert callback is not None
@@ -339,7 +342,7 @@ class Stylizer:
         cfg: Config,
         cache: StyleCache,
         grams_of: Optional[Callable[[strips.Resampled], List[np.ndarray]]] = None,
-        window: Optional[int] = None,
+        tiled_precision: Optional[str] = None,
     ) -> List[np.ndarray]:
         """The Gram targets for an output of ``shape``: each style's, blended.
 
@@ -348,8 +351,8 @@ class Stylizer:
         per-position statistics are what the output is compared with.
 
         ``grams_of`` (the tiled path) computes them from a :class:`.strips.Resampled`
-        view of the style, window by window (of ``window`` pixels), so the style at the
-        output's size is never made whole.
+        view of the style, window by window, so the style at the output's size is never
+        made whole, in ``tiled_precision`` (the tiles' graphs').
         """
         blend = blend_weights(len(style_rgbs), cfg.style_blend_weights)
         layers = layer_names(cfg.style_layers)
@@ -363,13 +366,11 @@ class Stylizer:
                     (rgb.shape[0], rgb.shape[1]), max(MIN_EDGE, round(cfg.style_scale * max(shape)))
                 )
             )
-            # the precision a graph this wide uses (a tiled size's: its widest window's)
-            width = (
-                style_shape[1]
-                if grams_of is None or window is None
-                else tiling.gram_width(self.spec, cfg, style_shape[1], window)
+            precision = (
+                tiled_precision
+                if grams_of is not None and tiled_precision is not None
+                else self.precision(cfg.precision, style_shape[1]).name
             )
-            precision = self.precision(cfg.precision, width).name
             compute: Callable[[], List[np.ndarray]]
             if grams_of is not None:
                 key = resampled_style_key(

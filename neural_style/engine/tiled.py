@@ -8,7 +8,7 @@ How, and where it departs from whole-image optimisation:
   (:func:`scale_edges` prepends that size when the first one would be tiled); each
   larger size starts from the previous result, upsampled.
 - The style targets are the Gram matrices of the style at the output's size, computed
-  once, in the network's precision, from windows whose cores partition the style image
+  once, in the tiles' precision, from windows whose cores partition the style image
   (exact, up to float
   rounding: the windows carry the receptive field's half as context and start on the
   pooling grid), and shared by every tile. A Gram matrix sums over positions, so a
@@ -63,6 +63,7 @@ from .pixels import check_size
 from .precision import Precision, bind_params
 from .strips import CANVAS_DTYPE, Resampled, square_norm
 from .tiles import (
+    Span,
     Tile,
     aligned_spans,
     context_margin,
@@ -206,50 +207,58 @@ class _Features:
         return list(self._executor.outputs)
 
 
-def gram_width(spec: VGGSpec, cfg: Config, width: int, window: int) -> int:
-    """The widest window :func:`tiled_grams` forwards for a style ``width`` pixels wide:
-    the width that decides its precision (bf16 with AMX has a width limit)."""
-    margin = context_margin(spec, layer_names(cfg.style_layers))
-    return max(s.size for s in aligned_spans(width, window, margin))
-
-
 def tiled_grams(
     stylizer: GraphSource,
     cfg: Config,
     window: int,
     style: Callable[[Tuple[int, int], Tuple[int, int]], np.ndarray],
     shape: Shape,
+    precision: Optional[Precision] = None,
 ) -> List[np.ndarray]:
     """The Gram matrices of a style image of ``shape`` (H, W) as the whole-image graph
     gives them, from windows of about ``window`` pixels: ``style(rows, cols)`` gives a
     window ((1, 3, h, w), network units), so the whole style is never made; each core's
     feature positions are summed once (on the device; only the small Gram matrices come
-    back)."""
+    back).
+
+    ``precision``: that of the tiles' graphs (the windows here only run forward, up to
+    :data:`.tiles.ALIGN` - 1 pixels wider than a tile; the AMX width limit is the
+    backward convolutions'); by default, that of a graph ``window`` pixels wide."""
     layers = layer_names(cfg.style_layers)
     margin = context_margin(stylizer.spec, layers)
     strides = layer_strides(stylizer.spec, layers)
     h, w = shape
-    precision = stylizer.precision(cfg.precision, gram_width(stylizer.spec, cfg, w, window))
+    if precision is None:
+        precision = stylizer.precision(cfg.precision, min(window, w))
     net = _Features(stylizer, layers, cfg.pooling, precision)
     totals: List[np.ndarray] = []
     for rows in aligned_spans(h, window, margin):
         for cols in aligned_spans(w, window, margin):
-            feats = net(style(rows.window, cols.window))
-            for k, (f, stride) in enumerate(zip(feats, strides)):
-                r, c = feature_core(rows, stride), feature_core(cols, stride)
-                if len(totals) <= k:
-                    totals.append(np.zeros((f.shape[1], f.shape[1])))
-                if r.stop <= r.start or c.stop <= c.start:
-                    continue  # a last core thinner than the stride: no positions at this layer
-                core = mx.nd.slice(
-                    f, begin=(0, 0, r.start, c.start), end=(1, f.shape[1], r.stop, c.stop)
-                )
-                flat = mx.nd.reshape(core, shape=(f.shape[1], -1))
-                totals[k] += mx.nd.linalg.syrk(flat, transpose=False, alpha=1.0).asnumpy()
-    del net, feats  # the forward-only executor and its outputs, before the tiles' graph
+            _add_cores(totals, net(style(rows.window, cols.window)), rows, cols, strides)
+    del net  # the forward-only executor, before the tiles' graph is bound
     mx.nd.waitall()
     release_freed()
     return [t.astype(np.float32) for t in totals]
+
+
+def _add_cores(
+    totals: List[np.ndarray],
+    feats: Sequence[NDArray],
+    rows: Span,
+    cols: Span,
+    strides: Sequence[int],
+) -> None:
+    """Add each layer's Gram matrix over the window's core positions to ``totals`` (on
+    the device; only the small matrices come back)."""
+    for k, (f, stride) in enumerate(zip(feats, strides)):
+        r, c = feature_core(rows, stride), feature_core(cols, stride)
+        if len(totals) <= k:
+            totals.append(np.zeros((f.shape[1], f.shape[1])))
+        if r.stop <= r.start or c.stop <= c.start:
+            continue  # a last core thinner than the stride: no positions at this layer
+        core = mx.nd.slice(f, begin=(0, 0, r.start, c.start), end=(1, f.shape[1], r.stop, c.stop))
+        flat = mx.nd.reshape(core, shape=(f.shape[1], -1))
+        totals[k] += mx.nd.linalg.syrk(flat, transpose=False, alpha=1.0).asnumpy()
 
 
 # ---- the tiled loop -----------------------------------------------------------------------

@@ -171,7 +171,7 @@ def context_margin(spec: VGGSpec, layers: Sequence[str]) -> int:
 
 
 def aligned_spans(length: int, window: int, margin: int) -> List[Span]:
-    """Cores of a multiple of :data:`ALIGN` pixels (the last may be shorter), each seen
+    """Cores of a multiple of :data:`ALIGN` pixels (but the last), each seen
     with at least ``margin`` pixels of context (clipped at the image): the features of a
     core's pixels in its window are then exactly those of the whole image, if ``margin``
     is at least :func:`context_margin`. Windows start on multiples of ALIGN, so pooling
@@ -180,8 +180,8 @@ def aligned_spans(length: int, window: int, margin: int) -> List[Span]:
 
     The first and last windows need context on their inner side only, so their cores are
     a margin longer than the others', and the last window takes every core it can see:
-    no two windows are the same (768 px in windows of 512 with a margin of 80: two, not
-    three, one of them twice)."""
+    no two windows are the same (768 px in windows of 512 with a margin of 80: two
+    windows; before, three, of which the last two were the same window)."""
     m = ALIGN * math.ceil(margin / ALIGN)
     core = max(ALIGN, (window - 2 * m) // ALIGN * ALIGN)
     size = core + 2 * m

@@ -54,7 +54,9 @@ def resampled_style_key(
     digest.update(np.ascontiguousarray(source, dtype=np.uint8).data)
     digest.update(
         repr(
-            ("resampled", tuple(source.shape), tuple(shape), tuple(layers), pooling, weights_id)
+            # "resampled2": until 0.1's tiled targets ran in the network's precision, they were
+            # fp32 under a key that could name bf16; those entries must not be reused
+            ("resampled2", tuple(source.shape), tuple(shape), tuple(layers), pooling, weights_id)
         ).encode()
     )
     digest.update(precision.encode())

@@ -89,6 +89,32 @@ def test_shared_style_target_is_computed_in_the_graphs_precision(stylizer: Any) 
     assert min(roundings[1:]) > 3e-4  # the deeper layers ran in bf16 (measured: 9e-4 to 1e-2)
 
 
+@pytest.mark.skipif(
+    not any(f in cpu_flags() for f in BF16_CPU_FLAGS),
+    reason="this CPU has neither avx512_bf16 nor amx_bf16",
+)
+def test_style_target_windows_wider_than_a_tile_keep_the_tiles_precision(stylizer: Any) -> None:
+    """A last window may be up to ALIGN - 1 pixels wider than a tile: at --tile 736 and a
+    1000-px-wide style, 744 (over the AMX width limit of bf16 graphs). The targets run
+    in the tiles' precision all the same (their windows only go forward), so an explicit
+    bf16 is not refused half-way through a run."""
+    from neural_style.engine.pixels import to_network
+    from neural_style.engine.tiled import graph_widths, tiled_grams
+
+    assert max(s.size for s in tiles.aligned_spans(1000, 736, 80)) > 736
+    cfg = Config(precision="bf16", tile=736)
+    shape = (48, 1000)
+    precision = stylizer.precision("bf16", max(graph_widths(cfg, shape, 736)))
+    assert precision.name == "bf16"
+    x = to_network(np.random.default_rng(2).uniform(0, 1, shape + (3,)).astype(np.float32))
+    grams = tiled_grams(
+        stylizer, cfg, 736, lambda r, c: x[:, :, slice(*r), slice(*c)], shape, precision
+    )
+    whole = stylizer.graph(shape, Config(precision="fp32")).style_targets(x)
+    for g, w in zip(grams, whole):
+        assert np.linalg.norm(g - w) / np.linalg.norm(w) < 0.05  # bf16 rounding only
+
+
 def _tiled_scale(
     stylizer: Any,
     cfg: Config,
