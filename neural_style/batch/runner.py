@@ -278,6 +278,24 @@ class _ParentWatch:
         os._exit(ExitCode.TERMINATED)
 
 
+class _StopReporter(Reporter):
+    """A worker's reporter: once a stop is asked for (a signal, or the parent gone), the
+    next epoch raises KeyboardInterrupt from the progress callback, where the loop catches
+    it and saves the image. The signal handler's own KeyboardInterrupt usually gets there
+    first, but Python drops an exception raised while a ``__del__`` runs (MXNet frees
+    arrays in ``__del__`` every epoch) with only a warning, and _StopOnce ignores the
+    signals after the first, so without this the job ran on until the watch's grace
+    period killed it, unsaved (seen once in CI: a worker of a SIGKILLed batch left no
+    image)."""
+
+    def __init__(self, stopping: _StopOnce, watch: _ParentWatch) -> None:
+        self.stopping, self.watch = stopping, watch
+
+    def epoch(self, job: BatchJob, info: Any) -> None:
+        if self.stopping.received or self.watch.gone:
+            raise KeyboardInterrupt
+
+
 def _worker(
     device: Optional[int],
     weights: Optional[Path],
@@ -296,7 +314,7 @@ def _worker(
             if job is None:
                 break
             results.put(_Started(job.index, os.getpid()))
-            result = run_job(job, stylizer, cache, Reporter())
+            result = run_job(job, stylizer, cache, _StopReporter(stopping, watch))
             if watch.gone:  # nobody to tell: the image is saved, that is all
                 break
             results.put(result)

@@ -173,3 +173,22 @@ def test_any_exception_in_a_job_becomes_its_result(
     assert result.status is JobStatus.FAILED and result.error == text
     with pytest.raises(type(error)):  # --traceback: the exception itself
         run_sequential([job], Failing(error), StyleCache(), Reporter(), reraise=True)
+
+
+def test_a_workers_reporter_stops_the_job_once_a_stop_is_asked() -> None:
+    """The signal's own KeyboardInterrupt can be lost (raised inside a ``__del__``, Python
+    only warns), so a worker's progress callback raises it too, where the loop catches it."""
+    from types import SimpleNamespace
+
+    from neural_style.batch.runner import _StopReporter
+
+    for received, gone in ((False, False), (True, False), (False, True)):
+        reporter = _StopReporter(
+            SimpleNamespace(received=received),  # type: ignore[arg-type]
+            SimpleNamespace(gone=gone),  # type: ignore[arg-type]
+        )
+        if received or gone:
+            with pytest.raises(KeyboardInterrupt):
+                reporter.epoch(None, None)  # type: ignore[arg-type]
+        else:
+            reporter.epoch(None, None)  # type: ignore[arg-type]
