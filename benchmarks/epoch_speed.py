@@ -2,6 +2,7 @@
 precision, and peak RSS.
 
     python benchmarks/epoch_speed.py [--sizes 256x192 512x384] [--epochs 5] [--rounds 4]
+                                     [--separate]
     python benchmarks/epoch_speed.py --profile 512x384   # where an epoch's time goes, by operator
 
 Per size, one process times everything in alternating blocks, so that all see the same
@@ -10,8 +11,11 @@ noise, stop-eps disabled) in fp32, the bare network's forward+backward in fp32 (
 ... relu5_1, gradient of the image only), the epoch's own graph (network + Gram
 matrices + loss terms, forward+backward, no optimiser), then the same three in the
 precision ``auto`` picks; the medians are compared, and the spread of the block medians
-is printed as the noise. Peak RSS is measured in a fresh process per size and precision
-(a full short run, nothing else). The CPU flags are printed, so figures from different
+is printed as the noise. ``paired`` is the median over rounds of each round's epoch /
+bare (both blocks saw that round's machine); ``--separate`` times each precision in its
+own process, to see whether alternating precisions in one process costs either of them.
+Peak RSS is measured in a fresh process per size and precision (a full short run,
+nothing else). The CPU flags are printed, so figures from different
 machines are not mixed up. Only the public API is used.
 Uses the real weights when the search order (neural_style.io.locate) finds them; timings
 do not depend on the values.
@@ -28,7 +32,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Sequence, Tuple
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -124,12 +128,14 @@ def loop_epochs(stylizer: Any, shape: Tuple[int, int], cfg: Any, epochs: int) ->
     return [b - a for a, b in zip(stamps[1:], stamps[2:])]  # the block's first epoch is not timed
 
 
-def timings(size: str, epochs: int, rounds: int) -> Dict[str, Any]:
+def timings(
+    size: str, epochs: int, rounds: int, precisions: Sequence[str] = ("fp32", "auto")
+) -> Dict[str, Any]:
     import numpy as np
 
     stylizer, shape, cfg, (content, style), real = _setup(size, epochs)
     auto = stylizer.precision("auto")
-    configs = {"fp32": cfg.replace(precision="fp32"), "auto": cfg.replace(precision="auto")}
+    configs = {name: cfg.replace(precision=name) for name in precisions}
     steps: Dict[str, Callable[[], List[float]]] = {}
 
     def repeat(step: Callable[[], float]) -> Callable[[], List[float]]:
@@ -157,6 +163,9 @@ def timings(size: str, epochs: int, rounds: int) -> Dict[str, Any]:
         med = block_medians[key]
         out[key] = float(np.median(values))
         out[key + "_noise"] = (max(med) - min(med)) / float(np.median(med))
+    for name in configs:  # epoch / bare within each round (both saw that round's machine)
+        pairs = zip(block_medians[f"{name}_epoch"], block_medians[f"{name}_bare"])
+        out[f"{name}_paired"] = float(np.median([e / b for e, b in pairs]))
     return out
 
 
@@ -276,11 +285,17 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=4, help="alternating rounds of blocks")
     parser.add_argument("--profile", metavar="WxH", help="per-operator times instead")
     parser.add_argument("--precision", default="auto", help="with --profile")
-    parser.add_argument("--time", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--separate",
+        action="store_true",
+        help="time each precision in its own process (by default one process alternates "
+        "fp32 and auto blocks, so that both see the same machine)",
+    )
+    parser.add_argument("--time", nargs="+", help=argparse.SUPPRESS)
     parser.add_argument("--rss", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.time:
-        print(json.dumps(timings(args.time, args.epochs, args.rounds)))
+        print(json.dumps(timings(args.time[0], args.epochs, args.rounds, args.time[1:])))
         return 0
     if args.rss:
         print(json.dumps(peak_rss(args.rss[0], args.rss[1], args.epochs)))
@@ -298,10 +313,15 @@ def main() -> int:
         return 0
     print(
         f"{'size':>9} {'precision':>9} {'epoch s':>8} {'bare f+b s':>10} {'ratio':>6} "
-        f"{'graph f+b s':>11} {'ratio':>6} {'vs fp32':>7} {'noise':>6} {'peak RSS MB':>11}"
+        f"{'paired':>6} {'graph f+b s':>11} {'ratio':>6} {'vs fp32':>7} {'noise':>6} "
+        f"{'peak RSS MB':>11}"
     )
     for size in args.sizes:
-        r = _child("--time", size, "--epochs", str(args.epochs), "--rounds", str(args.rounds))
+        groups = [["fp32"], ["auto"]] if args.separate else [["fp32", "auto"]]
+        r: Dict[str, Any] = {}
+        for names in groups:
+            flags = ("--epochs", str(args.epochs), "--rounds", str(args.rounds))
+            r.update(_child("--time", size, *names, *flags))
         for name in ("fp32", "auto"):
             rss = _child("--rss", size, name, "--epochs", str(args.epochs))["peak_rss_mb"]
             epoch, bare, graph = r[f"{name}_epoch"], r[f"{name}_bare"], r[f"{name}_graph"]
@@ -309,14 +329,17 @@ def main() -> int:
             label = name if name == "fp32" else f"auto={r['auto'].split()[0]}"
             print(
                 f"{size:>9} {label:>9} {epoch:8.3f} {bare:10.3f} {epoch / bare:6.2f} "
-                f"{graph:11.3f} {epoch / graph:6.2f} {r['fp32_epoch'] / epoch:6.2f}x "
+                f"{r[f'{name}_paired']:6.2f} {graph:11.3f} {epoch / graph:6.2f} "
+                f"{r['fp32_epoch'] / epoch:6.2f}x "
                 f"{noise:6.0%} {rss:11.0f}" + ("" if r["real_weights"] else "  (random weights)")
             )
         print(f"{'':>9} auto: {r['auto']}")
     print(
         "bare f+b: conv1_1 ... relu5_1 alone, same precision; graph f+b: the epoch's graph "
-        "(Gram matrices and loss terms), no optimiser; vs fp32: fp32 epoch / this epoch; "
-        "noise: the largest spread of the block medians (max-min)/median"
+        "(Gram matrices and loss terms), no optimiser; ratio: epoch / bare, then epoch / "
+        "graph; paired: the median over rounds of each round's epoch / bare; vs fp32: fp32 "
+        "epoch / this epoch; noise: the largest spread of the block medians (max-min)/median"
+        + ("; each precision timed in its own process" if args.separate else "")
     )
     print("targets: epoch/bare <= 1.10; auto >= 1.6x fp32 at 512x384 on a CPU with avx512_bf16")
     return 0
