@@ -58,7 +58,7 @@ from .engine.pixels import (
     resize_network,
     to_network,
 )
-from .engine.precision import Precision, amx_in_use, for_width, resolve
+from .engine.precision import Precision, PrecisionError, amx_in_use, for_width, resolve
 from .engine.vgg import MIN_EDGE, VGG19, VGGSpec
 from .errors import ConfigError, DeviceError
 from .io.cache import StyleCache, resampled_style_key, style_key
@@ -423,11 +423,15 @@ class Stylizer:
             with contextlib.suppress(mx.base.MXNetError):
                 mx.nd.waitall()
             available = available_memory(self.ctx, self._base_size)
+            try:  # a graph as wide as the image runs in this (with AMX, fp32 if wide)
+                precision = self.precision(cfg.precision, shape[1]).name
+            except PrecisionError:  # an explicit bf16 too wide for AMX (a tiled size)
+                precision = "fp32"
             rate = bytes_per_pixel(
                 self.spec,
                 layer_names(cfg.style_layers) + layer_names(cfg.content_layers),
                 np.dtype(self.dtype).itemsize,
-                self.precision(cfg.precision).name,
+                precision,
             )
             raise DeviceError(
                 out_of_memory(self.ctx, shape, knob, value, available, rate)

@@ -100,3 +100,31 @@ def test_result_saves_atomically_in_the_extensions_format(tmp_path: Path) -> Non
     assert sorted(p.name for p in tmp_path.rglob("*") if p.name.startswith(".")) == []
     with pytest.raises(ImageError, match="extension"):
         result.save(tmp_path / "d.xyz")
+
+
+@pytest.mark.parametrize("requested", ["auto", "bf16"])
+def test_out_of_memory_counts_the_graph_in_the_precision_of_its_width(
+    stylizer: Stylizer, monkeypatch: pytest.MonkeyPatch, requested: str
+) -> None:
+    """With AMX, a graph wider than bf16's limit runs in fp32 under auto (and an explicit
+    bf16 only tiles it): the out-of-memory message sizes it with fp32's bytes a pixel."""
+    from neural_style._mxnet import mx
+    from neural_style.api import format_size
+    from neural_style.config import layer_names
+    from neural_style.engine.memory import bytes_per_pixel
+    from neural_style.engine.precision import AMX_BF16_MAX_WIDTH, Device
+    from neural_style.errors import DeviceError
+
+    monkeypatch.setattr(stylizer, "_device", Device("cpu", frozenset({"amx_bf16", "amx_tile"})))
+    monkeypatch.setenv("DNNL_MAX_CPU_ISA", "AVX512_CORE_AMX")
+    cfg = Config(precision=requested)
+    layers = layer_names(cfg.style_layers) + layer_names(cfg.content_layers)
+    shape = (600, AMX_BF16_MAX_WIDTH + 64)
+    need = {
+        name: format_size(bytes_per_pixel(TINY, layers, 4, name) * shape[0] * shape[1])
+        for name in ("fp32", "bf16")
+    }
+    assert need["fp32"] != need["bf16"]
+    with pytest.raises(DeviceError, match=f"needs about {need['fp32']}"):
+        with stylizer._memory_guard(shape, cfg, "max_long_edge", shape[1]):
+            raise mx.base.MXNetError("Failed to allocate CPU Memory: std::bad_alloc")

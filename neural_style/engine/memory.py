@@ -92,17 +92,23 @@ def _activations(spec: VGGSpec, layers: Sequence[str]) -> float:
     return total
 
 
-def host_precision(requested: str) -> str:
+def host_precision(requested: str, width: Optional[int] = None) -> str:
     """The precision ``requested`` (``--precision``) resolves to on this machine's CPU,
-    whose memory the model describes; one the CPU refuses counts as fp32 (that run
-    stops with its own error before any graph)."""
+    whose memory the model describes, for a graph ``width`` pixels wide if given (with
+    AMX, bf16 only up to its width limit: ``auto`` is fp32 above it, as the stylizer's
+    own choice is, :func:`.precision.for_width`); one the CPU refuses counts as fp32
+    (that run stops with its own error before any graph)."""
     from ..errors import ConfigError
-    from .precision import Device, cpu_flags, resolve
+    from .precision import Device, amx_in_use, cpu_flags, for_width, resolve
 
+    device = Device("cpu", cpu_flags())
     try:
-        return resolve(requested, Device("cpu", cpu_flags())).name
+        chosen = resolve(requested, device)
+        if width is not None:
+            chosen = for_width(chosen, requested, width, amx_in_use(device))
     except ConfigError:
         return "fp32"
+    return chosen.name
 
 
 def bytes_per_pixel(

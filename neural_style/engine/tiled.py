@@ -60,9 +60,10 @@ from .memory import (
 )
 from .optimise import EpochInfo, LoopOutcome, StopReason, optimise
 from .pixels import check_size
-from .precision import Precision, bind_params
+from .precision import AMX_BF16_MAX_WIDTH, Precision, bind_params
 from .strips import CANVAS_DTYPE, Resampled, square_norm
 from .tiles import (
+    ALIGN,
     Span,
     Tile,
     aligned_spans,
@@ -94,9 +95,34 @@ class GraphSource(Protocol):
     def release_graphs(self) -> None: ...
 
 
-def per_pixel(cfg: Config, spec: VGGSpec, dtype: Any) -> float:
+def per_pixel(cfg: Config, spec: VGGSpec, dtype: Any, precision: Optional[str] = None) -> float:
+    """Bytes a pixel of the graph, in ``precision`` (by default, what ``cfg.precision``
+    resolves to on this CPU for a narrow graph)."""
     layers = layer_names(cfg.style_layers) + layer_names(cfg.content_layers)
-    return bytes_per_pixel(spec, layers, np.dtype(dtype).itemsize, host_precision(cfg.precision))
+    if precision is None:
+        precision = host_precision(cfg.precision)
+    return bytes_per_pixel(spec, layers, np.dtype(dtype).itemsize, precision)
+
+
+def whole_bytes(cfg: Config, shape: Shape, spec: VGGSpec, dtype: Any) -> int:
+    """The memory of a whole-image graph at ``shape`` (H, W), in the precision a graph that
+    wide runs in (with AMX, fp32 above bf16's width limit under ``auto``)."""
+    precision = host_precision(cfg.precision, shape[1])
+    return graph_bytes(shape, per_pixel(cfg, spec, dtype, precision), precision)
+
+
+def budget_edge(cfg: Config, image: Shape, spec: VGGSpec, dtype: Any) -> int:
+    """The largest window edge whose graph fits ``cfg.max_memory`` with the image's
+    arrays, in the precision that window runs in. With AMX, bf16 runs only up to its
+    width limit: a budget that allows wider windows gets windows at the limit, in bf16
+    (they fit, being smaller, and a bf16 pass costs about a third of an fp32 one here),
+    rather than wider ones in fp32, which the bf16 model would underestimate."""
+    assert cfg.max_memory is not None
+    precision = host_precision(cfg.precision)
+    edge = tile_for_budget(cfg.max_memory, image, per_pixel(cfg, spec, dtype, precision), precision)
+    if host_precision(cfg.precision, edge) != precision:
+        edge = min(edge, AMX_BF16_MAX_WIDTH // ALIGN * ALIGN)
+    return edge
 
 
 def tile_edge(cfg: Config, image: Shape, spec: VGGSpec, dtype: Any) -> Optional[int]:
@@ -105,13 +131,12 @@ def tile_edge(cfg: Config, image: Shape, spec: VGGSpec, dtype: Any) -> Optional[
         return None if max(image) <= cfg.tile else cfg.tile
     if cfg.max_memory is None:
         return None
-    rate, precision = per_pixel(cfg, spec, dtype), host_precision(cfg.precision)
-    if graph_bytes(image, rate, precision) <= cfg.max_memory:
+    if whole_bytes(cfg, image, spec, dtype) <= cfg.max_memory:
         return None
-    edge = tile_for_budget(cfg.max_memory, image, rate, precision)
+    edge = budget_edge(cfg, image, spec, dtype)
     smallest = 2 * (cfg.tile_margin + cfg.tile_overlap) + 16
     if edge < smallest:
-        need = graph_bytes((smallest, smallest), rate, precision)
+        need = whole_bytes(cfg, (smallest, smallest), spec, dtype)
         raise ConfigError(
             f"--max-memory {format_size(cfg.max_memory)}: too little for even a "
             f"{smallest}x{smallest} tile at {image[1]}x{image[0]} (about "
@@ -158,9 +183,8 @@ def check_fits(
     free = available if available is not None else available_bytes()
     if free is None:
         return
-    rate, precision = per_pixel(cfg, spec, dtype), host_precision(cfg.precision)
     for shape in shapes:
-        need = graph_bytes(shape, rate, precision)
+        need = whole_bytes(cfg, shape, spec, dtype)
         if need > free:
             raise DeviceError(
                 f"at {shape[1]}x{shape[0]} pixels the whole-image graph needs about "

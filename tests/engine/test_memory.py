@@ -63,3 +63,32 @@ def test_host_precision_resolves_on_this_cpu() -> None:
     assert host_precision("auto") == ("bf16" if has_bf16 else "fp32")
     assert host_precision("fp32") == "fp32"
     assert host_precision("fp16") == "fp32"  # refused on a CPU: counts as fp32
+
+
+#: CPUs as /proc/cpuinfo would describe them, for the precision a width resolves to.
+AMX_FLAGS = frozenset({"avx512f", "avx512_bf16", "amx_bf16", "amx_tile"})
+BF16_ONLY_FLAGS = frozenset({"avx512f", "avx512_bf16"})
+
+
+def _cpu(monkeypatch: pytest.MonkeyPatch, flags: frozenset, isa: str = "AVX512_CORE_AMX") -> None:
+    from neural_style.engine import precision
+
+    monkeypatch.setattr(precision, "cpu_flags", lambda: flags)
+    monkeypatch.setenv("DNNL_MAX_CPU_ISA", isa)
+
+
+def test_host_precision_follows_the_amx_width_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As the stylizer's own choice (Stylizer.precision with a width): with AMX, auto is
+    bf16 up to the width limit and fp32 above it; an explicit bf16 above it is refused by
+    the run, and counts as fp32 here."""
+    from neural_style.engine.precision import AMX_BF16_MAX_WIDTH as LIMIT
+
+    _cpu(monkeypatch, AMX_FLAGS)
+    assert host_precision("auto") == "bf16"
+    assert host_precision("auto", LIMIT) == "bf16"
+    assert host_precision("auto", LIMIT + 1) == "fp32"
+    assert host_precision("bf16", LIMIT + 1) == "fp32"
+    _cpu(monkeypatch, BF16_ONLY_FLAGS)  # no AMX: no width limit
+    assert host_precision("auto", 4096) == "bf16"
+    _cpu(monkeypatch, AMX_FLAGS, isa="AVX512_CORE_BF16")  # AMX left out by the user
+    assert host_precision("auto", 4096) == "bf16"

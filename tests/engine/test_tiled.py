@@ -445,3 +445,44 @@ def test_max_memory_tiles_only_what_does_not_fit() -> None:
         tile_edge(Config(max_memory=500 * 2**20), (3072, 4096), VGG19, np.float32)
     assert tile_edge(Config(tile=512), (384, 512), VGG19, np.float32) is None
     assert tile_edge(Config(tile=512), (384, 513), VGG19, np.float32) == 512
+
+
+def test_memory_estimates_use_the_precision_of_the_graphs_width(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With AMX, auto runs a whole image wider than bf16's limit in fp32, and the memory
+    check counts it so (bf16's model was 70 MB low at 1024x768, 0.6 GB at 2048x1536); a
+    budget that would allow bf16 windows wider than the limit gets windows at the limit,
+    in bf16, whose graph fits; without AMX the budget alone decides."""
+    from neural_style._mxnet import mx
+    from neural_style.engine import precision as precision_mod
+    from neural_style.engine.memory import graph_bytes
+    from neural_style.engine.precision import AMX_BF16_MAX_WIDTH as LIMIT
+    from neural_style.engine.tiled import budget_edge, check_fits, per_pixel, tile_edge, whole_bytes
+    from neural_style.engine.vgg import VGG19
+
+    cfg = Config()
+    fp32_rate = per_pixel(cfg, VGG19, np.float32, "fp32")
+    bf16_rate = per_pixel(cfg, VGG19, np.float32, "bf16")
+    monkeypatch.setattr(
+        precision_mod, "cpu_flags", lambda: frozenset({"avx512_bf16", "amx_bf16", "amx_tile"})
+    )
+    monkeypatch.setenv("DNNL_MAX_CPU_ISA", "AVX512_CORE_AMX")
+    wide, narrow = (1536, 2048), (512, 512)
+    assert whole_bytes(cfg, wide, VGG19, np.float32) == graph_bytes(wide, fp32_rate, "fp32")
+    assert whole_bytes(cfg, narrow, VGG19, np.float32) == graph_bytes(narrow, bf16_rate, "bf16")
+    need = graph_bytes(wide, fp32_rate, "fp32")
+    assert need > graph_bytes(wide, bf16_rate, "bf16") + 500 * 2**20
+    with pytest.raises(DeviceError, match="--tile"):  # fits bf16's figure, not fp32's
+        check_fits([wide], cfg, VGG19, np.float32, mx.cpu(), available=need - 2**20)
+    check_fits([wide], cfg, VGG19, np.float32, mx.cpu(), available=need + 2**20)
+    big = Config(max_memory=6 * 2**30)  # bf16 windows of about 1500 px would fit
+    assert budget_edge(big, (3072, 4096), VGG19, np.float32) == LIMIT
+    assert tile_edge(big, (3072, 4096), VGG19, np.float32) == LIMIT
+    small = Config(max_memory=3 * 2**29)  # 1.5 GB: below the limit, the budget decides
+    edge = budget_edge(small, (3072, 4096), VGG19, np.float32)
+    assert 512 <= edge < LIMIT and edge % 16 == 0
+    assert graph_bytes((edge, edge), bf16_rate, "bf16") <= 3 * 2**29
+    monkeypatch.setenv("DNNL_MAX_CPU_ISA", "AVX512_CORE_BF16")  # AMX left out: no limit
+    assert budget_edge(big, (3072, 4096), VGG19, np.float32) > LIMIT
+    assert whole_bytes(cfg, wide, VGG19, np.float32) == graph_bytes(wide, bf16_rate, "bf16")
