@@ -225,6 +225,8 @@ class Stylizer:
         shapes = [check_size(content_rgb, edge, "the content image") for edge in edges]
         tiling.check_fits(shapes, cfg, self.spec, self.dtype, self.ctx)
         windows = [tiling.tile_edge(cfg, shape, self.spec, self.dtype) for shape in shapes]
+        if len(edges) > cfg.scales:  # the composition tiling put in front is whole (a long
+            windows[0] = None  # thin image's may be longer than a tile, never larger)
         for shape, window in zip(shapes, windows):  # a precision a graph cannot use (bf16
             for width in tiling.graph_widths(cfg, shape, window):  # too wide for AMX) fails
                 self.precision(cfg.precision, width)  # now, not after the first sizes
@@ -237,44 +239,89 @@ class Stylizer:
         last: Callable[[np.ndarray], np.ndarray] = functools.partial(
             finish, cfg=cfg, content_rgb=None
         )
+        done: Optional[Tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]] = None
         for scale, (edge, shape, window) in enumerate(zip(edges, shapes, windows)):
-            with self._memory_guard(shape, cfg, "max_long_edge", edge):
-                if window is not None:
-                    assert x is not None  # a whole-image composition comes first
-                    content_view = strips.Resampled(content_rgb, shape)
-                    x = strips.upsample(x, shape)  # the old image goes once this is made
-                    x, outcome = self._tiled(
-                        x, content_view, style_rgbs, window, run_cfg, callback, cache, epochs, scale
-                    )
-                    last = functools.partial(finish_strips, cfg=cfg, content=content_view)
-                else:
-                    target = resize(content_rgb, shape)
-                    last = functools.partial(finish, cfg=cfg, content_rgb=target)
-                    grams = self._style_targets(style_rgbs, shape, cfg, cache)
-                    graph = self.graph(shape, cfg)
-                    graph.set_targets(grams, to_network(target))
-                    graph.data[:] = (
-                        start_image(cfg, to_network(target))
-                        if x is None
-                        else resize_network(x, shape)
-                    )
-                    outcome = optimise(
-                        graph,
-                        run_cfg,
-                        _snapshotting(cfg, callback, target),
-                        first_epoch=epochs,
-                        scale=scale,
-                    )
-                    x = graph.data.asnumpy()
-                    del graph  # else this name keeps it bound when the cache lets it go
+            try:
+                x, last, outcome = self._size(
+                    x,
+                    scale,
+                    edge,
+                    shape,
+                    window,
+                    content_rgb,
+                    style_rgbs,
+                    cfg,
+                    run_cfg,
+                    callback,
+                    cache,
+                    epochs,
+                )
+            except KeyboardInterrupt:  # between two sizes' loops (targets, binding,
+                if done is None:  # resampling): the last size done is the result
+                    raise
+                x, last = done
+                assert outcome is not None
+                outcome = LoopOutcome(StopReason.INTERRUPTED, 0, outcome.eps, outcome.terms)
+            done = (x, last)
             epochs += outcome.epochs
             if outcome.reason in (StopReason.INTERRUPTED, StopReason.DIVERGED):
                 break
         assert outcome is not None and x is not None
-        image = last(x)
+        try:
+            image = last(x)
+        except KeyboardInterrupt:  # while finishing (colours, denoising): finish, then stop
+            outcome.reason = StopReason.INTERRUPTED
+            image = last(x)
         return StyleResult(
             image, epochs, outcome.reason, outcome.eps, outcome.terms, time.perf_counter() - started
         )
+
+    def _size(
+        self,
+        x: Optional[np.ndarray],
+        scale: int,
+        edge: int,
+        shape: Tuple[int, int],
+        window: Optional[int],
+        content_rgb: np.ndarray,
+        style_rgbs: Sequence[np.ndarray],
+        cfg: Config,
+        run_cfg: Config,
+        callback: Optional[ProgressCallback],
+        cache: StyleCache,
+        epochs: int,
+    ) -> Tuple[np.ndarray, Callable[[np.ndarray], np.ndarray], LoopOutcome]:
+        """One size of the run, from ``x`` (the last size's image, None at the first):
+        the image it leaves, how to finish it, and how its loop ended."""
+        last: Callable[[np.ndarray], np.ndarray]
+        with self._memory_guard(shape, cfg, "max_long_edge", edge):
+            if window is not None:
+                assert x is not None  # a whole-image composition comes first
+                content_view = strips.Resampled(content_rgb, shape)
+                x = strips.upsample(x, shape)  # the old image goes once this is made
+                x, outcome = self._tiled(
+                    x, content_view, style_rgbs, window, run_cfg, callback, cache, epochs, scale
+                )
+                last = functools.partial(finish_strips, cfg=cfg, content=content_view)
+            else:
+                target = resize(content_rgb, shape)
+                last = functools.partial(finish, cfg=cfg, content_rgb=target)
+                grams = self._style_targets(style_rgbs, shape, cfg, cache)
+                graph = self.graph(shape, cfg)
+                graph.set_targets(grams, to_network(target))
+                graph.data[:] = (
+                    start_image(cfg, to_network(target)) if x is None else resize_network(x, shape)
+                )
+                outcome = optimise(
+                    graph,
+                    run_cfg,
+                    _snapshotting(cfg, callback, target),
+                    first_epoch=epochs,
+                    scale=scale,
+                )
+                x = graph.data.asnumpy()
+                del graph  # else this name keeps it bound when the cache lets it go
+        return x, last, outcome
 
     def _tiled(
         self,

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 import pytest
@@ -128,3 +128,47 @@ def test_out_of_memory_counts_the_graph_in_the_precision_of_its_width(
     with pytest.raises(DeviceError, match=f"needs about {need['fp32']}"):
         with stylizer._memory_guard(shape, cfg, "max_long_edge", shape[1]):
             raise mx.base.MXNetError("Failed to allocate CPU Memory: std::bad_alloc")
+
+
+def test_ctrl_c_between_sizes_keeps_the_last_size_done(
+    stylizer: Stylizer, content_path: Path, style_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C outside a loop (the next size's style targets, binding, resampling) ends the
+    run with the last size done, as one inside a loop ends it with the last epoch done;
+    before any size is done there is nothing to keep, and it propagates."""
+    calls = {"n": 0}
+    real = Stylizer._style_targets
+
+    def targets(self: Stylizer, *args: object, **kwargs: object) -> object:
+        calls["n"] += 1
+        if calls["n"] == calls.get("stop", 2):
+            raise KeyboardInterrupt
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Stylizer, "_style_targets", targets)
+    cfg = FAST.replace(max_long_edge=48, scales=2, start_long_edge=24)
+    result = stylizer.stylize(content_path, style_path, cfg)
+    assert result.stop_reason is StopReason.INTERRUPTED and result.epochs == 8
+    assert result.image.shape == (16, 24, 3)  # the first size's image, finished
+    calls.update(n=0, stop=1)
+    with pytest.raises(KeyboardInterrupt):
+        stylizer.stylize(content_path, style_path, cfg)
+
+
+def test_ctrl_c_while_finishing_still_gives_the_finished_image(
+    stylizer: Stylizer, content_path: Path, style_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from neural_style import api
+
+    real, calls = api.finish, {"n": 0}
+
+    def finish(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(api, "finish", finish)
+    result = stylizer.stylize(content_path, style_path, FAST)
+    assert result.stop_reason is StopReason.INTERRUPTED and result.epochs == 8
+    assert result.image.shape == (21, 32, 3) and calls["n"] == 2

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import _thread
 import logging
+import math
 import multiprocessing
 import os
 import signal
@@ -41,6 +42,12 @@ class JobResult:
     error: Optional[str] = None
 
     def as_json(self) -> Dict[str, Any]:
+        """The result as JSON values: a number that is not finite (the eps of a loop
+        stopped before its first change, a diverged loss) is null, since JSON has no
+        Infinity or NaN and strict parsers reject Python's spelling of them."""
+        return _finite(self._fields())
+
+    def _fields(self) -> Dict[str, Any]:
         return {
             "status": self.status.value,
             **self.job.describe(),
@@ -53,6 +60,17 @@ class JobResult:
             "seconds": round(self.seconds, 3),
             "error": self.error,
         }
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every float that is not finite, at any depth, replaced by None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 class Reporter:

@@ -429,7 +429,7 @@ class CliReporter(Reporter):
 
     def _report(self, result: JobResult) -> None:
         if self.request.json:
-            print(json.dumps(result.as_json()), flush=True)
+            print(json.dumps(result.as_json(), allow_nan=False), flush=True)
         elif result.written is not None:
             print(result.written, flush=True)
         if result.status is JobStatus.FAILED:
@@ -508,7 +508,7 @@ def announce_precision(request: Request) -> None:
     """The start-up line: which precision each device will run in, and why; a precision
     a device cannot do fails here (exit 2), before any weights are read."""
     from ..engine.device import describe_request
-    from ..engine.precision import resolve
+    from ..engine.precision import AMX_BF16_MAX_WIDTH, amx_in_use, for_width, resolve
     from ..errors import DeviceError
 
     for gpu in dict.fromkeys(request.devices):
@@ -517,7 +517,22 @@ def announce_precision(request: Request) -> None:
         except DeviceError:  # a missing GPU is reported where the jobs meet it, as before
             continue
         for requested in dict.fromkeys(job.config.precision for job in request.jobs):
-            log.info("precision: %s", resolve(requested, device))
+            chosen = resolve(requested, device)
+            widest = max(
+                job.config.tile or job.config.max_long_edge
+                for job in request.jobs
+                if job.config.precision == requested
+            )
+            note = ""
+            if requested == "auto" and widest > AMX_BF16_MAX_WIDTH:
+                wide = for_width(chosen, requested, widest, amx_in_use(device))
+                if wide.name != chosen.name:  # the graph's width decides, size by size
+                    note = (
+                        f"; {wide.name} for graphs wider than {AMX_BF16_MAX_WIDTH} px, where "
+                        "oneDNN 2.4's AMX bf16 backward convolution stalls (--tile "
+                        f"{AMX_BF16_MAX_WIDTH} keeps bf16)"
+                    )
+            log.info("precision: %s%s", chosen, note)
 
 
 def _finish(

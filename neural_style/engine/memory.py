@@ -46,12 +46,12 @@ WHOLE_IMAGE_BYTES_PER_PIXEL = 90
 #: counts as fp32.
 LOW_PRECISION_BYTES: Dict[str, Tuple[int, float]] = {"bf16": (105 * 2**20, 0.91)}
 
-_UNITS = {"": 1, "b": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
+_UNITS = {"": 1, "b": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40, "p": 2**50}
 
 
 def parse_size(text: str) -> int:
     """``"2G"``, ``"1500M"``, ``"1.5g"``, ``"800MB"`` -> bytes (binary units)."""
-    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([kmgt]?)i?b?\s*", str(text).lower())
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([kmgtp]?)i?b?\s*", str(text).lower())
     if not match:
         raise ValueError(f"{text!r} is not a size such as 2G or 1500M")
     value = float(match.group(1)) * _UNITS[match.group(2)]

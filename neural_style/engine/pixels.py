@@ -42,9 +42,19 @@ def check_size(rgb: np.ndarray, long_edge: int, what: str) -> Tuple[int, int]:
         raise ImageError(
             f"{what}: at --max-long-edge {long_edge} its short side would be "
             f"{min(shape)} pixels (minimum {MIN_EDGE}); raise --max-long-edge "
-            f"to at least {int(np.ceil(MIN_EDGE * max(h, w) / min(h, w)))}"
+            f"to at least {smallest_long_edge(rgb)}"
         )
     return shape
+
+
+def smallest_long_edge(rgb: np.ndarray) -> int:
+    """The smallest long edge at which the image's short side is still
+    :data:`~neural_style.engine.vgg.MIN_EDGE` pixels."""
+    h, w = rgb.shape[:2]
+    edge = int(np.ceil(MIN_EDGE * max(h, w) / min(h, w)))
+    while min(fit_long_edge((h, w), edge)) < MIN_EDGE:  # rounding: at most a step or two
+        edge += 1
+    return edge
 
 
 def resize(rgb: np.ndarray, shape: Tuple[int, int]) -> np.ndarray:

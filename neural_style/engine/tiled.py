@@ -61,7 +61,7 @@ from .memory import (
     tile_for_budget,
 )
 from .optimise import EpochInfo, LoopOutcome, StopReason, optimise
-from .pixels import check_size
+from .pixels import check_size, smallest_long_edge
 from .precision import AMX_BF16_MAX_WIDTH, Precision, bind_params
 from .strips import CANVAS_DTYPE, Resampled, square_norm
 from .tiles import (
@@ -162,12 +162,13 @@ def scale_edges(
     cfg: Config, edges: List[int], content: np.ndarray, spec: VGGSpec, dtype: Any
 ) -> List[int]:
     """``edges`` with a whole-image composition size in front when the first would be
-    tiled (its long edge: the tile's)."""
+    tiled (its long edge: the tile's, or for a long thin image what keeps its short side
+    at the network's minimum: 942 px for a 1000x17 photo, a graph of 942x16, still small)."""
     first = check_size(content, edges[0], "the content image")
     window = tile_edge(cfg, first, spec, dtype)
     if window is None:
         return edges
-    return [window] + edges
+    return [min(edges[0], max(window, smallest_long_edge(content)))] + edges
 
 
 def check_fits(
@@ -381,8 +382,11 @@ class TiledScale:
                 outcome = self._sweep(sweep, outcome)
                 if outcome.reason is not StopReason.MAX_EPOCHS:
                     break
-        except KeyboardInterrupt:  # between tiles: the canvas is whole
-            outcome.reason = StopReason.INTERRUPTED
+        except KeyboardInterrupt:  # between tiles: the canvas is whole, and as far along
+            # as the tiles done (their epochs; the eps and terms of the last sweep done)
+            outcome = LoopOutcome(
+                StopReason.INTERRUPTED, self.epoch - self.first_epoch, outcome.eps, outcome.terms
+            )
         finally:
             if self.graph is not None:
                 self.graph.grad_mask = None

@@ -140,6 +140,22 @@ def test_the_json_line_has_the_job_and_its_outcome(
     assert line["stop_reason"] == "max-epochs" and line["epochs"] == 2
 
 
+def test_the_json_line_is_strict_json_when_a_number_is_not_finite(
+    tmp_path: Path, style_path: Path, stylizer: LazyStylizer
+) -> None:
+    """A loop stopped before its first change has eps infinity, a diverged one a loss of
+    NaN: JSON has neither, so they are null (Python would write Infinity and NaN)."""
+    import dataclasses
+    import json
+
+    (job,) = make_jobs(tmp_path, [write_image(tmp_path / "c.png")], style_path)
+    (result,) = run_sequential([job], stylizer, StyleCache(), Reporter())
+    odd = dataclasses.replace(result, eps=float("inf"), terms={"style:relu1_1": float("nan")})
+    line = json.loads(json.dumps(odd.as_json(), allow_nan=False))
+    assert line["eps"] is None and line["loss"] is None
+    assert line["terms"] == {"style:relu1_1": None} and line["epochs"] == result.epochs
+
+
 class Failing(LazyStylizer):
     """A stylizer whose engine raises what it is given, while stylizing."""
 

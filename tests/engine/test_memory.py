@@ -24,6 +24,7 @@ def test_sizes_parse() -> None:
     assert parse_size("2G") == 2 * 2**30
     assert parse_size("1500M") == 1500 * 2**20
     assert parse_size("1.5gb") == int(1.5 * 2**30)
+    assert parse_size("1P") == 2**50  # the top of --max-memory's range
     with pytest.raises(ValueError):
         parse_size("lots")
 

@@ -449,3 +449,29 @@ def test_bf16_graph_binds_its_weights_cast_once(tiny_weights: Dict[str, np.ndarr
     np.testing.assert_allclose(back, tiny_weights["conv1_2_weight"], rtol=2**-8)
     exact = StyleGraph(TINY, params, (32, 48), STYLE, CONTENT, mx.cpu())._executor.arg_dict
     assert all(exact[k] is v for k, v in params.items() if k in exact)
+
+
+def test_start_up_line_says_when_wide_graphs_run_in_fp32(
+    monkeypatch: pytest.MonkeyPatch,
+    cli_args: List[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """With AMX, auto runs graphs wider than 736 px in fp32: the start-up line says so
+    when a job's graphs may be that wide (not when --tile keeps them narrower)."""
+    from neural_style.cli.main import announce_precision, parse
+
+    monkeypatch.setattr(device_mod, "cpu_flags", lambda: frozenset({"amx_bf16", "amx_tile"}))
+    monkeypatch.setenv("DNNL_MAX_CPU_ISA", "AVX512_CORE_AMX")
+
+    def line(*flags: str) -> str:
+        caplog.clear()
+        with caplog.at_level("INFO", logger="neural_style"):
+            announce_precision(parse([*cli_args, *flags]))
+        (message,) = [r.getMessage() for r in caplog.records if "precision" in r.getMessage()]
+        return message
+
+    wide = line("--max-long-edge", "800")
+    assert wide.startswith("precision: bf16 (auto: the CPU has amx_bf16)")
+    assert "; fp32 for graphs wider than 736 px" in wide and "--tile 736" in wide
+    assert "fp32" not in line("--max-long-edge", "736")
+    assert "fp32" not in line("--max-long-edge", "2048", "--tile", "512")

@@ -233,6 +233,27 @@ def test_interrupting_mid_sweep_keeps_the_image_of_the_last_completed_tile(
     assert np.all(np.isfinite(run.canvas)) and run.canvas.shape == (1, 3, 70, 90)
 
 
+def test_interrupting_between_sweeps_counts_the_epochs_done(
+    stylizer: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C outside a tile's loop (here while the image's statistics are taken for the
+    second sweep): the outcome says the epochs the tiles did and the last sweep's eps,
+    not none and infinity."""
+    from neural_style.engine.optimise import StopReason
+
+    content, style = _images((70, 90))
+    cfg = Config(max_num_epochs=4, tile_sweeps=2, tile_margin=8, tile_overlap=8, stop_eps=1e-12)
+    run = _tiled_scale(stylizer, cfg, content, style, window=48)
+
+    def interrupted() -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(run, "_image_statistics", interrupted)
+    outcome = run.run()
+    assert outcome.reason is StopReason.INTERRUPTED
+    assert outcome.epochs == 2 and np.isfinite(outcome.eps) and outcome.terms
+
+
 def test_stylize_with_tiles_reports_tiles_sweeps_and_eta(stylizer: Any) -> None:
     content, style = _images((60, 100))
     infos: List[Any] = []
@@ -531,3 +552,15 @@ def test_memory_estimates_use_the_precision_of_the_graphs_width(
     monkeypatch.setenv("DNNL_MAX_CPU_ISA", "AVX512_CORE_BF16")  # AMX left out: no limit
     assert budget_edge(big, (3072, 4096), VGG19, np.float32) > LIMIT
     assert whole_bytes(cfg, wide, VGG19, np.float32) == graph_bytes(wide, bf16_rate, "bf16")
+
+
+def test_a_long_thin_image_is_tiled(stylizer: Any) -> None:
+    """The composition put in front of the tiles keeps the short side at the network's
+    minimum (16 px): at the tile's long edge a 600x17 photo would be 1 px high."""
+    content, style = _images((17, 600))
+    cfg = Config(max_long_edge=600, max_num_epochs=1, tile=64, tile_margin=4, tile_overlap=4)
+    infos: List[Any] = []
+    result = stylizer.stylize(content, style, cfg, lambda info, image: infos.append(info))
+    assert result.image.shape == (17, 600, 3)
+    assert {info.long_edge for info in infos} == {565, 600}  # 565x16 whole, then tiles
+    assert any(info.tiles for info in infos)
