@@ -40,19 +40,33 @@ def parse_value(name: str, text: Any, where: str, shown: str = "") -> Any:
     ``shown`` is the name as the user wrote it (default: with dashes)."""
     kind = numeric_fields()[name]
     shown = shown or name.replace("_", "-")
-    try:
-        if isinstance(text, bool):  # JSON's true is not 1
-            raise TypeError
-        value = kind(text) if kind is float else int(str(text).strip())
-    except (TypeError, ValueError):
-        raise ConfigError(
-            f"{where}: {shown} must be "
-            f"{'a number' if kind is float else 'a whole number'}, not {text!r}"
-        ) from None
+    parse = _parsers().get(name)  # a flag's own syntax (--max-memory 2G) holds here too
+    if parse is not None and isinstance(text, str) and not text.strip().isdigit():
+        try:
+            value = parse(text)
+        except ValueError as err:
+            raise ConfigError(f"{where}: {shown}: {err}") from None
+    else:
+        try:
+            if isinstance(text, bool):  # JSON's true is not 1
+                raise TypeError
+            value = kind(text) if kind is float else int(str(text).strip())
+        except (TypeError, ValueError):
+            raise ConfigError(
+                f"{where}: {shown} must be "
+                f"{'a number' if kind is float else 'a whole number'}, not {text!r}"
+            ) from None
     allowed = RANGES.get(name)
     if allowed is not None and not allowed.contains(value):
         raise ConfigError(f"{where}: {shown} must be {allowed}, not {text!r}")
     return value
+
+
+def _parsers() -> Dict[str, Any]:
+    """The Config fields whose flag has its own syntax (``parse`` in their metadata)."""
+    return {
+        f.name: f.metadata["parse"] for f in dataclasses.fields(Config) if "parse" in f.metadata
+    }
 
 
 def parse_sweep(text: str) -> Tuple[str, List[Any]]:

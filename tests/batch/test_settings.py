@@ -22,6 +22,18 @@ def test_sweep_errors_teach() -> None:
         parse_sweep("lr")
 
 
+def test_a_setting_with_its_own_syntax_keeps_it_in_sweeps() -> None:
+    """--max-memory 2G works, so --sweep max-memory=1G,2G does too (and in manifests)."""
+    assert parse_sweep("max-memory=1G,1500M,3000000000") == (
+        "max_memory",
+        [2**30, 1500 * 2**20, 3000000000],
+    )
+    with pytest.raises(ConfigError, match="not a size such as 2G"):
+        parse_sweep("max-memory=lots")
+    with pytest.raises(ConfigError, match="must be from 16777216"):
+        parse_sweep("max-memory=1K")
+
+
 def test_numeric_fields_unwrap_optional_and_leave_out_the_rest() -> None:
     fields = numeric_fields()
     assert fields["content_weight"] is float and fields["max_num_epochs"] is int
