@@ -37,6 +37,9 @@ from typing import Any, Callable, Dict, List, Sequence, Tuple
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+#: The precisions timed by default, in one process.
+PAIR = ("fp32", "auto")
+
 #: The flags that decide the precision and the kernels.
 SHOWN_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16")
 
@@ -295,7 +298,7 @@ def main() -> int:
     parser.add_argument("--rss", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.time:
-        print(json.dumps(timings(args.time[0], args.epochs, args.rounds, args.time[1:])))
+        print(json.dumps(timings(args.time[0], args.epochs, args.rounds, args.time[1:] or PAIR)))
         return 0
     if args.rss:
         print(json.dumps(peak_rss(args.rss[0], args.rss[1], args.epochs)))

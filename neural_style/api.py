@@ -226,7 +226,7 @@ class Stylizer:
         tiling.check_fits(shapes, cfg, self.spec, self.dtype, self.ctx)
         windows = [tiling.tile_edge(cfg, shape, self.spec, self.dtype) for shape in shapes]
         if len(edges) > cfg.scales:  # the composition tiling put in front is whole (a long
-            windows[0] = None  # thin image's may be longer than a tile, never larger)
+            windows[0] = None  # thin image's may be longer than a tile, never has more pixels)
         for shape, window in zip(shapes, windows):  # a precision a graph cannot use (bf16
             for width in tiling.graph_widths(cfg, shape, window):  # too wide for AMX) fails
                 self.precision(cfg.precision, width)  # now, not after the first sizes
@@ -298,7 +298,7 @@ class Stylizer:
             if window is not None:
                 assert x is not None  # a whole-image composition comes first
                 content_view = strips.Resampled(content_rgb, shape)
-                x = strips.upsample(x, shape)  # the old image goes once this is made
+                x = strips.upsample(x, shape)  # a new array; the caller keeps the old for a Ctrl-C
                 x, outcome = self._tiled(
                     x, content_view, style_rgbs, window, run_cfg, callback, cache, epochs, scale
                 )

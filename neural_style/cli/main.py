@@ -519,7 +519,7 @@ def announce_precision(request: Request) -> None:
         for requested in dict.fromkeys(job.config.precision for job in request.jobs):
             chosen = resolve(requested, device)
             widest = max(
-                job.config.tile or job.config.max_long_edge
+                min(job.config.tile or job.config.max_long_edge, job.config.max_long_edge)
                 for job in request.jobs
                 if job.config.precision == requested
             )

@@ -291,16 +291,9 @@ class StyleGraph:
         style cache keeps."""
         return list(self.targets(style_image, "style").values())
 
-    def set_targets(
-        self,
-        style_targets: Sequence[np.ndarray],
-        content_image: np.ndarray,
-        style_scale: Optional[Sequence[np.ndarray]] = None,
-    ) -> None:
+    def set_targets(self, style_targets: Sequence[np.ndarray], content_image: np.ndarray) -> None:
         """Bind the style targets (from :meth:`style_targets`, perhaps cached and blended)
-        and the content targets computed from ``content_image``. ``style_scale``: what
-        ``loss="relative"`` normalises the style terms by, if not the targets themselves
-        (a tile's targets are shifted by its own statistics, its scale is the style's)."""
+        and the content targets computed from ``content_image``."""
         args = self._executor.arg_dict
         for term, source in self._sources(content_image, "content"):
             # astype: an fp16 graph keeps BlockGrad in fp16 (AMP's lists); the targets are fp32
@@ -310,13 +303,9 @@ class StyleGraph:
             raise ValueError(f"{len(style_targets)} style targets for {len(style_terms)} terms")
         for term, target in zip(style_terms, style_targets):
             args[term.target][:] = target
-        scales = {t.name: args[t.target] for t in self.terms}
-        if style_scale is not None:
-            ctx = self.data.context
-            scales.update(
-                {t.name: mx.nd.array(a, ctx=ctx) for t, a in zip(style_terms, style_scale)}
-            )
-        self._relative_norms = relative_norms(self.terms, scales)
+        self._relative_norms = relative_norms(
+            self.terms, {t.name: args[t.target] for t in self.terms}
+        )
         self._relative_tv = relative_tv_scale(mx.nd.array(content_image, ctx=self.data.context))
         self._apply_weights()
 

@@ -11,11 +11,10 @@ How, and where it departs from whole-image optimisation:
   once, in the tiles' precision, from windows whose cores partition the style image
   (exact, up to float
   rounding: the windows carry the receptive field's half as context and start on the
-  pooling grid), and shared by every tile. A tile's target is its own Gram matrices at
-  its start plus its share of the image's remaining difference to that target (the
-  share: the tile's positions / the image's, per layer; the image's Gram matrices are
-  taken the same way once a sweep): see :meth:`TiledScale.tile_targets` for why not
-  simply the whole image's target times that share.
+  pooling grid), and shared by every tile. A Gram matrix sums over positions, so a
+  tile is compared with the whole-image target times (the tile's positions / the
+  image's positions) per layer: the per-position statistics are what must match
+  (targets that pursue the image's remaining difference instead were tried, README).
 - Each tile's content target is computed from the full-resolution content in its
   window, resampled for that window from the loaded pixels (:mod:`.strips`). The
   window's context (``--tile-margin`` beyond the blend region) is seen by
@@ -163,12 +162,32 @@ def scale_edges(
 ) -> List[int]:
     """``edges`` with a whole-image composition size in front when the first would be
     tiled (its long edge: the tile's, or for a long thin image what keeps its short side
-    at the network's minimum: 942 px for a 1000x17 photo, a graph of 942x16, still small)."""
+    at the network's minimum: 942 px for a 1000x17 photo, a graph of 942x16). The
+    composition must be smaller than the first size and have no more pixels than a tile
+    (memory is bounded by the tile), else a :class:`ConfigError` names the fix."""
     first = check_size(content, edges[0], "the content image")
     window = tile_edge(cfg, first, spec, dtype)
     if window is None:
         return edges
-    return [min(edges[0], max(window, smallest_long_edge(content)))] + edges
+    compose = max(window, smallest_long_edge(content))
+    shape = check_size(content, compose, "the content image")
+    pixels = shape[0] * shape[1]
+    if compose < edges[0] and pixels <= window * window:
+        return [compose] + edges
+    flag = "--tile" if cfg.tile is not None else "--max-memory"
+    needed = ALIGN * math.ceil(math.sqrt(pixels) / ALIGN)
+    whole = f"{first[1]}x{first[0]}, {first[0] * first[1]} pixels"
+    fix = (
+        f"raise {flag} to allow a {needed}x{needed} tile"
+        if compose < edges[0]
+        else f"leave out {flag} (the whole image is {whole})"
+    )
+    raise ConfigError(
+        f"the content image is too thin for tiles of {window} px: the whole-image start that "
+        f"keeps its short side at {min(shape)} px is {shape[1]}x{shape[0]} ({pixels} pixels, "
+        f"{'more than a tile' if compose < edges[0] else 'the size itself'}); {fix}",
+        field="tile" if cfg.tile is not None else "max_memory",
+    )
 
 
 def check_fits(
@@ -317,7 +336,6 @@ class TiledScale:
         self.graph: Optional[StyleGraph] = None
         self.grams: List[np.ndarray] = []  # the target scaled to a tile's positions
         self.ratios: List[float] = []  # a tile's positions / the image's, per layer
-        self.image_now = self._image_statistics()
         self._bind(0)
         self.epoch = first_epoch
         self.started = time.perf_counter()
@@ -341,39 +359,6 @@ class TiledScale:
         self.ratios = [tile_pos[name] / image_pos[name] for name in layers]
         self.grams = [g * r for g, r in zip(self.image_grams, self.ratios)]
         return self.graph
-
-    def _image_statistics(self) -> List[np.ndarray]:
-        """The Gram matrices of the image as it is now (the canvas, window by window, in
-        the tiles' precision; no tile graph may be bound: memory stays one graph's)."""
-        cfg, canvas = self.cfg, self.canvas
-        width = max(graph_widths(cfg, self.shape, self.window))
-
-        def view(rows: Tuple[int, int], cols: Tuple[int, int]) -> np.ndarray:
-            return canvas[:, :, rows[0] : rows[1], cols[0] : cols[1]].astype(np.float32)
-
-        precision = self.stylizer.precision(cfg.precision, width)
-        return tiled_grams(self.stylizer, cfg, self.window, view, self.shape, precision)
-
-    def tile_targets(self, start: np.ndarray) -> List[np.ndarray]:
-        """The style targets of a tile starting from ``start`` (its window): its own Gram
-        matrices now, plus its share (positions) of the image's remaining difference to
-        the style's, G_tile + r (A - G_image).
-
-        Departure from the plain split (each tile compared with the whole image's target
-        scaled to its positions, r A): that asks every tile to carry all of the style's
-        statistics by itself, a tile of sky as much brushwork as one of buildings. Here
-        the tile keeps its own deviation from the image's mean statistics and closes its
-        share of the image's difference, so its first gradient is the untiled run's at
-        its pixels (tests/engine/test_tiled.py), and its later ones as if every tile moved
-        as it does (G_image is taken once a sweep). Measured at 1024x768 (benchmarks/
-        tiles.py quality, README): every style layer came closer to its target than with
-        r A, at the same content error."""
-        assert self.graph is not None
-        own = self.graph.style_targets(start)
-        return [
-            g + r * (a - now)
-            for g, r, a, now in zip(own, self.ratios, self.image_grams, self.image_now)
-        ]
 
     def run(self) -> LoopOutcome:
         outcome = LoopOutcome(StopReason.MAX_EPOCHS, 0, math.inf)
@@ -405,10 +390,6 @@ class TiledScale:
 
     def _sweep(self, sweep: int, outcome: LoopOutcome) -> LoopOutcome:
         tiles = grid(self.shape, self.window, self.cfg.tile_margin, self.cfg.tile_overlap, sweep)
-        if sweep > 0:  # the image's statistics as the last sweep left them
-            self.graph = None
-            self.stylizer.release_graphs()
-            self.image_now = self._image_statistics()
         self._bind(sweep)
         tile_cfg = self._tile_config(sweep)
         moved = 0.0
@@ -443,20 +424,24 @@ class TiledScale:
 
     def _visit(self, tile: Tile, tile_cfg: Config) -> LoopOutcome:
         """Optimise one tile in the graph (the canvas is not touched)."""
+        self.prepare(tile)
+        assert self.graph is not None
+        return optimise(self.graph, tile_cfg)
+
+    def prepare(self, tile: Tile) -> None:
+        """The graph set for ``tile``: its targets, its start from the canvas and the
+        mask of its context."""
         rows, cols = tile.window
         graph = self.graph
         assert graph is not None
         start = self.canvas[:, :, rows, cols].astype(np.float32)
         graph.set_targets(
-            self.tile_targets(start),
-            self.content.network_window(tile.rows.window, tile.cols.window),
-            style_scale=self.grams,
+            self.grams, self.content.network_window(tile.rows.window, tile.cols.window)
         )
         graph.data[:] = start
         graph.grad_mask = mx.nd.array(
             tile.blend_mask()[None, None], ctx=graph.data.context, dtype=graph.data.dtype
         )
-        return optimise(graph, tile_cfg)
 
     def _paste(self, tile: Tile) -> Optional[float]:
         """Add the tile's weighted update to the canvas; its squared norm (None, and
