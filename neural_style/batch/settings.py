@@ -41,7 +41,7 @@ def parse_value(name: str, text: Any, where: str, shown: str = "") -> Any:
     kind = numeric_fields()[name]
     shown = shown or name.replace("_", "-")
     parse = _parsers().get(name)  # a flag's own syntax (--max-memory 2G) holds here too
-    if parse is not None and isinstance(text, str) and not text.strip().isdigit():
+    if parse is not None and isinstance(text, str):
         try:
             value = parse(text)
         except ValueError as err:

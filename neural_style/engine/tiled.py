@@ -334,8 +334,7 @@ class TiledScale:
         self.epochs_per_sweep = math.ceil(cfg.max_num_epochs / cfg.tile_sweeps)
         self.image_grams = list(grams)
         self.graph: Optional[StyleGraph] = None
-        self.grams: List[np.ndarray] = []  # the target scaled to a tile's positions
-        self.ratios: List[float] = []  # a tile's positions / the image's, per layer
+        self.grams: List[np.ndarray] = []
         self._bind(0)
         self.epoch = first_epoch
         self.started = time.perf_counter()
@@ -356,8 +355,9 @@ class TiledScale:
         layers = layer_names(cfg.style_layers)
         tile_pos = positions(self.stylizer.spec, shape, layers, cfg.pooling)
         image_pos = positions(self.stylizer.spec, self.shape, layers, cfg.pooling)
-        self.ratios = [tile_pos[name] / image_pos[name] for name in layers]
-        self.grams = [g * r for g, r in zip(self.image_grams, self.ratios)]
+        self.grams = [
+            g * (tile_pos[name] / image_pos[name]) for name, g in zip(layers, self.image_grams)
+        ]
         return self.graph
 
     def run(self) -> LoopOutcome:
@@ -424,24 +424,17 @@ class TiledScale:
 
     def _visit(self, tile: Tile, tile_cfg: Config) -> LoopOutcome:
         """Optimise one tile in the graph (the canvas is not touched)."""
-        self.prepare(tile)
-        assert self.graph is not None
-        return optimise(self.graph, tile_cfg)
-
-    def prepare(self, tile: Tile) -> None:
-        """The graph set for ``tile``: its targets, its start from the canvas and the
-        mask of its context."""
         rows, cols = tile.window
         graph = self.graph
         assert graph is not None
-        start = self.canvas[:, :, rows, cols].astype(np.float32)
         graph.set_targets(
             self.grams, self.content.network_window(tile.rows.window, tile.cols.window)
         )
-        graph.data[:] = start
+        graph.data[:] = self.canvas[:, :, rows, cols].astype(np.float32)
         graph.grad_mask = mx.nd.array(
             tile.blend_mask()[None, None], ctx=graph.data.context, dtype=graph.data.dtype
         )
+        return optimise(graph, tile_cfg)
 
     def _paste(self, tile: Tile) -> Optional[float]:
         """Add the tile's weighted update to the canvas; its squared norm (None, and
