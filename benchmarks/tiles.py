@@ -159,12 +159,14 @@ def child_run(
     precision: str = "auto",
     margin: Optional[int] = None,
     overlap: Optional[int] = None,
+    recipe: str = "faithful",
 ) -> Dict[str, Any]:
     from neural_style.api import Stylizer
     from neural_style.config import Config
     from neural_style.io.images import save_image
 
-    cfg = Config(
+    cfg = Config.from_recipe(
+        recipe,
         max_long_edge=size,
         tile=tile,
         max_num_epochs=epochs,
@@ -211,6 +213,7 @@ def child_run(
         "sweeps": sweeps,
         "scales": scales,
         "optimizer": optimizer,
+        "recipe": recipe,
         "seconds": seconds,
         "scale_seconds": times,
         "setup_seconds": {key: setup(v) for key, v in steps.items()},
@@ -295,6 +298,7 @@ def quality(
     margin: Optional[int],
     overlap: Optional[int],
     untiled: Optional[Path],
+    recipe: str = "faithful",
 ) -> None:
     """The tiled run at 1024x768 against the untiled one (``untiled``: a JSON file that
     keeps the untiled run's report, reused if it exists, so several tilings can be
@@ -305,7 +309,7 @@ def quality(
 
     out = ROOT / "output" / "bench-tiles"
     out.mkdir(parents=True, exist_ok=True)
-    wanted = {"epochs_per_scale": epochs, "optimizer": optimizer}
+    wanted = {"epochs_per_scale": epochs, "optimizer": optimizer, "recipe": recipe}
     kept = json.loads(untiled.read_text()) if untiled is not None and untiled.is_file() else {}
     if (
         "setup_seconds" in kept
@@ -315,15 +319,37 @@ def quality(
         whole = kept  # the same untiled run as this command would make
     else:
         whole = spawn(
-            "run", 1024, "none", epochs, 1, 2, out / "whole-1024.png", optimizer, precision
+            "run",
+            1024,
+            "none",
+            epochs,
+            1,
+            2,
+            out / f"whole-1024-e{epochs}-{optimizer}-{recipe}-{precision}.png",
+            optimizer,
+            precision,
+            None,
+            None,
+            recipe,
         )
         if untiled is not None:
             untiled.write_text(json.dumps(whole))
     print(json.dumps(whole), flush=True)
     m, o = ("default" if v is None else v for v in (margin, overlap))
-    name = f"tiled-1024-m{m}-o{o}-s{sweeps}.png"
+    name = f"tiled-1024-m{m}-o{o}-s{sweeps}-e{epochs}-{optimizer}-{recipe}-{precision}.png"
     tiled = spawn(
-        "run", 1024, tile, epochs, sweeps, 2, out / name, optimizer, precision, margin, overlap
+        "run",
+        1024,
+        tile,
+        epochs,
+        sweeps,
+        2,
+        out / name,
+        optimizer,
+        precision,
+        margin,
+        overlap,
+        recipe,
     )
     content, style = load_rgb(str(CONTENT), 1024), load_rgb(str(STYLE), 1024)
     images = {}
@@ -390,6 +416,9 @@ def main() -> None:
             print(json.dumps(child_throughput(int(args[0]), int(args[1]), args[2])))
         else:
             tile = None if args[1] == "none" else int(args[1])
+            margin, overlap = (
+                None if len(args) <= k or args[k] == "None" else int(args[k]) for k in (8, 9)
+            )
             print(
                 json.dumps(
                     child_run(
@@ -401,7 +430,9 @@ def main() -> None:
                         args[5],
                         args[6],
                         args[7] if len(args) > 7 else "auto",
-                        *(None if a == "None" else int(a) for a in args[8:10]),
+                        margin,
+                        overlap,
+                        args[10] if len(args) > 10 else "faithful",
                     )
                 )
             )
@@ -417,6 +448,9 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=4096)
     parser.add_argument("--optimizer", default="adam")
     parser.add_argument("--precision", default="auto")
+    parser.add_argument(
+        "--recipe", default="faithful", help="quality: the --recipe both runs start from"
+    )
     parser.add_argument("--margin", type=int, default=None, help="--tile-margin")
     parser.add_argument("--overlap", type=int, default=None, help="--tile-overlap")
     parser.add_argument(
@@ -447,6 +481,7 @@ def main() -> None:
             ns.margin,
             ns.overlap,
             ns.untiled,
+            ns.recipe,
         )
     else:
         out = ROOT / "output" / "bench-tiles" / f"tiled-{ns.size}.png"

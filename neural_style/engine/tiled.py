@@ -434,7 +434,7 @@ class TiledScale:
         graph.grad_mask = mx.nd.array(
             tile.blend_mask()[None, None], ctx=graph.data.context, dtype=graph.data.dtype
         )
-        return optimise(graph, tile_cfg)
+        return optimise(graph, tile_cfg, whole=int(np.prod(self.canvas.shape)))
 
     def _paste(self, tile: Tile) -> Optional[float]:
         """Add the tile's weighted update to the canvas; its squared norm (None, and

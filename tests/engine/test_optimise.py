@@ -4,6 +4,8 @@ from typing import Dict, List
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from neural_style._mxnet import mx
 from neural_style.config import STYLE_LAYERS, Config
@@ -13,6 +15,7 @@ from neural_style.engine.optimise import (
     EpochInfo,
     StopReason,
     clip_by_norm,
+    clip_norm,
     make_optimizer,
     optimise,
     relative_change,
@@ -69,6 +72,26 @@ def test_clip_by_norm() -> None:
     small = mx.nd.array([0.3, 0.4])
     clip_by_norm(small, 5.0)
     np.testing.assert_allclose(small.asnumpy(), [0.3, 0.4], rtol=1e-6)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    window=st.integers(1, 4000),
+    parts=st.integers(1, 50),
+    value=st.floats(1e-3, 1e4),
+)
+def test_a_window_is_clipped_as_its_whole_image_would_be(
+    window: int, parts: int, value: float
+) -> None:
+    """A tile's window of a gradient as dense as its image's gets, per element, what the
+    whole image's clipped gradient gives there: not less (the TV term, added after the
+    clip, would then weigh more in tiles), whether or not the clip is active."""
+    whole = window * parts
+    image, tile = mx.nd.full((whole,), value), mx.nd.full((window,), value)
+    clip_by_norm(image, clip_norm(whole))
+    clip_by_norm(tile, clip_norm(window, whole))
+    np.testing.assert_allclose(tile.asnumpy(), image.asnumpy()[:window], rtol=1e-4)
+    assert clip_norm(window) == clip_norm(window, window) == window
 
 
 def record(infos: List[EpochInfo], images: List[np.ndarray]) -> Callback:

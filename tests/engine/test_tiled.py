@@ -156,6 +156,39 @@ def test_one_tile_covering_the_image_equals_the_untiled_run(stylizer: Any, optim
     np.testing.assert_allclose(run.canvas, graph.data.asnumpy(), rtol=0, atol=1 / 16 + 1e-3)
 
 
+def test_tiles_clip_their_gradient_against_the_whole_image(
+    stylizer: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every tile's loop is told the whole image's size, for the gradient clip
+    (optimise.clip_norm), and clips there: a window's norm against sqrt(window x whole)."""
+    from neural_style.engine import optimise as loop
+    from neural_style.engine import tiled
+
+    content, style = _images((70, 90))
+    cfg = Config(max_num_epochs=2, tile_sweeps=1, tile_margin=8, tile_overlap=8, stop_eps=1e-12)
+    run = _tiled_scale(stylizer, cfg, content, style, window=48)
+    told: List[Any] = []
+    clipped: List[float] = []
+    real_optimise, real_clip = tiled.optimise, loop.clip_by_norm
+
+    def spy(graph: Any, cfg: Config, *args: Any, **kwargs: Any) -> Any:
+        told.append((graph.data.size, kwargs.get("whole")))
+        return real_optimise(graph, cfg, *args, **kwargs)
+
+    def clip(grad: Any, max_norm: float) -> None:
+        clipped.append(max_norm)
+        real_clip(grad, max_norm)
+
+    monkeypatch.setattr(tiled, "optimise", spy)
+    monkeypatch.setattr(loop, "clip_by_norm", clip)
+    run.run()
+    cells = tiles.grid((70, 90), 48, 8, 8)
+    assert len(told) == len(cells) > 1
+    window = 3 * cells[0].shape[0] * cells[0].shape[1]
+    assert told[0] == (window, 3 * 70 * 90) and len(set(told)) == 1
+    assert clipped == [pytest.approx(np.sqrt(window * 3 * 70 * 90))] * len(clipped) != []
+
+
 def test_interrupting_mid_sweep_keeps_the_image_of_the_last_completed_tile(
     stylizer: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
