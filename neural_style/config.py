@@ -258,6 +258,7 @@ class Config:
         "pick --tile from a memory budget such as 2G or 1500M (sizes that fit are not tiled)",
         parse=size,
         metavar="SIZE",
+        example="2G",
     )
     # One pass by default: at 1024x768 (benchmarks/tiles.py quality) one pass came within
     # 2% of the untiled run on content and mean style; two passes of half the epochs each
@@ -496,9 +497,9 @@ def _types(cfg: Config) -> None:
                 continue
             whole = isinstance(v, numbers.Integral) and not isinstance(v, bool)
             if kind is int and not whole:
-                raise ConfigError(f"must be a whole number, not {v!r}", field=name)
+                raise ConfigError(number_problem(name, v), field=name)
             if kind is float and not (whole or isinstance(v, numbers.Real)) or isinstance(v, bool):
-                raise ConfigError(f"must be a number, not {v!r}", field=name)
+                raise ConfigError(number_problem(name, v), field=name)
         if kind is float and value is not None:
             converted = tuple(float(v) for v in value) if isinstance(value, tuple) else float(value)
             object.__setattr__(cfg, name, converted)

@@ -163,8 +163,7 @@ def exit_status(jobs: Sequence[BatchJob], results: Sequence[JobResult]) -> int:
     ran)."""
     by_index = {r.job.index: r for r in results}
     codes = {
-        by_index[job.index].exit_code if job.index in by_index else ExitCode.FAILURE
-        for job in jobs
+        by_index[job.index].exit_code if job.index in by_index else ExitCode.FAILURE for job in jobs
     } - {ExitCode.OK}
     if not codes:
         return ExitCode.OK

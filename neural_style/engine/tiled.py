@@ -145,7 +145,9 @@ def tile_edge(cfg: Config, image: Shape, spec: VGGSpec, dtype: Any) -> Optional[
     return edge
 
 
-def _too_little(cfg: Config, image: Shape, spec: VGGSpec, dtype: Any, edge: int, smallest: int) -> str:
+def _too_little(
+    cfg: Config, image: Shape, spec: VGGSpec, dtype: Any, edge: int, smallest: int
+) -> str:
     """Why ``cfg.max_memory`` allows no tile for an image of ``image`` (H, W) (only
     ``edge``-pixel ones, less than the ``smallest`` tile), and the settings that fix it,
     each checked with :func:`budget_edge`."""
@@ -157,10 +159,14 @@ def _too_little(cfg: Config, image: Shape, spec: VGGSpec, dtype: Any, edge: int,
     # inverted; its tiles are multiples of ALIGN)
     tile = ALIGN * math.ceil(smallest / ALIGN)
     need = base_bytes(precision) + IMAGE_BYTES_PER_PIXEL * h * w + rate * tile * tile
-    budget = math.ceil(need / 2**20)  # in MiB, as --max-memory takes it
-    fixes = []
-    if budget_edge(cfg.replace(max_memory=budget * 2**20), image, spec, dtype) >= smallest:
-        fixes.append(f"raise `max_memory` to {budget}M")
+    whole = whole_bytes(cfg, image, spec, dtype)  # or no tiles at all, if that is less
+
+    def enough(mib: int) -> bool:
+        changed = cfg.replace(max_memory=mib * 2**20)
+        return whole <= mib * 2**20 or budget_edge(changed, image, spec, dtype) >= smallest
+
+    budgets = [m for m in (math.ceil(need / 2**20), math.ceil(whole / 2**20)) if enough(m)]
+    fixes = [f"raise `max_memory` to {min(budgets)}M"] if budgets else []  # in MiB, as it takes
     fits = fitting_guard(edge, cfg.tile_margin, cfg.tile_overlap)
     if fits is not None:
         fixes.append(

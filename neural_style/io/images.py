@@ -424,7 +424,7 @@ class ShapeReader:
         seen = self._seen[key]
         if isinstance(seen, ImageError):
             raise ImageError(seen.message, seen.field)
-        return np.broadcast_to(np.zeros((1, 1, 3), np.float32), seen)
+        return np.broadcast_to(np.zeros((), np.float32), seen)
 
 
 def _describe(source: ImageInput, role: str) -> str:
