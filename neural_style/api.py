@@ -231,6 +231,8 @@ class Stylizer:
         )
         edges, shapes, windows = sizes.edges, sizes.shapes, sizes.windows
         run_cfg = cfg if len(edges) == cfg.scales else cfg.replace(scales=len(edges))
+        # --init-image is read now, at the first size, so that a bad one fails before any work
+        init_rgb = load_rgb(cfg.init_image or "", shape=shapes[0]) if cfg.init == "image" else None
         if any(w is not None for w in windows):
             # the tiled path keeps the inputs as uint8 and resamples them window by window
             content_rgb = strips.compact(content_rgb)
@@ -256,6 +258,7 @@ class Stylizer:
                     callback,
                     cache,
                     epochs,
+                    init_rgb,
                 )
             except KeyboardInterrupt:  # between two sizes' loops (targets, binding,
                 if done is None:  # resampling): the last size done is the result
@@ -291,8 +294,10 @@ class Stylizer:
         callback: Optional[ProgressCallback],
         cache: StyleCache,
         epochs: int,
+        init_rgb: Optional[np.ndarray] = None,
     ) -> Tuple[np.ndarray, Callable[[np.ndarray], np.ndarray], LoopOutcome]:
-        """One size of the run, from ``x`` (the last size's image, None at the first):
+        """One size of the run, from ``x`` (the last size's image, None at the first,
+        which starts as --init says; ``init_rgb``: the --init-image, read at its size):
         the image it leaves, how to finish it, and how its loop ended."""
         last: Callable[[np.ndarray], np.ndarray]
         with self._memory_guard(shape, cfg, "max_long_edge", edge):
@@ -311,7 +316,9 @@ class Stylizer:
                 graph = self.graph(shape, cfg)
                 graph.set_targets(grams, to_network(target))
                 graph.data[:] = (
-                    start_image(cfg, to_network(target)) if x is None else resize_network(x, shape)
+                    start_image(cfg, to_network(target), init_rgb)
+                    if x is None
+                    else resize_network(x, shape)
                 )
                 outcome = optimise(
                     graph,
@@ -569,13 +576,17 @@ def white_noise(shape: Tuple[int, ...], seed: Optional[int]) -> np.ndarray:
     return np.random.default_rng(seed).uniform(-0.1, 0.1, size=shape).astype(np.float32)
 
 
-def start_image(cfg: Config, content_x: np.ndarray) -> np.ndarray:
-    """--init: white noise (the example), the content image, or --init-image."""
+def start_image(
+    cfg: Config, content_x: np.ndarray, init_rgb: Optional[np.ndarray] = None
+) -> np.ndarray:
+    """--init: white noise (the example), the content image, or --init-image (``init_rgb``
+    if it is already read)."""
     if cfg.init == "content":
         return content_x
     if cfg.init == "image":
         h, w = content_x.shape[2:]
-        return to_network(resize(load_rgb(cfg.init_image or "", shape=(h, w)), (h, w)))
+        rgb = init_rgb if init_rgb is not None else load_rgb(cfg.init_image or "", shape=(h, w))
+        return to_network(resize(rgb, (h, w)))
     return white_noise(content_x.shape, cfg.seed)
 
 
@@ -682,9 +693,12 @@ def preflight(
         content, styles, cfg.max_long_edge, cfg.style_scale, load=load
     )
     blend_weights(len(style_rgbs), cfg.style_blend_weights)
-    return plan_sizes(
+    sizes = plan_sizes(
         cfg, content_rgb, style_rgbs, spec, dtype, ctx, functools.partial(precision_on, device)
     )
+    if cfg.init == "image" and cfg.init_image:  # read at the first size (start_image)
+        load(cfg.init_image, shape=sizes.shapes[0])
+    return sizes
 
 
 def _graph_widths(

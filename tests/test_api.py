@@ -312,3 +312,21 @@ def test_preflight_reads_only_shapes_and_gives_the_runs_error(
     with pytest.raises(ConfigError) as real:
         Stylizer(random_weights(TINY), gpu=-1, spec=TINY).stylize(content_path, style_path, small)
     assert str(dry.value) == str(real.value)
+
+
+def test_a_missing_init_image_fails_before_any_graph(
+    stylizer: Stylizer, content_path: Path, style_path: Path, tmp_path: Path
+) -> None:
+    """--init-image is read with the other images' checks, before the style targets bind
+    a graph (it was read at the first size's start, after them)."""
+    from neural_style.api import preflight
+
+    cfg = FAST.replace(init="image", init_image=str(tmp_path / "absent.png"))
+    seen: List[int] = []
+    with pytest.raises(ImageError, match="absent.png: no such file"):
+        stylizer.stylize(content_path, style_path, cfg, lambda info, _: seen.append(info.epoch))
+    assert seen == [] and len(stylizer._graphs) == 0
+    with pytest.raises(ImageError, match="absent.png: no such file"):
+        preflight(content_path, style_path, cfg, gpu=-1, spec=TINY)
+    init = cfg.replace(init_image=str(content_path))  # and a good one still starts the run
+    assert stylizer.stylize(content_path, style_path, init).image.shape == (21, 32, 3)
