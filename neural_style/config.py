@@ -255,7 +255,8 @@ class Config:
     )
     max_memory: Optional[int] = _opt(
         None,
-        "pick --tile from a memory budget such as 2G or 1500M (sizes that fit are not tiled)",
+        "pick --tile from a memory budget such as 2G, 1500M or 2147483648 (sizes that "
+        "fit are not tiled)",
         parse=size,
         metavar="SIZE",
         example="2G",

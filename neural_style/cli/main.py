@@ -174,8 +174,9 @@ def _epilog() -> str:
         "--skip-existing reruns only what is missing. SIGKILL leaves only finished outputs "
         "(and perhaps a hidden temporary file).",
         "Exit codes: 0 done, 1 failure (in a batch: some job failed or did not run), "
-        "2 usage error, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM), 129 hung up "
-        "(SIGHUP).",
+        "2 usage error (also a setting that cannot work for the image, found once it is read; "
+        "a batch exits 2 when every job that failed failed so), 130 interrupted (Ctrl-C), "
+        "143 terminated (SIGTERM), 129 hung up (SIGHUP).",
     ]
     return "\n\n".join(textwrap.fill(p, 90, break_on_hyphens=False) for p in paragraphs)
 
@@ -248,7 +249,8 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument(
         "--json",
         action="store_true",
-        help="one JSON line per finished, skipped or failed job on stdout",
+        help="one JSON line per finished, skipped or failed job on stdout (with the job's "
+        "exit_code)",
     )
     batch.add_argument(
         "--shard",
@@ -257,7 +259,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="run only the I-th of N disjoint parts of the jobs (I from 0 to N-1)",
     )
     batch.add_argument(
-        "--dry-run", action="store_true", help="print the planned jobs as JSON lines and do nothing"
+        "--dry-run",
+        action="store_true",
+        help="print the planned jobs as JSON lines and check each as the run would before any "
+        "work (images read for their sizes; no weights, no graph, nothing written); a job that "
+        "would fail is reported, and the exit code is the run's",
     )
     run = parser.add_argument_group("running")
     run.add_argument(
