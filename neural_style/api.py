@@ -678,7 +678,7 @@ def preflight(
     *,
     spec: VGGSpec = VGG19,
     dtype: Any = np.float32,
-    load: Callable[..., np.ndarray] = load_rgb,
+    load: Optional[Callable[..., np.ndarray]] = None,
 ) -> SizePlan:
     """The checks :meth:`Stylizer.stylize` makes before any work (:func:`plan_sizes`,
     after reading the images as it does), without the weights, a graph or memory on the
@@ -689,6 +689,7 @@ def preflight(
     styles: List[ImageInput] = list(style) if isinstance(style, (list, tuple)) else [style]  # type: ignore[list-item]
     device = describe_request(gpu)  # nothing allocated; a GPU that is not there raises
     ctx = mx.cpu() if device.kind == "cpu" else mx.gpu(0 if gpu is None else gpu)
+    load = load or load_rgb
     content_rgb, style_rgbs = load_inputs(
         content, styles, cfg.max_long_edge, cfg.style_scale, load=load
     )

@@ -376,7 +376,7 @@ def load_inputs(
     styles: Sequence[ImageInput],
     long_edge: int,
     style_scale: Optional[float] = None,
-    load: Callable[..., np.ndarray] = load_rgb,
+    load: Optional[Callable[..., np.ndarray]] = None,
 ) -> Tuple[np.ndarray, List[np.ndarray]]:
     """The content and style images as (H, W, 3) float32 in [0, 1], checked (a clear
     :class:`ImageError` for each problem) and reduced while decoding where they are far
@@ -386,6 +386,7 @@ def load_inputs(
     at its own aspect, ``style_scale`` times the content's long edge. ``load``: how an
     image is read (:func:`load_rgb`; a :class:`ShapeReader` for checks that need only
     the shapes)."""
+    load = load or load_rgb  # looked up now, not when this was defined
     content_rgb = load(content, long_edge)
     shape = check_size(content_rgb, long_edge, _describe(content, "the content image"))
     style_edge = max(MIN_EDGE, round((style_scale or 1.0) * max(shape)))
@@ -403,8 +404,8 @@ class ShapeReader:
     array of that shape that holds no pixels (zeros, every element the same memory); a
     failure is raised again, the same, each time the image is asked for."""
 
-    def __init__(self, load: Callable[..., np.ndarray] = load_rgb) -> None:
-        self._load = load
+    def __init__(self, load: Optional[Callable[..., np.ndarray]] = None) -> None:
+        self._load = load or load_rgb
         self._seen: Dict[Tuple[Any, ...], Union[Tuple[int, ...], ImageError]] = {}
 
     def __call__(
