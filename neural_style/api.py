@@ -36,7 +36,7 @@ from .engine import strips
 from .engine import tiled as tiling
 from .engine.denoise import denoise
 from .engine.denoise import margin as denoise_margin
-from .engine.device import choose_context, describe
+from .engine.device import choose_context, describe, describe_request
 from .engine.graph import StyleGraph, positions
 from .engine.losses import NDArray, term_name
 from .engine.measures import CONTENT_LAYER, Judge, mxnet_features
@@ -58,9 +58,18 @@ from .engine.pixels import (
     resize_network,
     to_network,
 )
-from .engine.precision import Precision, PrecisionError, amx_in_use, for_width, resolve
+from .engine.precision import (
+    AMX_BF16_MAX_WIDTH,
+    Device,
+    Precision,
+    PrecisionError,
+    amx_in_use,
+    for_width,
+    resolve,
+)
+from .engine.tiles import ALIGN
 from .engine.vgg import MIN_EDGE, VGG19, VGGSpec
-from .errors import ConfigError, DeviceError
+from .errors import ConfigError, DeviceError, ImageError
 from .io.cache import StyleCache, resampled_style_key, style_key
 from .io.images import ImageInput, load_inputs, load_rgb, save_image
 from .io.locate import find_weights
@@ -140,10 +149,7 @@ class Stylizer:
         pixels wide if given (bf16 with AMX has a width limit: :func:`for_width`)."""
         if requested not in self._precisions:
             self._precisions[requested] = resolve(requested, self._device)
-        chosen = self._precisions[requested]
-        if width is None:
-            return chosen
-        return for_width(chosen, requested, width, amx_in_use(self._device))
+        return precision_on(self._device, requested, width, self._precisions[requested])
 
     def _read(self, weights: Any) -> Tuple[Mapping[str, np.ndarray], str]:
         """The arrays and their fingerprint (computed once: the default file is checked
@@ -220,16 +226,13 @@ class Stylizer:
         styles: List[ImageInput] = list(style) if isinstance(style, (list, tuple)) else [style]  # type: ignore[list-item]
         content_rgb, style_rgbs = load_inputs(content, styles, cfg.max_long_edge, cfg.style_scale)
         cache = style_cache or StyleCache()
-        edges = tiling.scale_edges(cfg, scale_edges(cfg), content_rgb, self.spec, self.dtype)
+        sizes = plan_sizes(
+            cfg, content_rgb, style_rgbs, self.spec, self.dtype, self.ctx, self.precision
+        )
+        edges, shapes, windows = sizes.edges, sizes.shapes, sizes.windows
         run_cfg = cfg if len(edges) == cfg.scales else cfg.replace(scales=len(edges))
-        shapes = [check_size(content_rgb, edge, "the content image") for edge in edges]
-        tiling.check_fits(shapes, cfg, self.spec, self.dtype, self.ctx)
-        windows = [tiling.tile_edge(cfg, shape, self.spec, self.dtype) for shape in shapes]
-        if len(edges) > cfg.scales:  # the composition tiling put in front is whole (a long
-            windows[0] = None  # thin image's may be longer than a tile, never has more pixels)
-        for shape, window in zip(shapes, windows):  # a precision a graph cannot use (bf16
-            for width in tiling.graph_widths(cfg, shape, window):  # too wide for AMX) fails
-                self.precision(cfg.precision, width)  # now, not after the first sizes
+        # --init-image is read now, at the first size, so that a bad one fails before any work
+        init_rgb = load_rgb(cfg.init_image or "", shape=shapes[0]) if cfg.init == "image" else None
         if any(w is not None for w in windows):
             # the tiled path keeps the inputs as uint8 and resamples them window by window
             content_rgb = strips.compact(content_rgb)
@@ -255,6 +258,7 @@ class Stylizer:
                     callback,
                     cache,
                     epochs,
+                    init_rgb,
                 )
             except KeyboardInterrupt:  # between two sizes' loops (targets, binding,
                 if done is None:  # resampling): the last size done is the result
@@ -290,8 +294,10 @@ class Stylizer:
         callback: Optional[ProgressCallback],
         cache: StyleCache,
         epochs: int,
+        init_rgb: Optional[np.ndarray] = None,
     ) -> Tuple[np.ndarray, Callable[[np.ndarray], np.ndarray], LoopOutcome]:
-        """One size of the run, from ``x`` (the last size's image, None at the first):
+        """One size of the run, from ``x`` (the last size's image, None at the first,
+        which starts as --init says; ``init_rgb``: the --init-image, read at its size):
         the image it leaves, how to finish it, and how its loop ended."""
         last: Callable[[np.ndarray], np.ndarray]
         with self._memory_guard(shape, cfg, "max_long_edge", edge):
@@ -310,7 +316,9 @@ class Stylizer:
                 graph = self.graph(shape, cfg)
                 graph.set_targets(grams, to_network(target))
                 graph.data[:] = (
-                    start_image(cfg, to_network(target)) if x is None else resize_network(x, shape)
+                    start_image(cfg, to_network(target), init_rgb)
+                    if x is None
+                    else resize_network(x, shape)
                 )
                 outcome = optimise(
                     graph,
@@ -568,13 +576,17 @@ def white_noise(shape: Tuple[int, ...], seed: Optional[int]) -> np.ndarray:
     return np.random.default_rng(seed).uniform(-0.1, 0.1, size=shape).astype(np.float32)
 
 
-def start_image(cfg: Config, content_x: np.ndarray) -> np.ndarray:
-    """--init: white noise (the example), the content image, or --init-image."""
+def start_image(
+    cfg: Config, content_x: np.ndarray, init_rgb: Optional[np.ndarray] = None
+) -> np.ndarray:
+    """--init: white noise (the example), the content image, or --init-image (``init_rgb``
+    if it is already read)."""
     if cfg.init == "content":
         return content_x
     if cfg.init == "image":
         h, w = content_x.shape[2:]
-        return to_network(resize(load_rgb(cfg.init_image or "", shape=(h, w)), (h, w)))
+        rgb = init_rgb if init_rgb is not None else load_rgb(cfg.init_image or "", shape=(h, w))
+        return to_network(resize(rgb, (h, w)))
     return white_noise(content_x.shape, cfg.seed)
 
 
@@ -586,6 +598,191 @@ def scale_edges(cfg: Config) -> List[int]:
     start = cfg.start_long_edge or max(MIN_EDGE, cfg.max_long_edge // 2 ** (cfg.scales - 1))
     ratio = cfg.max_long_edge / start
     return [int(round(start * ratio ** (i / (cfg.scales - 1)))) for i in range(cfg.scales)]
+
+
+def precision_on(
+    device: Device, requested: str, width: Optional[int] = None, chosen: Optional[Precision] = None
+) -> Precision:
+    """``--precision`` resolved on ``device`` (``chosen``: already resolved there), for a
+    graph ``width`` pixels wide if given (bf16 with AMX has a width limit:
+    :func:`.engine.precision.for_width`); a :class:`PrecisionError` if it cannot run."""
+    chosen = chosen or resolve(requested, device)
+    return chosen if width is None else for_width(chosen, requested, width, amx_in_use(device))
+
+
+#: ``Stylizer.precision`` or :func:`precision_on` for one device: (requested, width) -> choice.
+PrecisionOf = Callable[[str, Optional[int]], Precision]
+
+
+@dataclass(frozen=True)
+class SizePlan:
+    """The sizes a run optimises, decided before any work: each size's long edge, its
+    shape (H, W) and its tile window (None: optimised whole). With tiles, the first may
+    be the whole-image composition that tiling puts in front (:func:`.engine.tiled.scale_edges`)."""
+
+    edges: List[int]
+    shapes: List[Tuple[int, int]]
+    windows: List[Optional[int]]
+
+    @property
+    def composed(self) -> bool:
+        """Whether the first size is a composition put in front of the asked sizes."""
+        return len(self.edges) > 1 and self.windows[0] is None and self.windows[1] is not None
+
+
+def plan_sizes(
+    cfg: Config,
+    content_rgb: np.ndarray,
+    style_rgbs: Sequence[np.ndarray],
+    spec: VGGSpec,
+    dtype: Any,
+    ctx: Any,
+    precision: PrecisionOf,
+    advise: bool = True,
+) -> SizePlan:
+    """Every check a run makes once its images are read and before any graph is bound:
+    the sizes (too small, too thin to tile), the memory (:func:`.engine.tiled.check_fits`,
+    the tiles a --max-memory allows) and a precision every graph can run in. Only the
+    images' shapes are used, so :func:`preflight` runs it without decoding pixels
+    twice, binding a graph or reading weights. A failure is the run's own error; a graph
+    too wide for bf16 gets the settings that fix it, each checked by this function
+    (``advise`` False: without them)."""
+    edges = tiling.scale_edges(cfg, scale_edges(cfg), content_rgb, spec, dtype)
+    shapes = [check_size(content_rgb, edge, "the content image") for edge in edges]
+    tiling.check_fits(shapes, cfg, spec, dtype, ctx)
+    windows = [tiling.tile_edge(cfg, shape, spec, dtype) for shape in shapes]
+    if len(edges) > cfg.scales:  # the composition tiling put in front is whole (a long
+        windows[0] = None  # thin image's may be longer than a tile, never has more pixels)
+    sizes = SizePlan(edges, shapes, windows)
+    precision(cfg.precision, None)  # the device itself (bf16 on a CPU without it)
+    for what, width in _graph_widths(cfg, sizes, style_rgbs):
+        try:  # a precision a graph cannot use (bf16 too wide for AMX) fails now, not
+            precision(cfg.precision, width)  # after the first sizes' epochs
+        except PrecisionError:
+            if not advise:
+                raise
+            fixes = _width_fixes(cfg, content_rgb, style_rgbs, spec, dtype, ctx, precision)
+            raise PrecisionError(
+                f"--precision {cfg.precision}: {what} is {width} px wide, and with AMX MXNet "
+                f"1.9.1's oneDNN stalls in the backward convolution of graphs wider than "
+                f"{AMX_BF16_MAX_WIDTH} px; use {', or '.join(fixes)}"
+            ) from None
+    return sizes
+
+
+def preflight(
+    content: ImageInput,
+    style: Union[ImageInput, Sequence[ImageInput]],
+    config: Optional[Config] = None,
+    gpu: Optional[int] = None,
+    *,
+    spec: VGGSpec = VGG19,
+    dtype: Any = np.float32,
+    load: Optional[Callable[..., np.ndarray]] = None,
+) -> SizePlan:
+    """The checks :meth:`Stylizer.stylize` makes before any work (:func:`plan_sizes`,
+    after reading the images as it does), without the weights, a graph or memory on the
+    device: the sizes it would run, or the error the run would stop with. ``load``:
+    how the images are read (:class:`.io.images.ShapeReader` reads each once, for the
+    shapes only)."""
+    cfg = config or Config()
+    styles: List[ImageInput] = list(style) if isinstance(style, (list, tuple)) else [style]  # type: ignore[list-item]
+    device = describe_request(gpu)  # nothing allocated; a GPU that is not there raises
+    ctx = mx.cpu() if device.kind == "cpu" else mx.gpu(0 if gpu is None else gpu)
+    load = load or load_rgb
+    content_rgb, style_rgbs = load_inputs(
+        content, styles, cfg.max_long_edge, cfg.style_scale, load=load
+    )
+    blend_weights(len(style_rgbs), cfg.style_blend_weights)
+    sizes = plan_sizes(
+        cfg, content_rgb, style_rgbs, spec, dtype, ctx, functools.partial(precision_on, device)
+    )
+    if cfg.init == "image" and cfg.init_image:  # read at the first size (start_image)
+        load(cfg.init_image, shape=sizes.shapes[0])
+    return sizes
+
+
+def _graph_widths(
+    cfg: Config, sizes: SizePlan, style_rgbs: Sequence[np.ndarray]
+) -> Iterator[Tuple[str, int]]:
+    """What each graph of a run is (in words) and its width: each size's whole image or
+    tiles, and a style image at --style-scale (its targets are a graph of its own, on the
+    untiled path; without --style-scale it has the output's shape)."""
+    for index, (shape, window) in enumerate(zip(sizes.shapes, sizes.windows)):
+        h, w = shape
+        if window is not None:
+            for width in tiling.graph_widths(cfg, shape, window):
+                yield f"a tile of --tile {window} at {w}x{h}", width
+            continue
+        if index == 0 and sizes.composed:
+            yield f"the whole-image start ({w}x{h}) that the tiled run begins with", w
+        else:
+            yield f"the content image at {w}x{h}", w
+        if cfg.style_scale is not None:
+            for rgb in style_rgbs:
+                style = _style_shape(rgb, cfg.style_scale, shape)
+                yield (
+                    f"the style image at --style-scale {cfg.style_scale:g} ({style[1]}x{style[0]})",
+                    style[1],
+                )
+
+
+def _style_shape(rgb: np.ndarray, style_scale: float, shape: Tuple[int, int]) -> Tuple[int, int]:
+    """A style image's shape at ``style_scale`` for an output of ``shape``."""
+    return fit_long_edge(
+        (rgb.shape[0], rgb.shape[1]), max(MIN_EDGE, round(style_scale * max(shape)))
+    )
+
+
+def _widest_edge(shape: Tuple[int, int], width: int) -> int:
+    """The largest long edge at which an image of ``shape``'s aspect is at most ``width``
+    pixels wide."""
+    h, w = shape
+    edge = max(MIN_EDGE, int(width * max(h, w) / w))
+    while edge > MIN_EDGE and fit_long_edge(shape, edge)[1] > width:
+        edge -= 1
+    while fit_long_edge(shape, edge + 1)[1] <= width:
+        edge += 1
+    return edge
+
+
+def _width_fixes(
+    cfg: Config,
+    content_rgb: np.ndarray,
+    style_rgbs: Sequence[np.ndarray],
+    spec: VGGSpec,
+    dtype: Any,
+    ctx: Any,
+    precision: PrecisionOf,
+) -> List[str]:
+    """The settings that make every graph of this run narrow enough for bf16 with AMX (or
+    run wide ones in fp32), each one kept only if :func:`plan_sizes` passes with it."""
+    limit = AMX_BF16_MAX_WIDTH
+    content = (content_rgb.shape[0], content_rgb.shape[1])
+    candidates: List[Tuple[str, Dict[str, Any]]] = [
+        ("--precision auto (fp32 for graphs that wide) or fp32", {"precision": "auto"}),
+    ]
+    if cfg.max_memory is None and (cfg.tile is None or cfg.tile > limit):
+        tile = limit // ALIGN * ALIGN
+        candidates.append((f"--tile {tile}", {"tile": tile}))
+    edge = min(cfg.max_long_edge - 1, _widest_edge(content, limit))
+    if edge >= MIN_EDGE:
+        candidates.append((f"--max-long-edge {edge}", {"max_long_edge": edge}))
+    if cfg.style_scale is not None and style_rgbs:
+        # the style's long edge is round(scale x the output's), at most --max-long-edge
+        edges = [_widest_edge((rgb.shape[0], rgb.shape[1]), limit) for rgb in style_rgbs]
+        scale = math.floor(min(edges) / cfg.max_long_edge * 100) / 100
+        if 0 < scale < cfg.style_scale:
+            candidates.append((f"--style-scale {scale:g}", {"style_scale": scale}))
+    fixes = []
+    for text, change in candidates:
+        try:
+            changed = cfg.replace(**change)
+            plan_sizes(changed, content_rgb, style_rgbs, spec, dtype, ctx, precision, False)
+        except (ConfigError, DeviceError, ImageError):
+            continue
+        fixes.append(text)
+    return fixes
 
 
 def blend_weights(count: int, weights: Optional[Sequence[float]]) -> List[float]:

@@ -45,7 +45,14 @@ def _names(text: str) -> Tuple[str, ...]:
 
 
 def _floats(text: str) -> Tuple[float, ...]:
-    return tuple(float(part) for part in text.split(",") if part.strip())
+    """``"0.7,0.3"`` -> ``(0.7, 0.3)``."""
+    try:
+        return tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise ConfigError(
+            f"{text!r} is not a list of numbers; expected numbers separated by commas, "
+            "such as 1,2 or 0.7,0.3"
+        ) from None
 
 
 def layer_names(specs: Tuple[str, ...]) -> Tuple[str, ...]:
@@ -61,7 +68,8 @@ def layer_weights(specs: Tuple[str, ...], field: str = "style_layers") -> Tuple[
             out.append(float(weight) if weight else 1.0)
         except ValueError:
             raise ConfigError(
-                f"layer {spec!r}: the weight after ':' must be a number", field=field
+                f"layer {spec!r}: the weight after ':' must be a number, as in {name}:0.5",
+                field=field,
             ) from None
     return tuple(out)
 
@@ -193,6 +201,7 @@ class Config:
         "the initial learning rate (default: "
         + ", ".join(f"{name} {o.default_lr:g}" for name, o in OPTIMISERS.items() if o.mxnet)
         + ")",
+        example="0.001",
     )
     lr_sched_delay: int = _opt(75, "epochs between learning-rate decreases")
     lr_sched_factor: float = _opt(0.9, "factor the learning rate is multiplied by on schedule")
@@ -213,8 +222,11 @@ class Config:
         % ", ".join(
             f"{k} {d.default_strength:g}" for k, d in DENOISERS.items() if d.default_strength
         ),
+        example="0.2",
     )
-    seed: Optional[int] = _opt(None, "random seed for the starting noise (default: random)")
+    seed: Optional[int] = _opt(
+        None, "random seed for the starting noise (default: random)", example="42"
+    )
     optimizer: str = _opt(
         "nag", _listed({name: o.help for name, o in OPTIMISERS.items()}), choices=tuple(OPTIMISERS)
     )
@@ -230,19 +242,24 @@ class Config:
         "next, up to --max-long-edge; each with its own --max-num-epochs",
     )
     start_long_edge: Optional[int] = _opt(
-        None, "the long edge of the first scale (default: --max-long-edge halved per extra scale)"
+        None,
+        "the long edge of the first scale (default: --max-long-edge halved per extra scale)",
+        example="300",
     )
     tile: Optional[int] = _opt(
         None,
         "optimise every size whose image is larger than N x N "
         "pixels in overlapping tiles of at most N x N, so memory is bounded by "
         "the tile, not the image (a whole-image composition comes first)",
+        example="512",
     )
     max_memory: Optional[int] = _opt(
         None,
-        "pick --tile from a memory budget such as 2G or 1500M (sizes that fit are not tiled)",
+        "pick --tile from a memory budget such as 2G, 1500M or 2147483648 (sizes that "
+        "fit are not tiled)",
         parse=size,
         metavar="SIZE",
+        example="2G",
     )
     # One pass by default: at 1024x768 (benchmarks/tiles.py quality) one pass came within
     # 2% of the untiled run on content and mean style; two passes of half the epochs each
@@ -278,6 +295,7 @@ class Config:
         "resize the style image to this times the output's "
         "long edge, keeping its aspect (default: stretched to the "
         "content's shape, as the example)",
+        example="0.5",
     )
     original_colors: bool = _opt(False, "keep the content's colours (luminance transfer in YCbCr)")
     pooling: str = _opt("avg", "pooling in VGG19: avg (the example's) or max", choices=POOLING)
@@ -422,6 +440,39 @@ def _numeric_hints() -> Dict[str, type]:
     return out
 
 
+def example(name: str) -> str:
+    """A value of the field ``name`` as it is written (its default, or one from its
+    metadata where the default is None), for messages that show how."""
+    f = _FIELDS[name]
+    if "example" in f.metadata:
+        return str(f.metadata["example"])
+    return _number(f.default)
+
+
+def number_problem(name: str, text: Any) -> str:
+    """Why ``text`` is not a value of the numeric field ``name``, with an example."""
+    kind = _numeric_hints().get(name, field_types()[name])
+    what = "a whole number" if kind is int else "a number"
+    return f"must be {what} such as {example(name)}, not {text!r}"
+
+
+def parse_field(name: str, text: str) -> Any:
+    """The value of the field ``name`` from the text of its flag: in the flag's own
+    syntax (``parse`` in its metadata, e.g. --max-memory 2G), as a number of its type, or
+    as text; a :class:`ConfigError` that shows how it is written otherwise. The range is
+    checked by :class:`Config`."""
+    f = _FIELDS[name]
+    if "parse" in f.metadata:
+        return f.metadata["parse"](text)
+    kind = field_types()[name]
+    if kind not in (int, float):
+        return kind(text)
+    try:
+        return float(text) if kind is float else int(str(text).strip())
+    except ValueError:
+        raise ConfigError(number_problem(name, text)) from None
+
+
 def _canonical_model(name: str) -> str:
     try:
         return MODEL_ALIASES[name]
@@ -447,9 +498,9 @@ def _types(cfg: Config) -> None:
                 continue
             whole = isinstance(v, numbers.Integral) and not isinstance(v, bool)
             if kind is int and not whole:
-                raise ConfigError(f"must be a whole number, not {v!r}", field=name)
+                raise ConfigError(number_problem(name, v), field=name)
             if kind is float and not (whole or isinstance(v, numbers.Real)) or isinstance(v, bool):
-                raise ConfigError(f"must be a number, not {v!r}", field=name)
+                raise ConfigError(number_problem(name, v), field=name)
         if kind is float and value is not None:
             converted = tuple(float(v) for v in value) if isinstance(value, tuple) else float(value)
             object.__setattr__(cfg, name, converted)
@@ -540,15 +591,25 @@ def _layers(cfg: Config) -> None:
 
 
 def _tiles(cfg: Config) -> None:
-    from .engine.tiles import ALIGN
+    from .engine.tiles import ALIGN, fitting_guard, smallest_tile
 
-    smallest = 2 * (cfg.tile_margin + cfg.tile_overlap) + ALIGN
-    _require(
-        cfg.tile is None or cfg.tile >= max(MIN_EDGE, smallest),
-        "tile",
-        f"must be at least {max(MIN_EDGE, smallest)} pixels (a {ALIGN}-pixel core with "
-        f"`tile_margin` and `tile_overlap` on both sides), not {cfg.tile}",
-    )
+    smallest = max(MIN_EDGE, smallest_tile(cfg.tile_margin, cfg.tile_overlap))
+    if cfg.tile is not None and cfg.tile < smallest:
+        fix = f"raise `tile` to {smallest}"
+        fits = fitting_guard(cfg.tile, cfg.tile_margin, cfg.tile_overlap)
+        if fits is not None:  # always, within the tile's range (at least ALIGN)
+            fix += (
+                f", or lower `tile_margin` and `tile_overlap` to at most {sum(fits)} together "
+                f"(e.g. `tile_margin` {fits[0]} `tile_overlap` {fits[1]})"
+                if sum(fits)
+                else ", or set `tile_margin` 0 and `tile_overlap` 0"
+            )
+        raise ConfigError(
+            f"must be at least {smallest} pixels (a {ALIGN}-pixel core with `tile_margin` "
+            f"{cfg.tile_margin} and `tile_overlap` {cfg.tile_overlap} on both sides), "
+            f"not {cfg.tile}; {fix}",
+            field="tile",
+        )
     _require(
         cfg.tile is None or cfg.max_memory is None,
         "max_memory",
@@ -558,3 +619,4 @@ def _tiles(cfg: Config) -> None:
 
 _CHECKS = (_types, _ranges, _together, _layers, _tiles)
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(Config)}
+_FIELDS = {f.name: f for f in dataclasses.fields(Config)}

@@ -19,6 +19,12 @@ def python_name(field: str) -> str:
     return field
 
 
+def flag_name(field: str) -> str:
+    """How the command names a parameter: as its flag (``max_long_edge`` ->
+    ``--max-long-edge``); the CLI, and the batch runner whose messages it prints, use it."""
+    return "--" + field.replace("_", "-")
+
+
 class ExitCode(enum.IntEnum):
     """Process exit statuses of the ``neural-style`` command."""
 

@@ -1,14 +1,21 @@
 from __future__ import annotations
 
+import functools
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Dict, List, Optional
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from neural_style import Config, Stylizer, stylize
+from neural_style.api import plan_sizes, precision_on
 from neural_style.engine.optimise import EpochInfo, StopReason
-from neural_style.errors import WeightsError
+from neural_style.engine.precision import Device, PrecisionError
+from neural_style.engine.vgg import VGG19
+from neural_style.errors import ConfigError, ExitCode, ImageError, WeightsError
 from tests.helpers import TINY, random_weights
 
 FAST = Config(max_long_edge=32, max_num_epochs=8, save_epochs=3, lr=1.0, seed=7)
@@ -172,3 +179,154 @@ def test_ctrl_c_while_finishing_still_gives_the_finished_image(
     result = stylizer.stylize(content_path, style_path, FAST)
     assert result.stop_reason is StopReason.INTERRUPTED and result.epochs == 8
     assert result.image.shape == (21, 32, 3) and calls["n"] == 2
+
+
+# ---- the checks before any work (plan_sizes, preflight) ------------------------------------
+
+#: Not the CPU: check_fits then skips the free-memory check, so these plans do not
+#: depend on how much memory this machine has free.
+_NO_FREE_MEMORY_CHECK = SimpleNamespace(device_type="gpu")
+_AMX = Device("cpu", frozenset({"avx512_bf16", "amx_bf16"}))
+
+
+def _shape_only(h: int, w: int) -> np.ndarray:
+    return np.broadcast_to(np.zeros((1, 1, 3), np.float32), (h, w, 3))
+
+
+def _plan(cfg: Config, content: np.ndarray, styles: List[np.ndarray], advise: bool = True) -> Any:
+    return plan_sizes(
+        cfg,
+        content,
+        styles,
+        VGG19,
+        np.float32,
+        _NO_FREE_MEMORY_CHECK,
+        functools.partial(precision_on, _AMX),
+        advise,
+    )
+
+
+def _fixes(message: str) -> List[Dict[str, Any]]:
+    """The settings a width error suggests, as Config changes (both precisions named)."""
+    out: List[Dict[str, Any]] = []
+    for text in message.split("; use ", 1)[1].split(", or "):
+        if text.startswith("--precision auto"):
+            out += [{"precision": "auto"}, {"precision": "fp32"}]
+            continue
+        flag, value = text.split()[:2]
+        name = flag.lstrip("-").replace("-", "_")
+        out.append({name: float(value) if name == "style_scale" else int(value)})
+    return out
+
+
+@pytest.fixture()
+def amx(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DNNL_MAX_CPU_ISA", "AVX512_CORE_AMX")
+
+
+def test_long_thin_image_with_bf16_is_not_told_to_tile_smaller(amx: None) -> None:
+    """A 5000x80 photo in tiles of 512: the whole-image start that keeps its short side at
+    16 px is 1000 px wide, over bf16's AMX limit. The tile is already smaller than 736,
+    and no --max-long-edge keeps the image 16 px high under 736 wide: only the precision
+    fixes it, and that is all the message says."""
+    cfg = Config(precision="bf16", tile=512, max_long_edge=5000, max_num_epochs=1)
+    content = _shape_only(80, 5000)
+    with pytest.raises(PrecisionError) as raised:
+        _plan(cfg, content, [content])
+    message = str(raised.value)
+    assert "the whole-image start (1000x16) that the tiled run begins with is 1000 px wide" in (
+        message
+    )
+    assert "--tile" not in message.split("; use ")[1] and "--max-long-edge" not in message
+    assert _fixes(message) == [{"precision": "auto"}, {"precision": "fp32"}]
+    assert raised.value.exit_code == ExitCode.USAGE
+
+
+def test_a_wide_style_at_style_scale_is_told_the_style_scale_that_fits(amx: None) -> None:
+    """--style-scale 1.5 on a 600-px output makes a 1000x200 style 900 px wide: a graph
+    of its own (its targets), over the limit; neither a tile nor a smaller output fixes
+    that without a smaller --style-scale, which the message computes."""
+    cfg = Config(precision="bf16", max_long_edge=600, style_scale=1.5)
+    with pytest.raises(PrecisionError) as raised:
+        _plan(cfg, _shape_only(400, 600), [_shape_only(200, 1000)])
+    message = str(raised.value)
+    assert "the style image at --style-scale 1.5 (900x180) is 900 px wide" in message
+    assert _fixes(message) == [{"precision": "auto"}, {"precision": "fp32"}, {"style_scale": 1.22}]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    h=st.integers(16, 3000),
+    w=st.integers(16, 3000),
+    edge=st.integers(16, 3000),
+    tile=st.one_of(st.none(), st.integers(80, 1200)),
+    scales=st.integers(1, 2),
+    style_scale=st.one_of(st.none(), st.sampled_from([0.5, 1.0, 1.5])),
+)
+def test_every_fix_a_width_error_suggests_works(
+    h: int, w: int, edge: int, tile: Optional[int], scales: int, style_scale: Optional[float]
+) -> None:
+    """Whatever the image and settings, each setting a bf16 width error suggests makes the
+    whole plan pass (it is checked, not guessed), and a suggested tile is smaller than
+    the one given."""
+    import os
+
+    os.environ["DNNL_MAX_CPU_ISA"] = "AVX512_CORE_AMX"  # hypothesis: no function fixtures
+    try:
+        cfg = Config(
+            precision="bf16",
+            max_long_edge=edge,
+            tile=tile,
+            scales=scales,
+            style_scale=style_scale,
+            max_num_epochs=1,
+        )
+        content = _shape_only(h, w)
+        _plan(cfg, content, [content])
+    except PrecisionError as err:
+        fixes = _fixes(str(err))
+        assert {"precision": "auto"} in fixes
+        for change in fixes:
+            assert "tile" not in change or tile is None or change["tile"] < tile
+            _plan(cfg.replace(**change), content, [content], advise=False)
+    except (ConfigError, ImageError):
+        pass  # settings or an image that fail for another reason
+    finally:
+        del os.environ["DNNL_MAX_CPU_ISA"]
+
+
+def test_preflight_reads_only_shapes_and_gives_the_runs_error(
+    content_path: Path, style_path: Path
+) -> None:
+    """preflight (what --dry-run does per job) needs no weights: a --max-memory too small
+    for the image is the same error the run gives, before any work."""
+    from neural_style.api import preflight
+    from neural_style.io.images import ShapeReader
+
+    read = ShapeReader()
+    ok = preflight(content_path, style_path, Config(max_long_edge=64), gpu=-1, load=read)
+    assert ok.shapes == [(43, 64)] and ok.windows == [None]
+    small = Config(max_long_edge=4000, max_memory=600 * 2**20)
+    with pytest.raises(ConfigError, match="too little for even a 80x80 tile") as dry:
+        preflight(content_path, style_path, small, gpu=-1, spec=TINY, load=ShapeReader())
+    with pytest.raises(ConfigError) as real:
+        Stylizer(random_weights(TINY), gpu=-1, spec=TINY).stylize(content_path, style_path, small)
+    assert str(dry.value) == str(real.value)
+
+
+def test_a_missing_init_image_fails_before_any_graph(
+    stylizer: Stylizer, content_path: Path, style_path: Path, tmp_path: Path
+) -> None:
+    """--init-image is read with the other images' checks, before the style targets bind
+    a graph (it was read at the first size's start, after them)."""
+    from neural_style.api import preflight
+
+    cfg = FAST.replace(init="image", init_image=str(tmp_path / "absent.png"))
+    seen: List[int] = []
+    with pytest.raises(ImageError, match="absent.png: no such file"):
+        stylizer.stylize(content_path, style_path, cfg, lambda info, _: seen.append(info.epoch))
+    assert seen == [] and len(stylizer._graphs) == 0
+    with pytest.raises(ImageError, match="absent.png: no such file"):
+        preflight(content_path, style_path, cfg, gpu=-1, spec=TINY)
+    init = cfg.replace(init_image=str(content_path))  # and a good one still starts the run
+    assert stylizer.stylize(content_path, style_path, init).image.shape == (21, 32, 3)

@@ -2,10 +2,22 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
+from typing import Dict
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from neural_style.config import CONTENT_LAYERS, STYLE_LAYERS, Config, field_types
+from neural_style.config import (
+    CONTENT_LAYERS,
+    RANGES,
+    STYLE_LAYERS,
+    Config,
+    example,
+    field_types,
+    parse_field,
+)
 from neural_style.engine.denoise import DENOISERS
 from neural_style.engine.optimisers import OPTIMISERS
 from neural_style.engine.vgg import POOLING
@@ -116,3 +128,48 @@ def test_field_types_unwrap_optional() -> None:
     assert types["lr"] is float and types["seed"] is int and types["init_image"] is str
     assert types["max_num_epochs"] is int and types["original_colors"] is bool
     assert set(types) == {f.name for f in dataclasses.fields(Config)}
+
+
+def test_a_tile_below_the_minimum_says_both_fixes_with_numbers() -> None:
+    """--tile 60 with the default margin and overlap (16 each): raise the tile to 80, or
+    lower the margin and overlap to 22 together."""
+    with pytest.raises(ConfigError) as raised:
+        Config(tile=60)
+    assert str(raised.value) == (
+        "tile: must be at least 80 pixels (a 16-pixel core with tile_margin 16 and "
+        "tile_overlap 16 on both sides), not 60; raise tile to 80, or lower tile_margin and "
+        "tile_overlap to at most 22 together (e.g. tile_margin 11 tile_overlap 11)"
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(tile=st.integers(16, 600), margin=st.integers(0, 300), overlap=st.integers(0, 300))
+def test_every_fix_a_tile_error_names_is_valid(tile: int, margin: int, overlap: int) -> None:
+    import re
+
+    try:
+        Config(tile=tile, tile_margin=margin, tile_overlap=overlap)
+        return
+    except ConfigError as err:
+        message = str(err)
+    raised = re.search(r"raise tile to (\d+)", message)
+    lowered = re.search(r"tile_margin (\d+)( and)? tile_overlap (\d+)[)]?$", message)
+    assert raised and lowered, message
+    Config(tile=int(raised.group(1)), tile_margin=margin, tile_overlap=overlap)
+    m, o = int(lowered.group(1)), int(lowered.group(3))
+    assert m <= margin and o <= overlap
+    Config(tile=tile, tile_margin=m, tile_overlap=o)
+
+
+def _numeric_fields() -> Dict[str, type]:
+    types = field_types()
+    return {name: types[name] for name in RANGES if types[name] in (int, float)}
+
+
+@pytest.mark.parametrize("name", list(_numeric_fields()))
+def test_every_numeric_fields_example_is_a_valid_value(name: str) -> None:
+    """The example a bad number's message shows parses and is within range."""
+    value = parse_field(name, example(name))
+    Config(**{name: value})
+    with pytest.raises(ConfigError, match=f"such as {re.escape(example(name))}"):
+        parse_field(name, "x")

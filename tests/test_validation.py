@@ -323,8 +323,8 @@ def test_each_range_refuses_nan_infinities_and_its_ends(name: str) -> None:
             "style_layers: the weight of relu1_1 must be 0 or from",
         ),
         ({"content_layers": ("relu4_2:1e308",)}, "content_layers: the weight of relu4_2 must be"),
-        ({"max_long_edge": True}, "max_long_edge: must be a whole number, not True"),
-        ({"content_weight": "10"}, "content_weight: must be a number, not '10'"),
+        ({"max_long_edge": True}, "max_long_edge: must be a whole number such as 600, not True"),
+        ({"content_weight": "10"}, "content_weight: must be a number such as 10, not '10'"),
         ({"seed": -1}, "seed: must be from 0 to 4294967295, not -1"),
         ({"start_long_edge": 700}, "start_long_edge: must be at most max_long_edge (600), not 700"),
     ],
@@ -360,7 +360,15 @@ def test_terminal_users_read_the_flag(capsys: pytest.CaptureFixture[str]) -> Non
         (["--seed", "-3"], "--seed: must be from 0 to"),
         (["--gpu", "-2"], "--gpu -2: use GPU numbers from 0, or -1 for the CPU"),
         (["--shard", "3/2"], "--shard 3/2: I must be from 0 to N-1"),
-        (["--max-long-edge", "x"], "argument --max-long-edge: invalid int value: 'x'"),
+        (["--max-long-edge", "x"], "--max-long-edge: must be a whole number such as 600, not 'x'"),
+        (["--lr", "fast"], "--lr: must be a number such as 0.001, not 'fast'"),
+        (["--tile", "1.5"], "--tile: must be a whole number such as 512, not '1.5'"),
+        (["--max-memory", "2X"], "--max-memory: '2X' is not a size; expected a size such as 2G"),
+        (["--max-memory", "-1G"], "--max-memory: '-1G': the size must be above 0; expected a"),
+        (["--sweep", "max-memory=abc"], "max-memory: 'abc' is not a size; expected a size such"),
+        (["--style-blend-weights", "a,b"], "expected numbers separated by commas, such as 1,2"),
+        (["--style-layers", "relu1_1:x"], "must be a number, as in relu1_1:0.5"),
+        (["--tile", "60"], "raise --tile to 80, or lower --tile-margin and --tile-overlap"),
     ],
 )
 def test_usage_errors_are_one_line(
@@ -573,7 +581,7 @@ def test_manifest_csv_refused_with_its_line(
     [
         (
             '{"content": "a.png", "style": "s.png", "content_weight": true}',
-            "line 1: content_weight must be a number, not True",
+            "line 1: content_weight must be a number such as 10, not True",
         ),
         (
             '{"content": "a.png", "style": "s.png", "seed": 1.5}',

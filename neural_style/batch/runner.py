@@ -21,7 +21,7 @@ from typing import Any, Dict, List, NoReturn, Optional, Sequence
 
 import numpy as np
 
-from ..errors import ExitCode, NeuralStyleError, summary
+from ..errors import ExitCode, NeuralStyleError, flag_name, summary
 from ..io.images import load_inputs, save_image
 from .jobs import BatchJob, JobStatus
 from .outputs import JobOutputs
@@ -40,6 +40,19 @@ class JobResult:
     terms: Dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
     error: Optional[str] = None
+    error_code: Optional[int] = None  # a failure's exit status (ExitCode.USAGE: a setting)
+
+    @property
+    def exit_code(self) -> int:
+        """The status this job alone exits with: 0 done or skipped; a failure's own (2 for
+        a setting that cannot work for its image, else 1); 130 interrupted; 1 not run."""
+        if self.status.finished:
+            return ExitCode.OK
+        if self.status is JobStatus.INTERRUPTED:
+            return ExitCode.INTERRUPTED
+        if self.status is JobStatus.FAILED and self.error_code is not None:
+            return self.error_code
+        return ExitCode.FAILURE
 
     def as_json(self) -> Dict[str, Any]:
         """The result as JSON values: a number that is not finite (the eps of a loop
@@ -59,6 +72,7 @@ class JobResult:
             "terms": self.terms,
             "seconds": round(self.seconds, 3),
             "error": self.error,
+            "exit_code": self.exit_code,
         }
 
 
@@ -133,14 +147,54 @@ def job_failure(
     if reraise:
         raise err
     return JobResult(
-        job, JobStatus.FAILED, seconds=time.perf_counter() - started, error=failure_text(err, stage)
+        job,
+        JobStatus.FAILED,
+        seconds=time.perf_counter() - started,
+        error=failure_text(err, stage),
+        error_code=err.exit_code if isinstance(err, NeuralStyleError) else ExitCode.FAILURE,
     )
 
 
+def exit_status(jobs: Sequence[BatchJob], results: Sequence[JobResult]) -> int:
+    """The exit status of ``jobs`` that were not interrupted, from their ``results``: 0
+    when every job is done or skipped; 2 (a usage error) when every one that is not
+    failed for a setting that cannot work for its image (found once the image is read,
+    e.g. a --max-memory too small for its size); else 1 (a failure, or a job that never
+    ran)."""
+    by_index = {r.job.index: r for r in results}
+    codes = {
+        by_index[job.index].exit_code if job.index in by_index else ExitCode.FAILURE for job in jobs
+    } - {ExitCode.OK}
+    if not codes:
+        return ExitCode.OK
+    return ExitCode.USAGE if codes == {ExitCode.USAGE} else ExitCode.FAILURE
+
+
+def preflight_job(
+    job: BatchJob, devices: Sequence[Optional[int]], read: Any = None
+) -> Optional[JobResult]:
+    """The checks ``job`` makes before any work on each of ``devices``
+    (:func:`neural_style.api.preflight`: its images read for their shapes, no weights, no
+    graph), as a failed result like the run's own, or None if it passes; ``read``: the
+    image reader shared by the jobs (a :class:`~neural_style.io.images.ShapeReader`)."""
+    from ..api import preflight
+    from ..io.images import ShapeReader
+
+    started = time.perf_counter()
+    read = read or ShapeReader()
+    try:
+        for gpu in dict.fromkeys(devices):
+            preflight(job.content, list(job.style), job.config, gpu, load=read)
+    except Exception as err:
+        return job_failure(job, err, started)
+    return None
+
+
 def failure_text(err: BaseException, stage: str = "") -> str:
-    """One line for any exception: ours say what to do; others are named, without a stack."""
+    """One line for any exception: ours say what to do (naming parameters by their flags:
+    the command prints these lines); others are named, without a stack."""
     if isinstance(err, NeuralStyleError):
-        return str(err)
+        return err.describe(flag_name)
     if isinstance(err, MemoryError):
         return f"out of memory (MemoryError) {stage or 'in this job'}".strip()
     return f"{type(err).__name__}: {summary(err)}"

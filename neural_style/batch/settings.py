@@ -6,7 +6,7 @@ import dataclasses
 import difflib
 from typing import Any, Dict, List, Tuple
 
-from ..config import RANGES, Config, field_types
+from ..config import RANGES, Config, field_types, number_problem
 from ..errors import ConfigError
 
 
@@ -52,10 +52,7 @@ def parse_value(name: str, text: Any, where: str, shown: str = "") -> Any:
                 raise TypeError
             value = kind(text) if kind is float else int(str(text).strip())
         except (TypeError, ValueError):
-            raise ConfigError(
-                f"{where}: {shown} must be "
-                f"{'a number' if kind is float else 'a whole number'}, not {text!r}"
-            ) from None
+            raise ConfigError(f"{where}: {shown} {number_problem(name, text)}") from None
     allowed = RANGES.get(name)
     if allowed is not None and not allowed.contains(value):
         raise ConfigError(f"{where}: {shown} must be {allowed}, not {text!r}")

@@ -36,12 +36,12 @@ from ..batch.plan import (
     plan,
     refuse_collisions,
 )
-from ..batch.runner import JobResult, Reporter
+from ..batch.runner import JobResult, Reporter, exit_status
 from ..batch.settings import parse_sweep, refuse_repeated_sweeps
 from ..batch.shard import parse_shard, shard
-from ..config import RECIPES, Config, describe_recipe, field_types
+from ..config import RECIPES, Config, describe_recipe, field_types, parse_field
 from ..engine.vgg import MIN_EDGE
-from ..errors import ConfigError, ExitCode, ImageError, NeuralStyleError, summary
+from ..errors import ConfigError, ExitCode, ImageError, NeuralStyleError, flag_name, summary
 from ..io.images import is_complete
 from ..io.locate import find_weights, order_help
 
@@ -49,12 +49,6 @@ log = logging.getLogger("neural_style")
 
 FINAL_NAME = "final.jpg"
 CACHE_DIR = ".style-cache"
-
-
-def flag_name(field: str) -> str:
-    """The flag of a :class:`~neural_style.config.Config` field: ``style_weight`` ->
-    ``--style-weight``. Library errors name fields; this is how the CLI shows them."""
-    return "--" + field.replace("_", "-")
 
 
 def usage_text(err: NeuralStyleError) -> str:
@@ -102,6 +96,21 @@ def _typed(parse: Callable[[str], Any]) -> Callable[[str], Any]:
     return convert
 
 
+def _field_type(name: str) -> Callable[[str], Any]:
+    """An argparse ``type=`` for a :class:`~neural_style.config.Config` field: its flag's
+    text parsed as the library parses it (:func:`~neural_style.config.parse_field`), a bad
+    one refused with the library's message, which shows how it is written."""
+
+    def convert(text: str) -> Any:
+        try:
+            return parse_field(name, text)
+        except NeuralStyleError as err:
+            raise argparse.ArgumentTypeError(f"{flag_name(name)}: {usage_text(err)}") from None
+
+    convert.__name__ = name
+    return convert
+
+
 _METAVARS = {int: "N", float: "X"}
 
 
@@ -143,7 +152,7 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
             flag,
             *meta.get("aliases", ()),
             dest=f.name,
-            type=meta.get("parse", kind),
+            type=_field_type(f.name),
             default=argparse.SUPPRESS,
             metavar=meta.get("metavar", _METAVARS.get(kind)),
             choices=meta.get("choices"),
@@ -165,8 +174,9 @@ def _epilog() -> str:
         "--skip-existing reruns only what is missing. SIGKILL leaves only finished outputs "
         "(and perhaps a hidden temporary file).",
         "Exit codes: 0 done, 1 failure (in a batch: some job failed or did not run), "
-        "2 usage error, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM), 129 hung up "
-        "(SIGHUP).",
+        "2 usage error (also a setting that cannot work for the image, found once it is read; "
+        "a batch exits 2 when every job that failed failed so), 130 interrupted (Ctrl-C), "
+        "143 terminated (SIGTERM), 129 hung up (SIGHUP).",
     ]
     return "\n\n".join(textwrap.fill(p, 90, break_on_hyphens=False) for p in paragraphs)
 
@@ -239,7 +249,8 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument(
         "--json",
         action="store_true",
-        help="one JSON line per finished, skipped or failed job on stdout",
+        help="one JSON line per finished, skipped or failed job on stdout (with the job's "
+        "exit_code)",
     )
     batch.add_argument(
         "--shard",
@@ -248,7 +259,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="run only the I-th of N disjoint parts of the jobs (I from 0 to N-1)",
     )
     batch.add_argument(
-        "--dry-run", action="store_true", help="print the planned jobs as JSON lines and do nothing"
+        "--dry-run",
+        action="store_true",
+        help="print the planned jobs as JSON lines and check each as the run would before any "
+        "work (images read for their sizes; no weights, no graph, nothing written); a job that "
+        "would fail is reported, and the exit code is the run's",
     )
     run = parser.add_argument_group("running")
     run.add_argument(
@@ -433,13 +448,7 @@ class CliReporter(Reporter):
         elif result.written is not None:
             print(result.written, flush=True)
         if result.status is JobStatus.FAILED:
-            job = result.job
-            where = (
-                ""
-                if self.request.single
-                else f"job {job.index} ({job.content.name} + {job.style_label}): "
-            )
-            log.error("error: %s%s", where, result.error)
+            log.error("error: %s%s", _where(self.request, result.job), result.error)
         elif result.status is JobStatus.SKIPPED:
             log.info("skipped (complete): %s", result.job.output)
         elif result.status is JobStatus.INTERRUPTED:  # the one report of an interruption
@@ -468,9 +477,7 @@ def execute(request: Request, signals: Optional["StopSignals"] = None) -> int:
     from ..batch.runner import LazyStylizer, run_parallel, run_sequential
 
     if request.dry_run:
-        for job in request.jobs:
-            print(json.dumps(job.describe()))
-        return ExitCode.OK
+        return dry_run(request)
     check_outputs(request.jobs, request.cache_dir.parent)
     if any(job.config.loss_plot for job in request.jobs):
         from ..io.plots import require_matplotlib
@@ -502,6 +509,36 @@ def execute(request: Request, signals: Optional["StopSignals"] = None) -> int:
         reporter.close()  # the bars go before any message
     received = signals.received if signals is not None else None
     return _finish(request, reporter.results, time.perf_counter() - started, interrupted, received)
+
+
+def dry_run(request: Request) -> int:
+    """--dry-run: each planned job as a JSON line on stdout, and the checks each job
+    makes before any work (:func:`neural_style.batch.runner.preflight_job`: its images
+    read for their sizes only; no weights, no graph). A job that would fail is reported
+    as the run would report it, and the exit code is the run's: 0, or that of the
+    failures (2 where each is a setting that cannot work, e.g. a --max-memory too small
+    for the image's size)."""
+    from ..batch.runner import exit_status, preflight_job
+    from ..io.images import ShapeReader
+
+    read, results = ShapeReader(), []
+    for job in request.jobs:
+        print(json.dumps(job.describe()), flush=True)
+        result = preflight_job(job, request.devices, read)
+        if result is not None:
+            log.error("error: %s%s", _where(request, job), result.error)
+        results.append(result or JobResult(job, JobStatus.DONE))
+    if not request.single:
+        failed = sum(r.status is JobStatus.FAILED for r in results)
+        log.warning("dry run: %d of %d jobs would fail before any work", failed, len(results))
+    return exit_status(request.jobs, results)
+
+
+def _where(request: Request, job: BatchJob) -> str:
+    """How a failure line names its job: nothing for a single job."""
+    if request.single:
+        return ""
+    return f"job {job.index} ({job.content.name} + {job.style_label}): "
 
 
 def announce_precision(request: Request) -> None:
@@ -559,7 +596,7 @@ def _finish(
         return ExitCode.for_signal(signum)
     if stopped:
         return ExitCode.INTERRUPTED
-    return ExitCode.OK if all(s.finished for s in statuses) else ExitCode.FAILURE
+    return exit_status(request.jobs, results)
 
 
 class StopSignals:

@@ -49,14 +49,21 @@ LOW_PRECISION_BYTES: Dict[str, Tuple[int, float]] = {"bf16": (105 * 2**20, 0.91)
 _UNITS = {"": 1, "b": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40, "p": 2**50}
 
 
+#: How a size is written, for the messages of :func:`parse_size`.
+SIZE_EXAMPLE = "a size such as 2G, 1500M or 2147483648"
+
+
 def parse_size(text: str) -> int:
-    """``"2G"``, ``"1500M"``, ``"1.5g"``, ``"800MB"`` -> bytes (binary units)."""
-    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([kmgtp]?)i?b?\s*", str(text).lower())
+    """``"2G"``, ``"1500M"``, ``"1.5g"``, ``"800MB"`` -> bytes (binary units); a
+    :class:`ConfigError` (a ``ValueError``) that shows how sizes are written otherwise."""
+    from ..errors import ConfigError
+
+    match = re.fullmatch(r"\s*([-+]?)([0-9]*\.?[0-9]+)\s*([kmgtp]?)i?b?\s*", str(text).lower())
     if not match:
-        raise ValueError(f"{text!r} is not a size such as 2G or 1500M")
-    value = float(match.group(1)) * _UNITS[match.group(2)]
-    if value <= 0:
-        raise ValueError(f"{text!r}: the size must be above 0")
+        raise ConfigError(f"{text!r} is not a size; expected {SIZE_EXAMPLE}")
+    value = float(match.group(2)) * _UNITS[match.group(3)]
+    if value <= 0 or match.group(1) == "-":
+        raise ConfigError(f"{text!r}: the size must be above 0; expected {SIZE_EXAMPLE}")
     return int(value)
 
 

@@ -7,8 +7,15 @@ from typing import Tuple
 
 import numpy as np
 
-from ..errors import ImageError
+from ..errors import ConfigError, ImageError
 from .vgg import MIN_EDGE, RGB_MEAN
+
+
+class SizeSettingError(ConfigError, ImageError):
+    """An image that is fine but cannot be worked at the size a setting asks for (its
+    short side below the minimum at --max-long-edge): a usage error (exit 2), found once
+    the image is read; an :class:`ImageError` too, for callers that catch those."""
+
 
 _MEAN = np.asarray(RGB_MEAN, dtype=np.float32).reshape(1, 3, 1, 1)
 
@@ -39,7 +46,7 @@ def check_size(rgb: np.ndarray, long_edge: int, what: str) -> Tuple[int, int]:
     h, w = rgb.shape[:2]
     shape = fit_long_edge((h, w), long_edge)
     if min(shape) < MIN_EDGE:
-        raise ImageError(
+        raise SizeSettingError(
             f"{what}: at --max-long-edge {long_edge} its short side would be "
             f"{min(shape)} pixels (minimum {MIN_EDGE}); raise --max-long-edge "
             f"to at least {smallest_long_edge(rgb)}"

@@ -194,10 +194,12 @@ def for_width(precision: Precision, requested: str, width: int, amx: bool) -> Pr
             f"auto: {width} px is wider than {AMX_BF16_MAX_WIDTH}, where oneDNN 2.4's AMX "
             "bf16 backward convolution stalls",
         )
+    # the advice that holds for any graph; what else fixes a whole run (a tile, a smaller
+    # size) depends on its sizes and is worked out, and checked, by api.plan_sizes
     raise PrecisionError(
         f"--precision bf16: with AMX, MXNet 1.9.1's oneDNN stalls in the backward convolution "
-        f"of images wider than {AMX_BF16_MAX_WIDTH} px ({width} here); use --precision auto "
-        f"(fp32 at this width), or --tile {AMX_BF16_MAX_WIDTH} or less"
+        f"of graphs wider than {AMX_BF16_MAX_WIDTH} px ({width} here); use --precision auto "
+        "(fp32 for graphs that wide) or fp32"
     )
 
 

@@ -51,7 +51,9 @@ from ..errors import ConfigError, DeviceError
 from .graph import StyleGraph, network, positions
 from .losses import NDArray
 from .memory import (
+    IMAGE_BYTES_PER_PIXEL,
     available_bytes,
+    base_bytes,
     bytes_per_pixel,
     format_size,
     graph_bytes,
@@ -70,8 +72,10 @@ from .tiles import (
     aligned_spans,
     context_margin,
     feature_core,
+    fitting_guard,
     grid,
     layer_strides,
+    smallest_tile,
 )
 from .vgg import VGGSpec
 
@@ -135,15 +139,47 @@ def tile_edge(cfg: Config, image: Shape, spec: VGGSpec, dtype: Any) -> Optional[
     if whole_bytes(cfg, image, spec, dtype) <= cfg.max_memory:
         return None
     edge = budget_edge(cfg, image, spec, dtype)
-    smallest = 2 * (cfg.tile_margin + cfg.tile_overlap) + 16
+    smallest = smallest_tile(cfg.tile_margin, cfg.tile_overlap)
     if edge < smallest:
-        need = whole_bytes(cfg, (smallest, smallest), spec, dtype)
-        raise ConfigError(
-            f"--max-memory {format_size(cfg.max_memory)}: too little for even a "
-            f"{smallest}x{smallest} tile at {image[1]}x{image[0]} (about "
-            f"{format_size(need)} needed)"
-        )
+        raise ConfigError(_too_little(cfg, image, spec, dtype, edge, smallest), field="max_memory")
     return edge
+
+
+def _too_little(
+    cfg: Config, image: Shape, spec: VGGSpec, dtype: Any, edge: int, smallest: int
+) -> str:
+    """Why ``cfg.max_memory`` allows no tile for an image of ``image`` (H, W) (only
+    ``edge``-pixel ones, less than the ``smallest`` tile), and the settings that fix it,
+    each checked with :func:`budget_edge`."""
+    assert cfg.max_memory is not None
+    precision = host_precision(cfg.precision)
+    rate = per_pixel(cfg, spec, dtype, precision)
+    h, w = image
+    # the process, the image's arrays and the smallest tile's graph (tile_for_budget
+    # inverted; its tiles are multiples of ALIGN)
+    tile = ALIGN * math.ceil(smallest / ALIGN)
+    need = base_bytes(precision) + IMAGE_BYTES_PER_PIXEL * h * w + rate * tile * tile
+    whole = whole_bytes(cfg, image, spec, dtype)  # or no tiles at all, if that is less
+
+    def enough(mib: int) -> bool:
+        changed = cfg.replace(max_memory=mib * 2**20)
+        return whole <= mib * 2**20 or budget_edge(changed, image, spec, dtype) >= smallest
+
+    budgets = [m for m in (math.ceil(need / 2**20), math.ceil(whole / 2**20)) if enough(m)]
+    fixes = [f"raise `max_memory` to {min(budgets)}M"] if budgets else []  # in MiB, as it takes
+    fits = fitting_guard(edge, cfg.tile_margin, cfg.tile_overlap)
+    if fits is not None:
+        fixes.append(
+            f"lower `tile_margin` and `tile_overlap` to at most {sum(fits)} together (e.g. "
+            f"`tile_margin` {fits[0]} `tile_overlap` {fits[1]})"
+        )
+    return (
+        f"{format_size(cfg.max_memory)} is too little for even a {smallest}x{smallest} tile "
+        f"(a 16-pixel core with `tile_margin` {cfg.tile_margin} and `tile_overlap` "
+        f"{cfg.tile_overlap} on both sides) at {w}x{h}: the process, the image's arrays and "
+        f"that tile's graph need about {format_size(need)}"
+        + (f"; {', or '.join(fixes)}" if fixes else "")
+    )
 
 
 def graph_widths(cfg: Config, image: Shape, window: Optional[int]) -> List[int]:

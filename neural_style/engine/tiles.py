@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -46,6 +46,25 @@ class Span:
 def guard(margin: int, overlap: int) -> int:
     """Pixels a window needs beyond its core on each inner side."""
     return margin + overlap
+
+
+def smallest_tile(margin: int, overlap: int) -> int:
+    """The smallest window (``--tile``): an :data:`ALIGN`-pixel core with ``margin`` and
+    ``overlap`` on both sides."""
+    return 2 * guard(margin, overlap) + ALIGN
+
+
+def fitting_guard(window: int, margin: int, overlap: int) -> Optional[Tuple[int, int]]:
+    """The largest (margin, overlap), each at most the given one and in their proportion,
+    that a ``window``-pixel tile holds (:func:`smallest_tile`); None if even (0, 0) does
+    not fit."""
+    most = (window - ALIGN) // 2  # margin + overlap
+    if most < 0:
+        return None
+    if margin + overlap <= most:
+        return margin, overlap
+    smaller = margin * most // (margin + overlap)
+    return smaller, most - smaller
 
 
 def spans(length: int, window: int, margin: int, overlap: int, sweep: int = 0) -> List[Span]:

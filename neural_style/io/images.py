@@ -12,7 +12,7 @@ import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -376,22 +376,56 @@ def load_inputs(
     styles: Sequence[ImageInput],
     long_edge: int,
     style_scale: Optional[float] = None,
+    load: Optional[Callable[..., np.ndarray]] = None,
 ) -> Tuple[np.ndarray, List[np.ndarray]]:
     """The content and style images as (H, W, 3) float32 in [0, 1], checked (a clear
     :class:`ImageError` for each problem) and reduced while decoding where they are far
     larger than needed (see :func:`load_rgb`); the exact sizes are made per scale by
     :func:`resize`. The working sizes are those of the largest scale: the content at
     ``long_edge``; each style stretched to the content's shape, or with ``style_scale``
-    at its own aspect, ``style_scale`` times the content's long edge."""
-    content_rgb = load_rgb(content, long_edge)
+    at its own aspect, ``style_scale`` times the content's long edge. ``load``: how an
+    image is read (:func:`load_rgb`; a :class:`ShapeReader` for checks that need only
+    the shapes)."""
+    load = load or load_rgb  # looked up now, not when this was defined
+    content_rgb = load(content, long_edge)
     shape = check_size(content_rgb, long_edge, _describe(content, "the content image"))
     style_edge = max(MIN_EDGE, round((style_scale or 1.0) * max(shape)))
     style_rgbs = []
     for style in styles:
-        rgb = load_rgb(style, style_edge) if style_scale else load_rgb(style, shape=shape)
+        rgb = load(style, style_edge) if style_scale else load(style, shape=shape)
         check_min_edge(rgb, _describe(style, "the style image"))
         style_rgbs.append(rgb)
     return content_rgb, style_rgbs
+
+
+class ShapeReader:
+    """:func:`load_rgb` for checks that need only an image's working shape (a dry run):
+    each (image, size) is decoded once, as a run would decode it, and comes back as an
+    array of that shape that holds no pixels (zeros, every element the same memory); a
+    failure is raised again, the same, each time the image is asked for."""
+
+    def __init__(self, load: Optional[Callable[..., np.ndarray]] = None) -> None:
+        self._load = load or load_rgb
+        self._seen: Dict[Tuple[Any, ...], Union[Tuple[int, ...], ImageError]] = {}
+
+    def __call__(
+        self,
+        source: ImageInput,
+        max_edge: Optional[int] = None,
+        shape: Optional[Tuple[int, int]] = None,
+    ) -> np.ndarray:
+        if isinstance(source, np.ndarray):
+            return self._load(source, max_edge, shape)
+        key = (str(source), max_edge, shape)
+        if key not in self._seen:
+            try:
+                self._seen[key] = self._load(source, max_edge, shape).shape
+            except ImageError as err:
+                self._seen[key] = err
+        seen = self._seen[key]
+        if isinstance(seen, ImageError):
+            raise ImageError(seen.message, seen.field)
+        return np.broadcast_to(np.zeros((), np.float32), seen)
 
 
 def _describe(source: ImageInput, role: str) -> str:

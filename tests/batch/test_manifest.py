@@ -22,7 +22,7 @@ def test_manifest_errors_name_their_lines(tmp_path: Path) -> None:
         read_manifest(manifest)
     text = str(err.value)
     assert "line 3: no style" in text
-    assert "line 4: content_weight must be a number, not 'ten'" in text
+    assert "line 4: content_weight must be a number such as 10, not 'ten'" in text
     jsonl = tmp_path / "jobs.jsonl"
     jsonl.write_text('{"content": "a.jpg", "style": "s.jpg", "stop_eps": -1}\n{"content": 3\n')
     with pytest.raises(ConfigError, match="line 2: not JSON"):

@@ -208,3 +208,27 @@ def test_a_workers_reporter_stops_the_job_once_a_stop_is_asked() -> None:
                 reporter.epoch(None, None)  # type: ignore[arg-type]
         else:
             reporter.epoch(None, None)  # type: ignore[arg-type]
+
+
+def test_a_jobs_exit_code_follows_its_failure_and_the_batch_status_its_jobs(
+    tmp_path: Path, style_path: Path
+) -> None:
+    """A setting that cannot work for a job's image (a ConfigError raised once it is read)
+    fails that job with exit code 2; a batch exits 2 only if each job not done failed so,
+    1 with any other failure or a job not run, 0 when all are done or skipped; the line
+    names parameters by their flags, as the command prints it."""
+    from neural_style.batch.runner import exit_status
+    from neural_style.errors import ConfigError, ExitCode
+
+    jobs = make_jobs(tmp_path, [write_image(tmp_path / f"c{i}.png") for i in range(3)], style_path)
+    bad = ConfigError("3 weights for 2 style images", field="style_blend_weights")
+    (usage,) = run_sequential(jobs[:1], Failing(bad), StyleCache(), Reporter())
+    (other,) = run_sequential(jobs[1:2], Failing(OSError("disk")), StyleCache(), Reporter())
+    assert usage.exit_code == ExitCode.USAGE and other.exit_code == ExitCode.FAILURE
+    assert usage.error == "--style-blend-weights: 3 weights for 2 style images"
+    assert usage.as_json()["exit_code"] == 2
+    done = [JobResult(job, DONE) for job in jobs]
+    assert exit_status(jobs, done) == ExitCode.OK
+    assert exit_status(jobs, [usage, *done[1:]]) == ExitCode.USAGE
+    assert exit_status(jobs, [usage, other, done[2]]) == ExitCode.FAILURE
+    assert exit_status(jobs, [usage, done[1]]) == ExitCode.FAILURE  # job 2 never ran

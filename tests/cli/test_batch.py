@@ -15,7 +15,7 @@ from PIL import Image
 
 from neural_style import cli
 from neural_style.errors import ExitCode
-from tests.helpers import ROOT, write_image
+from tests.helpers import ROOT, cpu_run, write_image
 
 Run = Tuple[int, List[dict], str]
 
@@ -421,3 +421,70 @@ def test_max_memory_picks_a_tile_per_job(
             done[img.size] = result["epochs"]
     # the 48-px job was tiled: a 32-px composition (2 epochs) came first
     assert done == {(32, 21): 2, (48, 32): 4}
+
+
+# ---- --dry-run checks each job as the run would, before any work ---------------------------
+
+
+def _dry(args: List[str], capsys: pytest.CaptureFixture[str]) -> Tuple[int, List[dict], List[str]]:
+    code = cli.main(args)
+    out, err = capsys.readouterr()
+    return code, [json.loads(line) for line in out.splitlines()], err.splitlines()
+
+
+def test_dry_run_reports_a_memory_budget_too_small_as_the_run_does(
+    tmp_path: Path,
+    content_path: Path,
+    style_path: Path,
+    vgg19_random_npz: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """--max-memory 600M cannot hold even the smallest tile of a 4000-px image: --dry-run
+    says so in the run's own words and exits 2, without reading the weights; the run
+    itself stops with the same line before any epoch."""
+    from neural_style import api
+
+    args = cpu_run(content_path, style_path, vgg19_random_npz, tmp_path / "out")
+    args += ["--max-long-edge", "4000", "--max-memory", "600M", "--max-num-epochs", "1"]
+    with monkeypatch.context() as patched:
+        patched.setattr(api, "load_weights", _no_weights)
+        code, planned, err = _dry([*args, "--dry-run"], capsys)
+    assert code == ExitCode.USAGE and len(planned) == 1, err
+    (line,) = err
+    assert line.startswith("neural-style: error: --max-memory: 600 MB is too little for even a")
+    assert "raise --max-memory to " in line
+    code, _, real = _dry(args, capsys)
+    assert code == ExitCode.USAGE and line in real
+    assert not (tmp_path / "out" / "final.jpg").exists()
+
+
+def test_dry_run_of_a_batch_reports_each_bad_job_and_a_meaningful_status(
+    tmp_path: Path,
+    content_path: Path,
+    style_path: Path,
+    vgg19_random_npz: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Every job is listed; each that would fail is named with its error, a summary
+    follows, and the status is the run's: 2 when each failure is a setting, 1 when an
+    image cannot be read, 0 when all pass."""
+    args = cpu_run(content_path, style_path, vgg19_random_npz, tmp_path / "out")
+    args += ["--max-long-edge", "4000", "--dry-run"]
+    code, planned, err = _dry([*args, "--sweep", "max-memory=600M,4G,100M"], capsys)
+    assert code == ExitCode.USAGE and [j["index"] for j in planned] == [0, 1, 2]
+    errors = [line for line in err if "error" in line]
+    assert len(errors) == 2 and errors[0].startswith("neural-style: error: job 0 (")
+    assert errors[1].startswith("neural-style: error: job 2 (") and "100 MB is too" in errors[1]
+    assert err[-1] == "neural-style: dry run: 2 of 3 jobs would fail before any work"
+    code, _, err = _dry([*args, "--sweep", "max-memory=4G,8G"], capsys)
+    assert code == ExitCode.OK and err[-1].endswith("0 of 2 jobs would fail before any work")
+    broken = write_image(tmp_path / "small.png", (8, 8))  # below the 16-px minimum
+    bad = [*args[:2], str(broken), *args[2:], "--sweep", "max-memory=4G,100M"]
+    code, planned, err = _dry(bad, capsys)
+    assert code == ExitCode.FAILURE and len(planned) == 4, err
+    assert any("small.png: 8x8 pixels is too small" in line for line in err)
+
+
+def _no_weights(*args: object, **kwargs: object) -> None:
+    raise AssertionError("a dry run read the weights")

@@ -175,7 +175,10 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     [
         (["--stop-eps", "0"], "--stop-eps: must be in (0, 1], not 0"),
         (["--lr", "nan"], "--lr: must be from 1e-8 to 10000, not nan"),
-        (["--lr-sched-factor", "abc"], "invalid float value"),
+        (
+            ["--lr-sched-factor", "abc"],
+            "--lr-sched-factor: must be a number such as 0.9, not 'abc'",
+        ),
         (["--max-long-edge", "8"], "--max-long-edge: must be from 16 to 26754, not 8"),
         (["--gpu", "x"], "--gpu x: give a GPU number"),
         (["--model", "alexnet"], "invalid choice"),

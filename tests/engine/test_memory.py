@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from neural_style.config import CONTENT_LAYERS, STYLE_LAYERS
 from neural_style.engine.memory import (
@@ -93,3 +95,22 @@ def test_host_precision_follows_the_amx_width_limit(monkeypatch: pytest.MonkeyPa
     assert host_precision("auto", 4096) == "bf16"
     _cpu(monkeypatch, AMX_FLAGS, isa="AVX512_CORE_BF16")  # AMX left out by the user
     assert host_precision("auto", 4096) == "bf16"
+
+
+@pytest.mark.parametrize("text", ["2X", "-1G", "0", "abc", "", "1.5.2G", "-0.5M"])
+def test_a_bad_size_says_how_sizes_are_written(text: str) -> None:
+    from neural_style.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="expected a size such as 2G, 1500M or 2147483648"):
+        parse_size(text)
+
+
+@given(st.text(max_size=12))
+def test_any_text_is_a_size_or_an_error_with_an_example(text: str) -> None:
+    from neural_style.engine.memory import SIZE_EXAMPLE
+    from neural_style.errors import ConfigError
+
+    try:
+        assert parse_size(text) > 0
+    except ConfigError as err:
+        assert SIZE_EXAMPLE in str(err)

@@ -384,9 +384,11 @@ def test_bf16_with_amx_has_a_width_limit() -> None:
     assert for_width(fp32, "fp32", 4000, amx=True) is fp32
     wide = for_width(bf16, "auto", AMX_BF16_MAX_WIDTH + 1, amx=True)
     assert wide.name == "fp32" and f"wider than {AMX_BF16_MAX_WIDTH}" in wide.reason
-    with pytest.raises(PrecisionError, match="--tile 736 or less") as raised:
+    with pytest.raises(PrecisionError, match="800 here.*use --precision auto") as raised:
         for_width(bf16, "bf16", 800, amx=True)
     assert raised.value.exit_code == ExitCode.USAGE
+    # what else fixes it (a tile, a smaller size) depends on the run: api.plan_sizes says
+    assert "--tile" not in str(raised.value)
 
 
 def test_amx_in_use_follows_the_flags_and_onednns_isa() -> None:
@@ -475,3 +477,56 @@ def test_start_up_line_says_when_wide_graphs_run_in_fp32(
     assert "; fp32 for graphs wider than 736 px" in wide and "--tile 736" in wide
     assert "fp32" not in line("--max-long-edge", "736")
     assert "fp32" not in line("--max-long-edge", "2048", "--tile", "512")
+
+
+# ---- bf16's width limit, found once the image is read: a usage error ------------------------
+
+
+def _as_amx_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This machine as one whose oneDNN runs bf16 on AMX (the width limit applies)."""
+    monkeypatch.setattr(device_mod, "cpu_flags", lambda: frozenset({"avx512_bf16", "amx_bf16"}))
+    monkeypatch.setenv("DNNL_MAX_CPU_ISA", "AVX512_CORE_AMX")
+
+
+def test_cli_bf16_wider_than_amx_allows_exits_2_before_any_epoch(
+    monkeypatch: pytest.MonkeyPatch, cli_args: List[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The width is known once the image is read, but it is a setting that cannot work:
+    exit 2 (not 1), one line, with fixes computed for this image (48x32 at 800: 800x533)."""
+    _as_amx_cpu(monkeypatch)
+    code = cli.main([*cli_args, "--precision", "bf16", "--max-long-edge", "800"])
+    out, err = capsys.readouterr()
+    assert code == ExitCode.USAGE, err
+    (line,) = [line for line in err.splitlines() if "error" in line]
+    assert line.startswith("neural-style: error: --precision bf16: the content image at 800x533")
+    assert "800 px wide" in line and "wider than 736 px" in line
+    assert "--precision auto" in line and "--tile 736" in line and "--max-long-edge 736" in line
+    assert out == "" and "Traceback" not in err
+
+
+def test_batch_job_bf16_too_wide_fails_alone_with_the_usage_status(
+    monkeypatch: pytest.MonkeyPatch,
+    cli_args: List[str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """In a batch the job fails with exit code 2 in its JSON line, the batch goes on to
+    its summary, and exits 2 when every failure is such a setting; with another kind of
+    failure beside it, 1."""
+    _as_amx_cpu(monkeypatch)
+    args = [*cli_args, "--precision", "bf16", "--json", "--sweep", "max-long-edge=800,900"]
+    code = cli.main(args)
+    out, err = capsys.readouterr()
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert code == ExitCode.USAGE, err
+    assert [(j["status"], j["exit_code"]) for j in lines] == [("failed", 2), ("failed", 2)]
+    assert "800 px wide" in lines[0]["error"] and "900 px wide" in lines[1]["error"]
+    assert "batch: 0 done, 2 failed of 2 jobs" in err
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not a png")
+    content = cli_args.index("--content-image") + 1
+    mixed = [*cli_args[:content], cli_args[content], str(broken), *cli_args[content + 1 :]]
+    code = cli.main([*mixed, "--precision", "bf16", "--json", "--max-long-edge", "800"])
+    out, err = capsys.readouterr()
+    codes = sorted(json.loads(line)["exit_code"] for line in out.splitlines())
+    assert codes == [ExitCode.FAILURE, ExitCode.USAGE] and code == ExitCode.FAILURE, err

@@ -12,6 +12,8 @@ from typing import Any, List, Tuple
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from neural_style.config import Config, layer_names
 from neural_style.engine import tiles
@@ -562,3 +564,49 @@ def test_a_long_thin_image_is_tiled(stylizer: Any) -> None:
     thin, _ = _images((16, 400))
     with pytest.raises(ConfigError, match="leave out --tile"):
         stylizer.stylize(thin, style, cfg.replace(max_long_edge=400))
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    h=st.integers(16, 20000),
+    w=st.integers(16, 20000),
+    budget_mb=st.integers(16, 4000),
+    margin=st.integers(0, 400),
+    overlap=st.integers(0, 400),
+    precision=st.sampled_from(["auto", "fp32"]),
+)
+def test_a_budget_too_small_for_a_tile_names_settings_that_fit(
+    h: int, w: int, budget_mb: int, margin: int, overlap: int, precision: str
+) -> None:
+    """When --max-memory allows no tile, the error's --max-memory (the process, the image's
+    arrays and the smallest tile's graph, inverted from the model) and its margins each
+    make the same image tile; the budget it names is also the least that does, to 1 MiB."""
+    import re
+
+    from neural_style.engine.tiled import tile_edge
+
+    cfg = Config(
+        max_memory=budget_mb * 2**20,
+        tile_margin=margin,
+        tile_overlap=overlap,
+        precision=precision,
+        max_long_edge=max(h, w),
+    )
+    try:
+        tile_edge(cfg, (h, w), TINY, np.float32)
+        return
+    except ConfigError as err:
+        message = str(err)
+    assert message.startswith("max_memory: ") and f"at {w}x{h}" in message
+    raised = re.search(r"raise max_memory to (\d+)M", message)
+    lowered = re.search(r"e\.g\. tile_margin (\d+) tile_overlap (\d+)", message)
+    assert raised or lowered, message
+    if raised:
+        budget = int(raised.group(1)) * 2**20
+        tile_edge(cfg.replace(max_memory=budget), (h, w), TINY, np.float32)
+        with pytest.raises(ConfigError):
+            tile_edge(cfg.replace(max_memory=budget - 2**20), (h, w), TINY, np.float32)
+    if lowered:
+        m, o = int(lowered.group(1)), int(lowered.group(2))
+        assert m <= margin and o <= overlap
+        tile_edge(cfg.replace(tile_margin=m, tile_overlap=o), (h, w), TINY, np.float32)

@@ -130,3 +130,20 @@ def test_the_seam_measure_sees_a_seam() -> None:
     image[:, 32:] += 0.2  # a step at column 32
     assert tiles.seam_ratios(image, [], [32])[0] > 1.1
     assert abs(tiles.seam_ratios(image, [], [20])[0] - 1) < 0.1
+
+
+@settings(max_examples=200, deadline=None)
+@given(window=st.integers(0, 3000), margin=st.integers(0, 1024), overlap=st.integers(0, 1024))
+def test_fitting_guard_is_the_most_a_tile_holds(window: int, margin: int, overlap: int) -> None:
+    """The margin and overlap a tile error suggests: each at most the given one, and the
+    tile holds them with one more pixel of either it would not (when it had to lower)."""
+    fits = tiles.fitting_guard(window, margin, overlap)
+    if window < tiles.ALIGN:
+        assert fits is None
+        return
+    assert fits is not None
+    m, o = fits
+    assert 0 <= m <= margin and 0 <= o <= overlap
+    assert tiles.smallest_tile(m, o) <= window
+    if (m, o) != (margin, overlap):
+        assert tiles.smallest_tile(m + 1, o) > window and tiles.smallest_tile(m, o + 1) > window

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import List, Tuple
 
 import numpy as np
 import pytest
@@ -106,3 +107,30 @@ def test_readable_but_not_writable_formats_are_refused_as_outputs() -> None:
     assert read_only == [".gif"]
     with pytest.raises(ImageError, match="unknown output extension '.gif'"):
         output_format("x.gif")
+
+
+def test_shape_reader_gives_the_loaders_shapes_decoding_each_image_once(tmp_path: Path) -> None:
+    """A dry run's reader: the shape load_inputs would give (here a 200x90 image at long
+    edges 64 and 50), no pixels held, each image and size decoded once, a failure raised
+    again each time."""
+    from neural_style.io.images import ShapeReader, load_inputs
+
+    path = write_image(tmp_path / "c.png", (200, 90))
+    calls: List[Tuple[object, ...]] = []
+
+    def counting(*args: object) -> np.ndarray:
+        calls.append(args)
+        return load_rgb(*args)  # type: ignore[arg-type]
+
+    read = ShapeReader(counting)
+    for edge in (64, 64, 50):
+        content, styles = load_inputs(path, [path], edge, load=read)
+        real, real_styles = load_inputs(path, [path], edge)
+        assert content.shape == real.shape and styles[0].shape == real_styles[0].shape
+        assert content.strides == (0, 0, 0)  # the same zero everywhere: no pixels
+    assert len(calls) == 4  # content and style at 64, then at 50
+    with pytest.raises(ImageError, match="no such file"):
+        read(tmp_path / "absent.png", 64)
+    with pytest.raises(ImageError, match="no such file"):
+        read(tmp_path / "absent.png", 64)
+    assert len(calls) == 5
