@@ -596,8 +596,14 @@ def _tiles(cfg: Config) -> None:
     smallest = max(MIN_EDGE, smallest_tile(cfg.tile_margin, cfg.tile_overlap))
     if cfg.tile is not None and cfg.tile < smallest:
         fix = f"raise `tile` to {smallest}"
-        fits = fitting_guard(cfg.tile, cfg.tile_margin, cfg.tile_overlap)
-        if fits is not None:  # always, within the tile's range (at least ALIGN)
+        # a thinner guard is offered only for tiles whose whole-image start still has a
+        # short side of MIN_EDGE for images up to 4:1 (smaller ones fail on any photo)
+        fits = (
+            fitting_guard(cfg.tile, cfg.tile_margin, cfg.tile_overlap)
+            if cfg.tile >= 4 * MIN_EDGE
+            else None
+        )
+        if fits is not None:
             fix += (
                 f", or lower `tile_margin` and `tile_overlap` to at most {sum(fits)} together "
                 f"(e.g. `tile_margin` {fits[0]} `tile_overlap` {fits[1]})"

@@ -368,7 +368,7 @@ def test_terminal_users_read_the_flag(capsys: pytest.CaptureFixture[str]) -> Non
         (["--sweep", "max-memory=abc"], "max-memory: 'abc' is not a size; expected a size such"),
         (["--style-blend-weights", "a,b"], "expected numbers separated by commas, such as 1,2"),
         (["--style-layers", "relu1_1:x"], "must be a number, as in relu1_1:0.5"),
-        (["--tile", "60"], "raise --tile to 80, or lower --tile-margin and --tile-overlap"),
+        (["--tile", "70"], "raise --tile to 80, or lower --tile-margin and --tile-overlap"),
     ],
 )
 def test_usage_errors_are_one_line(

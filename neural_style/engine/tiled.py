@@ -174,10 +174,10 @@ def _too_little(
             f"`tile_margin` {fits[0]} `tile_overlap` {fits[1]})"
         )
     return (
-        f"{format_size(cfg.max_memory)} is too little for even a {smallest}x{smallest} tile "
-        f"(a 16-pixel core with `tile_margin` {cfg.tile_margin} and `tile_overlap` "
-        f"{cfg.tile_overlap} on both sides) at {w}x{h}: the process, the image's arrays and "
-        f"that tile's graph need about {format_size(need)}"
+        f"{format_size(cfg.max_memory)} is too little for even a {tile}x{tile} tile "
+        f"(a core of {tile - (smallest - ALIGN)} pixels with `tile_margin` {cfg.tile_margin} "
+        f"and `tile_overlap` {cfg.tile_overlap} on both sides) at {w}x{h}: the process, the "
+        f"image's arrays and that tile's graph need about {math.ceil(need / 2**20)} MiB"
         + (f"; {', or '.join(fixes)}" if fixes else "")
     )
 
