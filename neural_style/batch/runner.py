@@ -157,10 +157,10 @@ def job_failure(
 
 def exit_status(jobs: Sequence[BatchJob], results: Sequence[JobResult]) -> int:
     """The exit status of ``jobs`` that were not interrupted, from their ``results``: 0
-    when every job is done or skipped; 2 (a usage error) when every one that is not
-    failed for a setting that cannot work for its image (found once the image is read,
-    e.g. a --max-memory too small for its size); else 1 (a failure, or a job that never
-    ran)."""
+    when every job is done or skipped; 2 (a usage error) when every job that is neither
+    done nor skipped failed on a setting that cannot work for its image (found once the
+    image is read, e.g. a --max-memory too small for its size); else 1 (another failure,
+    or a job that never ran)."""
     by_index = {r.job.index: r for r in results}
     codes = {
         by_index[job.index].exit_code if job.index in by_index else ExitCode.FAILURE for job in jobs
