@@ -47,6 +47,19 @@ from ..io.locate import find_weights, order_help
 
 log = logging.getLogger("neural_style")
 
+
+def emit_line(line: str) -> None:
+    """One result line on stdout, in a single write() and flushed at once.
+
+    Shard processes append to one file (``... --json >> results.jsonl`` from ``parallel``
+    or ``xargs -P``). ``print`` writes the text and its newline in two calls, which are
+    two system calls when stdout is unbuffered (``python -u``, PYTHONUNBUFFERED=1), and
+    another process's line could land between them: two records on one line, and a
+    blank one later. One write of an O_APPEND file is not split by another's."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
 FINAL_NAME = "final.jpg"
 CACHE_DIR = ".style-cache"
 
@@ -444,9 +457,9 @@ class CliReporter(Reporter):
 
     def _report(self, result: JobResult) -> None:
         if self.request.json:
-            print(json.dumps(result.as_json(), allow_nan=False), flush=True)
+            emit_line(json.dumps(result.as_json(), allow_nan=False))
         elif result.written is not None:
-            print(result.written, flush=True)
+            emit_line(str(result.written))
         if result.status is JobStatus.FAILED:
             log.error("error: %s%s", _where(self.request, result.job), result.error)
         elif result.status is JobStatus.SKIPPED:
@@ -523,7 +536,7 @@ def dry_run(request: Request) -> int:
 
     read, results = ShapeReader(), []
     for job in request.jobs:
-        print(json.dumps(job.describe()), flush=True)
+        emit_line(json.dumps(job.describe()))
         result = preflight_job(job, request.devices, read)
         if result is not None:
             log.error("error: %s%s", _where(request, job), result.error)

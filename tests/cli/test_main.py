@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import dataclasses
+import io
+import json
+import os
 import re
 import subprocess
 import sys
@@ -413,3 +416,49 @@ def test_help_says_sizes_signals_sweeps_and_manifest_paths(
         "snapshots go beside it",
     ):
         assert phrase in text, phrase
+
+
+class Writes(io.StringIO):
+    """A stdout that records each write() call."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: List[str] = []
+
+    def write(self, text: str) -> int:
+        self.calls.append(text)
+        return super().write(text)
+
+
+@pytest.mark.parametrize("extra", [[], ["--json"], ["--json", "--dry-run"], ["--dry-run"]])
+def test_each_result_line_is_one_write(
+    base: List[str], extra: List[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every line on stdout (a path, a JSON record, a dry-run plan) is written whole in one
+    call: shards appending to one file cannot split it (see the next test)."""
+    stdout = Writes()
+    monkeypatch.setattr(sys, "stdout", stdout)
+    assert cli.main([*base, *extra]) == 0
+    assert stdout.calls and all(c.endswith("\n") and c.count("\n") == 1 for c in stdout.calls)
+    if "--json" in extra or "--dry-run" in extra:
+        assert [json.loads(c) for c in stdout.calls]
+
+
+def test_processes_appending_to_one_file_keep_their_lines_whole(tmp_path: Path) -> None:
+    """The README's ``parallel ... --json >> results.jsonl``, unbuffered as CI runs Python:
+    four processes write 1000 long lines each to one file and every line parses. With
+    ``print`` (text and newline in two system calls) thousands of lines were merged."""
+    record = json.dumps({"output": "x" * 500})
+    code = (
+        "from neural_style.cli.main import emit_line\n"
+        f"for _ in range(1000): emit_line({record!r})\n"
+    )
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)}
+    results = tmp_path / "results.jsonl"
+    with results.open("ab") as out:
+        workers = [
+            subprocess.Popen([sys.executable, "-c", code], stdout=out, env=env) for _ in range(4)
+        ]
+        assert [w.wait(timeout=120) for w in workers] == [0] * 4
+    lines = results.read_text().splitlines()
+    assert len(lines) == 4000 and {json.loads(line)["output"] for line in lines} == {"x" * 500}
