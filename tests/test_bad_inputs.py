@@ -379,7 +379,7 @@ def test_disk_full_keeps_the_previous_result(
     assert run(content)[0] == 0
     final = tmp_path / "out" / "final.jpg"
     before = final.read_bytes()
-    real_write_all = files._write_all
+    real_write_all = files.write_all
 
     def full_on_final(fd: int, data: bytes) -> None:  # the disk fills while final.jpg is written
         if ".final.jpg." in os.readlink(f"/proc/self/fd/{fd}"):
@@ -387,7 +387,7 @@ def test_disk_full_keeps_the_previous_result(
             raise OSError(errno.ENOSPC, "No space left on device")
         real_write_all(fd, data)
 
-    monkeypatch.setattr(files, "_write_all", full_on_final)
+    monkeypatch.setattr(files, "write_all", full_on_final)
     assert_fails(
         run(content, None, "--seed", "5"),
         "final.jpg: cannot write the image",
@@ -400,7 +400,7 @@ def test_disk_full_keeps_the_previous_result(
 def test_ctrl_c_during_a_snapshot_write(
     tmp_path: Path, run: Runner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_write_all = files._write_all
+    real_write_all = files.write_all
 
     def interrupted(fd: int, data: bytes) -> None:
         if ".e_2.jpg." in os.readlink(f"/proc/self/fd/{fd}"):
@@ -408,7 +408,7 @@ def test_ctrl_c_during_a_snapshot_write(
             raise KeyboardInterrupt
         real_write_all(fd, data)
 
-    monkeypatch.setattr(files, "_write_all", interrupted)
+    monkeypatch.setattr(files, "write_all", interrupted)
     code, out, err = run(write_image(tmp_path / "c.png"), None, "--max-num-epochs", "5")
     assert code == ExitCode.INTERRUPTED and "Traceback" not in err
     assert out_files(tmp_path) == ["e_1.jpg", "final.interrupted.jpg"]  # no half-written e_2.jpg

@@ -42,6 +42,7 @@ from ..batch.shard import parse_shard, shard
 from ..config import RECIPES, Config, describe_recipe, field_types, parse_field
 from ..engine.vgg import MIN_EDGE
 from ..errors import ConfigError, ExitCode, ImageError, NeuralStyleError, flag_name, summary
+from ..io.files import write_all
 from ..io.images import is_complete
 from ..io.locate import find_weights, order_help
 
@@ -49,15 +50,48 @@ log = logging.getLogger("neural_style")
 
 
 def emit_line(line: str) -> None:
-    """One result line on stdout, in a single write() and flushed at once.
+    """One result line on stdout, written whole: in one go, while no other process
+    writes its own line to the same file or pipe.
 
     Shard processes append to one file (``... --json >> results.jsonl`` from ``parallel``
-    or ``xargs -P``). ``print`` writes the text and its newline in two calls, which are
-    two system calls when stdout is unbuffered (``python -u``, PYTHONUNBUFFERED=1), and
-    another process's line could land between them: two records on one line, and a
-    blank one later. One write of an O_APPEND file is not split by another's."""
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
+    or ``xargs -P``) or write one pipe (``xargs -P 4 ... | consumer``). ``print`` writes
+    the text and its newline in two calls, which are two system calls when stdout is
+    unbuffered (``python -u``, PYTHONUNBUFFERED=1), and another process's line could land
+    between them: two records on one line. Even one write() is not enough for a pipe: one
+    longer than PIPE_BUF (4096 bytes on Linux) is split whenever the pipe fills, and an
+    unbuffered TextIOWrapper drops what a short write left over. So the bytes are written
+    by :func:`write_all` under a POSIX lock of the file (a pipe too). That lock belongs to
+    the process, not to the shared descriptor (flock's would be shared by every process
+    that inherited stdout, and exclude none of them)."""
+    stream = sys.stdout
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):  # a replaced stdout (StringIO, a test's)
+        stream.write(line + "\n")
+        stream.flush()
+        return
+    data = (line + "\n").encode(stream.encoding or "utf-8", stream.errors or "strict")
+    stream.flush()  # anything written before goes first
+    with _locked(fd):
+        write_all(fd, data)
+
+
+@contextlib.contextmanager
+def _locked(fd: int) -> Iterator[None]:
+    """An exclusive POSIX lock of the whole file ``fd`` is (the writers that take it take
+    turns); without one where the platform or file system has none (Windows, some NFS)."""
+    try:
+        import fcntl
+
+        fcntl.lockf(fd, fcntl.LOCK_EX)
+    except (ImportError, OSError):  # no locks here: the write alone, as before
+        yield
+        return
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            fcntl.lockf(fd, fcntl.LOCK_UN)
 
 
 FINAL_NAME = "final.jpg"

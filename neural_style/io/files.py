@@ -33,7 +33,7 @@ def write_verified(final: Path, data: bytes, check: Optional[Check] = None) -> P
     with atomic_path(final) as tmp:
         fd = os.open(tmp, os.O_WRONLY | os.O_TRUNC | getattr(os, "O_BINARY", 0))
         try:
-            _write_all(fd, data)
+            write_all(fd, data)
             os.fsync(fd)  # the data is on the disk (a full disk can first show up here)
         finally:
             os.close(fd)
@@ -51,7 +51,7 @@ def write_verified(final: Path, data: bytes, check: Optional[Check] = None) -> P
     return final
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def write_all(fd: int, data: bytes) -> None:
     """os.write until every byte is written: a short write is retried, and a write that
     makes no progress (a full disk) raises instead of being ignored."""
     view = memoryview(data)

@@ -462,3 +462,40 @@ def test_processes_appending_to_one_file_keep_their_lines_whole(tmp_path: Path) 
         assert [w.wait(timeout=120) for w in workers] == [0] * 4
     lines = results.read_text().splitlines()
     assert len(lines) == 4000 and {json.loads(line)["output"] for line in lines} == {"x" * 500}
+
+
+def test_long_lines_from_processes_sharing_one_pipe_stay_whole(tmp_path: Path) -> None:
+    """``xargs -P 4 neural-style ... --json | consumer``: four processes write one pipe.
+    A write larger than the pipe's atomic size (PIPE_BUF, 4096 bytes on Linux) is split by
+    the kernel whenever the pipe fills, and another process's bytes land in between (a
+    record with many style paths or a long error passes that size). 70 kB records read
+    slowly: every line must still parse."""
+    code = (
+        "import json, os\n"
+        "from neural_style.cli.main import emit_line\n"
+        "record = json.dumps({'pid': os.getpid(), 'output': 'x' * 70000})\n"
+        "for _ in range(100): emit_line(record)\n"
+    )
+    reader = (
+        "import sys, time\n"
+        "for line in sys.stdin.buffer:\n"
+        "    sys.stdout.buffer.write(line)\n"
+        "    time.sleep(0.0005)\n"  # a slow consumer: the pipe fills
+    )
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)}
+    results = tmp_path / "results.jsonl"
+    with results.open("wb") as out:
+        consumer = subprocess.Popen(
+            [sys.executable, "-c", reader], stdin=subprocess.PIPE, stdout=out
+        )
+        assert consumer.stdin is not None
+        workers = [
+            subprocess.Popen([sys.executable, "-c", code], stdout=consumer.stdin, env=env)
+            for _ in range(4)
+        ]
+        consumer.stdin.close()
+        assert [w.wait(timeout=120) for w in workers] == [0] * 4
+        assert consumer.wait(timeout=120) == 0
+    lines = results.read_bytes().splitlines()
+    assert len(lines) == 400
+    assert all(len(json.loads(line)["output"]) == 70000 for line in lines)
