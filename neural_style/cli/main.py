@@ -467,14 +467,24 @@ def check_outputs(jobs: Sequence[BatchJob], out_dir: Path) -> None:
 class CliReporter(Reporter):
     """Progress on stderr (bars on a terminal, log lines otherwise); results on stdout."""
 
-    def __init__(self, request: Request) -> None:
+    def __init__(self, request: Request, signals: Optional["StopSignals"] = None) -> None:
         from .progress import BatchProgress
 
-        self.request = request
+        self.request, self.signals = request, signals
         self.progress = BatchProgress(len(request.jobs), request.quiet)
         self.results: List[JobResult] = []  # every job reported, whatever ends the run
 
+    def _stop_if_signalled(self) -> None:
+        """Raise the KeyboardInterrupt of a signal already received. The handler raises it
+        too, but Python drops an exception raised while a ``__del__`` runs (MXNet frees
+        arrays in ``__del__`` every epoch) with only a warning: the run went on to the end,
+        and SIGTERM's image was never saved as ``.interrupted`` (the workers' reporter in
+        :mod:`neural_style.batch.runner` does the same)."""
+        if self.signals is not None and self.signals.received is not None:
+            raise KeyboardInterrupt
+
     def job_started(self, job: BatchJob) -> None:
+        self._stop_if_signalled()  # no new job once a stop was asked for
         if not self.request.single:
             self.progress.job_started(
                 f"job {job.index}: {job.content.name} + {job.style_label} -> {job.output.name}"
@@ -482,6 +492,7 @@ class CliReporter(Reporter):
 
     def epoch(self, job: BatchJob, info: Any) -> None:
         self.progress.epoch(info)
+        self._stop_if_signalled()  # the loop catches it and saves the image
 
     def job_finished(self, result: JobResult) -> None:
         self.results.append(result)
@@ -531,7 +542,7 @@ def execute(request: Request, signals: Optional["StopSignals"] = None) -> int:
 
         require_matplotlib()
     announce_precision(request)
-    started, reporter = time.perf_counter(), CliReporter(request)
+    started, reporter = time.perf_counter(), CliReporter(request, signals)
     interrupted = False
     try:
         todo = []

@@ -5,6 +5,7 @@ import io
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -499,3 +500,46 @@ def test_long_lines_from_processes_sharing_one_pipe_stay_whole(tmp_path: Path) -
     lines = results.read_bytes().splitlines()
     assert len(lines) == 400
     assert all(len(json.loads(line)["output"]) == 70000 for line in lines)
+
+
+class _SignalInDel:
+    """An object whose ``__del__`` receives SIGTERM, as MXNet's arrays (freed in ``__del__``
+    every epoch) may when the signal comes: the handler runs inside ``__del__``, and Python
+    drops the KeyboardInterrupt it raises there with only an "Exception ignored" warning."""
+
+    def __del__(self) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+        for _ in range(3):  # a few bytecodes: the handler runs here, inside __del__
+            pass
+
+
+def test_a_signal_whose_interrupt_is_lost_in_a_del_still_stops_the_run(
+    tmp_path: Path,
+    content_path: Path,
+    style_path: Path,
+    vgg19_random_npz: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The signal handler's KeyboardInterrupt is lost when it is raised in a ``__del__``;
+    the run must still stop at the next epoch and save its image as ``.interrupted`` (it
+    ran to the end and saved nothing as interrupted: Slurm's SIGTERM, then SIGKILL)."""
+    from neural_style.cli import progress
+
+    real_epoch = progress.BatchProgress.epoch
+
+    def epoch(self: progress.BatchProgress, info: object) -> None:
+        real_epoch(self, info)  # type: ignore[arg-type]
+        if getattr(info, "epoch", 0) == 2:
+            _SignalInDel()  # made and freed at once: SIGTERM arrives inside its __del__
+
+    monkeypatch.setattr(progress.BatchProgress, "epoch", epoch)
+    out = tmp_path / "out"
+    args = cpu_run(
+        content_path, style_path, vgg19_random_npz, out, max_long_edge=32, max_num_epochs=40
+    )
+    lost: List[object] = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda u: lost.append(u.exc_type))
+    code = cli.main([*args, "--stop-eps", "1e-12", "--save-epochs", "0"])
+    assert lost == [KeyboardInterrupt]  # the handler's interrupt was indeed lost
+    assert code == ExitCode.TERMINATED
+    assert visible(out) == ["final.interrupted.jpg"]
