@@ -49,7 +49,7 @@ from ..io.locate import find_weights, order_help
 log = logging.getLogger("neural_style")
 
 
-def emit_line(line: str) -> None:
+def emit_line(line: str, signals: Optional["StopSignals"] = None) -> None:
     """One result line on stdout, written whole: in one go, while no other process
     writes its own line to the same file or pipe.
 
@@ -62,7 +62,14 @@ def emit_line(line: str) -> None:
     unbuffered TextIOWrapper drops what a short write left over. So the bytes are written
     by :func:`write_all` under a POSIX lock of the file (a pipe too). That lock belongs to
     the process, not to the shared descriptor (flock's would be shared by every process
-    that inherited stdout, and exclude none of them)."""
+    that inherited stdout, and exclude none of them). ``signals``: a stop signal that
+    comes during the write takes effect after it (:meth:`StopSignals.deferred`): a line
+    cut off where a full pipe interrupted the write would join the next process's."""
+    with signals.deferred() if signals is not None else contextlib.nullcontext():
+        _write_line(line)
+
+
+def _write_line(line: str) -> None:
     stream = sys.stdout
     try:
         fd = stream.fileno()
@@ -501,10 +508,14 @@ class CliReporter(Reporter):
             self._report(result)
 
     def _report(self, result: JobResult) -> None:
+        self._log(result)
+        # last: a stop signal held during the write is raised when it ends
         if self.request.json:
-            emit_line(json.dumps(result.as_json(), allow_nan=False))
+            emit_line(json.dumps(result.as_json(), allow_nan=False), self.signals)
         elif result.written is not None:
-            emit_line(str(result.written))
+            emit_line(str(result.written), self.signals)
+
+    def _log(self, result: JobResult) -> None:
         if result.status is JobStatus.FAILED:
             log.error("error: %s%s", _where(self.request, result.job), result.error)
         elif result.status is JobStatus.SKIPPED:
@@ -535,7 +546,7 @@ def execute(request: Request, signals: Optional["StopSignals"] = None) -> int:
     from ..batch.runner import LazyStylizer, run_parallel, run_sequential
 
     if request.dry_run:
-        return dry_run(request)
+        return dry_run(request, signals)
     check_outputs(request.jobs, request.cache_dir.parent)
     if any(job.config.loss_plot for job in request.jobs):
         from ..io.plots import require_matplotlib
@@ -569,7 +580,7 @@ def execute(request: Request, signals: Optional["StopSignals"] = None) -> int:
     return _finish(request, reporter.results, time.perf_counter() - started, interrupted, received)
 
 
-def dry_run(request: Request) -> int:
+def dry_run(request: Request, signals: Optional["StopSignals"] = None) -> int:
     """--dry-run: each planned job as a JSON line on stdout, and the checks each job
     makes before any work (:func:`neural_style.batch.runner.preflight_job`: its images
     read for their sizes only; no weights, no graph). A job that would fail is reported
@@ -581,7 +592,7 @@ def dry_run(request: Request) -> int:
 
     read, results = ShapeReader(), []
     for job in request.jobs:
-        emit_line(json.dumps(job.describe()))
+        emit_line(json.dumps(job.describe()), signals)
         result = preflight_job(job, request.devices, read)
         if result is not None:
             log.error("error: %s%s", _where(request, job), result.error)
@@ -669,6 +680,7 @@ class StopSignals:
     def __init__(self) -> None:
         self.received: Optional[int] = None
         self._previous: Dict[int, Any] = {}
+        self._deferring, self._held = 0, False
 
     def __enter__(self) -> "StopSignals":
         if threading.current_thread() is threading.main_thread():
@@ -680,7 +692,24 @@ class StopSignals:
 
     def _stop(self, signum: int, frame: Any) -> None:
         self.received = signum
+        if self._deferring:
+            self._held = True
+            return
         raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def deferred(self) -> Iterator[None]:
+        """A block no stop signal cuts short: one that comes meanwhile raises its
+        KeyboardInterrupt when the block ends (a write blocked on a full pipe goes on until
+        the pipe is read; SIGKILL still ends it)."""
+        self._deferring += 1
+        try:
+            yield
+        finally:
+            self._deferring -= 1
+        if self._held and not self._deferring:
+            self._held = False
+            raise KeyboardInterrupt
 
     def __exit__(self, *exc: Any) -> None:
         for number, handler in self._previous.items():

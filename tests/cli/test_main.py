@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Dict, List
 
@@ -543,3 +544,55 @@ def test_a_signal_whose_interrupt_is_lost_in_a_del_still_stops_the_run(
     assert lost == [KeyboardInterrupt]  # the handler's interrupt was indeed lost
     assert code == ExitCode.TERMINATED
     assert visible(out) == ["final.interrupted.jpg"]
+
+
+def _pipe_fill(fd: int) -> int:
+    """Bytes waiting in the pipe whose read end is ``fd``."""
+    import fcntl
+    import termios
+
+    buf = fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0")
+    return int.from_bytes(buf, sys.byteorder)
+
+
+def _pending(pid: int, signum: int) -> bool:
+    """Whether ``signum`` is sent to ``pid`` but not yet delivered."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    masks = [
+        int(line.split()[1], 16) for line in status.splitlines() if line[:6] in ("SigPnd", "ShdPnd")
+    ]
+    return any(mask & (1 << (signum - 1)) for mask in masks)
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="needs Linux's /proc")
+def test_a_signal_during_a_blocked_write_leaves_the_line_whole() -> None:
+    """SIGTERM while a long result line waits on a full pipe (a slow consumer): the write
+    returned after the first 64 kB, the handler's KeyboardInterrupt left the line cut off
+    without its newline, and another process's record would join it. The line is finished
+    first, then the run stops as the signal asks."""
+    child = (
+        "import json, sys\n"
+        "from neural_style.cli.main import StopSignals, emit_line\n"
+        "with StopSignals() as signals:\n"
+        "    try:\n"
+        "        emit_line(json.dumps({'output': 'x' * 200000}), signals)\n"
+        "    except KeyboardInterrupt:\n"
+        "        sys.exit(143)\n"
+    )
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen([sys.executable, "-c", child], stdout=subprocess.PIPE, env=env)
+    assert process.stdout is not None
+    try:
+        fd = process.stdout.fileno()
+        while _pipe_fill(fd) < 65536 and process.poll() is None:  # the pipe is full:
+            time.sleep(0.01)  # the write has begun and waits for the reader
+        process.send_signal(signal.SIGTERM)
+        while process.poll() is None and _pending(process.pid, signal.SIGTERM):
+            time.sleep(0.01)  # delivered: the write is interrupted (or carries on)
+        out = process.stdout.read()
+    finally:
+        if process.poll() is None:  # never leave it behind, whatever the test found
+            process.kill()
+        process.wait(timeout=60)
+    assert process.returncode == ExitCode.TERMINATED
+    assert out.endswith(b"\n") and json.loads(out)["output"] == "x" * 200000
