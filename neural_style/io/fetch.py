@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -153,18 +154,32 @@ def default_sources(
     return [known[n] for n in names_list]
 
 
+def _scratch_prefix(dest: Path) -> str:
+    """``.vgg19-download-<name>-``: a fetch's download folder names its file, since only
+    the fetches of that file take turns (its lock), and one cleans up after the others."""
+    return f"{_TEMP_PREFIX}{dest.name}-"
+
+
+#: A download folder named by an earlier version (tempfile's random characters right after
+#: the prefix, never a "-"), left by a killed run of it.
+_OLD_SCRATCH = re.compile(re.escape(_TEMP_PREFIX) + r"[a-z0-9_]+")
+
+
 @contextlib.contextmanager
 def _scratch(dest: Path) -> Iterator[Path]:
     """A temporary folder beside ``dest``, removed afterwards whatever happens."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=_TEMP_PREFIX, dir=dest.parent) as folder:
+    with tempfile.TemporaryDirectory(prefix=_scratch_prefix(dest), dir=dest.parent) as folder:
         yield Path(folder)
 
 
 def remove_stale(dest: Path) -> None:
-    """Remove what an earlier, killed run left beside ``dest``."""
+    """Remove what an earlier, killed fetch of ``dest`` left beside it (called under its
+    lock: no other fetch of it runs). A fetch of another file in the same folder, which
+    holds another lock and may be running, keeps its download folder."""
     for leftover in dest.parent.glob(_TEMP_PREFIX + "*"):
-        shutil.rmtree(leftover, ignore_errors=True)
+        if leftover.name.startswith(_scratch_prefix(dest)) or _OLD_SCRATCH.fullmatch(leftover.name):
+            shutil.rmtree(leftover, ignore_errors=True)
     for part in dest.parent.glob(f".{dest.name}.*.part"):
         part.unlink()
 

@@ -89,7 +89,8 @@ def test_valid_file_is_kept_and_force_refetches(tmp_path: Path, served: str, exp
 def test_stale_partial_downloads_are_cleaned(tmp_path: Path, served: str, expected: str) -> None:
     dest = tmp_path / "vgg19.params"
     (tmp_path / ".vgg19-download-abc").mkdir()
-    (tmp_path / ".vgg19-download-abc" / "download.h5").write_bytes(b"half")
+    (tmp_path / ".vgg19-download-abc" / "download.h5").write_bytes(b"half")  # an old version's
+    (tmp_path / ".vgg19-download-vgg19.params-abc").mkdir()
     (tmp_path / ".vgg19.params.xyz.part").write_bytes(b"half")
     dest.write_bytes(b"a broken file left by an old version")
     fetch_weights(dest, [url_source("h5", f"{served}/good.h5", ".h5")], expected, timeout=2)
@@ -195,3 +196,21 @@ def test_concurrent_fetches_to_one_file(tmp_path: Path, served: str, expected: s
     assert sum("verified weights from h5 installed" in err for _, err in outs) == 1
     assert sum("nothing to do" in err for _, err in outs) == 3
     assert fingerprint(load_weights(dest)) == expected and leftovers(dest.parent) == []
+
+
+def test_a_fetch_leaves_another_files_download_alone(
+    tmp_path: Path, served: str, expected: str
+) -> None:
+    """Two fetches into one folder, to two file names (each holds its own lock): the
+    cleanup of one removed the other's download folder, in use, beside it."""
+    from filelock import FileLock
+
+    other = tmp_path / "other.params"
+    with FileLock(str(tmp_path / f".{other.name}.lock")):  # the other fetch is running
+        scratch = tmp_path / f".vgg19-download-{other.name}-k2f9x1ab"
+        scratch.mkdir()
+        (scratch / "download.h5").write_bytes(b"half way")
+        dest = tmp_path / "vgg19.params"
+        fetch_weights(dest, [url_source("h5", f"{served}/good.h5", ".h5")], expected, timeout=2)
+        assert (scratch / "download.h5").read_bytes() == b"half way"
+    assert fingerprint(load_weights(dest)) == expected
