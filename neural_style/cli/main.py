@@ -85,8 +85,9 @@ def _write_line(line: str) -> None:
 
 @contextlib.contextmanager
 def _locked(fd: int) -> Iterator[None]:
-    """An exclusive POSIX lock of the whole file ``fd`` is (the writers that take it take
-    turns); without one where the platform or file system has none (Windows, some NFS)."""
+    """An exclusive POSIX lock of the whole file (or pipe) ``fd`` writes to: the processes
+    that take it take turns. Without one where the platform or file system has none
+    (Windows, some NFS)."""
     try:
         import fcntl
 

@@ -160,9 +160,15 @@ def _scratch_prefix(dest: Path) -> str:
     return f"{_TEMP_PREFIX}{dest.name}-"
 
 
-#: A download folder named by an earlier version (tempfile's random characters right after
-#: the prefix, never a "-"), left by a killed run of it.
-_OLD_SCRATCH = re.compile(re.escape(_TEMP_PREFIX) + r"[a-z0-9_]+")
+def _is_scratch_of(name: str, dest: Path) -> bool:
+    """Whether ``name`` is a download folder of a fetch of ``dest``, or of an earlier
+    version's fetch (tempfile's random characters, never a "." or "-", right after the
+    prefix). Exactly: the folder of ``x-y.params`` is not one of ``x``'s."""
+    random = r"[a-z0-9_]+"  # tempfile's names
+    return bool(
+        re.fullmatch(re.escape(_scratch_prefix(dest)) + random, name)
+        or re.fullmatch(re.escape(_TEMP_PREFIX) + random, name)
+    )
 
 
 @contextlib.contextmanager
@@ -178,7 +184,7 @@ def remove_stale(dest: Path) -> None:
     lock: no other fetch of it runs). A fetch of another file in the same folder, which
     holds another lock and may be running, keeps its download folder."""
     for leftover in dest.parent.glob(_TEMP_PREFIX + "*"):
-        if leftover.name.startswith(_scratch_prefix(dest)) or _OLD_SCRATCH.fullmatch(leftover.name):
+        if _is_scratch_of(leftover.name, dest):
             shutil.rmtree(leftover, ignore_errors=True)
     for part in dest.parent.glob(f".{dest.name}.*.part"):
         part.unlink()

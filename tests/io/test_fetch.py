@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import subprocess
@@ -201,16 +202,19 @@ def test_concurrent_fetches_to_one_file(tmp_path: Path, served: str, expected: s
 def test_a_fetch_leaves_another_files_download_alone(
     tmp_path: Path, served: str, expected: str
 ) -> None:
-    """Two fetches into one folder, to two file names (each holds its own lock): the
-    cleanup of one removed the other's download folder, in use, beside it."""
+    """Fetches into one folder, to other file names (each holds its own lock), are running:
+    the cleanup of one removed the others' download folders, in use, beside it."""
     from filelock import FileLock
 
-    other = tmp_path / "other.params"
-    with FileLock(str(tmp_path / f".{other.name}.lock")):  # the other fetch is running
-        scratch = tmp_path / f".vgg19-download-{other.name}-k2f9x1ab"
-        scratch.mkdir()
-        (scratch / "download.h5").write_bytes(b"half way")
-        dest = tmp_path / "vgg19.params"
+    dest = tmp_path / "vgg19.params"
+    others = ["other.params", "vgg19.params-2.npz"]  # the second starts like dest's name
+    folders = []
+    with contextlib.ExitStack() as running:
+        for name in others:
+            running.enter_context(FileLock(str(tmp_path / f".{name}.lock")))
+            folders.append(tmp_path / f".vgg19-download-{name}-k2f9x1ab")
+            folders[-1].mkdir()
+            (folders[-1] / "download.h5").write_bytes(b"half way")
         fetch_weights(dest, [url_source("h5", f"{served}/good.h5", ".h5")], expected, timeout=2)
-        assert (scratch / "download.h5").read_bytes() == b"half way"
+        assert [(f / "download.h5").read_bytes() for f in folders] == [b"half way"] * 2
     assert fingerprint(load_weights(dest)) == expected
