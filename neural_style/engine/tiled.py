@@ -15,6 +15,8 @@ How, and where it departs from whole-image optimisation:
   tile is compared with the whole-image target times (the tile's positions / the
   image's positions) per layer: the per-position statistics are what must match
   (targets that pursue the image's remaining difference instead were tried, README).
+  Under ``loss="relative"`` a tile is normalised by the whole image's content targets
+  and TV value, scaled the same way (:class:`.losses.RelativeScale`), not by its own.
 - Each tile's content target is computed from the full-resolution content in its
   window, resampled for that window from the loaded pixels (:mod:`.strips`). The
   window's context (``--tile-margin`` beyond the blend region) is seen by

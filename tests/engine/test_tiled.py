@@ -93,10 +93,17 @@ def test_tiles_under_the_relative_loss_are_normalised_as_the_whole_image(stylize
     from neural_style.engine.pixels import to_network
 
     content, style = _images((64, 90))
-    content[:, :45] = (
-        128 / 255
-    )  # a flat half (8-bit, as the tiled path keeps it): its features' energy is far from the image's mean
-    cfg = Config(max_num_epochs=1, tile_sweeps=1, tile_margin=8, tile_overlap=8, loss="relative")
+    # a flat half (8-bit, as the tiled path keeps it): its features' energy is far from
+    # the image's mean
+    content[:, :45] = 128 / 255
+    cfg = Config(
+        max_num_epochs=1,
+        tile_sweeps=1,
+        tile_margin=8,
+        tile_overlap=8,
+        loss="relative",
+        precision="fp32",  # the whole image's and the windows' sums agree to rounding
+    )
     run = _tiled_scale(stylizer, cfg, content, style, window=48)
     whole = stylizer.graph((64, 90), cfg)
     whole.set_targets(run.image_grams, to_network(content))
@@ -206,13 +213,25 @@ def _tiled_scale(
     return TiledScale(stylizer, view, grams, start.copy(), window, cfg, callback, 0, 0)
 
 
-@pytest.mark.parametrize("optimizer", ["nag", "adam", "lbfgs"])
-def test_one_tile_covering_the_image_equals_the_untiled_run(stylizer: Any, optimizer: str) -> None:
+@pytest.mark.parametrize(
+    "optimizer, loss",
+    [("nag", "example"), ("adam", "example"), ("lbfgs", "example"), ("adam", "relative")],
+)
+def test_one_tile_covering_the_image_equals_the_untiled_run(
+    stylizer: Any, optimizer: str, loss: str
+) -> None:
     from neural_style.engine.optimise import optimise
     from neural_style.engine.pixels import to_network
 
     content, style = _images((40, 56))
-    cfg = Config(max_num_epochs=5, tile_sweeps=1, optimizer=optimizer, stop_eps=1e-12)
+    cfg = Config(
+        max_num_epochs=5,
+        tile_sweeps=1,
+        optimizer=optimizer,
+        stop_eps=1e-12,
+        loss=loss,
+        tv_weight=1.0,
+    )
     run = _tiled_scale(stylizer, cfg, content, style, window=64)
     start = run.canvas.astype(np.float32)  # the start as the canvas holds it
     outcome = run.run()
