@@ -61,10 +61,10 @@ def parse_size(text: str) -> int:
     match = re.fullmatch(r"\s*([-+]?)([0-9]*\.?[0-9]+)\s*([kmgtp]?)i?b?\s*", str(text).lower())
     if not match:
         raise ConfigError(f"{text!r} is not a size; expected {SIZE_EXAMPLE}")
-    value = float(match.group(2)) * _UNITS[match.group(3)]
-    if value <= 0 or match.group(1) == "-":
+    count = int(float(match.group(2)) * _UNITS[match.group(3)])  # whole bytes: ".1" is 0
+    if count <= 0 or match.group(1) == "-":
         raise ConfigError(f"{text!r}: the size must be above 0; expected {SIZE_EXAMPLE}")
-    return int(value)
+    return count
 
 
 def format_size(count: float) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from neural_style.config import CONTENT_LAYERS, STYLE_LAYERS
@@ -105,6 +105,7 @@ def test_a_bad_size_says_how_sizes_are_written(text: str) -> None:
         parse_size(text)
 
 
+@example(".1")  # 0.1 bytes came out as a size of 0 (found by this test, once in a while)
 @given(st.text(max_size=12))
 def test_any_text_is_a_size_or_an_error_with_an_example(text: str) -> None:
     from neural_style.engine.memory import SIZE_EXAMPLE
