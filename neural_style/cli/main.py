@@ -17,7 +17,6 @@ import logging
 import re
 import signal
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -42,6 +41,7 @@ from ..batch.shard import parse_shard, shard
 from ..config import RECIPES, Config, describe_recipe, field_types, parse_field
 from ..engine.vgg import MIN_EDGE
 from ..errors import ConfigError, ExitCode, ImageError, NeuralStyleError, flag_name, summary
+from ..io.files import folder_problem
 from ..io.images import is_complete
 from ..io.locate import find_weights, order_help
 
@@ -416,18 +416,31 @@ def parse_devices(text: str) -> List[Optional[int]]:
     return list(devices)
 
 
-def check_outputs(jobs: Sequence[BatchJob], out_dir: Path) -> None:
-    """Every output folder exists (created) and is writable, before any heavy work."""
-    for folder in sorted({job.output.parent for job in jobs} | {out_dir}):
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryFile(dir=folder):
-                pass
-        except OSError as err:
-            raise ImageError(
-                f"{folder}: cannot write there ({err.strerror or err}); "
-                "choose another --output or --output-dir"
-            ) from None
+def check_outputs(jobs: Sequence[BatchJob], out_dir: Path, create: bool = True) -> None:
+    """Every folder the run writes in can be written, before any heavy work: the outputs'
+    folders and ``out_dir`` (made if missing), and the snapshots' (made when the first
+    snapshot is written). All are checked without creating anything first (what
+    --dry-run does, ``create`` False), so a run that stops here leaves no folder behind;
+    then the run makes its folders and checks them again."""
+    made = sorted({job.output.parent for job in jobs} | {out_dir})
+    later = {job.snapshots for job in jobs if _writes_snapshots(job)}
+    for folder in sorted(set(made) | later):
+        _refuse_unwritable(folder, folder_problem(folder))
+    for folder in made if create else ():
+        _refuse_unwritable(folder, folder_problem(folder, create=True))
+
+
+def _writes_snapshots(job: BatchJob) -> bool:
+    cfg = job.config
+    return cfg.save_epochs > 0 or cfg.progress_sheet or cfg.loss_plot
+
+
+def _refuse_unwritable(folder: Path, err: Optional[OSError]) -> None:
+    if err is not None:
+        raise ImageError(
+            f"{folder}: cannot write there ({err.strerror or err}); "
+            "choose another --output or --output-dir"
+        )
 
 
 class CliReporter(Reporter):
@@ -534,6 +547,12 @@ def dry_run(request: Request) -> int:
     from ..batch.runner import exit_status, preflight_job
     from ..io.images import ShapeReader
 
+    try:  # as the run: every folder it writes in, first (nothing is made)
+        check_outputs(request.jobs, request.cache_dir.parent, create=False)
+        unwritable: Optional[ImageError] = None
+    except ImageError as err:
+        log.error("error: %s", usage_text(err))
+        unwritable = err
     read, results = ShapeReader(), []
     for job in request.jobs:
         emit_line(json.dumps(job.describe()))
@@ -544,6 +563,8 @@ def dry_run(request: Request) -> int:
     if not request.single:
         failed = sum(r.status is JobStatus.FAILED for r in results)
         log.warning("dry run: %d of %d jobs would fail before any work", failed, len(results))
+    if unwritable is not None:  # the run stops there, before any job: its status
+        return unwritable.exit_code
     return exit_status(request.jobs, results)
 
 
