@@ -44,9 +44,12 @@ from .engine.measures import STYLE_LAYERS as MEASURE_STYLE_LAYERS
 from .engine.memory import (
     WHOLE_IMAGE_BYTES_PER_PIXEL,
     available_bytes,
+    base_bytes,
     bytes_per_pixel,
     format_size,
+    host_precision,
     release_freed,
+    tile_for_budget,
 )
 from .engine.optimise import EpochInfo, LoopOutcome, StopReason, optimise
 from .engine.pixels import (
@@ -639,17 +642,22 @@ def plan_sizes(
     ctx: Any,
     precision: PrecisionOf,
     advise: bool = True,
+    free: Optional[int] = None,
 ) -> SizePlan:
     """Every check a run makes once its images are read and before any graph is bound:
     the sizes (too small, too thin to tile), the memory (:func:`.engine.tiled.check_fits`,
     the tiles a --max-memory allows) and a precision every graph can run in. Only the
     images' shapes are used, so :func:`preflight` runs it without decoding pixels
     twice, binding a graph or reading weights. A failure is the run's own error; a graph
-    too wide for bf16 gets the settings that fix it, each checked by this function
+    too wide for bf16, or a whole image too big for the ``free`` memory (default: what
+    the machine has now), gets the settings that fix it, each checked by this function
     (``advise`` False: without them)."""
     edges = tiling.scale_edges(cfg, scale_edges(cfg), content_rgb, spec, dtype)
     shapes = [check_size(content_rgb, edge, "the content image") for edge in edges]
-    tiling.check_fits(shapes, cfg, spec, dtype, ctx)
+    fixes = functools.partial(
+        _memory_fixes, cfg, content_rgb, style_rgbs, spec, dtype, ctx, precision
+    )
+    tiling.check_fits(shapes, cfg, spec, dtype, ctx, free, fixes if advise else None)
     windows = [tiling.tile_edge(cfg, shape, spec, dtype) for shape in shapes]
     if len(edges) > cfg.scales:  # the composition tiling put in front is whole (a long
         windows[0] = None  # thin image's may be longer than a tile, never has more pixels)
@@ -783,6 +791,66 @@ def _width_fixes(
             continue
         fixes.append(text)
     return fixes
+
+
+#: The tile a whole image too big for the free memory is offered first (README's).
+SUGGESTED_TILE = 512
+
+
+def _memory_fixes(
+    cfg: Config,
+    content_rgb: np.ndarray,
+    style_rgbs: Sequence[np.ndarray],
+    spec: VGGSpec,
+    dtype: Any,
+    ctx: Any,
+    precision: PrecisionOf,
+    free: int,
+) -> List[str]:
+    """The settings that make a run whose whole image does not fit in ``free`` bytes fit:
+    tiles (at most :data:`SUGGESTED_TILE`, as large as the free memory allows), a
+    --max-memory (90% of the free memory, in MiB as it is typed), a smaller
+    --max-long-edge; each kept only if :func:`plan_sizes` passes with it and the memory
+    model puts its peak within ``free``."""
+    final = check_size(content_rgb, cfg.max_long_edge, "the content image")
+    narrow = host_precision(cfg.precision)
+    rate = tiling.per_pixel(cfg, spec, dtype, narrow)
+    tile = min(SUGGESTED_TILE, tile_for_budget(free, final, rate, narrow))
+    budget = int(free * 0.9) // 2**20
+    candidates: List[Tuple[str, Dict[str, Any]]] = [
+        (f"optimise it in tiles with --tile {tile}", {"tile": tile}),
+        (f"--max-memory {budget}M", {"max_memory": budget * 2**20}),
+    ]
+    edge = _fitting_whole_edge(cfg, final, spec, dtype, free)
+    if MIN_EDGE <= edge < cfg.max_long_edge:
+        candidates.append((f"--max-long-edge {edge}", {"max_long_edge": edge}))
+    fixes = []
+    for text, change in candidates:
+        try:
+            changed = cfg.replace(**change)
+            sizes = plan_sizes(
+                changed, content_rgb, style_rgbs, spec, dtype, ctx, precision, False, free
+            )
+        except (ConfigError, DeviceError, ImageError):
+            continue
+        if tiling.plan_bytes(changed, sizes.shapes, sizes.windows, spec, dtype) <= free:
+            fixes.append(text)
+    return fixes
+
+
+def _fitting_whole_edge(
+    cfg: Config, shape: Tuple[int, int], spec: VGGSpec, dtype: Any, free: int
+) -> int:
+    """The largest long edge at which a whole image of ``shape``'s aspect has a graph of
+    at most ``free`` bytes (:func:`.engine.tiled.whole_bytes`); below MIN_EDGE if none."""
+    rate = tiling.per_pixel(cfg, spec, dtype, "fp32")  # the larger of the two rates
+    room = max(0.0, (free - base_bytes("fp32")) / rate)
+    edge = int(math.sqrt(room / (shape[0] * shape[1])) * max(shape)) + 1
+    while (
+        edge >= MIN_EDGE and tiling.whole_bytes(cfg, fit_long_edge(shape, edge), spec, dtype) > free
+    ):
+        edge -= 1
+    return edge
 
 
 def blend_weights(count: int, weights: Optional[Sequence[float]]) -> List[float]:
