@@ -67,8 +67,15 @@ def parse_size(text: str) -> int:
     return int(value)
 
 
-def format_size(count: float) -> str:
-    return f"{count / 2**30:.1f} GB" if count >= 2**30 else f"{count / 2**20:.0f} MB"
+def format_size(count: float, up: bool = True) -> str:
+    """Bytes in the binary units :func:`parse_size` reads ("1.5 GiB", "705 MiB": 2G and
+    2 GiB are one size), so a figure from a message typed back as a size is what it
+    says: rounded up (``up``: an amount needed, at least the need) or down (an amount
+    available, never more than there is) to the last digit shown."""
+    whole, places, unit = (2**30, 1, "GiB") if count >= 2**30 else (2**20, 0, "MiB")
+    steps = count * 10**places / whole  # exact for any int count below 2**53
+    rounded = (math.ceil(steps) if up else math.floor(steps)) / 10**places
+    return f"{rounded:.{places}f} {unit}"
 
 
 def available_bytes(meminfo: Path = Path("/proc/meminfo")) -> Optional[int]:

@@ -174,7 +174,7 @@ def _too_little(
             f"`tile_margin` {fits[0]} `tile_overlap` {fits[1]})"
         )
     return (
-        f"{format_size(cfg.max_memory)} is too little for even a {tile}x{tile} tile "
+        f"{format_size(cfg.max_memory, up=False)} is too little for even a {tile}x{tile} tile "
         f"(a core of {tile - (smallest - ALIGN)} pixels with `tile_margin` {cfg.tile_margin} "
         f"and `tile_overlap` {cfg.tile_overlap} on both sides) at {w}x{h}: the process, the "
         f"image's arrays and that tile's graph need about {math.ceil(need / 2**20)} MiB"
@@ -255,7 +255,8 @@ def check_fits(
             )
             raise DeviceError(
                 f"at {shape[1]}x{shape[0]} pixels the whole-image graph needs about "
-                f"{format_size(need)} and this machine has {format_size(free)} free" + advice
+                f"{format_size(need)} and this machine has {format_size(free, up=False)} free"
+                + advice
             )
 
 
