@@ -654,10 +654,10 @@ def plan_sizes(
     (``advise`` False: without them)."""
     edges = tiling.scale_edges(cfg, scale_edges(cfg), content_rgb, spec, dtype)
     shapes = [check_size(content_rgb, edge, "the content image") for edge in edges]
-    fixes = functools.partial(
+    fits = functools.partial(
         _memory_fixes, cfg, content_rgb, style_rgbs, spec, dtype, ctx, precision
     )
-    tiling.check_fits(shapes, cfg, spec, dtype, ctx, free, fixes if advise else None)
+    tiling.check_fits(shapes, cfg, spec, dtype, ctx, free, fits if advise else None)
     windows = [tiling.tile_edge(cfg, shape, spec, dtype) for shape in shapes]
     if len(edges) > cfg.scales:  # the composition tiling put in front is whole (a long
         windows[0] = None  # thin image's may be longer than a tile, never has more pixels)
