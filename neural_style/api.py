@@ -694,13 +694,8 @@ def preflight(
     how the images are read (:class:`.io.images.ShapeReader` reads each once, for the
     shapes only)."""
     cfg = config or Config()
-    styles: List[ImageInput] = list(style) if isinstance(style, (list, tuple)) else [style]  # type: ignore[list-item]
-    device = describe_request(gpu)  # nothing allocated; a GPU that is not there raises
-    ctx = mx.cpu() if device.kind == "cpu" else mx.gpu(0 if gpu is None else gpu)
     load = load or load_rgb
-    content_rgb, style_rgbs = load_inputs(
-        content, styles, cfg.max_long_edge, cfg.style_scale, load=load
-    )
+    device, ctx, content_rgb, style_rgbs = _read_for_plan(content, style, cfg, gpu, load)
     blend_weights(len(style_rgbs), cfg.style_blend_weights)
     sizes = plan_sizes(
         cfg, content_rgb, style_rgbs, spec, dtype, ctx, functools.partial(precision_on, device)
@@ -754,6 +749,66 @@ def _widest_edge(shape: Tuple[int, int], width: int) -> int:
     return edge
 
 
+def bf16_tile(
+    cfg: Config,
+    content_rgb: np.ndarray,
+    style_rgbs: Sequence[np.ndarray],
+    spec: VGGSpec,
+    dtype: Any,
+    ctx: Any,
+    precision: PrecisionOf,
+) -> Optional[int]:
+    """The --tile that keeps every graph of this run within bf16's AMX width limit, so
+    that bf16 runs throughout, checked by :func:`plan_sizes` in bf16; None where none
+    does (a long thin image's whole-image start, a style at --style-scale, a device
+    without bf16) or the run already has its tiles (--max-memory, a narrower --tile)."""
+    tile = AMX_BF16_MAX_WIDTH // ALIGN * ALIGN
+    if cfg.max_memory is not None or (cfg.tile is not None and cfg.tile <= tile):
+        return None
+    try:
+        changed = cfg.replace(tile=tile, precision="bf16")
+        plan_sizes(changed, content_rgb, style_rgbs, spec, dtype, ctx, precision, False)
+    except (ConfigError, DeviceError, ImageError):
+        return None
+    return tile
+
+
+def bf16_tile_for(
+    content: ImageInput,
+    style: Union[ImageInput, Sequence[ImageInput]],
+    config: Optional[Config] = None,
+    gpu: Optional[int] = None,
+    *,
+    spec: VGGSpec = VGG19,
+    dtype: Any = np.float32,
+    load: Optional[Callable[..., np.ndarray]] = None,
+) -> Optional[int]:
+    """:func:`bf16_tile` for these images (read as :func:`preflight` reads them, for their
+    shapes with a :class:`.io.images.ShapeReader`), on the device ``gpu``."""
+    cfg = config or Config()
+    device, ctx, content_rgb, style_rgbs = _read_for_plan(content, style, cfg, gpu, load)
+    precision = functools.partial(precision_on, device)
+    return bf16_tile(cfg, content_rgb, style_rgbs, spec, dtype, ctx, precision)
+
+
+def _read_for_plan(
+    content: ImageInput,
+    style: Union[ImageInput, Sequence[ImageInput]],
+    cfg: Config,
+    gpu: Optional[int],
+    load: Optional[Callable[..., np.ndarray]],
+) -> Tuple[Device, Any, np.ndarray, List[np.ndarray]]:
+    """The device asked for (nothing allocated; a GPU that is not there raises), its
+    context, and the images as the run reads them (``load``: how)."""
+    styles: List[ImageInput] = list(style) if isinstance(style, (list, tuple)) else [style]  # type: ignore[list-item]
+    device = describe_request(gpu)
+    ctx = mx.cpu() if device.kind == "cpu" else mx.gpu(0 if gpu is None else gpu)
+    content_rgb, style_rgbs = load_inputs(
+        content, styles, cfg.max_long_edge, cfg.style_scale, load=load or load_rgb
+    )
+    return device, ctx, content_rgb, style_rgbs
+
+
 def _width_fixes(
     cfg: Config,
     content_rgb: np.ndarray,
@@ -770,8 +825,8 @@ def _width_fixes(
     candidates: List[Tuple[str, Dict[str, Any]]] = [
         ("--precision auto (fp32 for graphs that wide) or fp32", {"precision": "auto"}),
     ]
-    if cfg.max_memory is None and (cfg.tile is None or cfg.tile > limit):
-        tile = limit // ALIGN * ALIGN
+    tile = bf16_tile(cfg, content_rgb, style_rgbs, spec, dtype, ctx, precision)
+    if tile is not None:
         candidates.append((f"--tile {tile}", {"tile": tile}))
     edge = min(cfg.max_long_edge - 1, _widest_edge(content, limit))
     if edge >= MIN_EDGE:

@@ -598,12 +598,31 @@ def announce_precision(request: Request) -> None:
             if requested == "auto" and widest > AMX_BF16_MAX_WIDTH:
                 wide = for_width(chosen, requested, widest, amx_in_use(device))
                 if wide.name != chosen.name:  # the graph's width decides, size by size
+                    jobs = [job for job in request.jobs if job.config.precision == requested]
+                    tile = _bf16_tile(jobs, gpu)
+                    keeps = f" (--tile {tile} keeps bf16)" if tile is not None else ""
                     note = (
                         f"; {wide.name} for graphs wider than {AMX_BF16_MAX_WIDTH} px, where "
-                        "oneDNN 2.4's AMX bf16 backward convolution stalls (--tile "
-                        f"{AMX_BF16_MAX_WIDTH} keeps bf16)"
+                        f"oneDNN 2.4's AMX bf16 backward convolution stalls{keeps}"
                     )
             log.info("precision: %s%s", chosen, note)
+
+
+def _bf16_tile(jobs: Sequence[BatchJob], gpu: Optional[int]) -> Optional[int]:
+    """The --tile that keeps bf16 for every one of ``jobs`` (checked for each one's
+    images, read for their shapes: :func:`neural_style.api.bf16_tile_for`), or None."""
+    from ..api import bf16_tile_for
+    from ..io.images import ShapeReader
+
+    read, tiles = ShapeReader(), set()
+    for job in jobs:
+        try:
+            tiles.add(bf16_tile_for(job.content, list(job.style), job.config, gpu, load=read))
+        except NeuralStyleError:  # an image that cannot be read: its job reports it
+            return None
+        if None in tiles or len(tiles) > 1:
+            return None
+    return tiles.pop() if tiles else None
 
 
 def _finish(
