@@ -275,8 +275,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--dry-run",
         action="store_true",
         help="print the planned jobs as JSON lines and check each as the run would before any "
-        "work (images read for their sizes; no weights, no graph, nothing written); a job that "
-        "would fail is reported, and the exit code is the run's",
+        "work (images read for their sizes, every folder it writes in; no weights, no graph, "
+        "nothing created); a job or folder that would fail is reported, and the exit code is "
+        "the run's",
     )
     run = parser.add_argument_group("running")
     run.add_argument(
@@ -538,7 +539,9 @@ def execute(request: Request, signals: Optional["StopSignals"] = None) -> int:
 
 
 def dry_run(request: Request) -> int:
-    """--dry-run: each planned job as a JSON line on stdout, and the checks each job
+    """--dry-run: the check of every folder the run writes in (:func:`check_outputs`,
+    creating nothing; a failure is the run's line and exit code, as the run stops there
+    before any job), each planned job as a JSON line on stdout, and the checks each job
     makes before any work (:func:`neural_style.batch.runner.preflight_job`: its images
     read for their sizes only; no weights, no graph). A job that would fail is reported
     as the run would report it, and the exit code is the run's: 0, or that of the
