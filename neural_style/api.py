@@ -7,6 +7,7 @@ flow to callbacks, and the result comes back as arrays.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import math
 import os
@@ -654,9 +655,8 @@ def plan_sizes(
     (``advise`` False: without them)."""
     edges = tiling.scale_edges(cfg, scale_edges(cfg), content_rgb, spec, dtype)
     shapes = [check_size(content_rgb, edge, "the content image") for edge in edges]
-    fits = functools.partial(
-        _memory_fixes, cfg, content_rgb, style_rgbs, spec, dtype, ctx, precision
-    )
+    run = _Run(cfg, content_rgb, style_rgbs, spec, dtype, ctx, precision, free)
+    fits = functools.partial(_memory_fixes, run)
     tiling.check_fits(shapes, cfg, spec, dtype, ctx, free, fits if advise else None)
     windows = [tiling.tile_edge(cfg, shape, spec, dtype) for shape in shapes]
     if len(edges) > cfg.scales:  # the composition tiling put in front is whole (a long
@@ -669,7 +669,7 @@ def plan_sizes(
         except PrecisionError:
             if not advise:
                 raise
-            fixes = _width_fixes(cfg, content_rgb, style_rgbs, spec, dtype, ctx, precision)
+            fixes = _width_fixes(run)
             raise PrecisionError(
                 f"--precision {cfg.precision}: {what} is {width} px wide, and with AMX MXNet "
                 f"1.9.1's oneDNN stalls in the backward convolution of graphs wider than "
@@ -749,46 +749,64 @@ def _widest_edge(shape: Tuple[int, int], width: int) -> int:
     return edge
 
 
-def bf16_tile(
-    cfg: Config,
-    content_rgb: np.ndarray,
-    style_rgbs: Sequence[np.ndarray],
-    spec: VGGSpec,
-    dtype: Any,
-    ctx: Any,
-    precision: PrecisionOf,
-) -> Optional[int]:
+@dataclass(frozen=True)
+class _Run:
+    """What :func:`plan_sizes` plans from, to try the settings that would fix a run."""
+
+    cfg: Config
+    content_rgb: np.ndarray
+    style_rgbs: Sequence[np.ndarray]
+    spec: VGGSpec
+    dtype: Any
+    ctx: Any
+    precision: PrecisionOf
+    free: Optional[int] = None
+
+    def tried(self, **change: Any) -> Optional[Tuple[Config, SizePlan]]:
+        """The config with ``change`` and its plan, or None if :func:`plan_sizes` (without
+        advice) refuses it."""
+        try:
+            cfg = self.cfg.replace(**change)
+            sizes = plan_sizes(
+                cfg,
+                self.content_rgb,
+                self.style_rgbs,
+                self.spec,
+                self.dtype,
+                self.ctx,
+                self.precision,
+                False,
+                self.free,
+            )
+        except (ConfigError, DeviceError, ImageError):
+            return None
+        return cfg, sizes
+
+
+def bf16_tile(run: _Run) -> Optional[int]:
     """The --tile that keeps every graph of this run within bf16's AMX width limit, so
     that bf16 runs throughout, checked by :func:`plan_sizes` in bf16; None where none
     does (a long thin image's whole-image start, a style at --style-scale, a device
     without bf16) or the run already has its tiles (--max-memory, a narrower --tile)."""
     tile = AMX_BF16_MAX_WIDTH // ALIGN * ALIGN
+    cfg = run.cfg
     if cfg.max_memory is not None or (cfg.tile is not None and cfg.tile <= tile):
         return None
-    try:
-        changed = cfg.replace(tile=tile, precision="bf16")
-        plan_sizes(changed, content_rgb, style_rgbs, spec, dtype, ctx, precision, False)
-    except (ConfigError, DeviceError, ImageError):
-        return None
-    return tile
+    return tile if run.tried(tile=tile, precision="bf16") else None
 
 
 def bf16_tile_for(
     content: ImageInput,
-    style: Union[ImageInput, Sequence[ImageInput]],
-    config: Optional[Config] = None,
-    gpu: Optional[int] = None,
-    *,
-    spec: VGGSpec = VGG19,
-    dtype: Any = np.float32,
-    load: Optional[Callable[..., np.ndarray]] = None,
+    styles: Sequence[ImageInput],
+    cfg: Config,
+    gpu: Optional[int],
+    load: Callable[..., np.ndarray],
 ) -> Optional[int]:
-    """:func:`bf16_tile` for these images (read as :func:`preflight` reads them, for their
-    shapes with a :class:`.io.images.ShapeReader`), on the device ``gpu``."""
-    cfg = config or Config()
-    device, ctx, content_rgb, style_rgbs = _read_for_plan(content, style, cfg, gpu, load)
+    """:func:`bf16_tile` for VGG19 on these images, read by ``load`` (as :func:`preflight`
+    reads them: a :class:`.io.images.ShapeReader` reads their shapes), on GPU ``gpu``."""
+    device, ctx, content_rgb, style_rgbs = _read_for_plan(content, styles, cfg, gpu, load)
     precision = functools.partial(precision_on, device)
-    return bf16_tile(cfg, content_rgb, style_rgbs, spec, dtype, ctx, precision)
+    return bf16_tile(_Run(cfg, content_rgb, style_rgbs, VGG19, np.float32, ctx, precision))
 
 
 def _read_for_plan(
@@ -809,23 +827,15 @@ def _read_for_plan(
     return device, ctx, content_rgb, style_rgbs
 
 
-def _width_fixes(
-    cfg: Config,
-    content_rgb: np.ndarray,
-    style_rgbs: Sequence[np.ndarray],
-    spec: VGGSpec,
-    dtype: Any,
-    ctx: Any,
-    precision: PrecisionOf,
-) -> List[str]:
+def _width_fixes(run: _Run) -> List[str]:
     """The settings that make every graph of this run narrow enough for bf16 with AMX (or
     run wide ones in fp32), each one kept only if :func:`plan_sizes` passes with it."""
-    limit = AMX_BF16_MAX_WIDTH
-    content = (content_rgb.shape[0], content_rgb.shape[1])
+    limit, cfg, style_rgbs = AMX_BF16_MAX_WIDTH, run.cfg, run.style_rgbs
+    content = (run.content_rgb.shape[0], run.content_rgb.shape[1])
     candidates: List[Tuple[str, Dict[str, Any]]] = [
         ("--precision auto (fp32 for graphs that wide) or fp32", {"precision": "auto"}),
     ]
-    tile = bf16_tile(cfg, content_rgb, style_rgbs, spec, dtype, ctx, precision)
+    tile = bf16_tile(run)
     if tile is not None:
         candidates.append((f"--tile {tile}", {"tile": tile}))
     edge = min(cfg.max_long_edge - 1, _widest_edge(content, limit))
@@ -837,37 +847,22 @@ def _width_fixes(
         scale = math.floor(min(edges) / cfg.max_long_edge * 100) / 100
         if 0 < scale < cfg.style_scale:
             candidates.append((f"--style-scale {scale:g}", {"style_scale": scale}))
-    fixes = []
-    for text, change in candidates:
-        try:
-            changed = cfg.replace(**change)
-            plan_sizes(changed, content_rgb, style_rgbs, spec, dtype, ctx, precision, False)
-        except (ConfigError, DeviceError, ImageError):
-            continue
-        fixes.append(text)
-    return fixes
+    return [text for text, change in candidates if run.tried(**change)]
 
 
 #: The tile a whole image too big for the free memory is offered first (README's).
 SUGGESTED_TILE = 512
 
 
-def _memory_fixes(
-    cfg: Config,
-    content_rgb: np.ndarray,
-    style_rgbs: Sequence[np.ndarray],
-    spec: VGGSpec,
-    dtype: Any,
-    ctx: Any,
-    precision: PrecisionOf,
-    free: int,
-) -> List[str]:
+def _memory_fixes(run: _Run, free: int) -> List[str]:
     """The settings that make a run whose whole image does not fit in ``free`` bytes fit:
     tiles (at most :data:`SUGGESTED_TILE`, as large as the free memory allows), a
     --max-memory (90% of the free memory, in MiB as it is typed), a smaller
     --max-long-edge; each kept only if :func:`plan_sizes` passes with it and the memory
     model puts its peak within ``free``."""
-    final = check_size(content_rgb, cfg.max_long_edge, "the content image")
+    run = dataclasses.replace(run, free=free)
+    cfg, spec, dtype = run.cfg, run.spec, run.dtype
+    final = check_size(run.content_rgb, cfg.max_long_edge, "the content image")
     narrow = host_precision(cfg.precision)
     rate = tiling.per_pixel(cfg, spec, dtype, narrow)
     tile = min(SUGGESTED_TILE, tile_for_budget(free, final, rate, narrow))
@@ -881,15 +876,11 @@ def _memory_fixes(
         candidates.append((f"--max-long-edge {edge}", {"max_long_edge": edge}))
     fixes = []
     for text, change in candidates:
-        try:
-            changed = cfg.replace(**change)
-            sizes = plan_sizes(
-                changed, content_rgb, style_rgbs, spec, dtype, ctx, precision, False, free
-            )
-        except (ConfigError, DeviceError, ImageError):
-            continue
-        if tiling.plan_bytes(changed, sizes.shapes, sizes.windows, spec, dtype) <= free:
-            fixes.append(text)
+        tried = run.tried(**change)
+        if tried is not None:
+            changed, sizes = tried
+            if tiling.plan_bytes(changed, sizes.shapes, sizes.windows, spec, dtype) <= free:
+                fixes.append(text)
     return fixes
 
 

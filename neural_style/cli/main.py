@@ -620,7 +620,7 @@ def _bf16_tile(jobs: Sequence[BatchJob], gpu: Optional[int]) -> Optional[int]:
     read, tiles = ShapeReader(), set()
     for job in jobs:
         try:
-            tiles.add(bf16_tile_for(job.content, list(job.style), job.config, gpu, load=read))
+            tiles.add(bf16_tile_for(job.content, list(job.style), job.config, gpu, read))
         except NeuralStyleError:  # an image that cannot be read: its job reports it
             return None
         if None in tiles or len(tiles) > 1:

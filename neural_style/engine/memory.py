@@ -62,7 +62,7 @@ def parse_size(text: str) -> int:
     if not match:
         raise ConfigError(f"{text!r} is not a size; expected {SIZE_EXAMPLE}")
     value = float(match.group(2)) * _UNITS[match.group(3)]
-    if value <= 0 or match.group(1) == "-":
+    if int(value) <= 0 or match.group(1) == "-":  # ".1" is a tenth of a byte: 0 bytes
         raise ConfigError(f"{text!r}: the size must be above 0; expected {SIZE_EXAMPLE}")
     return int(value)
 
