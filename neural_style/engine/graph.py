@@ -19,6 +19,7 @@ from .losses import (
     LossTerm,
     NDArray,
     Readings,
+    RelativeScale,
     Symbol,
     norm_weight_name,
     normalized,
@@ -291,9 +292,16 @@ class StyleGraph:
         style cache keeps."""
         return list(self.targets(style_image, "style").values())
 
-    def set_targets(self, style_targets: Sequence[np.ndarray], content_image: np.ndarray) -> None:
+    def set_targets(
+        self,
+        style_targets: Sequence[np.ndarray],
+        content_image: np.ndarray,
+        scale: Optional[RelativeScale] = None,
+    ) -> None:
         """Bind the style targets (from :meth:`style_targets`, perhaps cached and blended)
-        and the content targets computed from ``content_image``."""
+        and the content targets computed from ``content_image``; ``loss="relative"``
+        normalises by these targets, or where ``scale`` says, by its figures (a tile's:
+        the whole image's)."""
         args = self._executor.arg_dict
         for term, source in self._sources(content_image, "content"):
             # astype: an fp16 graph keeps BlockGrad in fp16 (AMP's lists); the targets are fp32
@@ -304,9 +312,14 @@ class StyleGraph:
         for term, target in zip(style_terms, style_targets):
             args[term.target][:] = target
         self._relative_norms = relative_norms(
-            self.terms, {t.name: args[t.target] for t in self.terms}
+            self.terms,
+            {t.name: args[t.target] for t in self.terms},
+            None if scale is None else scale.squares,
         )
-        self._relative_tv = relative_tv_scale(mx.nd.array(content_image, ctx=self.data.context))
+        self._relative_tv = relative_tv_scale(
+            mx.nd.array(content_image, ctx=self.data.context),
+            None if scale is None else scale.tv,
+        )
         self._apply_weights()
 
     def forward_backward(self) -> Readings:

@@ -144,7 +144,25 @@ TermBuilder = Callable[[str, Symbol, Tuple[int, ...]], LossTerm]
 TERM_BUILDERS: Dict[str, TermBuilder] = {"style": style_term, "content": content_term}
 
 
-def relative_norms(terms: Sequence[LossTerm], targets: Mapping[str, NDArray]) -> Dict[str, float]:
+@dataclass(frozen=True)
+class RelativeScale:
+    """What ``loss="relative"`` divides by, where not the bound targets' own: a tile of a
+    larger image is normalised as the whole image is (:mod:`.tiled`). ``squares``: some
+    terms' ‖target‖² (by term name), ``tv``: the content's own TV value at weight 1, each
+    the whole image's scaled to the tile's share of its positions. With the tile's own
+    targets instead, a tile of sky (content features with half the image's energy per
+    position) weighed its content twice as much as the whole image does there, and a busy
+    tile less (0.58x to 1.4x across the tiles of a 1024x768 photo)."""
+
+    squares: Mapping[str, float]
+    tv: Optional[float] = None
+
+
+def relative_norms(
+    terms: Sequence[LossTerm],
+    targets: Mapping[str, NDArray],
+    squares: Optional[Mapping[str, float]] = None,
+) -> Dict[str, float]:
     """Each term's factor in ``loss="relative"``: 1 / (‖target‖² · the number of terms of
     its kind), so a kind's weight multiplies the mean of its layers' relative errors (the
     measures of :mod:`.measures`, which the term then equals, up to the style image's
@@ -152,13 +170,19 @@ def relative_norms(terms: Sequence[LossTerm], targets: Mapping[str, NDArray]) ->
     leaves the layers' errors on scales many orders of magnitude apart, so the deep layers
     (relu5_1) are hardly optimised; normalising by the target makes them count the same.
     A target that is all zeros keeps the example's factor (its relative error is undefined).
+    ``squares`` gives ‖target‖² for some terms by name (:class:`RelativeScale`); the
+    others' come from ``targets``.
     """
     if not terms:
         return {}
-    sums = mx.nd.concat(
-        *[mx.nd.sum(mx.nd.square(targets[t.name])).reshape((1,)) for t in terms], dim=0
-    )
-    sizes = dict(zip((t.name for t in terms), sums.asnumpy().astype(np.float64).tolist()))
+    given = dict(squares or {})
+    own = [t for t in terms if t.name not in given]
+    sizes = dict(given)
+    if own:
+        sums = mx.nd.concat(
+            *[mx.nd.sum(mx.nd.square(targets[t.name])).reshape((1,)) for t in own], dim=0
+        )
+        sizes.update(zip((t.name for t in own), sums.asnumpy().astype(np.float64).tolist()))
     counts: Dict[str, int] = {}
     for t in terms:
         counts[t.kind] = counts.get(t.kind, 0) + 1
@@ -230,12 +254,18 @@ class TVSmoothing:
         return 0.5 * dot_all(image, gradient)
 
 
-def relative_tv_scale(content: NDArray) -> float:
-    """What multiplies the TV weight in ``loss="relative"``: 1 / the content's own TV value
-    at weight 1, so the TV term is the image's roughness relative to the content's (1 where
-    the content is flat)."""
+def tv_value(content: NDArray) -> float:
+    """The TV term's value at weight 1 for ``content`` ((1, 3, H, W))."""
     smoothing = TVSmoothing(1.0, content.context, content.dtype)
-    value = float(smoothing.value(content, smoothing.gradient(content)).asscalar())
+    return float(smoothing.value(content, smoothing.gradient(content)).asscalar())
+
+
+def relative_tv_scale(content: NDArray, value: Optional[float] = None) -> float:
+    """What multiplies the TV weight in ``loss="relative"``: 1 / the content's own TV value
+    at weight 1 (``value``, or :func:`tv_value` of ``content``), so the TV term is the
+    image's roughness relative to the content's (1 where the content is flat)."""
+    if value is None:
+        value = tv_value(content)
     return 1.0 / value if value > 0 else 1.0
 
 

@@ -15,6 +15,8 @@ How, and where it departs from whole-image optimisation:
   tile is compared with the whole-image target times (the tile's positions / the
   image's positions) per layer: the per-position statistics are what must match
   (targets that pursue the image's remaining difference instead were tried, README).
+  Under ``loss="relative"`` a tile is normalised by the whole image's content targets
+  and TV value, scaled the same way (:class:`.losses.RelativeScale`), not by its own.
 - Each tile's content target is computed from the full-resolution content in its
   window, resampled for that window from the loaded pixels (:mod:`.strips`). The
   window's context (``--tile-margin`` beyond the blend region) is seen by
@@ -49,7 +51,7 @@ from .._mxnet import mx
 from ..config import Config, layer_names
 from ..errors import ConfigError, DeviceError
 from .graph import StyleGraph, network, positions
-from .losses import NDArray
+from .losses import NDArray, RelativeScale, term_name
 from .memory import (
     IMAGE_BYTES_PER_PIXEL,
     available_bytes,
@@ -64,7 +66,7 @@ from .memory import (
 from .optimise import EpochInfo, LoopOutcome, StopReason, optimise
 from .pixels import check_size, smallest_long_edge
 from .precision import AMX_BF16_MAX_WIDTH, Precision, bind_params
-from .strips import CANVAS_DTYPE, Resampled, square_norm
+from .strips import CANVAS_DTYPE, Resampled, square_norm, tv_strips
 from .tiles import (
     ALIGN,
     Span,
@@ -343,7 +345,48 @@ def tiled_grams(
     ``precision``: that of the tiles' graphs (the windows here only run forward, up to
     :data:`.tiles.ALIGN` - 1 pixels wider than a tile; the AMX width limit is the
     backward convolutions'); by default, that of a graph ``window`` pixels wide."""
+
+    def gram(flat: NDArray) -> np.ndarray:
+        return mx.nd.linalg.syrk(flat, transpose=False, alpha=1.0).asnumpy()
+
     layers = layer_names(cfg.style_layers)
+    totals = _over_cores(stylizer, cfg, layers, window, style, shape, gram, precision)
+    return [t.astype(np.float32) for t in totals]
+
+
+def tiled_squares(
+    stylizer: GraphSource,
+    cfg: Config,
+    window: int,
+    content: Callable[[Tuple[int, int], Tuple[int, int]], np.ndarray],
+    shape: Shape,
+    precision: Optional[Precision] = None,
+) -> Dict[str, float]:
+    """``{content layer: Σ of its features' squares}`` over a content image of ``shape``
+    (H, W) as the whole-image graph gives them, window by window as
+    :func:`tiled_grams`: the content targets' ‖P‖² that ``loss="relative"`` divides by."""
+
+    def square(flat: NDArray) -> np.ndarray:
+        return mx.nd.sum(mx.nd.square(flat)).asnumpy().astype(np.float64)
+
+    layers = layer_names(cfg.content_layers)
+    totals = _over_cores(stylizer, cfg, layers, window, content, shape, square, precision)
+    return {layer: float(t.sum()) for layer, t in zip(layers, totals)}
+
+
+def _over_cores(
+    stylizer: GraphSource,
+    cfg: Config,
+    layers: Sequence[str],
+    window: int,
+    image: Callable[[Tuple[int, int], Tuple[int, int]], np.ndarray],
+    shape: Shape,
+    reduce: Callable[[NDArray], np.ndarray],
+    precision: Optional[Precision],
+) -> List[np.ndarray]:
+    """Per layer, the sum of ``reduce`` (of a (C, positions) array) over windows whose
+    cores partition the image (exact, up to float rounding: the windows carry the
+    receptive field's half as context and start on the pooling grid)."""
     margin = context_margin(stylizer.spec, layers)
     strides = layer_strides(stylizer.spec, layers)
     h, w = shape
@@ -353,11 +396,11 @@ def tiled_grams(
     totals: List[np.ndarray] = []
     for rows in aligned_spans(h, window, margin):
         for cols in aligned_spans(w, window, margin):
-            _add_cores(totals, net(style(rows.window, cols.window)), rows, cols, strides)
+            _add_cores(totals, net(image(rows.window, cols.window)), rows, cols, strides, reduce)
     del net  # the forward-only executor, before the tiles' graph is bound
     mx.nd.waitall()
     release_freed()
-    return [t.astype(np.float32) for t in totals]
+    return totals
 
 
 def _add_cores(
@@ -366,18 +409,21 @@ def _add_cores(
     rows: Span,
     cols: Span,
     strides: Sequence[int],
+    reduce: Callable[[NDArray], np.ndarray],
 ) -> None:
-    """Add each layer's Gram matrix over the window's core positions to ``totals`` (on
-    the device; only the small matrices come back)."""
+    """Add ``reduce`` of each layer's features at the window's core positions to
+    ``totals`` (on the device; only the reduced values come back)."""
     for k, (f, stride) in enumerate(zip(feats, strides)):
         r, c = feature_core(rows, stride), feature_core(cols, stride)
-        if len(totals) <= k:
-            totals.append(np.zeros((f.shape[1], f.shape[1])))
         if r.stop <= r.start or c.stop <= c.start:
+            if len(totals) <= k:
+                totals.append(np.zeros(()))
             continue  # a last core thinner than the stride: no positions at this layer
         core = mx.nd.slice(f, begin=(0, 0, r.start, c.start), end=(1, f.shape[1], r.stop, c.stop))
-        flat = mx.nd.reshape(core, shape=(f.shape[1], -1))
-        totals[k] += mx.nd.linalg.syrk(flat, transpose=False, alpha=1.0).asnumpy()
+        value = reduce(mx.nd.reshape(core, shape=(f.shape[1], -1)))
+        if len(totals) <= k:
+            totals.append(np.zeros(value.shape))
+        totals[k] = totals[k] + value
 
 
 # ---- the tiled loop -----------------------------------------------------------------------
@@ -406,8 +452,10 @@ class TiledScale:
         self.window, self.first_epoch, self.scale = window, first_epoch, scale
         self.epochs_per_sweep = math.ceil(cfg.max_num_epochs / cfg.tile_sweeps)
         self.image_grams = list(grams)
+        self.whole = self._whole_scale() if cfg.loss == "relative" else None
         self.graph: Optional[StyleGraph] = None
         self.grams: List[np.ndarray] = []
+        self.relative: Optional[RelativeScale] = None
         self._bind(0)
         self.epoch = first_epoch
         self.started = time.perf_counter()
@@ -431,7 +479,36 @@ class TiledScale:
         self.grams = [
             g * (tile_pos[name] / image_pos[name]) for name, g in zip(layers, self.image_grams)
         ]
+        self.relative = self._tile_scale(shape)
         return self.graph
+
+    def _whole_scale(self) -> RelativeScale:
+        """What ``loss="relative"`` divides by for the whole image: its content targets'
+        ‖P‖² and the content's TV value (computed window by window and strip by strip)."""
+        squares = tiled_squares(
+            self.stylizer, self.cfg, self.window, self.content.network_window, self.shape
+        )
+        names = {term_name("content", layer): value for layer, value in squares.items()}
+        return RelativeScale(names, tv_strips(self.content))
+
+    def _tile_scale(self, shape: Shape) -> Optional[RelativeScale]:
+        """The whole image's :class:`RelativeScale` for a tile of ``shape``: each figure
+        times the tile's share of the image's positions (at that layer, or pixels for the
+        TV), as the style targets are; so every tile weighs content, style and TV as
+        the whole image does, not by its own content's energy."""
+        if self.whole is None:
+            return None
+        layers = layer_names(self.cfg.content_layers)
+        tile_pos = positions(self.stylizer.spec, shape, layers, self.cfg.pooling)
+        image_pos = positions(self.stylizer.spec, self.shape, layers, self.cfg.pooling)
+        squares = {
+            term_name("content", layer): self.whole.squares[term_name("content", layer)]
+            * (tile_pos[layer] / image_pos[layer])
+            for layer in layers
+        }
+        pixels = (shape[0] * shape[1]) / (self.shape[0] * self.shape[1])
+        assert self.whole.tv is not None
+        return RelativeScale(squares, self.whole.tv * pixels)
 
     def run(self) -> LoopOutcome:
         outcome = LoopOutcome(StopReason.MAX_EPOCHS, 0, math.inf)
@@ -501,7 +578,9 @@ class TiledScale:
         graph = self.graph
         assert graph is not None
         graph.set_targets(
-            self.grams, self.content.network_window(tile.rows.window, tile.cols.window)
+            self.grams,
+            self.content.network_window(tile.rows.window, tile.cols.window),
+            self.relative,
         )
         graph.data[:] = self.canvas[:, :, rows, cols].astype(np.float32)
         graph.grad_mask = mx.nd.array(

@@ -119,3 +119,27 @@ def strips_margin(denoise: str, strength: float) -> int:
     from neural_style.engine.denoise import margin
 
     return margin(denoise, strength)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.integers(1, 40),
+    st.integers(1, 40),
+    st.integers(1, 90),
+    st.integers(1, 90),
+    st.integers(1, 50),
+    st.integers(0, 2**32 - 1),
+)
+def test_tv_by_strips_equals_the_whole_image_tv(
+    h: int, w: int, oh: int, ow: int, rows: int, seed: int
+) -> None:
+    """The content's TV value (what loss="relative" divides the TV weight by), strip by
+    strip, equals losses.tv_value of the whole resampled content."""
+    from neural_style._mxnet import mx
+    from neural_style.engine.losses import tv_value
+
+    rgb = np.random.default_rng(seed).integers(0, 256, (h, w, 3)).astype(np.uint8)
+    view = strips.Resampled(rgb, (oh, ow))
+    whole = view.network_window((0, oh), (0, ow)).astype(np.float64)
+    expected = tv_value(mx.nd.array(whole, dtype=np.float64))
+    assert strips.tv_strips(view, rows) == pytest.approx(expected, rel=1e-6, abs=1e-6)

@@ -60,6 +60,82 @@ def test_shared_style_target_equals_the_whole_image_one(stylizer: Any) -> None:
         np.testing.assert_allclose(t, w, rtol=2e-4, atol=1e-3 * np.abs(w).max())
 
 
+def test_content_squares_by_windows_equal_the_whole_image_ones(stylizer: Any) -> None:
+    """The content targets' ‖P‖² that loss="relative" divides by, as the whole-image
+    graph gives them, from windows of at most a tile."""
+    from neural_style.engine.pixels import to_network
+    from neural_style.engine.tiled import tiled_squares
+
+    cfg = Config(precision="fp32")
+    content_x = to_network(np.random.default_rng(4).uniform(0, 1, (260, 205, 3)))
+    whole = stylizer.graph((260, 205), cfg).targets(content_x, "content")
+    windows: List[tuple] = []
+
+    def window(rows: tuple, cols: tuple) -> np.ndarray:
+        windows.append((rows, cols))
+        return content_x[:, :, slice(*rows), slice(*cols)]
+
+    squares = tiled_squares(stylizer, cfg, 160, window, (260, 205))
+    assert len(windows) > 3
+    assert squares.keys() == {name.split(":")[1] for name in whole}
+    for name, target in whole.items():
+        expected = float(np.sum(np.square(target, dtype=np.float64)))
+        assert squares[name.split(":")[1]] == pytest.approx(expected, rel=1e-4)
+
+
+def test_tiles_under_the_relative_loss_are_normalised_as_the_whole_image(stylizer: Any) -> None:
+    """loss="relative" divides each term by its target's ‖·‖² (and the TV weight by the
+    content's TV value): in a tile, by the whole image's, scaled to the tile's share of
+    positions as the style targets are, not by the tile's own content. So a flat tile
+    does not weigh its content more than the whole image does there."""
+    from neural_style._mxnet import mx
+    from neural_style.engine.losses import relative_norms, relative_tv_scale, tv_value
+    from neural_style.engine.pixels import to_network
+
+    content, style = _images((64, 90))
+    # a flat half (8-bit, as the tiled path keeps it): its features' energy is far from
+    # the image's mean
+    content[:, :45] = 128 / 255
+    cfg = Config(
+        max_num_epochs=1,
+        tile_sweeps=1,
+        tile_margin=8,
+        tile_overlap=8,
+        loss="relative",
+        precision="fp32",  # the whole image's and the windows' sums agree to rounding
+    )
+    run = _tiled_scale(stylizer, cfg, content, style, window=48)
+    whole = stylizer.graph((64, 90), cfg)
+    whole.set_targets(run.image_grams, to_network(content))
+    targets = whole.targets(to_network(content), "content")
+    image_pixels = 64 * 90
+    for tile in tiles.grid((64, 90), 48, cfg.tile_margin, cfg.tile_overlap, 0):
+        graph = run.graph
+        assert graph is not None
+        graph.set_targets(
+            run.grams,
+            run.content.network_window(tile.rows.window, tile.cols.window),
+            run.relative,
+        )
+        share = graph.shape[2] * graph.shape[3] / image_pixels
+        own = graph.targets(
+            run.content.network_window(tile.rows.window, tile.cols.window), "content"
+        )
+        for name, target in targets.items():
+            layer_share = own[name].size / target.size  # positions of the tile / the image's
+            want = 1.0 / (float(np.sum(np.square(target, dtype=np.float64))) * layer_share)
+            assert graph._relative_norms[name] == pytest.approx(want, rel=1e-4)
+        expected_tv = relative_tv_scale(None, tv_value(mx.nd.array(to_network(content))) * share)
+        assert graph.tv_scale == pytest.approx(expected_tv, rel=1e-4)
+    # the style terms keep theirs: the whole image's targets scaled to the tile
+    style_names = [t.name for t in graph.terms if t.kind == "style"]
+    norms = relative_norms(
+        graph.terms, {t.name: graph._executor.arg_dict[t.target] for t in graph.terms}
+    )
+    for name in style_names:
+        assert graph._relative_norms[name] == pytest.approx(norms[name], rel=1e-6)
+
+
 @pytest.mark.skipif(
     not any(f in cpu_flags() for f in BF16_CPU_FLAGS),
     reason="this CPU has neither avx512_bf16 nor amx_bf16",
@@ -137,13 +213,25 @@ def _tiled_scale(
     return TiledScale(stylizer, view, grams, start.copy(), window, cfg, callback, 0, 0)
 
 
-@pytest.mark.parametrize("optimizer", ["nag", "adam", "lbfgs"])
-def test_one_tile_covering_the_image_equals_the_untiled_run(stylizer: Any, optimizer: str) -> None:
+@pytest.mark.parametrize(
+    "optimizer, loss",
+    [("nag", "example"), ("adam", "example"), ("lbfgs", "example"), ("adam", "relative")],
+)
+def test_one_tile_covering_the_image_equals_the_untiled_run(
+    stylizer: Any, optimizer: str, loss: str
+) -> None:
     from neural_style.engine.optimise import optimise
     from neural_style.engine.pixels import to_network
 
     content, style = _images((40, 56))
-    cfg = Config(max_num_epochs=5, tile_sweeps=1, optimizer=optimizer, stop_eps=1e-12)
+    cfg = Config(
+        max_num_epochs=5,
+        tile_sweeps=1,
+        optimizer=optimizer,
+        stop_eps=1e-12,
+        loss=loss,
+        tv_weight=1.0,
+    )
     run = _tiled_scale(stylizer, cfg, content, style, window=64)
     start = run.canvas.astype(np.float32)  # the start as the canvas holds it
     outcome = run.run()
