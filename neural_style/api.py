@@ -7,6 +7,7 @@ flow to callbacks, and the result comes back as arrays.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import math
 import os
@@ -44,9 +45,12 @@ from .engine.measures import STYLE_LAYERS as MEASURE_STYLE_LAYERS
 from .engine.memory import (
     WHOLE_IMAGE_BYTES_PER_PIXEL,
     available_bytes,
+    base_bytes,
     bytes_per_pixel,
     format_size,
+    host_precision,
     release_freed,
+    tile_for_budget,
 )
 from .engine.optimise import EpochInfo, LoopOutcome, StopReason, optimise
 from .engine.pixels import (
@@ -639,17 +643,21 @@ def plan_sizes(
     ctx: Any,
     precision: PrecisionOf,
     advise: bool = True,
+    free: Optional[int] = None,
 ) -> SizePlan:
     """Every check a run makes once its images are read and before any graph is bound:
     the sizes (too small, too thin to tile), the memory (:func:`.engine.tiled.check_fits`,
     the tiles a --max-memory allows) and a precision every graph can run in. Only the
     images' shapes are used, so :func:`preflight` runs it without decoding pixels
     twice, binding a graph or reading weights. A failure is the run's own error; a graph
-    too wide for bf16 gets the settings that fix it, each checked by this function
+    too wide for bf16, or a whole image too big for the ``free`` memory (default: what
+    the machine has now), gets the settings that fix it, each checked by this function
     (``advise`` False: without them)."""
     edges = tiling.scale_edges(cfg, scale_edges(cfg), content_rgb, spec, dtype)
     shapes = [check_size(content_rgb, edge, "the content image") for edge in edges]
-    tiling.check_fits(shapes, cfg, spec, dtype, ctx)
+    run = _Run(cfg, content_rgb, style_rgbs, spec, dtype, ctx, precision, free)
+    fits = functools.partial(_memory_fixes, run)
+    tiling.check_fits(shapes, cfg, spec, dtype, ctx, free, fits if advise else None)
     windows = [tiling.tile_edge(cfg, shape, spec, dtype) for shape in shapes]
     if len(edges) > cfg.scales:  # the composition tiling put in front is whole (a long
         windows[0] = None  # thin image's may be longer than a tile, never has more pixels)
@@ -661,7 +669,7 @@ def plan_sizes(
         except PrecisionError:
             if not advise:
                 raise
-            fixes = _width_fixes(cfg, content_rgb, style_rgbs, spec, dtype, ctx, precision)
+            fixes = _width_fixes(run)
             raise PrecisionError(
                 f"--precision {cfg.precision}: {what} is {width} px wide, and with AMX MXNet "
                 f"1.9.1's oneDNN stalls in the backward convolution of graphs wider than "
@@ -686,13 +694,8 @@ def preflight(
     how the images are read (:class:`.io.images.ShapeReader` reads each once, for the
     shapes only)."""
     cfg = config or Config()
-    styles: List[ImageInput] = list(style) if isinstance(style, (list, tuple)) else [style]  # type: ignore[list-item]
-    device = describe_request(gpu)  # nothing allocated; a GPU that is not there raises
-    ctx = mx.cpu() if device.kind == "cpu" else mx.gpu(0 if gpu is None else gpu)
     load = load or load_rgb
-    content_rgb, style_rgbs = load_inputs(
-        content, styles, cfg.max_long_edge, cfg.style_scale, load=load
-    )
+    device, ctx, content_rgb, style_rgbs = _read_for_plan(content, style, cfg, gpu, load)
     blend_weights(len(style_rgbs), cfg.style_blend_weights)
     sizes = plan_sizes(
         cfg, content_rgb, style_rgbs, spec, dtype, ctx, functools.partial(precision_on, device)
@@ -746,24 +749,94 @@ def _widest_edge(shape: Tuple[int, int], width: int) -> int:
     return edge
 
 
-def _width_fixes(
+@dataclass(frozen=True)
+class _Run:
+    """What :func:`plan_sizes` plans from, to try the settings that would fix a run."""
+
+    cfg: Config
+    content_rgb: np.ndarray
+    style_rgbs: Sequence[np.ndarray]
+    spec: VGGSpec
+    dtype: Any
+    ctx: Any
+    precision: PrecisionOf
+    free: Optional[int] = None
+
+    def tried(self, **change: Any) -> Optional[Tuple[Config, SizePlan]]:
+        """The config with ``change`` and its plan, or None if :func:`plan_sizes` (without
+        advice) refuses it."""
+        try:
+            cfg = self.cfg.replace(**change)
+            sizes = plan_sizes(
+                cfg,
+                self.content_rgb,
+                self.style_rgbs,
+                self.spec,
+                self.dtype,
+                self.ctx,
+                self.precision,
+                False,
+                self.free,
+            )
+        except (ConfigError, DeviceError, ImageError):
+            return None
+        return cfg, sizes
+
+
+def bf16_tile(run: _Run) -> Optional[int]:
+    """The --tile that keeps every graph of this run within bf16's AMX width limit, so
+    that bf16 runs throughout, checked by :func:`plan_sizes` in bf16; None where none
+    does (a long thin image's whole-image start, a style at --style-scale, a device
+    without bf16) or the run already has its tiles (--max-memory, a narrower --tile)."""
+    tile = AMX_BF16_MAX_WIDTH // ALIGN * ALIGN
+    cfg = run.cfg
+    if cfg.max_memory is not None or (cfg.tile is not None and cfg.tile <= tile):
+        return None
+    return tile if run.tried(tile=tile, precision="bf16") else None
+
+
+def bf16_tile_for(
+    content: ImageInput,
+    styles: Sequence[ImageInput],
     cfg: Config,
-    content_rgb: np.ndarray,
-    style_rgbs: Sequence[np.ndarray],
-    spec: VGGSpec,
-    dtype: Any,
-    ctx: Any,
-    precision: PrecisionOf,
-) -> List[str]:
+    gpu: Optional[int],
+    load: Callable[..., np.ndarray],
+) -> Optional[int]:
+    """:func:`bf16_tile` for VGG19 on these images, read by ``load`` (as :func:`preflight`
+    reads them: a :class:`.io.images.ShapeReader` reads their shapes), on GPU ``gpu``."""
+    device, ctx, content_rgb, style_rgbs = _read_for_plan(content, styles, cfg, gpu, load)
+    precision = functools.partial(precision_on, device)
+    return bf16_tile(_Run(cfg, content_rgb, style_rgbs, VGG19, np.float32, ctx, precision))
+
+
+def _read_for_plan(
+    content: ImageInput,
+    style: Union[ImageInput, Sequence[ImageInput]],
+    cfg: Config,
+    gpu: Optional[int],
+    load: Optional[Callable[..., np.ndarray]],
+) -> Tuple[Device, Any, np.ndarray, List[np.ndarray]]:
+    """The device asked for (nothing allocated; a GPU that is not there raises), its
+    context, and the images as the run reads them (``load``: how)."""
+    styles: List[ImageInput] = list(style) if isinstance(style, (list, tuple)) else [style]  # type: ignore[list-item]
+    device = describe_request(gpu)
+    ctx = mx.cpu() if device.kind == "cpu" else mx.gpu(0 if gpu is None else gpu)
+    content_rgb, style_rgbs = load_inputs(
+        content, styles, cfg.max_long_edge, cfg.style_scale, load=load or load_rgb
+    )
+    return device, ctx, content_rgb, style_rgbs
+
+
+def _width_fixes(run: _Run) -> List[str]:
     """The settings that make every graph of this run narrow enough for bf16 with AMX (or
     run wide ones in fp32), each one kept only if :func:`plan_sizes` passes with it."""
-    limit = AMX_BF16_MAX_WIDTH
-    content = (content_rgb.shape[0], content_rgb.shape[1])
+    limit, cfg, style_rgbs = AMX_BF16_MAX_WIDTH, run.cfg, run.style_rgbs
+    content = (run.content_rgb.shape[0], run.content_rgb.shape[1])
     candidates: List[Tuple[str, Dict[str, Any]]] = [
         ("--precision auto (fp32 for graphs that wide) or fp32", {"precision": "auto"}),
     ]
-    if cfg.max_memory is None and (cfg.tile is None or cfg.tile > limit):
-        tile = limit // ALIGN * ALIGN
+    tile = bf16_tile(run)
+    if tile is not None:
         candidates.append((f"--tile {tile}", {"tile": tile}))
     edge = min(cfg.max_long_edge - 1, _widest_edge(content, limit))
     if edge >= MIN_EDGE:
@@ -774,15 +847,56 @@ def _width_fixes(
         scale = math.floor(min(edges) / cfg.max_long_edge * 100) / 100
         if 0 < scale < cfg.style_scale:
             candidates.append((f"--style-scale {scale:g}", {"style_scale": scale}))
+    return [text for text, change in candidates if run.tried(**change)]
+
+
+#: The tile a whole image too big for the free memory is offered first (README's).
+SUGGESTED_TILE = 512
+
+
+def _memory_fixes(run: _Run, free: int) -> List[str]:
+    """The settings that make a run whose whole image does not fit in ``free`` bytes fit:
+    tiles (at most :data:`SUGGESTED_TILE`, as large as the free memory allows), a
+    --max-memory (90% of the free memory, in MiB as it is typed), a smaller
+    --max-long-edge; each kept only if :func:`plan_sizes` passes with it and the memory
+    model puts its peak within ``free``."""
+    run = dataclasses.replace(run, free=free)
+    cfg, spec, dtype = run.cfg, run.spec, run.dtype
+    final = check_size(run.content_rgb, cfg.max_long_edge, "the content image")
+    narrow = host_precision(cfg.precision)
+    rate = tiling.per_pixel(cfg, spec, dtype, narrow)
+    tile = min(SUGGESTED_TILE, tile_for_budget(free, final, rate, narrow))
+    budget = int(free * 0.9) // 2**20
+    candidates: List[Tuple[str, Dict[str, Any]]] = [
+        (f"optimise it in tiles with --tile {tile}", {"tile": tile}),
+        (f"--max-memory {budget}M", {"max_memory": budget * 2**20}),
+    ]
+    edge = _fitting_whole_edge(cfg, final, spec, dtype, free)
+    if MIN_EDGE <= edge < cfg.max_long_edge:
+        candidates.append((f"--max-long-edge {edge}", {"max_long_edge": edge}))
     fixes = []
     for text, change in candidates:
-        try:
-            changed = cfg.replace(**change)
-            plan_sizes(changed, content_rgb, style_rgbs, spec, dtype, ctx, precision, False)
-        except (ConfigError, DeviceError, ImageError):
-            continue
-        fixes.append(text)
+        tried = run.tried(**change)
+        if tried is not None:
+            changed, sizes = tried
+            if tiling.plan_bytes(changed, sizes.shapes, sizes.windows, spec, dtype) <= free:
+                fixes.append(text)
     return fixes
+
+
+def _fitting_whole_edge(
+    cfg: Config, shape: Tuple[int, int], spec: VGGSpec, dtype: Any, free: int
+) -> int:
+    """The largest long edge at which a whole image of ``shape``'s aspect has a graph of
+    at most ``free`` bytes (:func:`.engine.tiled.whole_bytes`); below MIN_EDGE if none."""
+    rate = tiling.per_pixel(cfg, spec, dtype, "fp32")  # the larger of the two rates
+    room = max(0.0, (free - base_bytes("fp32")) / rate)
+    edge = int(math.sqrt(room / (shape[0] * shape[1])) * max(shape)) + 1
+    while (
+        edge >= MIN_EDGE and tiling.whole_bytes(cfg, fit_long_edge(shape, edge), spec, dtype) > free
+    ):
+        edge -= 1
+    return edge
 
 
 def blend_weights(count: int, weights: Optional[Sequence[float]]) -> List[float]:

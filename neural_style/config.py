@@ -456,20 +456,25 @@ def number_problem(name: str, text: Any) -> str:
     return f"must be {what} such as {example(name)}, not {text!r}"
 
 
-def parse_field(name: str, text: str) -> Any:
-    """The value of the field ``name`` from the text of its flag: in the flag's own
-    syntax (``parse`` in its metadata, e.g. --max-memory 2G), as a number of its type, or
-    as text; a :class:`ConfigError` that shows how it is written otherwise. The range is
-    checked by :class:`Config`."""
+def parse_field(name: str, text: Any) -> Any:
+    """The value of the field ``name`` from the text of its flag, a --sweep value or a
+    manifest cell (text, or a JSON value): in the flag's own syntax (``parse`` in its
+    metadata, e.g. --max-memory 2G) when it is text, as a number of its type (JSON's
+    ``true`` is not 1), or as text; a :class:`ConfigError` that shows how it is written
+    otherwise (for a number: :func:`number_problem`'s words). The range is checked by
+    :class:`Config`. The one parser of settings' values: the batch's
+    (:func:`neural_style.batch.settings.parse_value`) goes through it."""
     f = _FIELDS[name]
-    if "parse" in f.metadata:
+    if "parse" in f.metadata and isinstance(text, str):
         return f.metadata["parse"](text)
     kind = field_types()[name]
     if kind not in (int, float):
         return kind(text)
     try:
+        if isinstance(text, bool):
+            raise TypeError
         return float(text) if kind is float else int(str(text).strip())
-    except ValueError:
+    except (TypeError, ValueError):
         raise ConfigError(number_problem(name, text)) from None
 
 

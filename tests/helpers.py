@@ -148,3 +148,45 @@ def cpu_run(content: Path, style: Path, weights: Path, out: Path, **settings: ob
     for name, value in settings.items():
         args += [f"--{name.replace('_', '-')}", str(value)]
     return args
+
+
+@contextlib.contextmanager
+def read_only(folder: Path) -> Iterator[None]:
+    """``folder`` read-only (mode 555): nothing can be made in it. As root, the mode does
+    not deny that, so the system calls that make files and folders there are refused
+    as the kernel would refuse them (EACCES; a name that exists is EEXIST first)."""
+    import errno
+    import os
+    from unittest import mock
+
+    real_open, real_mkdir = os.open, os.mkdir
+    tmpfile = getattr(os, "O_TMPFILE", 0)
+
+    def denied(path: Any) -> PermissionError:
+        return PermissionError(errno.EACCES, os.strerror(errno.EACCES), os.fsdecode(path))
+
+    def inside(path: Any) -> bool:
+        return Path(os.path.abspath(os.fsdecode(path))).parent == Path(os.path.abspath(folder))
+
+    def opened(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        unnamed = tmpfile and flags & tmpfile == tmpfile  # made in the folder ``path``
+        target = Path(os.path.abspath(os.fsdecode(path))) / "x" if unnamed else path
+        new = unnamed or (flags & os.O_CREAT and not os.path.lexists(path))
+        if new and inside(target):
+            raise denied(path)
+        return real_open(path, flags, *args, **kwargs)
+
+    def made(path: Any, *args: Any, **kwargs: Any) -> None:
+        if inside(path) and not os.path.lexists(path):  # else EEXIST, as the kernel says
+            raise denied(path)
+        real_mkdir(path, *args, **kwargs)
+
+    folder.chmod(0o555)
+    try:
+        if os.geteuid() != 0:
+            yield
+            return
+        with mock.patch.object(os, "open", opened), mock.patch.object(os, "mkdir", made):
+            yield
+    finally:
+        folder.chmod(0o755)

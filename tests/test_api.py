@@ -12,10 +12,12 @@ from hypothesis import strategies as st
 
 from neural_style import Config, Stylizer, stylize
 from neural_style.api import plan_sizes, precision_on
+from neural_style.engine.memory import parse_size
 from neural_style.engine.optimise import EpochInfo, StopReason
 from neural_style.engine.precision import Device, PrecisionError
+from neural_style.engine.tiled import plan_bytes
 from neural_style.engine.vgg import VGG19
-from neural_style.errors import ConfigError, ExitCode, ImageError, WeightsError
+from neural_style.errors import ConfigError, DeviceError, ExitCode, ImageError, WeightsError
 from tests.helpers import TINY, random_weights
 
 FAST = Config(max_long_edge=32, max_num_epochs=8, save_epochs=3, lr=1.0, seed=7)
@@ -293,6 +295,85 @@ def test_every_fix_a_width_error_suggests_works(
         pass  # settings or an image that fail for another reason
     finally:
         del os.environ["DNNL_MAX_CPU_ISA"]
+
+
+# ---- a whole image too big for the free memory: the fixes offered are checked -----------
+
+#: The CPU, with the free memory each test gives (plan_sizes' ``free``); fp32 only.
+_CPU = SimpleNamespace(device_type="cpu")
+_PLAIN = functools.partial(precision_on, Device("cpu", frozenset()))
+MiB = 2**20
+
+
+def _memory_plan(cfg: Config, content: np.ndarray, free: int, advise: bool = True) -> Any:
+    return plan_sizes(cfg, content, [content], VGG19, np.float32, _CPU, _PLAIN, advise, free)
+
+
+def _memory_fixes(message: str) -> List[Dict[str, Any]]:
+    """The settings a free-memory refusal suggests, as Config changes."""
+    out: List[Dict[str, Any]] = []
+    for text in message.split(" free; ", 1)[1].split(", or "):
+        if text.startswith("no tile"):
+            continue
+        flag, value = text.split()[-2:]
+        name = flag.lstrip("-").replace("-", "_")
+        out.append({name: parse_size(value) if name == "max_memory" else int(value)})
+    return out
+
+
+def test_a_long_thin_image_too_big_for_memory_is_not_told_to_tile() -> None:
+    """3000x16 at 3000 px needs about 570 MiB whole; with 520 MiB free no tile can work
+    (the start that keeps its short side at 16 px is the image itself), nor a budget,
+    nor a smaller size (16 px is the minimum): the refusal offers none of them (it
+    offered --tile 512, which then failed as too thin); exit 1, the machine's lack."""
+    cfg = Config(precision="fp32", max_long_edge=3000, max_num_epochs=1)
+    content = _shape_only(16, 3000)
+    with pytest.raises(DeviceError) as raised:
+        _memory_plan(cfg, content, 520 * MiB)
+    message = str(raised.value)
+    assert "at 3000x16 pixels the whole-image graph needs about" in message
+    assert "--tile" not in message and _memory_fixes(message) == []
+    assert raised.value.exit_code == ExitCode.FAILURE
+    with pytest.raises(ConfigError, match="too thin"):  # what --tile 512 would have done
+        _memory_plan(cfg.replace(tile=512), content, 520 * MiB)
+
+
+def test_a_photo_too_big_for_memory_is_told_each_fix_that_fits() -> None:
+    cfg = Config(precision="fp32", max_long_edge=4096, max_num_epochs=1)
+    with pytest.raises(DeviceError) as raised:
+        _memory_plan(cfg, _shape_only(3072, 4096), 1536 * MiB)
+    fixes = _memory_fixes(str(raised.value))
+    assert [list(f) for f in fixes] == [["tile"], ["max_memory"], ["max_long_edge"]]
+    assert fixes[0]["tile"] == 512 and fixes[1]["max_memory"] == int(1536 * MiB * 0.9) // MiB * MiB
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    h=st.integers(16, 4000),
+    w=st.integers(16, 4000),
+    edge=st.integers(16, 4000),
+    free=st.integers(300, 3000),
+    scales=st.integers(1, 2),
+)
+def test_every_fix_a_memory_refusal_suggests_works(
+    h: int, w: int, edge: int, free: int, scales: int
+) -> None:
+    """Whatever the image, settings and free memory, each setting the refusal of a whole
+    image too big for the free memory suggests makes the plan pass, with its peak (the
+    memory model's) within the free memory; a suggested tile is at most 512."""
+    cfg = Config(precision="fp32", max_long_edge=edge, scales=scales, max_num_epochs=1)
+    content = _shape_only(h, w)
+    try:
+        _memory_plan(cfg, content, free * MiB)
+    except DeviceError as err:
+        assert err.exit_code == ExitCode.FAILURE
+        for change in _memory_fixes(str(err)):
+            assert change.get("tile", 0) <= 512
+            changed = cfg.replace(**change)
+            sizes = _memory_plan(changed, content, free * MiB, advise=False)
+            assert plan_bytes(changed, sizes.shapes, sizes.windows, VGG19, np.float32) <= free * MiB
+    except (ConfigError, ImageError):
+        pass  # settings or an image that fail for another reason
 
 
 def test_preflight_reads_only_shapes_and_gives_the_runs_error(

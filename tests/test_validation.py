@@ -29,7 +29,7 @@ from neural_style.batch.manifest import read_manifest
 from neural_style.config import MAX_TILED_EDGE, RANGES, Config
 from neural_style.errors import ConfigError, ExitCode, WeightsError
 from neural_style.io.weights import load_weights
-from tests.helpers import ROOT, TINY, random_weights, write_image
+from tests.helpers import ROOT, TINY, random_weights, read_only, write_image
 
 Run = Tuple[int, str, str]
 
@@ -661,6 +661,46 @@ def test_output_paths_that_cannot_work(
         "a_file",
         "result.jpg",
     ]
+
+
+def _paths_under(folder: Path) -> List[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+@pytest.mark.parametrize("where", ["--output-dir new/out", "--output-dir .", "--output sub/c.png"])
+def test_a_folder_that_cannot_be_written_fails_the_dry_run_as_it_fails_the_run(
+    where: str,
+    images: Tuple[Path, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Under a read-only folder (missing folders to make there, or the folder itself), the
+    run stops before any work with exit 1 and one line; --dry-run lists the job, says the
+    same line and exits 1 too (it exited 0); neither leaves anything behind."""
+    content, style = images
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    flag, relative = where.split()
+    base = ["--content-image", str(content), "--style-image", str(style), flag]
+    args = [*base, str(locked / relative), "--weights", str(tmp_path / "never-read.npz")]
+    monkeypatch.setattr(api, "load_weights", _no_weights)
+    with read_only(locked):
+        dry = run_cli([*args, "--dry-run"], capsys)
+        real = run_cli(args, capsys)
+    assert _paths_under(tmp_path) == ["locked"]
+    (code, out, err), (real_code, real_out, real_err) = dry, real
+    assert real_code == ExitCode.FAILURE and real_out == "", real_err
+    (line,) = real_err.splitlines()
+    assert line.startswith("neural-style: error: ") and "cannot write there (" in line
+    assert line.endswith("); choose another --output or --output-dir")
+    assert code == ExitCode.FAILURE and err.splitlines() == [line]
+    (planned,) = [json.loads(text) for text in out.splitlines()]
+    assert planned["content"] == str(content)
+
+
+def _no_weights(*args: object, **kwargs: object) -> None:
+    raise AssertionError("the weights were read")
 
 
 # ---- weights and memory ------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import dataclasses
 import difflib
 from typing import Any, Dict, List, Tuple
 
-from ..config import RANGES, Config, field_types, number_problem
+from ..config import RANGES, Config, field_types, number_problem, parse_field
 from ..errors import ConfigError
 
 
@@ -36,34 +36,20 @@ def field_name(name: str, where: str) -> str:
 
 
 def parse_value(name: str, text: Any, where: str, shown: str = "") -> Any:
-    """A number for the field ``name`` from text (or a JSON value), within its range;
-    ``shown`` is the name as the user wrote it (default: with dashes)."""
-    kind = numeric_fields()[name]
+    """A number for the field ``name`` from text (or a JSON value), parsed as its flag's
+    is (:func:`~neural_style.config.parse_field`, so --max-memory 2G holds here too),
+    within its range; ``shown`` is the name as the user wrote it (default: with dashes)."""
+    numeric_fields()[name]  # a KeyError for a field that is not numeric, as before
     shown = shown or name.replace("_", "-")
-    parse = _parsers().get(name)  # a flag's own syntax (--max-memory 2G) holds here too
-    if parse is not None and isinstance(text, str):
-        try:
-            value = parse(text)
-        except ValueError as err:
-            raise ConfigError(f"{where}: {shown}: {err}") from None
-    else:
-        try:
-            if isinstance(text, bool):  # JSON's true is not 1
-                raise TypeError
-            value = kind(text) if kind is float else int(str(text).strip())
-        except (TypeError, ValueError):
-            raise ConfigError(f"{where}: {shown} {number_problem(name, text)}") from None
+    try:
+        value = parse_field(name, text)
+    except ConfigError as err:  # a number's problem follows the name; a syntax's, a colon
+        joined = " " if err.message == number_problem(name, text) else ": "
+        raise ConfigError(f"{where}: {shown}{joined}{err}") from None
     allowed = RANGES.get(name)
     if allowed is not None and not allowed.contains(value):
         raise ConfigError(f"{where}: {shown} must be {allowed}, not {text!r}")
     return value
-
-
-def _parsers() -> Dict[str, Any]:
-    """The Config fields whose flag has its own syntax (``parse`` in their metadata)."""
-    return {
-        f.name: f.metadata["parse"] for f in dataclasses.fields(Config) if "parse" in f.metadata
-    }
 
 
 def parse_sweep(text: str) -> Tuple[str, List[Any]]:

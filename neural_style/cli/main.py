@@ -17,7 +17,6 @@ import logging
 import re
 import signal
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -42,7 +41,7 @@ from ..batch.shard import parse_shard, shard
 from ..config import RECIPES, Config, describe_recipe, field_types, parse_field
 from ..engine.vgg import MIN_EDGE
 from ..errors import ConfigError, ExitCode, ImageError, NeuralStyleError, flag_name, summary
-from ..io.files import write_all
+from ..io.files import folder_problem, write_all
 from ..io.images import is_complete
 from ..io.locate import find_weights, order_help
 
@@ -317,8 +316,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--dry-run",
         action="store_true",
         help="print the planned jobs as JSON lines and check each as the run would before any "
-        "work (images read for their sizes; no weights, no graph, nothing written); a job that "
-        "would fail is reported, and the exit code is the run's",
+        "work (images read for their sizes, every folder it writes in; no weights, no graph, "
+        "nothing created); a job or folder that would fail is reported, and the exit code is "
+        "the run's",
     )
     run = parser.add_argument_group("running")
     run.add_argument(
@@ -458,18 +458,31 @@ def parse_devices(text: str) -> List[Optional[int]]:
     return list(devices)
 
 
-def check_outputs(jobs: Sequence[BatchJob], out_dir: Path) -> None:
-    """Every output folder exists (created) and is writable, before any heavy work."""
-    for folder in sorted({job.output.parent for job in jobs} | {out_dir}):
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryFile(dir=folder):
-                pass
-        except OSError as err:
-            raise ImageError(
-                f"{folder}: cannot write there ({err.strerror or err}); "
-                "choose another --output or --output-dir"
-            ) from None
+def check_outputs(jobs: Sequence[BatchJob], out_dir: Path, create: bool = True) -> None:
+    """Every folder the run writes in can be written, before any heavy work: the outputs'
+    folders and ``out_dir`` (made if missing), and the snapshots' (made when the first
+    snapshot is written). All are checked without creating anything first (what
+    --dry-run does, ``create`` False), so a run that stops here leaves no folder behind;
+    then the run makes its folders and checks them again."""
+    made = sorted({job.output.parent for job in jobs} | {out_dir})
+    later = {job.snapshots for job in jobs if _writes_snapshots(job)}
+    for folder in sorted(set(made) | later):
+        _refuse_unwritable(folder, folder_problem(folder))
+    for folder in made if create else ():
+        _refuse_unwritable(folder, folder_problem(folder, create=True))
+
+
+def _writes_snapshots(job: BatchJob) -> bool:
+    cfg = job.config
+    return cfg.save_epochs > 0 or cfg.progress_sheet or cfg.loss_plot
+
+
+def _refuse_unwritable(folder: Path, err: Optional[OSError]) -> None:
+    if err is not None:
+        raise ImageError(
+            f"{folder}: cannot write there ({err.strerror or err}); "
+            "choose another --output or --output-dir"
+        )
 
 
 class CliReporter(Reporter):
@@ -582,7 +595,9 @@ def execute(request: Request, signals: Optional["StopSignals"] = None) -> int:
 
 
 def dry_run(request: Request, signals: Optional["StopSignals"] = None) -> int:
-    """--dry-run: each planned job as a JSON line on stdout, and the checks each job
+    """--dry-run: the check of every folder the run writes in (:func:`check_outputs`,
+    creating nothing; a failure is the run's line and exit code, as the run stops there
+    before any job), each planned job as a JSON line on stdout, and the checks each job
     makes before any work (:func:`neural_style.batch.runner.preflight_job`: its images
     read for their sizes only; no weights, no graph). A job that would fail is reported
     as the run would report it, and the exit code is the run's: 0, or that of the
@@ -591,6 +606,12 @@ def dry_run(request: Request, signals: Optional["StopSignals"] = None) -> int:
     from ..batch.runner import exit_status, preflight_job
     from ..io.images import ShapeReader
 
+    try:  # as the run: every folder it writes in, first (nothing is made)
+        check_outputs(request.jobs, request.cache_dir.parent, create=False)
+        unwritable: Optional[ImageError] = None
+    except ImageError as err:
+        log.error("error: %s", usage_text(err))
+        unwritable = err
     read, results = ShapeReader(), []
     for job in request.jobs:
         emit_line(json.dumps(job.describe()), signals)
@@ -601,6 +622,8 @@ def dry_run(request: Request, signals: Optional["StopSignals"] = None) -> int:
     if not request.single:
         failed = sum(r.status is JobStatus.FAILED for r in results)
         log.warning("dry run: %d of %d jobs would fail before any work", failed, len(results))
+    if unwritable is not None:  # the run stops there, before any job: its status
+        return unwritable.exit_code
     return exit_status(request.jobs, results)
 
 
@@ -634,12 +657,31 @@ def announce_precision(request: Request) -> None:
             if requested == "auto" and widest > AMX_BF16_MAX_WIDTH:
                 wide = for_width(chosen, requested, widest, amx_in_use(device))
                 if wide.name != chosen.name:  # the graph's width decides, size by size
+                    jobs = [job for job in request.jobs if job.config.precision == requested]
+                    tile = _bf16_tile(jobs, gpu)
+                    keeps = f" (--tile {tile} keeps bf16)" if tile is not None else ""
                     note = (
                         f"; {wide.name} for graphs wider than {AMX_BF16_MAX_WIDTH} px, where "
-                        "oneDNN 2.4's AMX bf16 backward convolution stalls (--tile "
-                        f"{AMX_BF16_MAX_WIDTH} keeps bf16)"
+                        f"oneDNN 2.4's AMX bf16 backward convolution stalls{keeps}"
                     )
             log.info("precision: %s%s", chosen, note)
+
+
+def _bf16_tile(jobs: Sequence[BatchJob], gpu: Optional[int]) -> Optional[int]:
+    """The --tile that keeps bf16 for every one of ``jobs`` (checked for each one's
+    images, read for their shapes: :func:`neural_style.api.bf16_tile_for`), or None."""
+    from ..api import bf16_tile_for
+    from ..io.images import ShapeReader
+
+    read, tiles = ShapeReader(), set()
+    for job in jobs:
+        try:
+            tiles.add(bf16_tile_for(job.content, list(job.style), job.config, gpu, read))
+        except NeuralStyleError:  # an image that cannot be read: its job reports it
+            return None
+        if None in tiles or len(tiles) > 1:
+            return None
+    return tiles.pop() if tiles else None
 
 
 def _finish(

@@ -61,14 +61,21 @@ def parse_size(text: str) -> int:
     match = re.fullmatch(r"\s*([-+]?)([0-9]*\.?[0-9]+)\s*([kmgtp]?)i?b?\s*", str(text).lower())
     if not match:
         raise ConfigError(f"{text!r} is not a size; expected {SIZE_EXAMPLE}")
-    count = int(float(match.group(2)) * _UNITS[match.group(3)])  # whole bytes: ".1" is 0
-    if count <= 0 or match.group(1) == "-":
+    value = float(match.group(2)) * _UNITS[match.group(3)]
+    if int(value) <= 0 or match.group(1) == "-":  # ".1" is a tenth of a byte: 0 bytes
         raise ConfigError(f"{text!r}: the size must be above 0; expected {SIZE_EXAMPLE}")
-    return count
+    return int(value)
 
 
-def format_size(count: float) -> str:
-    return f"{count / 2**30:.1f} GB" if count >= 2**30 else f"{count / 2**20:.0f} MB"
+def format_size(count: float, up: bool = True) -> str:
+    """Bytes in the binary units :func:`parse_size` reads ("1.5 GiB", "705 MiB": 2G and
+    2 GiB are one size), so a figure from a message typed back as a size is what it
+    says: rounded up (``up``: an amount needed, at least the need) or down (an amount
+    available, never more than there is) to the last digit shown."""
+    whole, places, unit = (2**30, 1, "GiB") if count >= 2**30 else (2**20, 0, "MiB")
+    steps = count * 10**places / whole  # exact for any int count below 2**53
+    rounded = (math.ceil(steps) if up else math.floor(steps)) / 10**places
+    return f"{rounded:.{places}f} {unit}"
 
 
 def available_bytes(meminfo: Path = Path("/proc/meminfo")) -> Optional[int]:

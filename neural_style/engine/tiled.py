@@ -176,7 +176,7 @@ def _too_little(
             f"`tile_margin` {fits[0]} `tile_overlap` {fits[1]})"
         )
     return (
-        f"{format_size(cfg.max_memory)} is too little for even a {tile}x{tile} tile "
+        f"{format_size(cfg.max_memory, up=False)} is too little for even a {tile}x{tile} tile "
         f"(a core of {tile - (smallest - ALIGN)} pixels with `tile_margin` {cfg.tile_margin} "
         f"and `tile_overlap` {cfg.tile_overlap} on both sides) at {w}x{h}: the process, the "
         f"image's arrays and that tile's graph need about {math.ceil(need / 2**20)} MiB"
@@ -235,9 +235,12 @@ def check_fits(
     dtype: Any,
     ctx: Any,
     available: Optional[int] = None,
+    fixes: Optional[Callable[[int], Sequence[str]]] = None,
 ) -> None:
     """Before any work: a size that would be optimised whole but whose graph needs more
-    than the machine's free memory is refused, with the flag that fixes it."""
+    than the machine's free memory is refused (a :class:`DeviceError`: the machine, not
+    the setting, is short), with the settings ``fixes(free bytes)`` gives: the caller's,
+    each checked to work for this image (:func:`neural_style.api.plan_sizes`)."""
     if cfg.tile is not None or cfg.max_memory is not None or ctx.device_type != "cpu":
         return
     free = available if available is not None else available_bytes()
@@ -246,12 +249,46 @@ def check_fits(
     for shape in shapes:
         need = whole_bytes(cfg, shape, spec, dtype)
         if need > free:
+            found = list(fixes(free)) if fixes is not None else []
+            advice = (
+                f"; {', or '.join(found)}"
+                if found
+                else "; no tile, budget or smaller size fits it: free some memory"
+            )
             raise DeviceError(
                 f"at {shape[1]}x{shape[0]} pixels the whole-image graph needs about "
-                f"{format_size(need)} and this machine has {format_size(free)} free; "
-                f"optimise it in tiles with --tile 512 (or --max-memory "
-                f"{max(1, int(free * 0.8 / 2**30))}G), or lower --max-long-edge"
+                f"{format_size(need)} and this machine has {format_size(free, up=False)} free"
+                + advice
             )
+
+
+def tiled_bytes(cfg: Config, image: Shape, window: int, spec: VGGSpec, dtype: Any) -> int:
+    """The memory of a size of ``image`` (H, W) optimised in tiles of ``window``: the
+    process with the largest tile's graph (each sweep's tiles have one shape), in the
+    precision that tile runs in, and the tiled path's image-sized arrays."""
+    worst = 0
+    for sweep in range(min(2, cfg.tile_sweeps)):
+        h, w = grid(image, window, cfg.tile_margin, cfg.tile_overlap, sweep)[0].shape
+        precision = host_precision(cfg.precision, w)
+        rate = per_pixel(cfg, spec, dtype, precision)
+        worst = max(worst, graph_bytes((h, w), rate, precision))
+    return worst + IMAGE_BYTES_PER_PIXEL * image[0] * image[1]
+
+
+def plan_bytes(
+    cfg: Config,
+    shapes: Sequence[Shape],
+    windows: Sequence[Optional[int]],
+    spec: VGGSpec,
+    dtype: Any,
+) -> int:
+    """The peak memory of a planned run: its largest size, whole or tiled."""
+    return max(
+        whole_bytes(cfg, shape, spec, dtype)
+        if window is None
+        else tiled_bytes(cfg, shape, window, spec, dtype)
+        for shape, window in zip(shapes, windows)
+    )
 
 
 # ---- the style targets at the output's size, window by window ----------------------------

@@ -165,3 +165,29 @@ def special_file_problem(path: Path) -> Optional[str]:
     if not os.access(path, os.R_OK):
         return "no permission to read it"
     return None
+
+
+def folder_problem(folder: Path, create: bool = False) -> Optional[OSError]:
+    """Why files cannot be written in ``folder`` (made first, with its parents, if it is
+    missing), or None. ``create`` False leaves nothing behind: a missing folder is
+    tried as its first missing part would be made (a directory of a new name made and
+    removed in the nearest folder that exists: the same system call, so the same
+    error), an existing one with a temporary file made and removed in it."""
+    import tempfile
+
+    try:
+        if create:
+            folder.mkdir(parents=True, exist_ok=True)
+        elif not folder.exists():
+            ancestor = next((p for p in folder.parents if p.exists()), Path("."))
+            if not ancestor.is_dir():  # as os.mkdir under a file fails
+                return NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
+            os.rmdir(tempfile.mkdtemp(prefix=".neural-style-probe-", dir=ancestor))
+            return None
+        elif not folder.is_dir():  # as Path.mkdir(exist_ok=True) over a file fails
+            return FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST))
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        return err
+    return None

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from neural_style.batch.settings import numeric_fields, parse_sweep
-from neural_style.config import RANGES
+from neural_style.batch.settings import numeric_fields, parse_sweep, parse_value
+from neural_style.config import RANGES, parse_field
 from neural_style.errors import ConfigError
 
 
@@ -90,3 +90,37 @@ def test_a_value_outside_its_range_is_refused_by_the_sweep(name: str, data: st.D
         text = str(int(allowed.high) + 1)
     with pytest.raises(ConfigError, match=f"must be {re.escape(str(allowed))}"):
         parse_sweep(f"{name}={text}")
+
+
+_VALUES = st.one_of(
+    st.text(max_size=8),
+    st.sampled_from(["2G", "1500M", " 7 ", "0x10", "1e3", "nan", "-1", "true"]),
+    st.integers(-(10**6), 10**6),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(),
+    st.none(),
+)
+
+
+@given(name=st.sampled_from(sorted(numeric_fields())), value=_VALUES)
+def test_a_value_is_parsed_by_one_parser_for_flags_sweeps_and_manifests(
+    name: str, value: object
+) -> None:
+    """Whatever the value (a flag's text, a manifest's JSON number, true, null), the flag's
+    parser (config.parse_field) and the batch's (settings.parse_value) agree: the same
+    number, or both refuse it with a ConfigError (never a TypeError), the batch's message
+    being the flag's with where it came from."""
+    try:
+        expected = parse_field(name, value)  # type: ignore[arg-type]
+    except ConfigError as err:
+        with pytest.raises(ConfigError) as raised:
+            parse_value(name, value, "row 2")
+        assert str(raised.value).startswith("row 2: ") and str(err) in str(raised.value)
+        return
+    allowed = RANGES.get(name)
+    if allowed is not None and not allowed.contains(expected):
+        with pytest.raises(ConfigError, match="must be"):
+            parse_value(name, value, "row 2")
+        return
+    got = parse_value(name, value, "row 2")
+    assert got == expected and type(got) is type(expected)

@@ -452,7 +452,7 @@ def test_dry_run_reports_a_memory_budget_too_small_as_the_run_does(
         code, planned, err = _dry([*args, "--dry-run"], capsys)
     assert code == ExitCode.USAGE and len(planned) == 1, err
     (line,) = err
-    assert line.startswith("neural-style: error: --max-memory: 600 MB is too little for even a")
+    assert line.startswith("neural-style: error: --max-memory: 600 MiB is too little for even a")
     assert "raise --max-memory to " in line
     code, _, real = _dry(args, capsys)
     assert code == ExitCode.USAGE and line in real
@@ -475,7 +475,7 @@ def test_dry_run_of_a_batch_reports_each_bad_job_and_a_meaningful_status(
     assert code == ExitCode.USAGE and [j["index"] for j in planned] == [0, 1, 2]
     errors = [line for line in err if "error" in line]
     assert len(errors) == 2 and errors[0].startswith("neural-style: error: job 0 (")
-    assert errors[1].startswith("neural-style: error: job 2 (") and "100 MB is too" in errors[1]
+    assert errors[1].startswith("neural-style: error: job 2 (") and "100 MiB is too" in errors[1]
     assert err[-1] == "neural-style: dry run: 2 of 3 jobs would fail before any work"
     code, _, err = _dry([*args, "--sweep", "max-memory=4G,8G"], capsys)
     assert code == ExitCode.OK and err[-1].endswith("0 of 2 jobs would fail before any work")

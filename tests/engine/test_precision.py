@@ -30,7 +30,7 @@ from neural_style.engine.precision import (
 )
 from neural_style.errors import ConfigError, DeviceError, ExitCode
 from neural_style.io.cache import style_key
-from tests.helpers import TINY, cpu_run
+from tests.helpers import TINY, cpu_run, write_image
 
 PLAIN_CPU = Device("cpu", frozenset({"sse2", "avx2", "avx512f"}))
 BF16_CPU = Device("cpu", frozenset({"avx2", "avx512f", "avx512_bf16"}))
@@ -477,6 +477,35 @@ def test_start_up_line_says_when_wide_graphs_run_in_fp32(
     assert "; fp32 for graphs wider than 736 px" in wide and "--tile 736" in wide
     assert "fp32" not in line("--max-long-edge", "736")
     assert "fp32" not in line("--max-long-edge", "2048", "--tile", "512")
+
+
+def test_start_up_line_offers_a_tile_only_where_it_keeps_bf16(
+    monkeypatch: pytest.MonkeyPatch,
+    cli_args: List[str],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A 2000x40 photo at 2000 px: in tiles of 736 the whole-image start that keeps its
+    short side at 16 px is 800x16, over the limit, so --tile 736 would not keep bf16 and
+    the line does not offer it (it did); a photo that tiles keeps the offer."""
+    from neural_style.cli.main import announce_precision, parse
+
+    monkeypatch.setattr(device_mod, "cpu_flags", lambda: frozenset({"amx_bf16", "amx_tile"}))
+    monkeypatch.setenv("DNNL_MAX_CPU_ISA", "AVX512_CORE_AMX")
+    thin = write_image(tmp_path / "thin.png", (2000, 40))
+    assert cli_args[0] == "--content-image"
+
+    def line(content: str) -> str:
+        caplog.clear()
+        args = ["--content-image", content, *cli_args[2:], "--max-long-edge", "2000"]
+        with caplog.at_level("INFO", logger="neural_style"):
+            announce_precision(parse(args))
+        (message,) = [r.getMessage() for r in caplog.records if "precision" in r.getMessage()]
+        return message
+
+    thin_line = line(str(thin))
+    assert "; fp32 for graphs wider than 736 px" in thin_line and "--tile" not in thin_line
+    assert "(--tile 736 keeps bf16)" in line(cli_args[1])
 
 
 # ---- bf16's width limit, found once the image is read: a usage error ------------------------

@@ -517,7 +517,7 @@ def test_tile_flags_are_checked() -> None:
 def test_a_whole_image_that_does_not_fit_is_refused_before_any_work(stylizer: Any) -> None:
     from neural_style.engine.tiled import check_fits
 
-    with pytest.raises(DeviceError, match="--tile"):
+    with pytest.raises(DeviceError, match="whole-image graph needs about"):
         check_fits(
             [(3072, 4096)], Config(), stylizer.spec, np.float32, stylizer.ctx, available=2**30
         )
@@ -620,7 +620,8 @@ def test_memory_estimates_use_the_precision_of_the_graphs_width(
     assert whole_bytes(cfg, narrow, VGG19, np.float32) == graph_bytes(narrow, bf16_rate, "bf16")
     need = graph_bytes(wide, fp32_rate, "fp32")
     assert need > graph_bytes(wide, bf16_rate, "bf16") + 500 * 2**20
-    with pytest.raises(DeviceError, match="--tile"):  # fits bf16's figure, not fp32's
+    # fits bf16's figure, not fp32's
+    with pytest.raises(DeviceError, match="whole-image graph needs about"):
         check_fits([wide], cfg, VGG19, np.float32, mx.cpu(), available=need - 2**20)
     check_fits([wide], cfg, VGG19, np.float32, mx.cpu(), available=need + 2**20)
     big = Config(max_memory=6 * 2**30)  # bf16 windows of about 1500 px would fit

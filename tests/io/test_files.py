@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from neural_style.io import files
 from neural_style.io.files import atomic_path, special_file_problem, write_verified
+from tests import helpers
 
 
 def listing(folder: Path) -> list:
@@ -140,3 +144,54 @@ def test_special_files_are_named_without_opening_them(tmp_path: Path) -> None:
     }
     assert special_file_problem(Path("/dev/null")) == "is a character device, not a regular file"
     assert special_file_problem(tmp_path) == "is a folder, not a file"
+
+
+# ---- folder_problem: the check a dry run makes agrees with the run's --------------------------
+
+
+def _tree(root: Path) -> list:
+    return sorted((str(p.relative_to(root)), p.is_dir()) for p in root.rglob("*"))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    depth=st.integers(1, 3),
+    existing=st.integers(0, 3),
+    blocker=st.booleans(),
+    locked=st.booleans(),
+)
+def test_the_dry_check_of_a_folder_agrees_with_making_it(
+    depth: int, existing: int, blocker: bool, locked: bool
+) -> None:
+    """Whatever exists of ``root/d0/d1/...`` (folders, a file in the way, a read-only
+    folder), checking without creating (what --dry-run does) finds the same problem,
+    with the same error number, as making the folder and writing in it (the run), and
+    leaves the tree as it was."""
+    import errno
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as base:
+        root = Path(base)
+        target = root.joinpath(*(f"d{i}" for i in range(depth)))
+        existing = min(existing, depth)
+        for i in range(existing):
+            root.joinpath(*(f"d{j}" for j in range(i + 1))).mkdir()
+        last = root.joinpath(*(f"d{j}" for j in range(existing)))
+        if blocker and existing < depth:  # a file where the next folder should be
+            (last / f"d{existing}").write_text("in the way")
+        before = _tree(root)
+        context = helpers.read_only(last) if locked else contextlib.nullcontext()
+        with context:
+            dry = files.folder_problem(target)
+            after = _tree(root)
+            real = files.folder_problem(target, create=True)
+        assert after == before
+        assert (dry is None) == (real is None), (dry, real)
+        if dry is not None and real is not None:
+            assert dry.errno == real.errno and dry.strerror == real.strerror
+        expect_fail = locked or (blocker and existing < depth)
+        assert (real is not None) == expect_fail
+        if real is None:
+            assert target.is_dir()
+        else:
+            assert real.errno in (errno.EACCES, errno.ENOTDIR, errno.EEXIST)
