@@ -375,6 +375,7 @@ class Stylizer:
             on_tile if callback is not None else None,
             first_epoch,
             scale,
+            precision,
         )
         outcome = run.run()
         canvas = run.canvas

@@ -316,10 +316,9 @@ class StyleGraph:
             {t.name: args[t.target] for t in self.terms},
             None if scale is None else scale.squares,
         )
-        self._relative_tv = relative_tv_scale(
-            mx.nd.array(content_image, ctx=self.data.context),
-            None if scale is None else scale.tv,
-        )
+        tv = None if scale is None else scale.tv
+        content = mx.nd.array(content_image, ctx=self.data.context) if tv is None else None
+        self._relative_tv = relative_tv_scale(content, tv)
         self._apply_weights()
 
     def forward_backward(self) -> Readings:

@@ -150,9 +150,11 @@ class RelativeScale:
     larger image is normalised as the whole image is (:mod:`.tiled`). ``squares``: some
     terms' ‖target‖² (by term name), ``tv``: the content's own TV value at weight 1, each
     the whole image's scaled to the tile's share of its positions. With the tile's own
-    targets instead, a tile of sky (content features with half the image's energy per
-    position) weighed its content twice as much as the whole image does there, and a busy
-    tile less (0.58x to 1.4x across the tiles of a 1024x768 photo)."""
+    targets instead, the tile of a 1024x768 photo whose content features had 0.58x the
+    image's energy per position weighed its content 1.7x as much as the whole image does
+    there, and the busiest (1.4x) 0.7x. (Under ``normalize_gradients`` each term's
+    gradient is scaled to its weight in every tile, so these figures set that balance
+    instead, as a tile's own would.)"""
 
     squares: Mapping[str, float]
     tv: Optional[float] = None
@@ -260,11 +262,12 @@ def tv_value(content: NDArray) -> float:
     return float(smoothing.value(content, smoothing.gradient(content)).asscalar())
 
 
-def relative_tv_scale(content: NDArray, value: Optional[float] = None) -> float:
+def relative_tv_scale(content: Optional[NDArray], value: Optional[float] = None) -> float:
     """What multiplies the TV weight in ``loss="relative"``: 1 / the content's own TV value
     at weight 1 (``value``, or :func:`tv_value` of ``content``), so the TV term is the
     image's roughness relative to the content's (1 where the content is flat)."""
     if value is None:
+        assert content is not None
         value = tv_value(content)
     return 1.0 / value if value > 0 else 1.0
 

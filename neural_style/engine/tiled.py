@@ -370,6 +370,8 @@ def tiled_squares(
         return mx.nd.sum(mx.nd.square(flat)).asnumpy().astype(np.float64)
 
     layers = layer_names(cfg.content_layers)
+    if not layers:  # a style-only run: no content terms to normalise
+        return {}
     totals = _over_cores(stylizer, cfg, layers, window, content, shape, square, precision)
     return {layer: float(t.sum()) for layer, t in zip(layers, totals)}
 
@@ -444,8 +446,10 @@ class TiledScale:
         callback: Optional[Callable[[EpochInfo, Optional[np.ndarray]], None]],
         first_epoch: int,
         scale: int,
+        precision: Optional[Precision] = None,
     ) -> None:
         self.stylizer, self.cfg, self.callback = stylizer, cfg, callback
+        self.precision = precision  # the tiles' graphs' (None: tiled_grams' default)
         self.content = content  # at the canvas's size, window by window
         self.canvas = canvas.astype(CANVAS_DTYPE, copy=False)  # (1, 3, H, W), in place
         self.shape: Shape = (canvas.shape[2], canvas.shape[3])
@@ -486,7 +490,12 @@ class TiledScale:
         """What ``loss="relative"`` divides by for the whole image: its content targets'
         ‖P‖² and the content's TV value (computed window by window and strip by strip)."""
         squares = tiled_squares(
-            self.stylizer, self.cfg, self.window, self.content.network_window, self.shape
+            self.stylizer,
+            self.cfg,
+            self.window,
+            self.content.network_window,
+            self.shape,
+            self.precision,
         )
         names = {term_name("content", layer): value for layer, value in squares.items()}
         return RelativeScale(names, tv_strips(self.content))
@@ -499,8 +508,10 @@ class TiledScale:
         if self.whole is None:
             return None
         layers = layer_names(self.cfg.content_layers)
-        tile_pos = positions(self.stylizer.spec, shape, layers, self.cfg.pooling)
-        image_pos = positions(self.stylizer.spec, self.shape, layers, self.cfg.pooling)
+        tile_pos = positions(self.stylizer.spec, shape, layers, self.cfg.pooling) if layers else {}
+        image_pos = (
+            positions(self.stylizer.spec, self.shape, layers, self.cfg.pooling) if layers else {}
+        )
         squares = {
             term_name("content", layer): self.whole.squares[term_name("content", layer)]
             * (tile_pos[layer] / image_pos[layer])
@@ -545,6 +556,7 @@ class TiledScale:
         moved = 0.0
         terms: Dict[str, float] = {}
         for index, tile in enumerate(tiles):
+            share = self._share(tile)
             result = self._visit(tile, tile_cfg)
             pasted = (
                 None
@@ -559,8 +571,6 @@ class TiledScale:
                 )
                 return LoopOutcome(reason, self.epoch - self.first_epoch, result.eps, outcome.terms)
             moved += pasted
-            (r0, r1), (c0, c1) = tile.rows.core, tile.cols.core
-            share = (r1 - r0) * (c1 - c0) / (tile.shape[0] * tile.shape[1])
             for name, value in result.terms.items():
                 terms[name] = terms.get(name, 0.0) + share * value
             self._report(sweep, index, len(tiles), result)
@@ -571,6 +581,17 @@ class TiledScale:
         )
         reason = StopReason.CONVERGED if eps < self.cfg.stop_eps else StopReason.MAX_EPOCHS
         return LoopOutcome(reason, self.epoch - self.first_epoch, eps, terms)
+
+    def _share(self, tile: Tile) -> float:
+        """What a tile's term values count for in the size's: under the example's loss a
+        term sums over the tile's window, so its core's part (core / window pixels);
+        under ``loss="relative"`` a term is already the whole image's relative error as
+        the tile sees it, so its core's weight in a mean (core / image pixels)."""
+        (r0, r1), (c0, c1) = tile.rows.core, tile.cols.core
+        core = (r1 - r0) * (c1 - c0)
+        if self.cfg.loss == "relative":
+            return core / (self.shape[0] * self.shape[1])
+        return core / (tile.shape[0] * tile.shape[1])
 
     def _visit(self, tile: Tile, tile_cfg: Config) -> LoopOutcome:
         """Optimise one tile in the graph (the canvas is not touched)."""

@@ -123,7 +123,8 @@ def test_tiles_under_the_relative_loss_are_normalised_as_the_whole_image(stylize
         )
         for name, target in targets.items():
             layer_share = own[name].size / target.size  # positions of the tile / the image's
-            want = 1.0 / (float(np.sum(np.square(target, dtype=np.float64))) * layer_share)
+            square = float(np.sum(np.square(target, dtype=np.float64)))
+            want = 1.0 / (square * layer_share * len(targets))  # a mean over content layers
             assert graph._relative_norms[name] == pytest.approx(want, rel=1e-4)
         expected_tv = relative_tv_scale(None, tv_value(mx.nd.array(to_network(content))) * share)
         assert graph.tv_scale == pytest.approx(expected_tv, rel=1e-4)
@@ -134,6 +135,63 @@ def test_tiles_under_the_relative_loss_are_normalised_as_the_whole_image(stylize
     )
     for name in style_names:
         assert graph._relative_norms[name] == pytest.approx(norms[name], rel=1e-6)
+
+
+def test_a_style_only_tiled_run_under_the_relative_loss(stylizer: Any) -> None:
+    """No content layers: nothing to normalise by the whole content, and the run goes."""
+    content, style = _images((64, 90))
+    cfg = Config(
+        max_num_epochs=1,
+        tile_sweeps=1,
+        tile_margin=8,
+        tile_overlap=8,
+        loss="relative",
+        content_layers=(),
+    )
+    run = _tiled_scale(stylizer, cfg, content, style, window=48)
+    assert run.whole is not None and dict(run.whole.squares) == {}
+    outcome = run.run()
+    assert outcome.epochs == 1 and not any(k.startswith("content") for k in outcome.terms)
+    assert np.all(np.isfinite(run.canvas))
+
+
+@pytest.mark.parametrize("loss", ["example", "relative"])
+def test_a_tiled_size_reports_its_terms_on_the_whole_image_scale(stylizer: Any, loss: str) -> None:
+    """The terms a tiled size reports (the JSON's ``terms`` and ``loss``) are the whole
+    image's, not a multiple of them: under the example's loss a tile's terms sum over its
+    window (its core's part counts), under the relative loss each is already a relative
+    error of the whole image (a mean by core). Checked with a step too small to move the
+    image, against the untiled graph's terms of the same image; with the relative loss
+    they were 3.5 to 9.9 times too large (the image's pixels over a tile's)."""
+    from neural_style.engine.losses import TVSmoothing
+    from neural_style.engine.pixels import to_network
+
+    content, style = _images((96, 128), seed=2)
+    cfg = Config(
+        max_num_epochs=1,
+        tile_sweeps=1,
+        tile_margin=8,
+        tile_overlap=8,
+        loss=loss,
+        optimizer="adam",
+        lr=1e-6,
+        tv_weight=1.0,
+        precision="fp32",
+    )
+    run = _tiled_scale(stylizer, cfg, content, style, window=48)
+    start = run.canvas.astype(np.float32)
+    tiled = run.run().terms
+    graph = stylizer.graph((96, 128), cfg)
+    graph.set_targets(run.image_grams, to_network(content))
+    graph.set_weights(cfg.style_weight, cfg.content_weight, loss=loss)
+    graph.data[:] = start
+    whole = graph.weighted(graph.forward_backward().read())
+    smoothing = TVSmoothing(cfg.tv_weight * graph.tv_scale, graph.data.context)
+    whole["tv"] = float(smoothing.value(graph.data, smoothing.gradient(graph.data)).asscalar())
+    ratios = {name: tiled[name] / whole[name] for name in whole}
+    assert ratios.keys() == tiled.keys()
+    assert all(0.5 < r < 2.0 for r in ratios.values()), ratios
+    assert 0.8 < ratios["tv"] < 1.25, ratios  # the TV term sees every pixel as the image's
 
 
 @pytest.mark.skipif(
