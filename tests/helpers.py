@@ -157,6 +157,7 @@ def read_only(folder: Path) -> Iterator[None]:
     as the kernel would refuse them (EACCES; a name that exists is EEXIST first)."""
     import errno
     import os
+    import pathlib
     from unittest import mock
 
     real_open, real_mkdir = os.open, os.mkdir
@@ -186,7 +187,17 @@ def read_only(folder: Path) -> Iterator[None]:
         if os.geteuid() != 0:
             yield
             return
-        with mock.patch.object(os, "open", opened), mock.patch.object(os, "mkdir", made):
+        with contextlib.ExitStack() as patches:
+            patches.enter_context(mock.patch.object(os, "open", opened))
+            patches.enter_context(mock.patch.object(os, "mkdir", made))
+            # Python < 3.10: pathlib took os.open and os.mkdir into its accessor when it
+            # was imported, so Path.mkdir does not see the patches above
+            accessor = getattr(pathlib, "_NormalAccessor", None)
+            for name, replacement in (("open", opened), ("mkdir", made)):
+                if accessor is not None and hasattr(accessor, name):
+                    patches.enter_context(
+                        mock.patch.object(accessor, name, staticmethod(replacement))
+                    )
             yield
     finally:
         folder.chmod(0o755)
