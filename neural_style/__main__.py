@@ -1,23 +1,29 @@
+import logging
+import os
 import sys
 
 from .cli.main import main
+from .errors import ExitCode
 
 
-def _forget_caught_interrupts() -> None:
-    """CPython (3.11) marks the interpreter as ended by Ctrl-C whenever a KeyboardInterrupt
-    leaves an exec() of a string (dataclasses build their methods so, at import), even when
-    :func:`main` catches it later; ``python -m`` then ends the process by SIGINT after
-    ``sys.exit``, so SIGTERM during a run exited -2/130 rather than 143. ``main`` handled
-    every interrupt it returned from: the mark is cleared (where this Python has it)."""
-    try:
-        import ctypes
-
-        ctypes.c_int.in_dll(ctypes.pythonapi, "_Py_UnhandledKeyboardInterrupt").value = 0
-    except (ImportError, AttributeError, ValueError, OSError):  # another Python: nothing to do
-        pass
+def _exit(status: int) -> None:
+    """Exit with ``status``. After a stop signal (130, 143), by ``os._exit`` once the
+    streams are flushed: CPython (3.11, 3.12) marks the interpreter as ended by Ctrl-C
+    whenever a KeyboardInterrupt leaves an exec() of a string (dataclasses build their
+    methods so, at import), even when :func:`main` catches it later, and ``python -m``
+    then kills itself with SIGINT after ``sys.exit``: SIGTERM during a run exited -2
+    rather than 143. By then ``main`` has saved what it keeps; skipping the interpreter's
+    teardown is what ending by the signal would have done."""
+    if status not in (ExitCode.INTERRUPTED, ExitCode.TERMINATED):
+        sys.exit(status)
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed or broken stream: nothing more to say
+            pass
+    os._exit(int(status))
 
 
 if __name__ == "__main__":  # not when multiprocessing's spawn imports this module
-    status = main()
-    _forget_caught_interrupts()
-    sys.exit(status)
+    _exit(main())
