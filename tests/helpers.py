@@ -193,8 +193,11 @@ def read_only(folder: Path) -> Iterator[None]:
             # Python < 3.10: pathlib took os.open and os.mkdir into its accessor when it
             # was imported, so Path.mkdir does not see the patches above
             accessor = getattr(pathlib, "_NormalAccessor", None)
-            for name, replacement in (("open", opened), ("mkdir", made)):
-                if accessor is not None and hasattr(accessor, name):
+            for name, real, replacement in (
+                ("open", real_open, opened),
+                ("mkdir", real_mkdir, made),
+            ):  # only where it holds the os function (3.10's open is io.open)
+                if accessor is not None and getattr(accessor, name, None) is real:
                     patches.enter_context(
                         mock.patch.object(accessor, name, staticmethod(replacement))
                     )
