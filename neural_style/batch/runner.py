@@ -8,16 +8,18 @@ failure that concerns every job (the weights) stops it. Results come back as
 from __future__ import annotations
 
 import _thread
+import contextlib
 import logging
 import math
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, NoReturn, Optional, Sequence
+from typing import Any, Callable, Dict, Iterator, List, NoReturn, Optional, Sequence
 
 import numpy as np
 
@@ -304,6 +306,27 @@ class _Fatal:
     text: str
 
 
+@contextlib.contextmanager
+def dropped_interrupts_hidden(stopping: Callable[[], bool]) -> Iterator[None]:
+    """Python cannot raise an exception out of a ``__del__`` (MXNet frees its arrays in
+    ``__del__`` every epoch): when a stop signal's handler runs there, its KeyboardInterrupt
+    is dropped and printed as "Exception ignored in ... Traceback" under the run's last
+    lines. Once ``stopping()`` is true that interrupt is not lost (the reporters raise it
+    again at the next epoch), so it is not shown; anything else goes to the hook that
+    was there before."""
+    previous = sys.unraisablehook
+
+    def hook(unraisable: Any) -> None:
+        if not (issubclass(unraisable.exc_type, KeyboardInterrupt) and stopping()):
+            previous(unraisable)
+
+    sys.unraisablehook = hook
+    try:
+        yield
+    finally:
+        sys.unraisablehook = previous
+
+
 class _StopOnce:
     """A worker's SIGINT/SIGTERM/SIGHUP: the first stops the running job as Ctrl-C does
     (its last epoch is saved); any later one is ignored, so that the terminal's Ctrl-C
@@ -376,9 +399,23 @@ def _worker(
     results: Any,
     stop: Any,
 ) -> None:
+    stopping, watch = _StopOnce(), _ParentWatch()
+    with dropped_interrupts_hidden(lambda: stopping.received or watch.gone):
+        _work(device, weights, cache_dir, tasks, results, stop, stopping, watch)
+
+
+def _work(
+    device: Optional[int],
+    weights: Optional[Path],
+    cache_dir: Optional[Path],
+    tasks: Any,
+    results: Any,
+    stop: Any,
+    stopping: _StopOnce,
+    watch: _ParentWatch,
+) -> None:
     from ..io.cache import StyleCache
 
-    stopping, watch = _StopOnce(), _ParentWatch()
     try:
         stylizer, cache = LazyStylizer(weights, device), StyleCache(cache_dir)
         while not (stop.is_set() or stopping.received):

@@ -35,7 +35,7 @@ from ..batch.plan import (
     plan,
     refuse_collisions,
 )
-from ..batch.runner import JobResult, Reporter, exit_status
+from ..batch.runner import JobResult, Reporter, dropped_interrupts_hidden, exit_status
 from ..batch.settings import parse_sweep, refuse_repeated_sweeps
 from ..batch.shard import parse_shard, shard
 from ..config import RECIPES, Config, describe_recipe, field_types, parse_field
@@ -724,6 +724,7 @@ class StopSignals:
         self.received: Optional[int] = None
         self._previous: Dict[int, Any] = {}
         self._deferring, self._held = 0, False
+        self._hook = contextlib.ExitStack()
 
     def __enter__(self) -> "StopSignals":
         if threading.current_thread() is threading.main_thread():
@@ -731,6 +732,8 @@ class StopSignals:
                 number = getattr(signal, name, None)
                 if number is not None and signal.getsignal(number) is not signal.SIG_IGN:
                     self._previous[number] = signal.signal(number, self._stop)
+            # the handler's interrupt dropped in a __del__ is not printed as a traceback
+            self._hook.enter_context(dropped_interrupts_hidden(lambda: self.received is not None))
         return self
 
     def _stop(self, signum: int, frame: Any) -> None:
@@ -757,6 +760,7 @@ class StopSignals:
     def __exit__(self, *exc: Any) -> None:
         for number, handler in self._previous.items():
             signal.signal(number, handler)
+        self._hook.close()
 
 
 @contextlib.contextmanager

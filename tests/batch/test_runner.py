@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any, List, Tuple
 
@@ -208,6 +209,43 @@ def test_a_workers_reporter_stops_the_job_once_a_stop_is_asked() -> None:
                 reporter.epoch(None, None)  # type: ignore[arg-type]
         else:
             reporter.epoch(None, None)  # type: ignore[arg-type]
+
+
+class _Raises:
+    """An object whose ``__del__`` raises: Python drops the exception and hands it to
+    ``sys.unraisablehook`` (by default "Exception ignored in ... Traceback" on stderr)."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+    def __del__(self) -> None:
+        raise self.error
+
+
+def test_an_interrupt_dropped_in_a_del_is_hidden_only_once_a_stop_is_asked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A stop signal's KeyboardInterrupt raised in MXNet's ``__del__`` printed a traceback
+    under the batch summary (CI, Python 3.9). Once stopping it is hidden, as the run
+    stops anyway; before that, and any other exception, goes to the previous hook."""
+    from neural_style.batch.runner import dropped_interrupts_hidden
+
+    shown: List[type] = []
+
+    def previous(unraisable: Any) -> None:
+        shown.append(unraisable.exc_type)
+
+    monkeypatch.setattr(sys, "unraisablehook", previous)
+    stopping = [False]
+    with dropped_interrupts_hidden(lambda: stopping[0]):
+        _Raises(KeyboardInterrupt())
+        _Raises(ValueError("x"))
+        stopping[0] = True
+        _Raises(KeyboardInterrupt())  # hidden
+        _Raises(ValueError("y"))
+    assert sys.unraisablehook is previous
+    _Raises(KeyboardInterrupt())  # the hook is given back: shown again
+    assert shown == [KeyboardInterrupt, ValueError, ValueError, KeyboardInterrupt]
 
 
 def test_a_jobs_exit_code_follows_its_failure_and_the_batch_status_its_jobs(
