@@ -206,3 +206,54 @@ def test_array_with_a_killed_and_restarted_task(workdir: Path) -> None:
     ) == sorted(jobs)  # every job done exactly once across the array
     leftover = [p.name for p in (workdir / "results").iterdir() if re.match(r"\..*\.part$", p.name)]
     assert len(leftover) <= 1  # at most the killed write's temporary file, hidden
+
+
+@pytest.mark.parametrize("devices", [["--gpu", "-1"], ["--gpu", "-1,-1"]])
+def test_two_runs_of_one_batch_at_once_make_each_output_once(
+    workdir: Path, vgg19_random_npz: Path, devices: List[str]
+) -> None:
+    """The same batch started twice at once with --skip-existing (an array task requeued
+    while its first attempt still runs, two machines on one shared folder): each job is
+    made by one of them and skipped by the other. Both used to make every job, as each
+    looked for finished outputs only before its first job (8 jobs and 4 runs gave 27
+    "done" records)."""
+    slow = ["--max-num-epochs", "10"]
+    jobs = planned(workdir, *slow)
+
+    def start(i: int) -> "subprocess.Popen[str]":
+        cmd = [
+            sys.executable,
+            "-m",
+            "neural_style",
+            "--weights",
+            str(vgg19_random_npz),
+            *FAST,
+            *slow,
+            "--content-image",
+            "photos/",
+            "--style-image",
+            "styles/",
+            "--output-dir",
+            "results/",
+            "--skip-existing",
+            "--json",
+            *devices,
+        ]
+        return subprocess.Popen(
+            cmd,
+            cwd=workdir,
+            env=environment(workdir),
+            stdout=open(workdir / f"run-{i}.jsonl", "w"),
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+
+    runs = [start(i) for i in range(2)]
+    assert [p.wait(timeout=600) for p in runs] == [0, 0]
+    lines = [r for i in range(2) for r in records(workdir / f"run-{i}.jsonl")]
+    made = sorted(str(workdir / r["output"]) for r in lines if r["status"] == "done")
+    skipped = sorted(str(workdir / r["output"]) for r in lines if r["status"] == "skipped")
+    assert made == sorted(jobs) and skipped == sorted(jobs)  # each made once, by one run
+    assert sorted(p.name for p in (workdir / "results").iterdir() if p.is_file()) == sorted(
+        Path(j).name for j in jobs
+    )  # no lock file left behind

@@ -24,7 +24,8 @@ from typing import Any, Callable, Dict, Iterator, List, NoReturn, Optional, Sequ
 import numpy as np
 
 from ..errors import ExitCode, NeuralStyleError, flag_name, summary
-from ..io.images import load_inputs, save_image
+from ..io.claims import claim
+from ..io.images import is_complete, load_inputs, save_image
 from .jobs import BatchJob, JobStatus
 from .outputs import JobOutputs
 
@@ -271,21 +272,71 @@ def write_extras(outputs: JobOutputs, history: List[Any], sheet: List[Any], resu
         loss_plot(history, outputs.plot)
 
 
+Attempt = Callable[[BatchJob, bool], Optional[JobResult]]
+
+
+def run_claimed(job: BatchJob, run: Callable[[], JobResult], wait: bool) -> Optional[JobResult]:
+    """``run`` the job under its output's claim (:mod:`neural_style.io.claims`), as
+    ``--skip-existing`` does where other runs may share the output folder: None if
+    another run holds the claim (unless ``wait``: then it waits for that run's end);
+    skipped if the output is complete once the claim is held (another run made it since
+    this run looked)."""
+    held = claim(job.output, wait)
+    if held is None:
+        return None
+    with held:
+        if is_complete(job.output):
+            return JobResult(job, JobStatus.SKIPPED, written=job.output)
+        return run()
+
+
 def run_sequential(
     jobs: Sequence[BatchJob],
     stylizer: LazyStylizer,
     cache: Any,
     reporter: Reporter,
     reraise: bool = False,
+    claims: bool = False,
 ) -> List[JobResult]:
+    """The jobs in order, in this process. With ``claims``, a job another run is making
+    is left for the end, then waited for (and skipped once that run has made it)."""
     results: List[JobResult] = []
+
+    def attempt(job: BatchJob, wait: bool) -> Optional[JobResult]:
+        def run() -> JobResult:
+            return run_job(job, stylizer, cache, reporter, reraise)
+
+        return run_claimed(job, run, wait) if claims else run()
+
+    later = _in_turn(jobs, attempt, reporter, results, wait=False)
+    if later:
+        _in_turn(later, attempt, reporter, results, wait=True)
+    return results
+
+
+def _in_turn(
+    jobs: Sequence[BatchJob],
+    attempt: Attempt,
+    reporter: Reporter,
+    results: List[JobResult],
+    wait: bool,
+) -> List[BatchJob]:
+    """``attempt`` each job in order; the jobs another run holds (none after a job was
+    interrupted: the run stops there)."""
+    held: List[BatchJob] = []
     for job in jobs:
-        result = run_job(job, stylizer, cache, reporter, reraise)
+        if wait:
+            log.info("job %d: waiting for the other run making %s", job.index, job.output)
+        result = attempt(job, wait)
+        if result is None:
+            log.info("job %d: another run is making %s; back to it later", job.index, job.output)
+            held.append(job)
+            continue
         reporter.job_finished(result)
         results.append(result)
         if result.status is JobStatus.INTERRUPTED:
-            break
-    return results
+            return []
+    return held
 
 
 # ---- several devices --------------------------------------------------------------------
@@ -398,10 +449,11 @@ def _worker(
     tasks: Any,
     results: Any,
     stop: Any,
+    claims: bool = False,
 ) -> None:
     stopping, watch = _StopOnce(), _ParentWatch()
     with dropped_interrupts_hidden(lambda: stopping.received or watch.gone):
-        _work(device, weights, cache_dir, tasks, results, stop, stopping, watch)
+        _work(device, weights, cache_dir, tasks, results, stop, stopping, watch, claims)
 
 
 def _work(
@@ -413,20 +465,38 @@ def _work(
     stop: Any,
     stopping: _StopOnce,
     watch: _ParentWatch,
+    claims: bool,
 ) -> None:
     from ..io.cache import StyleCache
 
     try:
         stylizer, cache = LazyStylizer(weights, device), StyleCache(cache_dir)
-        while not (stop.is_set() or stopping.received):
-            job = tasks.get()
-            if job is None:
+
+        def attempt(job: BatchJob, wait: bool) -> Optional[JobResult]:
+            def run() -> JobResult:
+                results.put(_Started(job.index, os.getpid()))
+                return run_job(job, stylizer, cache, _StopReporter(stopping, watch))
+
+            return run_claimed(job, run, wait) if claims else run()
+
+        def stopped() -> bool:
+            return bool(stop.is_set() or stopping.received or watch.gone)
+
+        later: List[BatchJob] = []  # jobs another run is making: waited for at the end
+        for job in iter(tasks.get, None):
+            if stopped():
                 break
-            results.put(_Started(job.index, os.getpid()))
-            result = run_job(job, stylizer, cache, _StopReporter(stopping, watch))
-            if watch.gone:  # nobody to tell: the image is saved, that is all
+            result = attempt(job, False)
+            if result is None:
+                later.append(job)
+            elif not watch.gone:  # gone: nobody to tell; the image is saved, that is all
+                results.put(result)
+        for job in later:
+            if stopped():
                 break
-            results.put(result)
+            result = attempt(job, True)
+            if result is not None and not watch.gone:
+                results.put(result)
     except KeyboardInterrupt:
         pass
     except Exception as err:  # weights or device: tell the parent, then stop
@@ -440,10 +510,13 @@ def run_parallel(
     weights: Optional[Path],
     cache_dir: Optional[Path],
     reporter: Reporter,
+    claims: bool = False,
 ) -> List[JobResult]:
     """One worker process per device (spawned: MXNet must not be forked), each loading
     the weights once and taking the next job when it is free. A job whose worker dies
-    fails alone; jobs no worker took are left out of the results (not run)."""
+    fails alone; jobs no worker took are left out of the results (not run). ``claims``:
+    as :func:`run_sequential`'s, each worker leaving the jobs another run is making to
+    the end of its own."""
     ctx = multiprocessing.get_context("spawn")
     tasks, results, stop = ctx.Queue(), ctx.Queue(), ctx.Event()
     for job in jobs:
@@ -453,7 +526,7 @@ def run_parallel(
     workers = [
         ctx.Process(
             target=_worker,
-            args=(d, weights, cache_dir, tasks, results, stop),
+            args=(d, weights, cache_dir, tasks, results, stop, claims),
             daemon=True,
             name=f"neural-style worker {d}",
         )

@@ -578,13 +578,25 @@ def execute(request: Request, signals: Optional["StopSignals"] = None) -> int:
                 todo.append(job)
         if len(request.devices) > 1 and todo:
             find_weights(request.weights)
-            run_parallel(todo, request.devices, request.weights, request.cache_dir, reporter)
+            run_parallel(
+                todo,
+                request.devices,
+                request.weights,
+                request.cache_dir,
+                reporter,
+                claims=request.skip_existing,
+            )
         elif todo:
             from ..io.cache import StyleCache
 
             stylizer = LazyStylizer(request.weights, request.devices[0])
             run_sequential(
-                todo, stylizer, StyleCache(request.cache_dir), reporter, request.traceback
+                todo,
+                stylizer,
+                StyleCache(request.cache_dir),
+                reporter,
+                request.traceback,
+                claims=request.skip_existing,
             )
     except KeyboardInterrupt:  # outside a job's loop (which saves its image itself)
         interrupted = True

@@ -112,6 +112,63 @@ def test_ctrl_c_saves_the_running_job_and_stops_the_batch(
     assert not jobs[0].output.exists()
 
 
+def test_a_job_another_run_is_making_is_left_for_the_end_and_not_made_twice(
+    tmp_path: Path, style_path: Path, stylizer: LazyStylizer
+) -> None:
+    """With claims (``--skip-existing``), a job whose output another run holds is left
+    for the end and waited for; once that run has written it, it is skipped."""
+    from neural_style.io.claims import claim
+
+    contents = [write_image(tmp_path / f"c{i}.png", seed=i) for i in range(3)]
+    jobs = make_jobs(tmp_path, contents, style_path)
+    other = claim(jobs[0].output)  # another run is making job 0
+    assert other is not None
+    let_go = other.release
+
+    class OtherRunEnds(Recorder):
+        def job_finished(self, result: JobResult) -> None:
+            super().job_finished(result)
+            if result.job.index == 2:  # meanwhile the other run writes job 0 and ends
+                write_image(jobs[0].output, (32, 21))
+                let_go()
+
+    reporter = OtherRunEnds()
+    results = run_sequential(jobs, stylizer, StyleCache(), reporter, claims=True)
+    assert [(r.job.index, r.status) for r in results] == [
+        (1, DONE),
+        (2, DONE),
+        (0, JobStatus.SKIPPED),
+    ]
+    assert ("started", 0) not in reporter.events
+    assert sorted(p.name for p in (tmp_path / "out").iterdir() if p.is_file()) == [
+        "c0.png",
+        "c1.png",
+        "c2.png",
+    ]  # and no lock file left
+
+
+def test_a_job_whose_other_run_failed_is_made_after_the_wait(
+    tmp_path: Path, style_path: Path, stylizer: LazyStylizer
+) -> None:
+    from neural_style.io.claims import claim
+
+    contents = [write_image(tmp_path / f"c{i}.png", seed=i) for i in range(2)]
+    jobs = make_jobs(tmp_path, contents, style_path)
+    other = claim(jobs[0].output)
+    assert other is not None
+    let_go = other.release
+
+    class OtherRunFails(Recorder):
+        def job_finished(self, result: JobResult) -> None:
+            super().job_finished(result)
+            if result.job.index == 1:
+                let_go()  # and wrote nothing
+
+    results = run_sequential(jobs, stylizer, StyleCache(), OtherRunFails(), claims=True)
+    assert [(r.job.index, r.status) for r in results] == [(1, DONE), (0, DONE)]
+    assert jobs[0].output.is_file()
+
+
 def test_extras_are_written_beside_the_snapshots(
     tmp_path: Path, style_path: Path, stylizer: LazyStylizer
 ) -> None:
