@@ -327,3 +327,24 @@ def test_a_jobs_exit_code_follows_its_failure_and_the_batch_status_its_jobs(
     assert exit_status(jobs, [usage, *done[1:]]) == ExitCode.USAGE
     assert exit_status(jobs, [usage, other, done[2]]) == ExitCode.FAILURE
     assert exit_status(jobs, [usage, done[1]]) == ExitCode.FAILURE  # job 2 never ran
+
+
+def test_the_task_queue_of_a_stopped_batch_is_let_go_even_when_its_pipe_is_full() -> None:
+    """A stopped batch (Ctrl-C, SIGTERM) leaves tasks no worker took: the queue's feeder
+    thread, blocked on a full pipe, held its semaphores, and since a stopped run leaves by
+    os._exit the resource tracker printed "2 leaked semaphore objects" under the summary
+    (seen by hand after SIGTERM of a --gpu -1,-1 batch)."""
+    import multiprocessing
+    import threading
+
+    from neural_style.batch.runner import _close
+
+    tasks = multiprocessing.get_context("spawn").Queue()
+    for _ in range(40):  # 40 x 8 KiB: twice what a pipe holds, and no worker reads
+        tasks.put(b"x" * 8192)
+    done = threading.Event()
+    closing = threading.Thread(target=lambda: (_close(tasks, quiet=0.05), done.set()))
+    closing.start()
+    closing.join(timeout=60)
+    assert done.is_set(), "closing the queue waited on its blocked feeder"
+    assert not [t for t in threading.enumerate() if t.name == "QueueFeederThread"]
