@@ -539,17 +539,27 @@ def run_parallel(
             w.start()
         collector.collect(results)
     except KeyboardInterrupt:
-        stop.set()
-        for w in workers:  # each worker saves its running job's image and reports it
-            if w.is_alive() and w.pid is not None:
-                os.kill(w.pid, signal.SIGINT)
+        _stop(workers, stop)  # each worker saves its running job's image and reports it
         collector.drain(results)
+        raise
+    except Exception:  # here, not in a job (the reporter's stdout gone, every worker
+        # failed): the batch ends as it would in this process. Left running, the workers
+        # went on taking jobs, unreported, for _end's grace period.
+        _stop(workers, stop)
         raise
     finally:
         _end(workers)
         _close(tasks)
         results.close()  # this process only reads it: no feeder thread
     return sorted(collector.collected, key=lambda r: r.job.index)
+
+
+def _stop(workers: Sequence[Any], stop: Any) -> None:
+    """No worker takes another job, and each stops its running one as Ctrl-C does."""
+    stop.set()
+    for w in workers:
+        if w.is_alive() and w.pid is not None:
+            os.kill(w.pid, signal.SIGINT)
 
 
 def _close(tasks: Any, quiet: float = 0.2) -> None:
