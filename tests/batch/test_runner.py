@@ -343,7 +343,12 @@ def test_the_task_queue_of_a_stopped_batch_is_let_go_even_when_its_pipe_is_full(
     for _ in range(40):  # 40 x 8 KiB: twice what a pipe holds, and no worker reads
         tasks.put(b"x" * 8192)
     done = threading.Event()
-    closing = threading.Thread(target=lambda: (_close(tasks, quiet=0.05), done.set()))
+
+    def close() -> None:
+        _close(tasks, quiet=0.05)
+        done.set()
+
+    closing = threading.Thread(target=close)
     closing.start()
     closing.join(timeout=60)
     assert done.is_set(), "closing the queue waited on its blocked feeder"

@@ -223,8 +223,8 @@ def test_a_claim_file_left_by_a_killed_run_goes_once_its_output_is_skipped(
     --skip-existing made the output without claiming it, and every later rerun skipped
     it unclaimed: the hidden file stayed for good (seen by hand). One that another run
     holds is left alone."""
-    args = ("--content-image", str(photos / "a.png"), str(photos / "b.jpg"))
-    args += ("--style-image", str(styles / "s1.png"))
+    args = ["--content-image", str(photos / "a.png"), str(photos / "b.jpg")]
+    args += ["--style-image", str(styles / "s1.png")]
     assert run(*args)[0] == 0
     out = tmp_path / "out"
     (out / ".a_s1.jpg.lock").touch()  # as a killed run leaves it
