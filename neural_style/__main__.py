@@ -5,8 +5,8 @@ import sys
 from .cli.main import main
 from .errors import ExitCode
 
-#: The statuses of a run ended by a stop signal (SIGHUP, SIGINT, SIGTERM).
-_SIGNALLED = (ExitCode.HANGUP, ExitCode.INTERRUPTED, ExitCode.TERMINATED)
+#: The statuses of a run ended by a stop signal (SIGHUP, SIGINT, SIGTERM; a closed stdout).
+_SIGNALLED = (ExitCode.HANGUP, ExitCode.INTERRUPTED, ExitCode.BROKEN_PIPE, ExitCode.TERMINATED)
 
 
 def _exit(status: int) -> None:

@@ -34,6 +34,7 @@ class ExitCode(enum.IntEnum):
     # Stopped by a signal: 128 + its number, as shells report it (numbers as on Linux).
     HANGUP = 129  # SIGHUP: the terminal went away
     INTERRUPTED = 130  # SIGINT: Ctrl-C
+    BROKEN_PIPE = 141  # SIGPIPE (or its EPIPE): the reader of standard output went away
     TERMINATED = 143  # SIGTERM: how Slurm, Kubernetes and `timeout` stop a job
 
     @classmethod

@@ -13,7 +13,7 @@ import logging
 import math
 import multiprocessing
 import os
-import queue
+import select
 import signal
 import sys
 import threading
@@ -563,16 +563,22 @@ def _stop(workers: Sequence[Any], stop: Any) -> None:
 
 
 def _close(tasks: Any, quiet: float = 0.2) -> None:
-    """Close the task queue of ended workers, the tasks no worker took read first. The
+    """Close the task queue of ended workers, the tasks no worker took drained first. The
     feeder thread of a queue holds its semaphores until it ends, and a stopped run leaves by
     ``os._exit`` (no finalizers, see ``neural_style.__main__``): multiprocessing's resource
     tracker then printed "There appear to be 2 leaked semaphore objects" under the
     summary of every Ctrl-C or SIGTERM. The feeder ends once it has written what it
-    holds; with the workers gone this process is the only reader, so the tasks are read
-    here until none comes for ``quiet`` seconds (the feeder never waits on a full pipe)."""
-    with contextlib.suppress(queue.Empty, OSError, EOFError):
-        while True:
-            tasks.get(timeout=quiet)
+    holds, so the pipe is drained here until nothing comes for ``quiet`` seconds. As raw
+    bytes, never as messages: a worker stopped inside its ``get`` may have read half a
+    message, and ``get`` here then took a payload's bytes for a length and waited for
+    ever (seen: ``--gpu -1,-1 --json | head -1`` never ended)."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        fd = tasks._reader.fileno()
+        os.set_blocking(fd, False)
+        while select.select([fd], [], [], quiet)[0]:
+            with contextlib.suppress(BlockingIOError):
+                if not os.read(fd, 1 << 16):
+                    break
     tasks.close()
     tasks.join_thread()
 

@@ -14,6 +14,7 @@ import dataclasses
 import difflib
 import json
 import logging
+import os
 import re
 import signal
 import sys
@@ -65,8 +66,27 @@ def emit_line(line: str, signals: Optional["StopSignals"] = None) -> None:
     that inherited stdout, and exclude none of them). ``signals``: a stop signal that
     comes during the write takes effect after it (:meth:`StopSignals.deferred`): a line
     cut off where a full pipe interrupted the write would join the next process's."""
-    with signals.deferred() if signals is not None else contextlib.nullcontext():
-        _write_line(line)
+    try:
+        with signals.deferred() if signals is not None else contextlib.nullcontext():
+            _write_line(line)
+    except BrokenPipeError:
+        _reader_gone(signals)
+
+
+def _reader_gone(signals: Optional["StopSignals"]) -> NoReturn:
+    """Standard output's reader went away (``--json | head -1``): the run stops as the
+    default SIGPIPE stops a Unix tool (Python ignores that signal, so the write raised),
+    and as a stop signal does: the running jobs are saved (the workers' too), the summary
+    goes to stderr and the exit status is 141 (128 + SIGPIPE). Before, it ended with an
+    error line and no summary. Standard output is pointed at /dev/null so that nothing
+    else, Python's last flush included, writes to the closed pipe."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    if signals is not None:
+        signals.received = signal.SIGPIPE
+    raise KeyboardInterrupt
 
 
 def _write_line(line: str) -> None:
@@ -717,12 +737,19 @@ def _finish(
     # an interrupted job was reported with its result, once
     stopped = interrupted or signum is not None or counts[JobStatus.INTERRUPTED] > 0
     if stopped and not counts[JobStatus.INTERRUPTED]:
-        log.error("interrupted")
+        log.error("%s", stop_text(signum))
     if signum is not None:
         return ExitCode.for_signal(signum)
     if stopped:
         return ExitCode.INTERRUPTED
     return exit_status(request.jobs, results)
+
+
+def stop_text(signum: Optional[int]) -> str:
+    """The line that says why a run stopped early."""
+    if signum == getattr(signal, "SIGPIPE", None):
+        return "stopped: standard output was closed (its reader went away)"
+    return "interrupted"
 
 
 class StopSignals:
@@ -804,7 +831,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         try:
             return execute(request, signals)
         except KeyboardInterrupt:
-            log.error("interrupted")
+            log.error("%s", stop_text(signals.received))
             return ExitCode.for_signal(signals.received or signal.SIGINT)
         except Exception as err:  # one line, not a traceback, unless asked for
             if request.traceback:

@@ -355,6 +355,37 @@ def test_the_task_queue_of_a_stopped_batch_is_let_go_even_when_its_pipe_is_full(
     assert not [t for t in threading.enumerate() if t.name == "QueueFeederThread"]
 
 
+def test_the_task_queue_is_let_go_when_a_stopped_worker_read_half_a_message() -> None:
+    """A worker stopped inside its ``get`` may leave half a message in the pipe: reading
+    the rest as messages took payload bytes for a length and waited for ever (the parent
+    of ``--gpu -1,-1 --json | head -1`` never ended)."""
+    import multiprocessing
+    import os
+    import threading
+    import time
+
+    from neural_style.batch.runner import _close
+
+    tasks = multiprocessing.get_context("spawn").Queue()
+    tasks.put(None)
+    while not tasks._reader.poll():  # the feeder has written it
+        time.sleep(0.01)
+    os.read(tasks._reader.fileno(), 1 << 16)  # a worker took it...
+    # ...and left the middle of a longer one: four bytes that read as a length of 4096,
+    # then fewer bytes than that
+    os.write(tasks._writer.fileno(), (4096).to_bytes(4, "big") + b"x" * 100)
+    done = threading.Event()
+
+    def close() -> None:
+        _close(tasks, quiet=0.05)
+        done.set()
+
+    closing = threading.Thread(target=close, daemon=True)
+    closing.start()
+    closing.join(timeout=30)
+    assert done.is_set(), "closing the queue waited for the rest of a torn message"
+
+
 @pytest.mark.slow  # two worker processes, each loading full-size weights: ~15 s
 def test_an_error_in_the_main_process_stops_the_workers(
     tmp_path: Path, vgg19_random_npz: Path, monkeypatch: pytest.MonkeyPatch

@@ -648,3 +648,54 @@ def test_python_dash_m_exits_with_the_signal_status_when_the_interrupt_passed_an
     )
     assert "interrupted" in done.stderr
     assert done.returncode == code, done.stderr
+
+
+@pytest.mark.parametrize("records", [["--json"], []])
+def test_a_closed_stdout_stops_the_batch_as_sigpipe_would(
+    tmp_path: Path, vgg19_random_npz: Path, records: List[str]
+) -> None:
+    """``neural-style ... --json | head -1``: the reader goes away after one line. The run
+    ended with "error: BrokenPipeError" (exit 1) and no summary; it stops as a stop
+    signal stops it: the summary on stderr, the jobs not begun left, exit 141."""
+    from tests.helpers import write_image
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(6):
+        write_image(photos / f"p{i}.png", (40, 32), seed=i)
+    style = write_image(tmp_path / "s.png", (32, 32), seed=9)
+    cmd = [
+        sys.executable,
+        "-m",
+        "neural_style",
+        "--weights",
+        str(vgg19_random_npz),
+        "--max-long-edge",
+        "32",
+        "--max-num-epochs",
+        "3",
+        "--save-epochs",
+        "0",
+        "--gpu",
+        "-1",
+        "--content-image",
+        str(photos),
+        "--style-image",
+        str(style),
+        "--output-dir",
+        str(tmp_path / "out"),
+        *records,
+    ]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True
+    )
+    assert process.stdout is not None and process.stderr is not None
+    first = process.stdout.readline()
+    process.stdout.close()  # as head -1 does
+    err = process.stderr.read()
+    assert process.wait(timeout=300) == ExitCode.BROKEN_PIPE, err
+    assert first.strip() and "Traceback" not in err and "Exception ignored" not in err
+    assert "stopped: standard output was closed" in err
+    summary = [line for line in err.splitlines() if "batch:" in line]
+    assert summary and "not run of 6 jobs" in summary[-1], err
