@@ -5,16 +5,20 @@ import sys
 from .cli.main import main
 from .errors import ExitCode
 
+#: The statuses of a run ended by a stop signal (SIGHUP, SIGINT, SIGTERM).
+_SIGNALLED = (ExitCode.HANGUP, ExitCode.INTERRUPTED, ExitCode.TERMINATED)
+
 
 def _exit(status: int) -> None:
-    """Exit with ``status``. After a stop signal (130, 143), by ``os._exit`` once the
+    """Exit with ``status``. After a stop signal (129, 130, 143), by ``os._exit`` once the
     streams are flushed: CPython (3.11, 3.12) marks the interpreter as ended by Ctrl-C
     whenever a KeyboardInterrupt leaves an exec() of a string (dataclasses build their
     methods so, at import), even when :func:`main` catches it later, and ``python -m``
     then kills itself with SIGINT after ``sys.exit``: SIGTERM during a run exited -2
-    rather than 143. By then ``main`` has saved what it keeps; skipping the interpreter's
-    teardown is what ending by the signal would have done."""
-    if status not in (ExitCode.INTERRUPTED, ExitCode.TERMINATED):
+    rather than 143, and SIGHUP (left out of this list at first) 130 rather than 129. By
+    then ``main`` has saved what it keeps; skipping the interpreter's teardown is what
+    ending by the signal would have done."""
+    if status not in _SIGNALLED:
         sys.exit(status)
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Optional, Protocol, Sequence, Tuple
 
 from ..errors import ConfigError
+from ..io.claims import claim_path
 from ..io.snapshots import snapshot_name
 from .jobs import BatchJob
 
@@ -85,6 +86,13 @@ class JobOutputs:
         """``cat.diverged.jpg``: the last finite image of a job that diverged."""
         return self._tagged("diverged")
 
+    @property
+    def claim(self) -> Path:
+        """``.cat.jpg.lock``: the claim on the output under --skip-existing
+        (:mod:`neural_style.io.claims`), made and removed by the job: an input of that
+        name would be deleted."""
+        return claim_path(self.job.output)
+
     def _tagged(self, tag: str) -> Path:
         out = self.job.output
         return out.with_name(f"{out.stem}.{tag}{out.suffix}")
@@ -122,6 +130,7 @@ class JobOutputs:
             self.final: "the output",
             self.interrupted: "the interrupted-run image",
             self.diverged: "the diverged-run image",
+            self.claim: "the claim file",
             self.sheet: "the progress sheet",
             self.plot: "the loss plot",
         }

@@ -13,6 +13,7 @@ import logging
 import math
 import multiprocessing
 import os
+import queue
 import signal
 import sys
 import threading
@@ -545,15 +546,42 @@ def run_parallel(
             w.start()
         collector.collect(results)
     except KeyboardInterrupt:
-        stop.set()
-        for w in workers:  # each worker saves its running job's image and reports it
-            if w.is_alive() and w.pid is not None:
-                os.kill(w.pid, signal.SIGINT)
+        _stop(workers, stop)  # each worker saves its running job's image and reports it
         collector.drain(results)
+        raise
+    except Exception:  # here, not in a job (the reporter's stdout gone, every worker
+        # failed): the batch ends as it would in this process. Left running, the workers
+        # went on taking jobs, unreported, for _end's grace period.
+        _stop(workers, stop)
         raise
     finally:
         _end(workers)
+        _close(tasks)
+        results.close()  # this process only reads it: no feeder thread
     return sorted(collector.collected, key=lambda r: r.job.index)
+
+
+def _stop(workers: Sequence[Any], stop: Any) -> None:
+    """No worker takes another job, and each stops its running one as Ctrl-C does."""
+    stop.set()
+    for w in workers:
+        if w.is_alive() and w.pid is not None:
+            os.kill(w.pid, signal.SIGINT)
+
+
+def _close(tasks: Any, quiet: float = 0.2) -> None:
+    """Close the task queue of ended workers, the tasks no worker took read first. The
+    feeder thread of a queue holds its semaphores until it ends, and a stopped run leaves by
+    ``os._exit`` (no finalizers, see ``neural_style.__main__``): multiprocessing's resource
+    tracker then printed "There appear to be 2 leaked semaphore objects" under the
+    summary of every Ctrl-C or SIGTERM. The feeder ends once it has written what it
+    holds; with the workers gone this process is the only reader, so the tasks are read
+    here until none comes for ``quiet`` seconds (the feeder never waits on a full pipe)."""
+    with contextlib.suppress(queue.Empty, OSError, EOFError):
+        while True:
+            tasks.get(timeout=quiet)
+    tasks.close()
+    tasks.join_thread()
 
 
 def _end(workers: Sequence[Any], grace: float = 60.0) -> None:

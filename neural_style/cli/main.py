@@ -41,6 +41,7 @@ from ..batch.shard import parse_shard, shard
 from ..config import RECIPES, Config, describe_recipe, field_types, parse_field
 from ..engine.vgg import MIN_EDGE
 from ..errors import ConfigError, ExitCode, ImageError, NeuralStyleError, flag_name, summary
+from ..io.claims import clear_stale
 from ..io.files import folder_problem, write_all
 from ..io.images import is_complete
 from ..io.locate import find_weights, order_help
@@ -576,6 +577,7 @@ def execute(request: Request, signals: Optional["StopSignals"] = None) -> int:
         todo = []
         for job in request.jobs:
             if request.skip_existing and is_complete(job.output):
+                clear_stale(job.output)
                 reporter.job_finished(JobResult(job, JobStatus.SKIPPED, written=job.output))
             else:
                 todo.append(job)

@@ -93,3 +93,15 @@ def _is_at(fd: int, path: Path) -> bool:
         return False
     held = os.fstat(fd)
     return (named.st_dev, named.st_ino) == (held.st_dev, held.st_ino)
+
+
+def clear_stale(output: Path) -> None:
+    """Remove the claim file of ``output`` that a run which died (``kill -9``, a worker
+    killed by the OOM killer) left behind, if no run holds it; for an output that
+    --skip-existing skips, whose job no later run claims (and so removes) again. Taken
+    and released as a claim, never unlinked unheld (that would let two runs hold it)."""
+    if not claim_path(output).exists():
+        return
+    held = claim(output, wait=False)
+    if held is not None:
+        held.release()

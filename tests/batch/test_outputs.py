@@ -83,6 +83,17 @@ def test_an_input_is_refused_by_name_symlink_and_hard_link(tmp_path: Path) -> No
         check_write_plan([job(tmp_path)], None, [("--weights file", victim)])
 
 
+def test_an_input_named_as_an_outputs_claim_file_is_refused(tmp_path: Path) -> None:
+    """--skip-existing makes ``.a.jpg.lock`` beside ``a.jpg`` and removes it when the job
+    ends: an input of that name (seen by hand: a PNG named ``.p0.png.lock`` given as the
+    content of ``--output p0.png``) was deleted by the run."""
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / ".a.jpg.lock").write_bytes(b"a photo")
+    assert JobOutputs(job(tmp_path)).claim == tmp_path / "out" / ".a.jpg.lock"
+    with pytest.raises(ConfigError, match="the claim file would overwrite an input"):
+        check_write_plan([job(tmp_path, content="out/.a.jpg.lock")], None)
+
+
 def test_the_style_cache_and_shared_snapshot_folders_are_in_the_plan(tmp_path: Path) -> None:
     cache = tmp_path / "out" / ".style-cache"
     in_cache = job(tmp_path, content="out/.style-cache/" + "0" * 32 + ".npz")

@@ -363,3 +363,65 @@ def test_a_jobs_exit_code_follows_its_failure_and_the_batch_status_its_jobs(
     assert exit_status(jobs, [usage, *done[1:]]) == ExitCode.USAGE
     assert exit_status(jobs, [usage, other, done[2]]) == ExitCode.FAILURE
     assert exit_status(jobs, [usage, done[1]]) == ExitCode.FAILURE  # job 2 never ran
+
+
+def test_the_task_queue_of_a_stopped_batch_is_let_go_even_when_its_pipe_is_full() -> None:
+    """A stopped batch (Ctrl-C, SIGTERM) leaves tasks no worker took: the queue's feeder
+    thread, blocked on a full pipe, held its semaphores, and since a stopped run leaves by
+    os._exit the resource tracker printed "2 leaked semaphore objects" under the summary
+    (seen by hand after SIGTERM of a --gpu -1,-1 batch)."""
+    import multiprocessing
+    import threading
+
+    from neural_style.batch.runner import _close
+
+    tasks = multiprocessing.get_context("spawn").Queue()
+    for _ in range(40):  # 40 x 8 KiB: twice what a pipe holds, and no worker reads
+        tasks.put(b"x" * 8192)
+    done = threading.Event()
+
+    def close() -> None:
+        _close(tasks, quiet=0.05)
+        done.set()
+
+    closing = threading.Thread(target=close)
+    closing.start()
+    closing.join(timeout=60)
+    assert done.is_set(), "closing the queue waited on its blocked feeder"
+    assert not [t for t in threading.enumerate() if t.name == "QueueFeederThread"]
+
+
+@pytest.mark.slow  # two worker processes, each loading full-size weights: ~15 s
+def test_an_error_in_the_main_process_stops_the_workers(
+    tmp_path: Path, vgg19_random_npz: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reporter's stdout gone (``--json | head -1``): the main process stopped with
+    the error, but its workers went on taking jobs, unreported, until the grace period
+    of joining them ran out (seen by hand: every output made, exit 1, no summary)."""
+    import time
+
+    from neural_style.batch import runner
+
+    class Closed(Reporter):
+        def job_finished(self, result: JobResult) -> None:
+            raise BrokenPipeError(32, "Broken pipe")
+
+    grace = 40.0
+    ended: List[float] = []
+
+    def timed_end(workers: Any) -> None:
+        started = time.monotonic()
+        real_end(workers, grace)
+        ended.append(time.monotonic() - started)
+
+    real_end = runner._end
+    monkeypatch.setattr(runner, "_end", timed_end)
+    contents = [write_image(tmp_path / f"c{i}.png", seed=i) for i in range(3)]
+    style = write_image(tmp_path / "s.png", (40, 40), seed=9)
+    long = Config(max_long_edge=32, max_num_epochs=100000, stop_eps=1e-12, save_epochs=0)
+    jobs = make_jobs(tmp_path, contents, style, long)
+    jobs[0] = make_jobs(tmp_path, contents, style, Config(max_long_edge=32, max_num_epochs=2))[0]
+    with pytest.raises(BrokenPipeError):
+        runner.run_parallel(jobs, [-1, -1], vgg19_random_npz, None, Closed())
+    assert ended and ended[0] < grace / 2, ended  # the workers stopped when asked
+    assert (tmp_path / "out" / "c1.interrupted.png").is_file()  # its running job saved

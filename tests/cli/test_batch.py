@@ -15,6 +15,7 @@ from PIL import Image
 
 from neural_style import cli
 from neural_style.errors import ExitCode
+from neural_style.io.claims import claim
 from tests.helpers import ROOT, cpu_run, write_image
 
 Run = Tuple[int, List[dict], str]
@@ -213,6 +214,27 @@ def test_truncated_output_is_redone(
     (tmp_path / "out" / "b_s1.jpg").write_bytes(b"\xff\xd8\xff half")
     code, lines, _ = run(*args)
     assert code == 0 and [line["status"] for line in lines] == ["skipped", "done"]
+
+
+def test_a_claim_file_left_by_a_killed_run_goes_once_its_output_is_skipped(
+    tmp_path: Path, photos: Path, styles: Path, run: Runner
+) -> None:
+    """kill -9 during a --skip-existing run leaves ``.a_s1.jpg.lock``; a rerun without
+    --skip-existing made the output without claiming it, and every later rerun skipped
+    it unclaimed: the hidden file stayed for good (seen by hand). One that another run
+    holds is left alone."""
+    args = ["--content-image", str(photos / "a.png"), str(photos / "b.jpg")]
+    args += ["--style-image", str(styles / "s1.png")]
+    assert run(*args)[0] == 0
+    out = tmp_path / "out"
+    (out / ".a_s1.jpg.lock").touch()  # as a killed run leaves it
+    held = claim(out / "b_s1.jpg")  # another run's claim on a finished output
+    assert held is not None
+    code, lines, err = run(*args, "--skip-existing")
+    assert code == 0 and [line["status"] for line in lines] == ["skipped", "skipped"], err
+    assert not (out / ".a_s1.jpg.lock").exists()
+    assert (out / ".b_s1.jpg.lock").exists()
+    held.release()
 
 
 def test_style_targets_are_cached_on_disk(

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import List
 
-from neural_style.io.claims import claim, claim_path
+from neural_style.io.claims import claim, claim_path, clear_stale
 from tests.helpers import ROOT
 
 
@@ -123,3 +123,17 @@ def test_waiting_processes_hold_the_claim_one_at_a_time(tmp_path: Path) -> None:
     assert len(lines) == 4 * 150 * 2
     for enter, leave in zip(lines[::2], lines[1::2]):
         assert enter.startswith("in ") and leave == "out " + enter[3:]
+
+
+def test_a_stale_claim_file_is_cleared_and_a_held_one_kept(tmp_path: Path) -> None:
+    out = tmp_path / "a.jpg"
+    clear_stale(out)  # none there: none made
+    assert list(tmp_path.iterdir()) == []
+    claim_path(out).touch()  # left by a run killed with -9
+    clear_stale(out)
+    assert list(tmp_path.iterdir()) == []
+    held = claim(out)
+    assert held is not None
+    clear_stale(out)  # held by another run: never unlinked under it
+    assert claim_path(out).exists() and claim(out) is None
+    held.release()
