@@ -103,6 +103,11 @@ class Reporter:
     def job_finished(self, result: JobResult) -> None:
         pass
 
+    def stop_asked(self) -> bool:
+        """Whether a stop was asked for (a signal whose interrupt may have been lost):
+        checked before waiting for a job another run holds, which no epoch would cut."""
+        return False
+
 
 class LazyStylizer:
     """Loads the weights when the first job that needs them comes (after its images are
@@ -326,6 +331,8 @@ def _in_turn(
     interrupted: the run stops there)."""
     held: List[BatchJob] = []
     for job in jobs:
+        if wait and reporter.stop_asked():
+            return []
         if wait:
             log.info("job %d: waiting for the other run making %s", job.index, job.output)
         result = attempt(job, wait)

@@ -525,6 +525,9 @@ class CliReporter(Reporter):
         if self.signals is not None and self.signals.received is not None:
             raise KeyboardInterrupt
 
+    def stop_asked(self) -> bool:
+        return self.signals is not None and self.signals.received is not None
+
     def job_started(self, job: BatchJob) -> None:
         self._stop_if_signalled()  # no new job once a stop was asked for
         if not self.request.single:

@@ -169,6 +169,42 @@ def test_a_job_whose_other_run_failed_is_made_after_the_wait(
     assert jobs[0].output.is_file()
 
 
+def test_a_stop_already_asked_does_not_wait_for_another_runs_job(
+    tmp_path: Path, style_path: Path, stylizer: LazyStylizer
+) -> None:
+    """A stop signal whose KeyboardInterrupt was dropped in a ``__del__`` at the end of a
+    job is seen by the reporter (``stop_asked``); the run must not then block in the wait
+    for a job another run holds (it waited until that run ended)."""
+    import threading
+
+    from neural_style.io.claims import claim
+
+    contents = [write_image(tmp_path / f"c{i}.png", seed=i) for i in range(2)]
+    jobs = make_jobs(tmp_path, contents, style_path)
+    other = claim(jobs[0].output)  # another run is making job 0, and goes on
+    assert other is not None
+
+    class StopLostInADel(Recorder):
+        def stop_asked(self) -> bool:
+            return ("finished", (1, DONE)) in self.events  # the signal came as job 1 ended
+
+    got: List[List[JobResult]] = []
+    runner = threading.Thread(
+        target=lambda: got.append(
+            run_sequential(jobs, stylizer, StyleCache(), StopLostInADel(), claims=True)
+        ),
+        daemon=True,
+    )
+    try:
+        runner.start()
+        runner.join(timeout=60)
+        assert not runner.is_alive()  # it did not wait for the other run
+    finally:
+        other.release()
+        runner.join(timeout=60)
+    assert [(r.job.index, r.status) for r in got[0]] == [(1, DONE)]  # job 0: not run
+
+
 def test_extras_are_written_beside_the_snapshots(
     tmp_path: Path, style_path: Path, stylizer: LazyStylizer
 ) -> None:
