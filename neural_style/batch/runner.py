@@ -658,12 +658,17 @@ class _Collector:
         return True
 
     def _bury(self) -> None:
-        """Workers that died (killed, out of memory) while running a job: it failed."""
+        """Workers that died (killed, out of memory) while running a job: it failed. A
+        worker that ended by itself (exit 0) was stopped before its job had an image to
+        save (a stop that came while it loaded the images): that job is not run, not
+        failed ("its worker process died (exit code 0)" before)."""
         for device, w in zip(self.devices, self.workers):
             job = self.running.get(w.pid)
             if job is None or w.is_alive() or w.exitcode is None:
                 continue
             del self.running[w.pid]
+            if w.exitcode == 0:
+                continue
             how = f"signal {-w.exitcode}" if w.exitcode < 0 else f"exit code {w.exitcode}"
             self._add(
                 JobResult(

@@ -402,7 +402,7 @@ def test_the_task_queue_is_let_go_when_a_stopped_worker_read_half_a_message() ->
 
     from neural_style.batch.runner import _close
 
-    tasks = multiprocessing.get_context("spawn").Queue()
+    tasks: Any = multiprocessing.get_context("spawn").Queue()  # its pipe's ends are private
     tasks.put(None)
     while not tasks._reader.poll():  # the feeder has written it
         time.sleep(0.01)
@@ -456,3 +456,26 @@ def test_an_error_in_the_main_process_stops_the_workers(
         runner.run_parallel(jobs, [-1, -1], vgg19_random_npz, None, Closed())
     assert ended and ended[0] < grace / 2, ended  # the workers stopped when asked
     assert (tmp_path / "out" / "c1.interrupted.png").is_file()  # its running job saved
+
+
+def test_a_worker_that_ended_by_itself_leaves_its_job_not_run_and_a_killed_one_failed(
+    tmp_path: Path, style_path: Path
+) -> None:
+    """A worker stopped while it loaded a job's images ends with exit 0 and no result:
+    that job was reported as failed, "its worker process died (exit code 0)"."""
+    from types import SimpleNamespace
+
+    from neural_style.batch.runner import _Collector
+
+    jobs = make_jobs(tmp_path, [write_image(tmp_path / f"c{i}.png") for i in range(2)], style_path)
+    workers = [
+        SimpleNamespace(pid=pid, exitcode=code, is_alive=lambda: False)
+        for pid, code in ((1, 0), (2, -9))
+    ]
+    reporter = Recorder()
+    collector = _Collector(jobs, workers, [-1, -1], reporter)
+    collector.running = {1: jobs[0], 2: jobs[1]}
+    collector._bury()
+    assert [(r.job.index, r.status) for r in collector.collected] == [(1, FAILED)]
+    assert "signal 9" in (collector.collected[0].error or "")
+    assert collector.running == {}
