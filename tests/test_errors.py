@@ -51,10 +51,11 @@ def test_config_errors_are_value_errors() -> None:
 def test_exit_codes_are_the_shells() -> None:
     import signal
 
-    assert [int(c) for c in ExitCode] == [0, 1, 2, 129, 130, 143]
+    assert [int(c) for c in ExitCode] == [0, 1, 2, 129, 130, 141, 143]
     for name, code in (
         ("SIGHUP", ExitCode.HANGUP),
         ("SIGINT", ExitCode.INTERRUPTED),
+        ("SIGPIPE", ExitCode.BROKEN_PIPE),
         ("SIGTERM", ExitCode.TERMINATED),
     ):
         number = getattr(signal, name)

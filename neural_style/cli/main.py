@@ -251,7 +251,8 @@ def _epilog() -> str:
         "Exit codes: 0 done, 1 failure (in a batch: some job failed or did not run), "
         "2 usage error (also a setting that cannot work for the image, found once it is read; "
         "a batch exits 2 when every job that failed failed so), 130 interrupted (Ctrl-C), "
-        "143 terminated (SIGTERM), 129 hung up (SIGHUP).",
+        "143 terminated (SIGTERM), 129 hung up (SIGHUP), 141 standard output closed (its "
+        "reader went away: the run stops there, with its summary).",
     ]
     return "\n\n".join(textwrap.fill(p, 90, break_on_hyphens=False) for p in paragraphs)
 
