@@ -1,13 +1,16 @@
-"""Claims on outputs: runs that share an output folder (an array task requeued while its
-first attempt still runs, the same batch started twice, two machines on one NFS folder)
-make each missing output once under ``--skip-existing``.
+"""Claims on outputs: runs on one machine that share an output folder (an array task
+requeued while its first attempt still runs, the same batch started twice) make each
+missing output once under ``--skip-existing``.
 
 A claim is an exclusive ``flock`` on ``.<name>.lock`` beside the output, held while the
 job runs and removed when it ends. The kernel drops the lock of a process that dies
-however it dies (``kill -9`` included), so a claim is never stale; the file may stay
-behind, empty, and the next claim takes it over. ``flock`` rather than ``lockf``: a
-process's POSIX locks all go when it closes any descriptor of the file, and Linux's NFS
-client carries ``flock`` over to the server as a POSIX lock.
+however it dies (``kill -9`` included), so on one machine a claim is never stale; the
+file may stay behind, empty, and the next claim takes it over. ``flock`` rather than
+``lockf``: a process's POSIX locks all go when it closes any descriptor of the file.
+On NFS (not tested here) Linux sends ``flock`` to the server as a POSIX lock; a client
+that dies keeps its locks until the server's lease ends, and a lock that fails (ESTALE
+after the holder's client removed the file) makes an unclaimed claim, so there a job
+may be made twice: machines should use ``--shard``.
 """
 
 from __future__ import annotations
