@@ -6,6 +6,7 @@ The helpers they are built on (and that tests import) live in :mod:`tests.helper
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 from typing import Iterator
 
@@ -14,6 +15,20 @@ import pytest
 
 from neural_style.engine.vgg import VGG19
 from tests.helpers import TINY, Weights, random_weights, serve_folder, write_image, write_keras_h5
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The stop signals as a terminal gives them. Started under ``nohup`` or as a
+    background job of a script, the suite inherits SIGHUP or SIGINT ignored, its child
+    runs inherit that too (an ignored signal stays ignored across exec, and the command
+    rightly keeps it so), and the tests that send those signals to a run failed there."""
+    del config
+    for name in ("SIGHUP", "SIGINT", "SIGTERM"):
+        number = getattr(signal, name, None)
+        if number is not None and signal.getsignal(number) is signal.SIG_IGN:
+            signal.signal(
+                number, signal.default_int_handler if name == "SIGINT" else signal.SIG_DFL
+            )
 
 
 @pytest.fixture(scope="session")
