@@ -334,7 +334,11 @@ def _in_turn(
         if wait and reporter.stop_asked():
             return []
         if wait:
-            log.info("job %d: waiting for the other run making %s", job.index, job.output)
+            log.info(  # said before the claim: it may be free by now, or still held
+                "job %d: back to %s, which another run was making (waiting for it if it still is)",
+                job.index,
+                job.output,
+            )
         result = attempt(job, wait)
         if result is None:
             log.info("job %d: another run is making %s; back to it later", job.index, job.output)
