@@ -46,6 +46,7 @@ from ..io.claims import clear_stale
 from ..io.files import folder_problem, write_all
 from ..io.images import is_complete
 from ..io.locate import find_weights, order_help
+from .logs import BarSafeHandler
 
 log = logging.getLogger("neural_style")
 
@@ -810,8 +811,7 @@ class StopSignals:
 
 @contextlib.contextmanager
 def _logging_to_stderr(quiet: bool) -> Iterator[None]:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("neural-style: %(message)s"))
+    handler = BarSafeHandler(sys.stderr, "neural-style")
     log.addHandler(handler)
     old_level, old_propagate = log.level, log.propagate
     log.setLevel(logging.ERROR if quiet else logging.INFO)

@@ -26,6 +26,7 @@ from ..io.fetch import (
     fetch_weights,
 )
 from ..io.locate import FETCH_COMMAND, Place, cache_weights, chosen, search_order
+from .logs import BarSafeHandler
 
 log = logging.getLogger("neural_style.fetch")
 
@@ -155,8 +156,7 @@ def _logging_to_stderr() -> Iterator[None]:
     source is tried and what failed, so only its warnings are shown."""
     import pooch
 
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(f"{FETCH_COMMAND}: %(message)s"))
+    handler = BarSafeHandler(sys.stderr, FETCH_COMMAND)
     pooch_log = pooch.get_logger()
     saved = log.level, log.propagate, pooch_log.level
     log.addHandler(handler)

@@ -45,10 +45,12 @@ class Claim:
         on it finds, once it has the lock, that the file is gone, and claims anew."""
         if self.fd is None:
             return
-        with contextlib.suppress(OSError):
-            os.unlink(self.path)
         fd, self.fd = self.fd, None
-        os.close(fd)
+        try:
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)
+        finally:  # closed even if a signal's interrupt lands here
+            os.close(fd)
 
     def __enter__(self) -> "Claim":
         return self
@@ -74,17 +76,17 @@ def claim(output: Path, wait: bool = False) -> Optional[Claim]:
             return Claim(path, None)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if _is_at(fd, path):
+                return Claim(path, fd)
         except BlockingIOError:
             os.close(fd)
             return None
         except OSError:  # no locks on this file system (ENOLCK, EINVAL): unclaimed
             os.close(fd)
             return Claim(path, None)
-        except BaseException:  # a signal while waiting
+        except BaseException:  # a signal's interrupt, while waiting or after: no fd left open
             os.close(fd)
             raise
-        if _is_at(fd, path):
-            return Claim(path, fd)
         os.close(fd)  # its holder removed it as we waited: claim the file there now
 
 

@@ -13,6 +13,9 @@ import time
 from pathlib import Path
 from typing import List
 
+import pytest
+
+from neural_style.io import claims
 from neural_style.io.claims import claim, claim_path, clear_stale
 from tests.helpers import ROOT
 
@@ -137,3 +140,38 @@ def test_a_stale_claim_file_is_cleared_and_a_held_one_kept(tmp_path: Path) -> No
     clear_stale(out)  # held by another run: never unlinked under it
     assert claim_path(out).exists() and claim(out) is None
     held.release()
+
+
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_an_interrupt_inside_claim_or_release_leaves_no_descriptor_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Ctrl-C (a stop signal's KeyboardInterrupt) can land anywhere: after the lock is
+    taken, or while the claim is let go. Neither leaves the lock file's descriptor open
+    (an open descriptor would keep the claim held for as long as the process lives)."""
+    if not Path("/proc/self/fd").is_dir():
+        pytest.skip("needs /proc")
+    out = tmp_path / "a.jpg"
+    before = _open_fds()
+
+    def interrupted(*_: object) -> bool:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(claims, "_is_at", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            claim(out)
+    assert _open_fds() == before
+    held = claim(out)
+    assert held is not None and held.fd is not None
+    with monkeypatch.context() as patch:
+        patch.setattr(claims.os, "unlink", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            held.release()
+    assert _open_fds() == before
+    again = claim(out)  # free: nothing in this process holds it any more
+    assert again is not None and again.fd is not None
+    again.release()
