@@ -10,7 +10,7 @@ _SIGNALLED = (ExitCode.HANGUP, ExitCode.INTERRUPTED, ExitCode.BROKEN_PIPE, ExitC
 
 
 def _exit(status: int) -> None:
-    """Exit with ``status``. After a stop signal (129, 130, 143), by ``os._exit`` once the
+    """Exit with ``status``. After a stop (129, 130, 141, 143), by ``os._exit`` once the
     streams are flushed: CPython (3.11, 3.12) marks the interpreter as ended by Ctrl-C
     whenever a KeyboardInterrupt leaves an exec() of a string (dataclasses build their
     methods so, at import), even when :func:`main` catches it later, and ``python -m``
