@@ -111,11 +111,7 @@ def seam_figures(image: np.ndarray, cfg: Any, window: int) -> Dict[str, Any]:
     from neural_style.engine import tiles
 
     shape = (image.shape[0], image.shape[1])
-    rows: List[int] = []
-    cols: List[int] = []
-    for sweep in range(cfg.tile_sweeps):
-        r, c = tiles.cuts(tiles.grid(shape, window, cfg.tile_margin, cfg.tile_overlap, sweep))
-        rows, cols = rows + r, cols + c
+    rows, cols = tiles.cuts(tiles.grid(shape, window, cfg.tile_margin, cfg.tile_overlap))
     ratios = tiles.seam_ratios(image, rows, cols)
     local = tiles.local_seam_ratios(image, rows, cols, cfg.tile_overlap)
     # the same measure at ordinary lines (each boundary moved 40 px): its own spread

@@ -261,13 +261,14 @@ class Config:
         metavar="SIZE",
         example="2G",
     )
-    # One pass by default: at 1024x768 (benchmarks/tiles.py quality) one pass came within
-    # 2% of the untiled run on content and mean style; two passes of half the epochs each
-    # were 8% worse in style and 5% in content (each visit restarts the optimiser's state).
+    # Four passes by default: at 1024x768 after 40 epochs (benchmarks/tiles.py quality,
+    # README) they came within 3.8% of the untiled run's content error (one pass: 10.2%),
+    # each tile's optimiser state carrying over between its visits; two passes: 6.6%.
     tile_sweeps: int = _opt(
-        1,
-        "passes over the tiles at each tiled size, alternating between two "
-        "grids so the boundaries move; each tile gets --max-num-epochs / N epochs a pass",
+        4,
+        "passes over the tiles at each tiled size (fewer if a pass would get fewer than 10 "
+        "epochs); each tile gets its share of --max-num-epochs a pass and keeps its "
+        "optimiser state between passes",
     )
     tile_margin: int = _opt(16, "pixels of context around a tile, seen but not changed")
     tile_overlap: int = _opt(

@@ -21,7 +21,7 @@ import enum
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Deque, Dict, Optional, Tuple
+from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -79,6 +79,24 @@ class LoopOutcome:
 
 
 Callback = Callable[[EpochInfo, NDArray], None]
+
+
+@dataclass
+class Carry:
+    """A first-order optimiser's state to start from and, after the loop, as it was left:
+    its arrays (NAG's momentum, Adam's two moments; empty: a fresh state) and its update
+    count (which sets Adam's bias correction and the learning-rate schedule). A tiled size
+    keeps one per tile between its visits (:mod:`.tiled`)."""
+
+    arrays: List[np.ndarray] = field(default_factory=list)
+    count: int = 0
+
+
+def _state_arrays(state: Any) -> List[NDArray]:
+    """The arrays of an MXNet optimiser's state: None, one array, or a tuple of them."""
+    if state is None:
+        return []
+    return list(state) if isinstance(state, (tuple, list)) else [state]
 
 
 class _Stop(Exception):
@@ -231,14 +249,26 @@ def _first_order(
     smoothing: Optional[TVSmoothing],
     monitor: Monitor,
     whole: Optional[int] = None,
+    carry: Optional[Carry] = None,
 ) -> None:
     optimizer = make_optimizer(cfg)
     state = optimizer.create_state(0, graph.data)
+    arrays = _state_arrays(state)
+    if carry is not None and carry.arrays:
+        for array, kept in zip(arrays, carry.arrays):
+            array[:] = kept
+    if carry is not None:  # MXNet's own counters: the bias correction and the schedule
+        optimizer._index_update_count[0] = optimizer.num_update = carry.count
     clip = clip_norm(int(np.prod(graph.data.shape)), whole)
-    while True:
-        readings = _evaluate(graph, smoothing, clip)
-        optimizer.update(0, graph.data, graph.grad, state)
-        monitor.after_step(readings, optimizer.learning_rate)
+    try:
+        while True:
+            readings = _evaluate(graph, smoothing, clip)
+            optimizer.update(0, graph.data, graph.grad, state)
+            monitor.after_step(readings, optimizer.learning_rate)
+    finally:
+        if carry is not None:
+            carry.arrays = [a.asnumpy() for a in arrays]
+            carry.count = optimizer.num_update
 
 
 def lbfgs_objective(
@@ -299,10 +329,14 @@ def optimise(
     first_epoch: int = 0,
     scale: int = 0,
     whole: Optional[int] = None,
+    carry: Optional[Carry] = None,
 ) -> LoopOutcome:
     """Optimise ``graph.data`` until the stop rule, max_num_epochs, Ctrl-C or divergence.
     ``whole``: when ``graph.data`` is a tile's window, the whole image's number of
-    elements, for the gradient clip (:func:`clip_norm`)."""
+    elements, for the gradient clip (:func:`clip_norm`). ``carry``: a first-order
+    optimiser's state to start from, updated in place to the state the loop leaves
+    (L-BFGS keeps none: its history is of one objective, which a tile's next visit
+    changes)."""
     smoothing = (
         TVSmoothing(cfg.tv_weight * graph.tv_scale, graph.data.context, graph.data.dtype)
         if cfg.tv_weight > 0
@@ -310,8 +344,10 @@ def optimise(
     )
     monitor = Monitor(graph, cfg, callback, first_epoch, scale)
     try:
-        driver = _lbfgs if OPTIMISERS[cfg.optimizer].mxnet is None else _first_order
-        driver(graph, cfg, smoothing, monitor, whole)
+        if OPTIMISERS[cfg.optimizer].mxnet is None:
+            _lbfgs(graph, cfg, smoothing, monitor, whole)
+        else:
+            _first_order(graph, cfg, smoothing, monitor, whole, carry)
     except _Stop:
         pass
     except KeyboardInterrupt:

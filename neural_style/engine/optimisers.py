@@ -20,13 +20,16 @@ class Optimiser:
     mxnet: Optional[str]  # the MXNet optimiser stepping on the clipped gradient; None: L-BFGS
     options: Mapping[str, float] = field(default_factory=dict)  # its arguments besides the lr
     help: str = ""
+    state_arrays: int = 0  # image-sized arrays in its state (a tiled size keeps them)
 
 
 #: NAG: the example's 0.001 (its gradient is huge and clipped); Adam: steps of a few
 #: intensity levels in [0, 255], as jcjohnson/neural-style's 1e1; L-BFGS searches its own
 #: steps (its rate is not used).
 OPTIMISERS: Dict[str, Optimiser] = {
-    "nag": Optimiser(0.001, "nag", {"momentum": MOMENTUM, "wd": WEIGHT_DECAY}, "the example's"),
-    "adam": Optimiser(10.0, "adam"),
+    "nag": Optimiser(
+        0.001, "nag", {"momentum": MOMENTUM, "wd": WEIGHT_DECAY}, "the example's", state_arrays=1
+    ),
+    "adam": Optimiser(10.0, "adam", state_arrays=2),
     "lbfgs": Optimiser(1.0, None, help="scipy's L-BFGS-B, the pixel range as bounds"),
 }

@@ -67,17 +67,15 @@ def fitting_guard(window: int, margin: int, overlap: int) -> Optional[Tuple[int,
     return smaller, most - smaller
 
 
-def spans(length: int, window: int, margin: int, overlap: int, sweep: int = 0) -> List[Span]:
-    """The tiles along an axis of ``length`` pixels for sweep number ``sweep``.
+def spans(length: int, window: int, margin: int, overlap: int) -> List[Span]:
+    """The tiles along an axis of ``length`` pixels: the fewest windows that fit.
 
-    The fewest windows that fit are used on even sweeps and one more on odd sweeps,
-    so the cuts move (by at least ``length / (k (k + 1))`` pixels) from sweep to sweep.
     Windows are at most ``window`` long and shrink to what the cores need (rounded up
     to :data:`ALIGN`): the cores split the length evenly, so a length just over a whole
     number of cores does not pay for whole windows (2048 px in windows of up to 512, with
     ``margin`` and ``overlap`` 16: five of 464 rather than 512, 1.13 times the pixels
-    rather than 1.25), and an odd sweep's extra tile does not cost a whole window per row
-    and column of tiles.
+    rather than 1.25). Every sweep uses these tiles: a tile's optimiser state is kept
+    between its visits (:mod:`.tiled`), and one graph serves the whole size.
     """
     if length <= window:
         return [Span((0, length), (0, length), (0, length))]
@@ -88,7 +86,7 @@ def spans(length: int, window: int, margin: int, overlap: int, sweep: int = 0) -
             f"{margin} and an overlap of {overlap}"
         )
     inner = length - 2 * g  # the edge tiles need no context beyond the image
-    count = math.ceil(inner / (window - 2 * g)) + sweep % 2
+    count = math.ceil(inner / (window - 2 * g))
     window = min(window, ALIGN * math.ceil((math.ceil(inner / count) + 2 * g) / ALIGN))
     cuts = [0] + [g + j * inner // count for j in range(1, count)] + [length]
     out = []
@@ -152,11 +150,10 @@ def grid(
     window: int,
     margin: int,
     overlap: int,
-    sweep: int = 0,
 ) -> List[Tile]:
-    """Every tile of an image of ``shape`` (H, W) for one sweep, row by row."""
-    rows = spans(shape[0], window, margin, overlap, sweep)
-    cols = spans(shape[1], window, margin, overlap, sweep)
+    """Every tile of an image of ``shape`` (H, W), row by row."""
+    rows = spans(shape[0], window, margin, overlap)
+    cols = spans(shape[1], window, margin, overlap)
     return [Tile(r, c) for r in rows for c in cols]
 
 

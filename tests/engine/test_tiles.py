@@ -20,16 +20,14 @@ def axes(draw: Any) -> Dict[str, int]:
     overlap = draw(st.integers(0, 40))
     window = draw(st.integers(2 * (margin + overlap) + 16, 700))
     length = draw(st.one_of(st.sampled_from(PRIMES), st.integers(1, 6000)))
-    return dict(
-        length=length, window=window, margin=margin, overlap=overlap, sweep=draw(st.integers(0, 3))
-    )
+    return dict(length=length, window=window, margin=margin, overlap=overlap)
 
 
 @settings(max_examples=300, deadline=None)
 @given(axes())
 def test_spans_cover_the_axis_exactly_with_the_stated_overlap_and_margin(a: Dict[str, int]) -> None:
     length, window, margin, overlap = a["length"], a["window"], a["margin"], a["overlap"]
-    out = tiles.spans(length, window, margin, overlap, a["sweep"])
+    out = tiles.spans(length, window, margin, overlap)
     cores = [s.core for s in out]
     assert cores[0][0] == 0 and cores[-1][1] == length
     assert all(c[0] < c[1] for c in cores)
@@ -55,21 +53,12 @@ def test_spans_cover_the_axis_exactly_with_the_stated_overlap_and_margin(a: Dict
 
 def test_windows_shrink_to_their_cores() -> None:
     """1024 px in windows of up to 512 with 32 px of guard each side: 960 px between the
-    outer guards in three parts of 320 on even sweeps (cores of 352, 320, 352; windows of
-    384, not 512: 1.13 times the pixels, not 1.5) and four of 240 on odd ones (windows of
-    304)."""
-    even, odd = tiles.spans(1024, 512, 16, 16, 0), tiles.spans(1024, 512, 16, 16, 1)
-    assert len(even) == 3 and len(odd) == 4
-    assert even[0].size == 16 * -(-(-(-960 // 3) + 64) // 16) == 384
-    assert odd[0].size == 16 * -(-(-(-960 // 4) + 64) // 16) == 304
-    assert tiles.spans(4096, 512, 16, 16, 0)[0].size == 512  # 9 cores of 448 need it all
-
-
-def test_cuts_move_between_sweeps() -> None:
-    first = {s.core[0] for s in tiles.spans(4096, 512, 16, 16, 0)} - {0}
-    second = {s.core[0] for s in tiles.spans(4096, 512, 16, 16, 1)} - {0}
-    gap = min(abs(a - b) for a in first for b in second)
-    assert gap > 2 * 16  # no boundary of the second sweep lies in a blend zone of the first
+    outer guards in three parts of 320 (cores of 352, 320, 352; windows of 384, not 512:
+    1.13 times the pixels, not 1.5)."""
+    out = tiles.spans(1024, 512, 16, 16)
+    assert len(out) == 3
+    assert out[0].size == 16 * -(-(-(-960 // 3) + 64) // 16) == 384
+    assert tiles.spans(4096, 512, 16, 16)[0].size == 512  # 9 cores of 448 need it all
 
 
 @settings(max_examples=150, deadline=None)
@@ -79,7 +68,7 @@ def test_blending_weights_sum_to_one_everywhere(
 ) -> None:
     length = min(a["length"], 3000)
     shape = (max(1, min(3000, int(length / aspect))), length) if aspect > 1 else (length, short)
-    grid = tiles.grid(shape, a["window"], a["margin"], a["overlap"], a["sweep"])
+    grid = tiles.grid(shape, a["window"], a["margin"], a["overlap"])
     total = tiles.weight_sum(shape, grid, a["overlap"])
     np.testing.assert_allclose(total, 1.0, atol=1e-9)
     for tile in grid:
