@@ -491,8 +491,7 @@ class TiledScale:
         self.keeps_state = kept_arrays(cfg) > 0
         self.state: List[np.ndarray] = []
         self.counts: Dict[int, int] = {}
-        self.image_now = self._image_statistics()
-        self.swept = False  # whether a sweep has changed the image since image_now
+        self.image_now = self._image_statistics()  # the first sweep's
         self._bind()
         self.epoch = first_epoch
         self.started = time.perf_counter()
@@ -620,11 +619,10 @@ class TiledScale:
         )
 
     def _sweep(self, sweep: int, outcome: LoopOutcome) -> LoopOutcome:
-        if self.swept:  # the image's statistics as the last sweep left them
+        if sweep > 0:  # the image's statistics as the last sweep left them
             self._release()
             self.image_now = self._image_statistics()
             self._bind()
-        self.swept = True
         tile_cfg = self._tile_config(sweep)
         moved = 0.0
         terms: Dict[str, float] = {}
