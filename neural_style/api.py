@@ -866,7 +866,7 @@ def _memory_fixes(run: _Run, free: int) -> List[str]:
     final = check_size(run.content_rgb, cfg.max_long_edge, "the content image")
     narrow = host_precision(cfg.precision)
     rate = tiling.per_pixel(cfg, spec, dtype, narrow)
-    tile = min(SUGGESTED_TILE, tile_for_budget(free, final, rate, narrow, tiling.image_rate(cfg)))
+    tile = min(SUGGESTED_TILE, tile_for_budget(free, final, rate, narrow))
     budget = int(free * 0.9) // 2**20
     candidates: List[Tuple[str, Dict[str, Any]]] = [
         (f"optimise it in tiles with --tile {tile}", {"tile": tile}),

@@ -27,10 +27,6 @@ VGG19_BYTES_PER_PIXEL = 2600
 #: (:mod:`.strips`). Measured on the tiny network: 10.3 bytes a pixel between 512x768
 #: and 1024x1536 (tests/engine/test_tiled.py holds it under 15).
 IMAGE_BYTES_PER_PIXEL = 10
-#: A first-order optimiser's state, kept between a tile's visits when a size makes more
-#: than one sweep (:mod:`.tiled`): a float32 array of the image's size (12 bytes a pixel)
-#: for each array of that state (NAG's momentum; Adam's two moments).
-STATE_BYTES_PER_PIXEL = 12
 #: The same for a whole-image run, which keeps the content and the image in float32 and
 #: resizes with scikit-image in float64 (measured before the tiled path went by strips,
 #: when it did the same: 90 bytes a pixel on the tiny network); besides its graph.
@@ -151,22 +147,12 @@ def graph_bytes(shape: Tuple[int, int], per_pixel: float, precision: str = "fp32
     return int(base_bytes(precision) + per_pixel * shape[0] * shape[1])
 
 
-def tiled_bytes_per_pixel(state_arrays: int) -> int:
-    """Bytes per output pixel of a tiled size's image-sized arrays, with ``state_arrays``
-    arrays of optimiser state kept."""
-    return IMAGE_BYTES_PER_PIXEL + STATE_BYTES_PER_PIXEL * state_arrays
-
-
 def tile_for_budget(
-    budget: int,
-    image: Tuple[int, int],
-    per_pixel: float,
-    precision: str = "fp32",
-    image_rate: int = IMAGE_BYTES_PER_PIXEL,
+    budget: int, image: Tuple[int, int], per_pixel: float, precision: str = "fp32"
 ) -> int:
     """The largest window edge (a multiple of 16) whose graph, with the image-sized
     arrays of the tiled path, fits ``budget`` bytes; 0 if none does."""
-    room = budget - base_bytes(precision) - image_rate * image[0] * image[1]
+    room = budget - base_bytes(precision) - IMAGE_BYTES_PER_PIXEL * image[0] * image[1]
     if room <= 0:
         return 0
     return int(math.sqrt(room / per_pixel)) // ALIGN * ALIGN

@@ -109,13 +109,26 @@ def make_optimizer(cfg: Config) -> Any:
     chosen = OPTIMISERS[cfg.optimizer]
     if chosen.mxnet is None:
         raise ValueError(f"{cfg.optimizer} is not an MXNet optimiser")
-    lr = cfg.learning_rate
-    schedule = mx.lr_scheduler.FactorScheduler(
-        step=cfg.lr_sched_delay, factor=cfg.lr_sched_factor, base_lr=lr
-    )
     return mx.optimizer.create(
-        chosen.mxnet, learning_rate=lr, lr_scheduler=schedule, **chosen.options
+        chosen.mxnet,
+        learning_rate=cfg.learning_rate,
+        lr_scheduler=_schedule(cfg),
+        **chosen.options,
     )
+
+
+def _schedule(cfg: Config) -> Any:
+    """The learning-rate schedule: times lr_sched_factor every lr_sched_delay updates."""
+    return mx.lr_scheduler.FactorScheduler(
+        step=cfg.lr_sched_delay, factor=cfg.lr_sched_factor, base_lr=cfg.learning_rate
+    )
+
+
+def scheduled_lr(cfg: Config, update: int) -> float:
+    """The learning rate of update number ``update`` (from 1) under ``cfg``'s schedule, as
+    the optimiser of :func:`make_optimizer` takes it (a fresh schedule: MXNet's keeps
+    the last rate it gave)."""
+    return float(_schedule(cfg)(update))
 
 
 def relative_change(old: NDArray, new: NDArray) -> NDArray:

@@ -27,7 +27,7 @@ How, and where it departs from whole-image optimisation:
   weights that sum to one over the tiles (:mod:`.tiles`). The sweeps share
   ``max_num_epochs`` as evenly as whole epochs allow, and a first-order optimiser's
   state (NAG's momentum, Adam's moments) is kept between a tile's visits, pasted into
-  image-sized arrays as the image is, with its update count (Adam's bias correction,
+  image-sized arrays (on disk) as the image is, with its update count (Adam's bias correction,
   the learning-rate schedule): so four sweeps of ten epochs follow the untiled run
   where one of forty drifted from it (README). L-BFGS starts afresh at each visit.
   Every sweep uses the same grid: one graph for the size.
@@ -37,8 +37,9 @@ How, and where it departs from whole-image optimisation:
   ends the run with the image as of the last completed tile (always a whole image).
 - Memory: only the tile's graph and the image-sized arrays are kept: the image in
   float16 (6 bytes a pixel, see :mod:`.strips` for why that is precise enough), the
-  loaded content and style as uint8, and with several sweeps the optimiser's state
-  (float32: 12 bytes a pixel per array); the style at the output's size, the content
+  loaded content and style as uint8; with several sweeps the optimiser's state
+  (float32, 12 bytes a pixel per array) is on disk, read and written a tile's window at
+  a time (:mod:`.spill`); the style at the output's size, the content
   targets, the upsampled start and the finished image are made window by window or
   strip by strip (:mod:`.strips`), never whole in float.
 """
@@ -57,6 +58,7 @@ from ..errors import ConfigError, DeviceError
 from .graph import StyleGraph, network, positions
 from .losses import NDArray, RelativeScale, term_name
 from .memory import (
+    IMAGE_BYTES_PER_PIXEL,
     available_bytes,
     base_bytes,
     bytes_per_pixel,
@@ -65,12 +67,12 @@ from .memory import (
     host_precision,
     release_freed,
     tile_for_budget,
-    tiled_bytes_per_pixel,
 )
-from .optimise import Carry, EpochInfo, LoopOutcome, StopReason, optimise
+from .optimise import Carry, EpochInfo, LoopOutcome, StopReason, optimise, scheduled_lr
 from .optimisers import OPTIMISERS
 from .pixels import check_size, smallest_long_edge
 from .precision import AMX_BF16_MAX_WIDTH, Precision, bind_params
+from .spill import SpilledArray
 from .strips import CANVAS_DTYPE, Resampled, square_norm, tv_strips
 from .tiles import (
     ALIGN,
@@ -116,11 +118,6 @@ def per_pixel(cfg: Config, spec: VGGSpec, dtype: Any, precision: Optional[str] =
     return bytes_per_pixel(spec, layers, np.dtype(dtype).itemsize, precision)
 
 
-def image_rate(cfg: Config) -> int:
-    """Bytes per output pixel of a tiled size's image-sized arrays under ``cfg``."""
-    return tiled_bytes_per_pixel(kept_arrays(cfg))
-
-
 #: The fewest epochs a sweep gives each tile: each sweep takes the image's statistics
 #: again and each visit forwards its tile twice before its epochs, which shorter visits
 #: do not repay (at 1024x768, four sweeps of 2 to 3 epochs cost 2.1x the untiled run's
@@ -156,7 +153,7 @@ def budget_edge(cfg: Config, image: Shape, spec: VGGSpec, dtype: Any) -> int:
     assert cfg.max_memory is not None
     precision = host_precision(cfg.precision)
     rate = per_pixel(cfg, spec, dtype, precision)
-    edge = tile_for_budget(cfg.max_memory, image, rate, precision, image_rate(cfg))
+    edge = tile_for_budget(cfg.max_memory, image, rate, precision)
     if host_precision(cfg.precision, edge) != precision:
         edge = min(edge, AMX_BF16_MAX_WIDTH // ALIGN * ALIGN)
     return edge
@@ -190,7 +187,7 @@ def _too_little(
     # the process, the image's arrays and the smallest tile's graph (tile_for_budget
     # inverted; its tiles are multiples of ALIGN)
     tile = ALIGN * math.ceil(smallest / ALIGN)
-    need = base_bytes(precision) + image_rate(cfg) * h * w + rate * tile * tile
+    need = base_bytes(precision) + IMAGE_BYTES_PER_PIXEL * h * w + rate * tile * tile
     whole = whole_bytes(cfg, image, spec, dtype)  # or no tiles at all, if that is less
 
     def enough(mib: int) -> bool:
@@ -296,7 +293,7 @@ def tiled_bytes(cfg: Config, image: Shape, window: int, spec: VGGSpec, dtype: An
     h, w = grid(image, window, cfg.tile_margin, cfg.tile_overlap)[0].shape
     precision = host_precision(cfg.precision, w)
     rate = per_pixel(cfg, spec, dtype, precision)
-    return graph_bytes((h, w), rate, precision) + image_rate(cfg) * image[0] * image[1]
+    return graph_bytes((h, w), rate, precision) + IMAGE_BYTES_PER_PIXEL * image[0] * image[1]
 
 
 def plan_bytes(
@@ -486,10 +483,10 @@ class TiledScale:
         self.ratios: List[float] = []  # a tile's positions / the image's, per style layer
         self.relative: Optional[RelativeScale] = None
         # A first-order optimiser's state, kept between a tile's visits: image-wide arrays
-        # pasted as the image is, and each tile's update count.
+        # pasted as the image is, on disk (made now: a disk too small is found before any
+        # work), and each tile's update count.
         self.sweeps = sweeps(cfg)
-        self.keeps_state = kept_arrays(cfg) > 0
-        self.state: List[np.ndarray] = []
+        self.state = [SpilledArray(self.canvas.shape) for _ in range(kept_arrays(cfg))]
         self.counts: Dict[int, int] = {}
         self.image_now = self._image_statistics()  # the first sweep's
         self._bind()
@@ -601,6 +598,8 @@ class TiledScale:
         finally:
             if self.graph is not None:
                 self.graph.grad_mask = None
+            for kept in self.state:
+                kept.close()
         return outcome
 
     def epochs_before(self, sweep: int) -> int:
@@ -668,10 +667,10 @@ class TiledScale:
     def _carry(self, index: int, tile: Tile, sweep: int) -> Optional[Carry]:
         """The optimiser state a tile starts from: its window of the kept state, and its
         update count (None when no state is kept: one sweep, or L-BFGS)."""
-        if not self.keeps_state:
+        if not self.state:
             return None
         rows, cols = tile.window
-        arrays = [a[:, :, rows, cols].copy() for a in self.state]
+        arrays = [kept.read(rows, cols) for kept in self.state]
         return Carry(arrays, self.counts.get(index, self.epochs_before(sweep)))
 
     def _visit(self, tile: Tile, tile_cfg: Config, carry: Optional[Carry]) -> LoopOutcome:
@@ -706,10 +705,9 @@ class TiledScale:
         before += delta
         self.canvas[:, :, rows, cols] = before  # one numpy call: never half pasted
         if carry is not None:
-            if not self.state:
-                self.state = [np.zeros(self.canvas.shape, np.float32) for _ in carry.arrays]
             for kept, new in zip(self.state, carry.arrays):
-                kept[:, :, rows, cols] += weights * (new - kept[:, :, rows, cols])
+                old = kept.read(rows, cols)
+                kept.write(rows, cols, old + weights * (new - old))
             self.counts[index] = carry.count
         return float(np.sum(np.square(delta, dtype=np.float64)))
 
@@ -744,9 +742,7 @@ class TiledScale:
         self.callback(info, self.canvas if due else None)
 
     def _tile_lr(self, sweep: int) -> float:
-        """The learning rate of the schedule at this sweep's start (0 for L-BFGS)."""
-        cfg = self.cfg
-        if cfg.optimizer == "lbfgs":
+        """The learning rate of this sweep's first update (0 for L-BFGS)."""
+        if self.cfg.optimizer == "lbfgs":
             return 0.0
-        done = self.epochs_before(sweep)
-        return cfg.learning_rate * cfg.lr_sched_factor ** (done // cfg.lr_sched_delay)
+        return scheduled_lr(self.cfg, self.epochs_before(sweep) + 1)

@@ -19,6 +19,7 @@ from neural_style.engine.optimise import (
     make_optimizer,
     optimise,
     relative_change,
+    scheduled_lr,
 )
 from neural_style.engine.optimisers import MOMENTUM, WEIGHT_DECAY
 from tests.helpers import ready_graph
@@ -58,6 +59,9 @@ def test_lr_schedule_steps_every_delay_epochs() -> None:
         opt.update(0, weight, mx.nd.ones((2,)), state)
         rates.append(opt.learning_rate)
     assert rates == pytest.approx([0.1] * 5 + [0.05] * 5 + [0.025] * 2)
+    # what a tiled size reports as a sweep's rate: update n's, without running the updates
+    assert [scheduled_lr(cfg, n) for n in range(1, 13)] == rates
+    assert scheduled_lr(cfg, 11) == rates[10]  # asked again, out of order: a fresh schedule
 
 
 def test_relative_change() -> None:

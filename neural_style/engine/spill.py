@@ -1,0 +1,126 @@
+"""Image-sized float32 arrays kept on disk, read and written a window at a time: what a
+tiled size keeps between a tile's visits (:mod:`.tiled`: the optimiser's state) without
+holding it in memory, so the process's memory is bounded by the tile, not the picture.
+
+Each array lives in an unnamed temporary file (``tempfile.TemporaryFile``, in
+``$TMPDIR``, removed by the system when the file is closed or the process dies, even by
+``kill -9``). The file's space is written (with zeros) when it is made, so a disk too
+small is found before any work, and later writes go to space the file already has.
+Windows are read and written with plain file I/O, row by row, not through a memory
+map: a mapped page counts in the process's memory while it is mapped, and a write to a
+mapped page that the file system cannot store kills the process (SIGBUS) rather than
+raising an error.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from typing import BinaryIO, Optional, Tuple
+
+import numpy as np
+
+from ..errors import DeviceError
+
+#: Bytes of zeros written at a time when a file's space is taken.
+_CHUNK = 1 << 24
+_ITEM = np.dtype(np.float32).itemsize
+
+
+class SpilledArray:
+    """A float32 array of ``shape`` (1, C, H, W) in a temporary file, zeros at first.
+
+    ``directory``: where the file goes (default: ``tempfile``'s, ``$TMPDIR`` first).
+    Raises :class:`DeviceError` when the file cannot be made or filled."""
+
+    def __init__(self, shape: Tuple[int, ...], directory: Optional[str] = None) -> None:
+        if len(shape) != 4 or shape[0] != 1 or min(shape) < 1:
+            raise ValueError(f"a shape (1, C, H, W) of positive sizes, not {shape}")
+        self.shape = tuple(int(n) for n in shape)
+        self.nbytes = int(np.prod(shape)) * _ITEM
+        self._file: Optional[BinaryIO] = None
+        try:
+            self._file = tempfile.TemporaryFile(dir=directory)
+            _fill(self._file, self.nbytes)
+        except OSError as err:
+            self.close()
+            where = directory or tempfile.gettempdir()
+            raise DeviceError(
+                f"no room for {self.nbytes / 2**20:.0f} MiB of optimiser state in {where} "
+                f"({err.strerror or err}): free some space there, set TMPDIR to a folder "
+                "with room, or keep no state (`tile_sweeps` 1)"
+            ) from err
+
+    def read(self, rows: slice, cols: slice) -> np.ndarray:
+        """A copy of the window ``[:, :, rows, cols]`` (slices with a start and a stop,
+        step 1, within the array)."""
+        (r0, r1), (c0, c1) = self._bounds(rows, cols)
+        out = np.empty((1, self.shape[1], r1 - r0, c1 - c0), np.float32)
+        f = self._open()
+        for ch in range(self.shape[1]):
+            for i, r in enumerate(range(r0, r1)):
+                f.seek(self._offset(ch, r, c0))
+                got = f.readinto(memoryview(out[0, ch, i]).cast("B"))  # type: ignore[attr-defined]
+                if got != out[0, ch, i].nbytes:
+                    raise DeviceError(f"the optimiser state's file ended early ({got} bytes)")
+        return out
+
+    def write(self, rows: slice, cols: slice, values: np.ndarray) -> None:
+        """Store ``values`` (float32, the window's shape) at ``[:, :, rows, cols]``."""
+        (r0, r1), (c0, c1) = self._bounds(rows, cols)
+        want = (1, self.shape[1], r1 - r0, c1 - c0)
+        if values.shape != want:
+            raise ValueError(f"values of shape {values.shape} for a window of {want}")
+        values = np.ascontiguousarray(values, np.float32)
+        f = self._open()
+        try:
+            for ch in range(self.shape[1]):
+                for i, r in enumerate(range(r0, r1)):
+                    f.seek(self._offset(ch, r, c0))
+                    f.write(values[0, ch, i].tobytes())
+            f.flush()
+        except OSError as err:
+            raise DeviceError(f"cannot write the optimiser state's file: {err}") from err
+
+    def close(self) -> None:
+        """Remove the file (reads and writes fail after)."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def __enter__(self) -> "SpilledArray":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _open(self) -> BinaryIO:
+        if self._file is None:
+            raise ValueError("the array's file is closed")
+        return self._file
+
+    def _offset(self, channel: int, row: int, col: int) -> int:
+        _, _, h, w = self.shape
+        return ((channel * h + row) * w + col) * _ITEM
+
+    def _bounds(self, rows: slice, cols: slice) -> Tuple[Tuple[int, int], Tuple[int, int]]:
+        out = []
+        for s, size in ((rows, self.shape[2]), (cols, self.shape[3])):
+            start, stop = s.start, s.stop
+            if s.step not in (None, 1) or not (
+                isinstance(start, (int, np.integer))
+                and isinstance(stop, (int, np.integer))
+                and 0 <= start < stop <= size
+            ):
+                raise ValueError(f"a window within 0..{size} with step 1, not {s}")
+            out.append((int(start), int(stop)))
+        return out[0], out[1]
+
+
+def _fill(f: BinaryIO, nbytes: int) -> None:
+    """Write ``nbytes`` of zeros to ``f`` (its space taken now, not at a later write)."""
+    zeros = bytes(min(_CHUNK, nbytes))
+    left = nbytes
+    while left > 0:
+        f.write(zeros[: min(left, len(zeros))])
+        left -= min(left, len(zeros))
+    f.flush()
