@@ -268,7 +268,8 @@ class Config:
         4,
         "passes over the tiles at each tiled size (fewer if a pass would get fewer than 10 "
         "epochs); each tile gets its share of --max-num-epochs a pass and keeps its "
-        "optimiser state between passes",
+        "optimiser state between passes (on disk, in $TMPDIR: 12 bytes a pixel for NAG, "
+        "24 for Adam)",
     )
     tile_margin: int = _opt(16, "pixels of context around a tile, seen but not changed")
     tile_overlap: int = _opt(

@@ -118,9 +118,7 @@ class SpilledArray:
 
 def _fill(f: BinaryIO, nbytes: int) -> None:
     """Write ``nbytes`` of zeros to ``f`` (its space taken now, not at a later write)."""
-    zeros = bytes(min(_CHUNK, nbytes))
-    left = nbytes
-    while left > 0:
-        f.write(zeros[: min(left, len(zeros))])
-        left -= min(left, len(zeros))
+    zeros = bytes(_CHUNK)
+    for start in range(0, nbytes, _CHUNK):
+        f.write(zeros[: min(_CHUNK, nbytes - start)])
     f.flush()

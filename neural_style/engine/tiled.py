@@ -628,11 +628,12 @@ class TiledScale:
         for index, tile in enumerate(self.tiles):
             share = self._share(tile)
             carry = self._carry(index, tile, sweep)
+            kept = [] if carry is None else carry.arrays  # the visit puts new ones in carry
             result = self._visit(tile, tile_cfg, carry)
             pasted = (
                 None
                 if result.reason in (StopReason.INTERRUPTED, StopReason.DIVERGED)
-                else self._paste(tile, index, carry)
+                else self._paste(tile, index, carry, kept)
             )
             if pasted is None:  # the tile is dropped: the canvas is as the last tile left it
                 reason = (
@@ -690,10 +691,13 @@ class TiledScale:
         )
         return optimise(graph, tile_cfg, whole=int(np.prod(self.canvas.shape)), carry=carry)
 
-    def _paste(self, tile: Tile, index: int, carry: Optional[Carry]) -> Optional[float]:
-        """Add the tile's weighted update to the canvas, and its optimiser state to the
-        kept state the same way; the update's squared norm (None, and nothing pasted, if
-        the update is not finite)."""
+    def _paste(
+        self, tile: Tile, index: int, carry: Optional[Carry], kept: Sequence[np.ndarray]
+    ) -> Optional[float]:
+        """Add the tile's weighted update to the canvas, and its optimiser state's (from
+        ``kept``, its window of the kept state before the visit) to the kept state the
+        same way; the update's squared norm (None, and nothing pasted, if the update is
+        not finite)."""
         rows, cols = tile.window
         before = self.canvas[:, :, rows, cols].astype(np.float32)
         assert self.graph is not None
@@ -705,9 +709,8 @@ class TiledScale:
         before += delta
         self.canvas[:, :, rows, cols] = before  # one numpy call: never half pasted
         if carry is not None:
-            for kept, new in zip(self.state, carry.arrays):
-                old = kept.read(rows, cols)
-                kept.write(rows, cols, old + weights * (new - old))
+            for spilled, old, new in zip(self.state, kept, carry.arrays):
+                spilled.write(rows, cols, old + weights * (new - old))
             self.counts[index] = carry.count
         return float(np.sum(np.square(delta, dtype=np.float64)))
 

@@ -709,6 +709,24 @@ def test_cli_tile_flags() -> None:
         parse(base + ["--max-memory", "lots"])
 
 
+def test_tile_sweeps_help_and_readme_say_where_the_state_is() -> None:
+    """The flag's help and its README row say the same: where the kept state goes and
+    what it takes (the figures :mod:`.spill` stores: float32, one array for NAG, two for
+    Adam)."""
+    import dataclasses
+
+    from neural_style.engine.optimisers import OPTIMISERS
+
+    said = "(on disk, in $TMPDIR: 12 bytes a pixel for NAG, 24 for Adam)"
+    assert 4 * OPTIMISERS["nag"].state_arrays * 3 == 12
+    assert 4 * OPTIMISERS["adam"].state_arrays * 3 == 24
+    field = next(f for f in dataclasses.fields(Config) if f.name == "tile_sweeps")
+    assert said in field.metadata["help"]
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    row = next(line for line in readme.splitlines() if line.startswith("| `--tile-sweeps"))
+    assert said.replace("$TMPDIR", "`$TMPDIR`") in row
+
+
 def test_cli_tiled_run_end_to_end(
     tmp_path: Any,
     content_path: Any,
