@@ -292,20 +292,43 @@ class StyleGraph:
         style cache keeps."""
         return list(self.targets(style_image, "style").values())
 
+    def content_targets(self, content_image: np.ndarray) -> List[np.ndarray]:
+        """The content targets ``content_image`` gives, in term order, as float32 (what
+        :meth:`set_targets` binds; the tiled driver keeps each tile's between its visits)."""
+        # astype: an fp16 graph keeps BlockGrad in fp16 (AMP's lists); the targets are fp32
+        return [
+            s.astype(np.float32, copy=False).asnumpy()
+            for _, s in self._sources(content_image, "content")
+        ]
+
     def set_targets(
         self,
         style_targets: Sequence[np.ndarray],
-        content_image: np.ndarray,
+        content_image: Optional[np.ndarray],
         scale: Optional[RelativeScale] = None,
+        content_targets: Optional[Sequence[np.ndarray]] = None,
     ) -> None:
         """Bind the style targets (from :meth:`style_targets`, perhaps cached and blended)
-        and the content targets computed from ``content_image``; ``loss="relative"``
-        normalises by these targets, or where ``scale`` says, by its figures (a tile's:
-        the whole image's)."""
+        and the content targets: ``content_targets`` (from :meth:`content_targets`), or
+        else those computed from ``content_image``; ``loss="relative"`` normalises by
+        these targets, or where ``scale`` says, by its figures (a tile's: the whole
+        image's). Without ``content_image``, ``loss="relative"`` needs ``scale`` (the TV
+        is relative to the content's)."""
         args = self._executor.arg_dict
-        for term, source in self._sources(content_image, "content"):
-            # astype: an fp16 graph keeps BlockGrad in fp16 (AMP's lists); the targets are fp32
-            source.astype(np.float32, copy=False).copyto(args[term.target])
+        content_terms = [t for t in self.terms if t.reference == "content"]
+        if content_targets is None:
+            if content_image is None:
+                raise ValueError("content targets or a content image, not neither")
+            for term, source in self._sources(content_image, "content"):
+                # astype: as content_targets'
+                source.astype(np.float32, copy=False).copyto(args[term.target])
+        elif len(content_targets) != len(content_terms):
+            raise ValueError(
+                f"{len(content_targets)} content targets for {len(content_terms)} terms"
+            )
+        else:
+            for term, target in zip(content_terms, content_targets):
+                args[term.target][:] = target
         style_terms = [t for t in self.terms if t.reference == "style"]
         if len(style_targets) != len(style_terms):
             raise ValueError(f"{len(style_targets)} style targets for {len(style_terms)} terms")
@@ -316,10 +339,21 @@ class StyleGraph:
             {t.name: args[t.target] for t in self.terms},
             None if scale is None else scale.squares,
         )
-        tv = None if scale is None else scale.tv
-        content = mx.nd.array(content_image, ctx=self.data.context) if tv is None else None
-        self._relative_tv = relative_tv_scale(content, tv)
+        self._relative_tv = self._tv_scale(content_image, scale)
         self._apply_weights()
+
+    def _tv_scale(
+        self, content_image: Optional[np.ndarray], scale: Optional[RelativeScale]
+    ) -> float:
+        """:func:`relative_tv_scale` of the content (or ``scale``'s TV figure); 1 when
+        neither is given and the loss is not relative (where it is not used)."""
+        if scale is not None and scale.tv is not None:
+            return relative_tv_scale(None, scale.tv)
+        if content_image is None:
+            if self._relative:
+                raise ValueError('loss="relative" without a content image needs a scale')
+            return 1.0
+        return relative_tv_scale(mx.nd.array(content_image, ctx=self.data.context))
 
     def forward_backward(self) -> Readings:
         """Each term's raw (unweighted) value at ``data``, by name; gradient into ``grad``."""

@@ -1,6 +1,8 @@
-"""Image-sized float32 arrays kept on disk, read and written a window at a time: what a
-tiled size keeps between a tile's visits (:mod:`.tiled`: the optimiser's state) without
-holding it in memory, so the process's memory is bounded by the tile, not the picture.
+"""Arrays kept on disk so that what a tiled size keeps between a tile's visits
+(:mod:`.tiled`) is not held in memory, and the process's memory is bounded by the tile,
+not the picture: image-sized float32 arrays read and written a window at a time
+(:class:`SpilledArray`: the optimiser's state), and arrays stored once and read back
+whole by key (:class:`SpilledCache`: each tile's content targets).
 
 Each array lives in an unnamed temporary file (``tempfile.TemporaryFile``, in
 ``$TMPDIR``, removed by the system when the file is closed or the process dies, even by
@@ -14,8 +16,10 @@ raising an error.
 
 from __future__ import annotations
 
+import errno
+import logging
 import tempfile
-from typing import BinaryIO, Optional, Tuple
+from typing import BinaryIO, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -24,6 +28,8 @@ from ..errors import DeviceError
 #: Bytes of zeros written at a time when a file's space is taken.
 _CHUNK = 1 << 24
 _ITEM = np.dtype(np.float32).itemsize
+
+log = logging.getLogger(__name__)
 
 
 class SpilledArray:
@@ -84,8 +90,11 @@ class SpilledArray:
     def close(self) -> None:
         """Remove the file (reads and writes fail after)."""
         if self._file is not None:
-            self._file.close()
-            self._file = None
+            file, self._file = self._file, None
+            try:
+                file.close()
+            except OSError:  # data a full disk refused, still buffered: gone with the file
+                pass
 
     def __enter__(self) -> "SpilledArray":
         return self
@@ -122,3 +131,103 @@ def _fill(f: BinaryIO, nbytes: int) -> None:
     for start in range(0, nbytes, _CHUNK):
         f.write(zeros[: min(_CHUNK, nbytes - start)])
     f.flush()
+
+
+class SpilledCache:
+    """float32 arrays stored once under a key and read back whole, in an unnamed
+    temporary file (as :class:`SpilledArray`'s), appended as they come.
+
+    A cache, not a store: its space is not taken up front (what it will hold is known only
+    as it fills), and when the disk has no room for an entry, the entry is not kept,
+    nothing more is stored (a warning is logged), and :meth:`get` answers None for it, so
+    the caller computes it again. ``directory``: where the file goes (default:
+    ``tempfile``'s, ``$TMPDIR`` first)."""
+
+    def __init__(self, directory: Optional[str] = None) -> None:
+        self._directory = directory
+        self._file: Optional[BinaryIO] = None
+        self._end = 0  # bytes of whole entries
+        self._entries: Dict[object, List[Tuple[int, Tuple[int, ...]]]] = {}
+        self.full = False  # the disk ran out of room: nothing more is stored
+
+    def put(self, key: object, arrays: Sequence[np.ndarray]) -> bool:
+        """Store ``arrays`` (as float32) under ``key`` (once: a key is never rewritten);
+        False when they were not stored (no room)."""
+        if key in self._entries:
+            raise ValueError(f"{key!r} is already stored")
+        if self.full:
+            return False
+        entry = []
+        try:
+            f = self._open()
+            f.seek(self._end)
+            offset = self._end
+            for array in arrays:
+                data = np.asarray(array, np.float32)  # (not ascontiguousarray: it makes 0-d 1-d)
+                _write_all(f, data.tobytes())  # in C order
+                entry.append((offset, data.shape))
+                offset += data.nbytes
+        except OSError as err:
+            self.full = True
+            log.warning(
+                "no room for the tiles' content targets in %s (%s): each visit computes them again",
+                self._directory or tempfile.gettempdir(),
+                err.strerror or err,
+            )
+            return False
+        self._entries[key] = entry
+        self._end = offset
+        return True
+
+    def get(self, key: object) -> Optional[List[np.ndarray]]:
+        """The arrays stored under ``key`` (copies), or None."""
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        f = self._open()
+        out = []
+        for offset, shape in entry:
+            array = np.empty(shape, np.float32)
+            f.seek(offset)
+            got = f.readinto(memoryview(array.reshape(-1)).cast("B"))  # type: ignore[arg-type,attr-defined]
+            if got != array.nbytes:
+                raise DeviceError(f"the cache's file ended early ({got} bytes)")
+            out.append(array)
+        return out
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._entries
+
+    def close(self) -> None:
+        """Remove the file (every entry is gone)."""
+        if self._file is not None:
+            file, self._file = self._file, None
+            try:
+                file.close()
+            except OSError:  # data a full disk refused, still buffered: gone with the file
+                pass
+        self._entries.clear()
+        self._end = 0
+
+    def __enter__(self) -> "SpilledCache":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _open(self) -> BinaryIO:
+        if self._file is None:
+            # unbuffered: a write the disk cannot store fails at once and leaves nothing
+            # behind in a buffer (which the next seek, or closing, would try to write again)
+            self._file = tempfile.TemporaryFile(dir=self._directory, buffering=0)
+        return self._file
+
+
+def _write_all(f: BinaryIO, data: bytes) -> None:
+    """Write all of ``data`` to the unbuffered ``f`` (which may write a part at a time)."""
+    view = memoryview(data)
+    while view:
+        written = f.write(view)
+        if not written:
+            raise OSError(errno.ENOSPC, "nothing written")
+        view = view[written:]

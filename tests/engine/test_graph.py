@@ -115,6 +115,40 @@ def test_weights_change_without_rebinding(tiny_weights: Dict[str, np.ndarray]) -
     np.testing.assert_allclose(graph.grad.asnumpy(), 2 * g1, rtol=1e-9)
 
 
+@pytest.mark.parametrize("loss", ["example", "relative"])
+def test_content_targets_given_bind_as_the_content_image_does(
+    tiny_weights: Dict[str, np.ndarray], loss: str
+) -> None:
+    """Targets from :meth:`content_targets` (what the tiled driver keeps between visits)
+    give the same terms and gradient as the content image they came from; without the
+    image, the relative loss needs a scale for its TV, and neither is an error."""
+    from neural_style.engine.losses import RelativeScale
+
+    image, style, content = images(5)
+    graph = make_graph(tiny_weights, np.float32)
+    graph.set_weights(style=1.0, content=1.0, loss=loss)
+    styles = graph.style_targets(style)
+    graph.set_targets(styles, content)
+    graph.data[:] = image
+    want = graph.forward_backward().read()
+    want_grad = graph.grad.asnumpy().copy()
+    kept = graph.content_targets(content)
+    assert [k.dtype for k in kept] == [np.float32] * len(CONTENT_LAYERS)
+    graph.set_targets(styles, images(6)[2])  # other targets bound between
+    scale = RelativeScale({}, tv=1.0 / graph.tv_scale) if loss == "relative" else None
+    graph.set_targets(styles, None, scale, content_targets=kept)
+    graph.data[:] = image
+    assert graph.forward_backward().read() == want
+    np.testing.assert_array_equal(graph.grad.asnumpy(), want_grad)
+    with pytest.raises(ValueError, match="not neither"):
+        graph.set_targets(styles, None)
+    with pytest.raises(ValueError, match="content targets for"):
+        graph.set_targets(styles, None, scale, content_targets=kept + kept)
+    if loss == "relative":
+        with pytest.raises(ValueError, match="needs a scale"):
+            graph.set_targets(styles, None, content_targets=kept)
+
+
 def test_only_the_image_gets_a_gradient(tiny_weights: Dict[str, np.ndarray]) -> None:
     graph = make_graph(tiny_weights)
     grads = graph._executor.grad_dict

@@ -1,4 +1,4 @@
-"""Arrays kept on disk a window at a time (:mod:`neural_style.engine.spill`)."""
+"""Arrays kept on disk: a window at a time, or whole by key (:mod:`neural_style.engine.spill`)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from neural_style.engine.spill import SpilledArray
+from neural_style.engine.spill import SpilledArray, SpilledCache
 from neural_style.errors import DeviceError
 
 
@@ -89,7 +89,9 @@ def test_a_disk_without_room_is_an_error_that_says_what_to_do(monkeypatch: Any) 
     is made, before any work, and named with the fixes."""
     import neural_style.engine.spill as spill
 
-    monkeypatch.setattr(spill.tempfile, "TemporaryFile", lambda dir=None: open("/dev/full", "wb+"))
+    monkeypatch.setattr(
+        spill.tempfile, "TemporaryFile", lambda dir=None, **kw: open("/dev/full", "wb+", **kw)
+    )
     with pytest.raises(DeviceError, match="no room for 2 MiB of optimiser state.*TMPDIR"):
         SpilledArray((1, 3, 256, 512))
 
@@ -98,3 +100,58 @@ def test_a_disk_without_room_is_an_error_that_says_what_to_do(monkeypatch: Any) 
 def test_a_shape_that_is_not_one_image_is_refused(shape: Tuple[int, ...]) -> None:
     with pytest.raises(ValueError, match=r"a shape \(1, C, H, W\)"):
         SpilledArray(shape)
+
+
+_ARRAYS = st.lists(  # an entry: arrays of any shape (scalars and empty lists too), by seed
+    st.tuples(st.lists(st.integers(1, 6), max_size=3), st.integers(0, 10**6)), max_size=3
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(_ARRAYS, min_size=1, max_size=5))
+def test_a_cache_gives_back_each_entry_as_stored(entries: Any) -> None:
+    """Any entries read back equal, in any order and more than once, as float32; a key
+    not stored reads as None."""
+    stored = {}
+    with SpilledCache() as cache:
+        for key, specs in enumerate(entries):
+            arrays = [np.random.default_rng(seed).standard_normal(shape) for shape, seed in specs]
+            assert cache.put(key, arrays)
+            stored[key] = [a.astype(np.float32) for a in arrays]
+        for key in reversed(list(stored)):
+            for _ in range(2):
+                got = cache.get(key)
+                assert got is not None and len(got) == len(stored[key])
+                for g, want in zip(got, stored[key]):
+                    assert g.dtype == np.float32 and g.shape == np.shape(want)
+                    assert np.array_equal(g, want)
+        assert cache.get(len(entries)) is None and len(entries) not in cache
+
+
+def test_a_cache_key_is_stored_once_and_the_file_has_no_name() -> None:
+    folder = tempfile.mkdtemp()
+    with SpilledCache(folder) as cache:
+        assert cache.put("a", [np.ones((2, 3), np.float32)])
+        with pytest.raises(ValueError, match="already stored"):
+            cache.put("a", [np.zeros((2, 3), np.float32)])
+        assert os.listdir(folder) == []
+        assert np.array_equal(cache.get("a")[0], np.ones((2, 3)))  # type: ignore[index]
+    assert cache.get("a") is None  # closed: the entries are gone
+    os.rmdir(folder)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_cache_without_room_keeps_nothing_more_and_says_so(monkeypatch: Any, caplog: Any) -> None:
+    """A cache is an optimisation: with no room on the disk, an entry is not kept (the
+    caller computes it again), a warning names the folder, and the run goes on."""
+    import neural_style.engine.spill as spill
+
+    monkeypatch.setattr(
+        spill.tempfile, "TemporaryFile", lambda dir=None, **kw: open("/dev/full", "wb+", **kw)
+    )
+    with SpilledCache("/somewhere") as cache:
+        assert not cache.put(0, [np.ones((64, 64), np.float32)])
+        assert cache.full and cache.get(0) is None and 0 not in cache
+        assert not cache.put(1, [np.ones((1,), np.float32)])  # nothing more is tried
+    assert len(caplog.records) == 1
+    assert "no room for the tiles' content targets in /somewhere" in caplog.text

@@ -357,6 +357,84 @@ def test_a_second_sweep_without_the_kept_state_would_differ(stylizer: Any) -> No
     assert np.abs(run.canvas - graph.data.asnumpy()).mean() > 1.0  # 11.6 when measured
 
 
+@pytest.mark.parametrize("loss", ["example", "relative"])
+def test_a_tiles_content_targets_are_computed_once_over_the_sweeps(
+    stylizer: Any, monkeypatch: Any, loss: str
+) -> None:
+    """The content forward happens at a tile's first visit only (its targets are read
+    back from disk at the next), and the run is the same, to the bit, as one that
+    computes them at every visit."""
+    from neural_style.engine.graph import StyleGraph
+
+    content, style = _images((72, 104), seed=2)
+    cfg = Config(
+        max_num_epochs=20,
+        tile_sweeps=2,
+        tile_margin=4,
+        tile_overlap=4,
+        loss=loss,
+        optimizer="adam",
+        stop_eps=1e-12,
+        precision="fp32",
+    )
+    forwards: List[str] = []
+    sources = StyleGraph._sources
+
+    def counted(self: Any, image: np.ndarray, reference: str) -> Any:
+        forwards.append(reference)
+        return sources(self, image, reference)
+
+    monkeypatch.setattr(StyleGraph, "_sources", counted)
+    cached = _tiled_scale(stylizer, cfg, content, style, window=48)
+    tiles_count = len(cached.tiles)
+    assert tiles_count >= 4 and cached.sweeps == 2
+    forwards.clear()  # (the style's targets)
+    cached.run()
+    assert forwards.count("content") == tiles_count  # was tiles x sweeps
+    assert forwards.count("style") == tiles_count * 2  # each visit's own statistics
+
+    again = _tiled_scale(stylizer, cfg, content, style, window=48)
+    again.content_cache = None  # every visit forwards its content, as before the cache
+    forwards.clear()
+    again.run()
+    assert forwards.count("content") == tiles_count * 2
+    assert np.array_equal(cached.canvas, again.canvas)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_no_room_for_the_content_targets_costs_time_not_the_run(
+    stylizer: Any, monkeypatch: Any, caplog: Any
+) -> None:
+    """The content targets' cache is an optimisation: on a full disk (L-BFGS keeps no
+    optimiser state, so the cache is the only file) the run warns once, forwards each
+    visit's content again and ends as a run without the cache does."""
+    import neural_style.engine.spill as spill
+
+    content, style = _images((72, 104), seed=3)
+    cfg = Config(
+        max_num_epochs=20,
+        tile_sweeps=2,
+        tile_margin=4,
+        tile_overlap=4,
+        optimizer="lbfgs",
+        stop_eps=1e-12,
+        precision="fp32",
+    )
+    plain = _tiled_scale(stylizer, cfg, content, style, window=48)
+    plain.content_cache = None
+    plain.run()
+    monkeypatch.setattr(
+        spill.tempfile, "TemporaryFile", lambda dir=None, **kw: open("/dev/full", "wb+", **kw)
+    )
+    full = _tiled_scale(stylizer, cfg, content, style, window=48)
+    assert full.sweeps == 2 and not full.state and full.content_cache is not None
+    outcome = full.run()
+    assert outcome.epochs == 20 and full.content_cache.full
+    assert np.array_equal(full.canvas, plain.canvas)
+    warnings = [r for r in caplog.records if "content targets" in r.getMessage()]
+    assert len(warnings) == 1 and warnings[0].levelname == "WARNING"
+
+
 def test_a_tiles_first_style_gradient_is_the_untiled_runs(stylizer: Any) -> None:
     """A tile's target is its own statistics plus its share of the image's difference to
     the style's, so at its start the tile's style gradient is the whole image's at its
@@ -780,7 +858,9 @@ def test_cli_no_room_for_the_kept_state_stops_before_the_tiles(
     import neural_style.engine.spill as spill
     from neural_style.cli import main as cli_main
 
-    monkeypatch.setattr(spill.tempfile, "TemporaryFile", lambda dir=None: open("/dev/full", "wb+"))
+    monkeypatch.setattr(
+        spill.tempfile, "TemporaryFile", lambda dir=None, **kw: open("/dev/full", "wb+", **kw)
+    )
     out = tmp_path / "out"
     args = cpu_run(
         content_path,
