@@ -91,10 +91,7 @@ class SpilledArray:
         """Remove the file (reads and writes fail after)."""
         if self._file is not None:
             file, self._file = self._file, None
-            try:
-                file.close()
-            except OSError:  # data a full disk refused, still buffered: gone with the file
-                pass
+            _close(file)
 
     def __enter__(self) -> "SpilledArray":
         return self
@@ -123,6 +120,15 @@ class SpilledArray:
                 raise ValueError(f"a window within 0..{size} with step 1, not {s}")
             out.append((int(start), int(stop)))
         return out[0], out[1]
+
+
+def _close(f: BinaryIO) -> None:
+    """Close ``f`` (and so remove it); data a full disk refused, still in its buffer, goes
+    with it rather than raising again."""
+    try:
+        f.close()
+    except OSError:
+        pass
 
 
 def _fill(f: BinaryIO, nbytes: int) -> None:
@@ -189,7 +195,8 @@ class SpilledCache:
         for offset, shape in entry:
             array = np.empty(shape, np.float32)
             f.seek(offset)
-            got = f.readinto(memoryview(array.reshape(-1)).cast("B"))  # type: ignore[arg-type,attr-defined]
+            flat = memoryview(array.reshape(-1)).cast("B")  # type: ignore[arg-type]
+            got = f.readinto(flat)  # type: ignore[attr-defined]
             if got != array.nbytes:
                 raise DeviceError(f"the cache's file ended early ({got} bytes)")
             out.append(array)
@@ -202,10 +209,7 @@ class SpilledCache:
         """Remove the file (every entry is gone)."""
         if self._file is not None:
             file, self._file = self._file, None
-            try:
-                file.close()
-            except OSError:  # data a full disk refused, still buffered: gone with the file
-                pass
+            _close(file)
         self._entries.clear()
         self._end = 0
 

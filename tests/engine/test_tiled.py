@@ -357,6 +357,20 @@ def test_a_second_sweep_without_the_kept_state_would_differ(stylizer: Any) -> No
     assert np.abs(run.canvas - graph.data.asnumpy()).mean() > 1.0  # 11.6 when measured
 
 
+def _two_sweeps_of_small_tiles(**settings: Any) -> Config:
+    """Two sweeps of ten epochs over tiles of 48 px with a guard of 4 and 4 (six tiles
+    of a 72x104 image), in fp32."""
+    return Config(
+        max_num_epochs=20,
+        tile_sweeps=2,
+        tile_margin=4,
+        tile_overlap=4,
+        stop_eps=1e-12,
+        precision="fp32",
+        **settings,
+    )
+
+
 @pytest.mark.parametrize("loss", ["example", "relative"])
 def test_a_tiles_content_targets_are_computed_once_over_the_sweeps(
     stylizer: Any, monkeypatch: Any, loss: str
@@ -367,16 +381,7 @@ def test_a_tiles_content_targets_are_computed_once_over_the_sweeps(
     from neural_style.engine.graph import StyleGraph
 
     content, style = _images((72, 104), seed=2)
-    cfg = Config(
-        max_num_epochs=20,
-        tile_sweeps=2,
-        tile_margin=4,
-        tile_overlap=4,
-        loss=loss,
-        optimizer="adam",
-        stop_eps=1e-12,
-        precision="fp32",
-    )
+    cfg = _two_sweeps_of_small_tiles(loss=loss, optimizer="adam")
     forwards: List[str] = []
     sources = StyleGraph._sources
 
@@ -411,15 +416,7 @@ def test_no_room_for_the_content_targets_costs_time_not_the_run(
     import neural_style.engine.spill as spill
 
     content, style = _images((72, 104), seed=3)
-    cfg = Config(
-        max_num_epochs=20,
-        tile_sweeps=2,
-        tile_margin=4,
-        tile_overlap=4,
-        optimizer="lbfgs",
-        stop_eps=1e-12,
-        precision="fp32",
-    )
+    cfg = _two_sweeps_of_small_tiles(optimizer="lbfgs")
     plain = _tiled_scale(stylizer, cfg, content, style, window=48)
     plain.content_cache = None
     plain.run()
