@@ -41,9 +41,10 @@ How, and where it departs from whole-image optimisation:
   float16 (6 bytes a pixel, see :mod:`.strips` for why that is precise enough), the
   loaded content and style as uint8; with several sweeps the optimiser's state
   (float32, 12 bytes a pixel per array) is on disk, read and written a tile's window at
-  a time (:mod:`.spill`), as are the tiles' content targets; the style at the output's
-  size, the content targets, the upsampled start and the finished image are made window by window or
-  strip by strip (:mod:`.strips`), never whole in float.
+  a time (:mod:`.spill`), and so are the tiles' content targets once made (a tile's
+  whole); the style at the output's size, the content targets, the upsampled start and
+  the finished image are made window by window or strip by strip (:mod:`.strips`),
+  never whole in float.
 """
 
 from __future__ import annotations
