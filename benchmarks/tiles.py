@@ -127,7 +127,14 @@ def seam_figures(image: np.ndarray, cfg: Any, window: int) -> Dict[str, Any]:
         [r + 40 for r in rows if r + 40 < shape[0] - 1],
         [c + 40 for c in cols if c + 40 < shape[1] - 1],
     )
+    # every line across each blend ramp (a seam can lie beside the boundary), averaged
+    # over the boundaries, each over the lines just outside its ramp
+    profiles = tiles.band_profiles(image, rows, cols, cfg.tile_overlap)
+    profile = np.nanmean(profiles, axis=0) if len(profiles) else np.ones(1)
     return {
+        "band_profile": [round(float(v), 3) for v in profile],
+        "band_min": float(np.min(profile)),
+        "band_max": float(np.max(profile)),
         "boundaries": len(ratios),
         "seam_ratios": [round(r, 3) for r in ratios],
         "ordinary_seam_ratios": [round(r, 3) for r in plain],
@@ -409,6 +416,10 @@ def quality(
         f"{[round(a / b, 3) for a, b in zip(tiled['local_seam_ratios'], control)]}; "
         f"ordinary lines {tiled['local_ordinary_ratios']}"
     )
+    print(
+        f"seams across the ramps (each line from -overlap to +overlap, the boundaries' "
+        f"mean): {tiled['band_min']:.2f} .. {tiled['band_max']:.2f}; {tiled['band_profile']}"
+    )
 
 
 def memory(tile: int) -> None:
@@ -529,7 +540,8 @@ def main() -> None:
             f"seams: boundary/elsewhere {r.get('seam_ratio_min', 1):.2f} .. "
             f"{r.get('seam_ratio_max', 1):.2f} (at ordinary lines "
             f"{min(r.get('ordinary_seam_ratios') or [1]):.2f} .. "
-            f"{max(r.get('ordinary_seam_ratios') or [1]):.2f})"
+            f"{max(r.get('ordinary_seam_ratios') or [1]):.2f}); across the ramps "
+            f"{r.get('band_min', 1):.2f} .. {r.get('band_max', 1):.2f}"
         )
 
 

@@ -694,7 +694,7 @@ class TiledScale:
         cached = None if self.content_cache is None else self.content_cache.get(index)
         if cached is None:
             content = self.content.network_window(tile.rows.window, tile.cols.window)
-            if self.content_cache is not None:
+            if self.content_cache is not None and not self.content_cache.full:
                 cached = graph.content_targets(content)
                 self.content_cache.put(index, cached)
             graph.set_targets(style, content, self.relative, content_targets=cached)

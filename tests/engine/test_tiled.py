@@ -412,8 +412,10 @@ def test_no_room_for_the_content_targets_costs_time_not_the_run(
 ) -> None:
     """The content targets' cache is an optimisation: on a full disk (L-BFGS keeps no
     optimiser state, so the cache is the only file) the run warns once, forwards each
-    visit's content again and ends as a run without the cache does."""
+    visit's content again and ends as a run without the cache does; once full, no visit
+    copies its targets to the host for a cache that cannot take them."""
     import neural_style.engine.spill as spill
+    from neural_style.engine.graph import StyleGraph
 
     content, style = _images((72, 104), seed=3)
     cfg = _two_sweeps_of_small_tiles(optimizer="lbfgs")
@@ -425,8 +427,17 @@ def test_no_room_for_the_content_targets_costs_time_not_the_run(
     )
     full = _tiled_scale(stylizer, cfg, content, style, window=48)
     assert full.sweeps == 2 and not full.state and full.content_cache is not None
+    copied: List[int] = []
+    targets = StyleGraph.content_targets
+
+    def counted(self: Any, image: np.ndarray) -> Any:
+        copied.append(1)
+        return targets(self, image)
+
+    monkeypatch.setattr(StyleGraph, "content_targets", counted)
     outcome = full.run()
     assert outcome.epochs == 20 and full.content_cache.full
+    assert len(copied) == 1  # the first visit's, which the disk refused
     assert np.array_equal(full.canvas, plain.canvas)
     warnings = [r for r in caplog.records if "content targets" in r.getMessage()]
     assert len(warnings) == 1 and warnings[0].levelname == "WARNING"

@@ -121,6 +121,24 @@ def test_the_seam_measure_sees_a_seam() -> None:
     assert abs(tiles.seam_ratios(image, [], [20])[0] - 1) < 0.1
 
 
+def test_the_band_profile_sees_a_seam_beside_the_boundary() -> None:
+    """A step where a tile's blend region ends (column 40 + 8) is missed by the measure on
+    the boundary and seen by the profile across the ramp; plain noise is flat."""
+    rng = np.random.default_rng(0)
+    image = rng.uniform(0, 1, (400, 96, 3))
+    flat = tiles.band_profiles(image, [200], [40], 8)
+    assert flat.shape == (2, 17)
+    assert np.all(np.abs(flat - 1) < 0.1)
+    image[:, 48:] += 0.6
+    profile = tiles.band_profiles(image, [], [40], 8)[0]
+    assert (
+        abs(profile[8] - 1) < 0.1 and tiles.local_seam_ratios(image, [], [40], 8)[0] == profile[8]
+    )
+    assert profile[16] > 1.3  # the line between columns 47 and 48
+    assert np.all(np.abs(profile[:16] - 1) < 0.1)
+    assert np.isnan(tiles.band_profiles(image[:, :48], [], [40], 8)[0][-1])  # off the image
+
+
 @settings(max_examples=200, deadline=None)
 @given(window=st.integers(0, 3000), margin=st.integers(0, 1024), overlap=st.integers(0, 1024))
 def test_fitting_guard_is_the_most_a_tile_holds(window: int, margin: int, overlap: int) -> None:
