@@ -279,8 +279,8 @@ def band_profiles(
     away on either side; NaN for a line off the image). 1 everywhere means no seam.
 
     A seam need not lie on the boundary: a blend that pastes a tile's whole update up to
-    the edge of its blend region leaves a line there, at ``+overlap`` (tried: 1.91 there
-    at 2048x1536 while the boundary itself read 0.98), and one that fades two textures
+    the edge of its blend region leaves a line there, at ``+overlap`` (tried: 1.97 there
+    at 2048x1536 while the boundary itself read 1.00), and one that fades two textures
     into each other leaves the whole ramp smoother than its surroundings.
     """
     dy, dx = _line_diffs(image)
