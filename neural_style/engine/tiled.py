@@ -25,8 +25,12 @@ How, and where it departs from whole-image optimisation:
   window's context (``--tile-margin`` beyond the blend region) is seen by
   the network, but its gradient is discarded, so only the tile moves.
 - Tiles are visited in order, each starting from the image as the tiles before it
-  left it (Gauss-Seidel). A tile's update (result - start) is pasted with feathered
-  weights that sum to one over the tiles (:mod:`.tiles`). The sweeps share
+  left it (Gauss-Seidel). A tile's update (result - start) is pasted with weights that
+  ramp over the overlap towards the tiles before it, and towards the tiles after it hold
+  to the boundary and fade over the far half of the ramp, so that the next tile starts
+  from it there and little of the sweep's start is left (:func:`.tiles.span_paste`;
+  pasting with the blending weights left a quarter of it on every boundary, which came
+  out soft). The sweeps share
   ``max_num_epochs`` as evenly as whole epochs allow, and a first-order optimiser's
   state (NAG's momentum, Adam's moments) is kept between a tile's visits, pasted into
   image-sized arrays (on disk) as the image is, with its update count (Adam's bias correction,
@@ -709,17 +713,17 @@ class TiledScale:
     def _paste(
         self, tile: Tile, index: int, carry: Optional[Carry], kept: Sequence[np.ndarray]
     ) -> Optional[float]:
-        """Add the tile's weighted update to the canvas, and its optimiser state's (from
-        ``kept``, its window of the kept state before the visit) to the kept state the
-        same way; the update's squared norm (None, and nothing pasted, if the update is
-        not finite)."""
+        """Add the tile's update to the canvas with its paste weights (:meth:`Tile.paste`),
+        and its optimiser state's (from ``kept``, its window of the kept state before the
+        visit) to the kept state the same way; the update's squared norm (None, and
+        nothing pasted, if the update is not finite)."""
         rows, cols = tile.window
         before = self.canvas[:, :, rows, cols].astype(np.float32)
         assert self.graph is not None
         delta = self.graph.data.asnumpy() - before
         if not np.all(np.isfinite(delta)):
             return None
-        weights = tile.weights(self.shape, self.cfg.tile_overlap).astype(np.float32)
+        weights = tile.paste(self.shape, self.cfg.tile_overlap).astype(np.float32)
         delta *= weights
         before += delta
         self.canvas[:, :, rows, cols] = before  # one numpy call: never half pasted

@@ -652,24 +652,35 @@ def _seams(stylizer: Any, margin: int, overlap: int, sweeps: int) -> tuple:
     )
 
 
+def _pooled(runs: List[tuple]) -> float:
+    """The mean local seam ratio over every boundary of several runs (:func:`_seams`)."""
+    return float(np.mean(np.concatenate([ratios for ratios, _ in runs])))
+
+
 def test_no_seams_on_a_small_image_with_small_tiles(stylizer: Any) -> None:
-    """Each boundary against the lines just outside its blend ramp. On the tiny network
-    with random weights one line's gradient differs from its neighbours' by up to ±45%
-    where there is no boundary at all (ordinary lines: 0.72 to 1.34), so a single boundary
-    cannot be held to 10% here. With the default four sweeps (of ten epochs; measured: mean
-    1.08, 0.97 to 1.26) the boundaries' mean must be within 15% of 1, with one sweep (1.27)
-    within 30%;
-    and no boundary may be as marked as the control's (no overlap, no margin: 2.1 to
-    2.9). README gives the full-size figures with VGG19 (benchmarks/tiles.py)."""
+    """Each boundary against the lines just outside its blend ramp, on three tiny
+    networks with random weights. One network cannot judge a paste: a line's gradient
+    differs from its neighbours' by up to ±50 % where there is no boundary at all, and
+    the boundaries' mean depends on the random weights more than on the paste (with the
+    default four sweeps of ten epochs, measured 1.36, 0.80 and 0.98 on these three;
+    pasted with the blending weights, as before, 1.08, 0.59 and 0.51: soft ramps that
+    the first network alone did not show). Pooled, the boundaries must be within 15 % of
+    1 (measured 1.05; pasted with the blending weights 0.73). With one sweep the
+    boundaries come out sharper (pooled 1.53: each tile's update is then large, and fades
+    over half the ramp towards the next tile), but still less marked than with no overlap
+    and no margin (1.84). README gives the figures with VGG19 (also
+    tests/test_seams_slow.py)."""
+    from neural_style.api import Stylizer
+    from tests.helpers import random_weights
+
     assert Config().tile_sweeps == 4
-    ratios, ordinary = _seams(stylizer, 16, 16, 4)
-    assert len(ratios) == 5 and len(ordinary) > 3
-    assert 0.85 <= float(np.mean(ratios)) <= 1.15, ratios
-    single, _ = _seams(stylizer, 16, 16, 1)
-    assert len(single) == 5 and 0.85 <= float(np.mean(single)) <= 1.3, single
-    control, _ = _seams(stylizer, 0, 0, 1)
-    assert float(np.mean(control)) > 1.5, control
-    assert max(ratios + single) < min(control), (ratios, single, control)
+    nets = [stylizer] + [Stylizer(random_weights(TINY, seed=k), -1, spec=TINY) for k in (1, 2)]
+    runs = [_seams(net, 16, 16, 4) for net in nets]
+    assert all(len(ratios) == 5 and len(ordinary) > 3 for ratios, ordinary in runs)
+    assert 0.85 <= _pooled(runs) <= 1.15, runs
+    single = _pooled([_seams(net, 16, 16, 1) for net in nets])
+    control = _pooled([_seams(net, 0, 0, 1) for net in nets])
+    assert single < control, (single, control)
 
 
 # ---- memory --------------------------------------------------------------------------------
@@ -1007,3 +1018,44 @@ def test_a_budget_too_small_for_a_tile_names_settings_that_fit(
         m, o = int(lowered.group(1)), int(lowered.group(2))
         assert m <= margin and o <= overlap
         tile_edge(cfg.replace(tile_margin=m, tile_overlap=o), (h, w), TINY, np.float32)
+
+
+# ---- seams with the real weights (make test-slow) -----------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("photo", ["cat.jpg", "shipwreck.jpg"])
+def test_no_seams_with_vgg19(photo: str) -> None:
+    """The issue's target where it counts, on the real weights: a 384-px image in tiles
+    of 192 (four sweeps of ten epochs, the default, Adam, fp32, no denoising), each
+    boundary's local seam ratio (:func:`tiles.local_seam_ratios`, against the lines just
+    outside its ramp) within 15 % of 1 and their mean within 10 %. Measured: cat 1.09,
+    0.91, 1.12, shipwreck 0.98, 0.92, 0.94; pasted with the blending weights, as before,
+    0.83, 0.76, 0.87 and 0.78, 0.73, 0.86 (both fail)."""
+    from neural_style.api import Stylizer
+    from neural_style.io.locate import find_weights
+
+    path = find_weights(None)
+    assert path.is_file(), f"no weights at {path}: run scripts/download_vgg.sh first"
+    cfg = Config(
+        max_long_edge=384,
+        tile=192,
+        max_num_epochs=40,
+        optimizer="adam",
+        precision="fp32",
+        denoise="none",
+        seed=0,
+        save_epochs=0,
+        stop_eps=1e-12,
+    )
+    image = (
+        Stylizer(gpu=-1)
+        .stylize(ROOT / "input" / photo, ROOT / "input" / "starry_night.jpg", cfg)
+        .image
+    )
+    shape = (image.shape[0], image.shape[1])
+    rows, cols = tiles.cuts(tiles.grid(shape, cfg.tile or 0, cfg.tile_margin, cfg.tile_overlap))
+    ratios = tiles.local_seam_ratios(image.astype(np.float32), rows, cols, cfg.tile_overlap)
+    assert len(ratios) == 3, (rows, cols)
+    assert all(0.85 <= r <= 1.15 for r in ratios), ratios
+    assert 0.9 <= float(np.mean(ratios)) <= 1.1, ratios

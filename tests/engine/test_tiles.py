@@ -77,6 +77,65 @@ def test_blending_weights_sum_to_one_everywhere(
         assert np.all(w[tile.blend_mask() == 0] == 0)  # nothing pasted from the context
 
 
+def _paste_in_order(grid: Any, shape: Any, overlap: int, start: np.ndarray, results: Any) -> Any:
+    image = start.copy()
+    for tile, result in zip(grid, results):
+        image[tile.window] += tile.paste(shape, overlap) * (result - image[tile.window])
+    return image
+
+
+@settings(max_examples=60, deadline=None)
+@given(axes(), st.integers(1, 400), st.integers(0, 2**32 - 1))
+def test_pasting_in_order_keeps_little_of_the_start(
+    a: Dict[str, int], height: int, seed: int
+) -> None:
+    """Tiles pasted row by row, each from the image as the ones before it left it: the
+    image after the last is a mix of the tiles' results and at most 0.142 of the image
+    before the first (where four tiles meet; pasted with the blending weights, 0.316),
+    with the weights in [0, 1], none on a tile's context."""
+    shape = (height, min(a["length"], 1000))
+    overlap = a["overlap"]
+    grid = tiles.grid(shape, a["window"], a["margin"], overlap)
+    rng = np.random.default_rng(seed)
+    # what is left of a start of ones when every tile's result is zero
+    left = _paste_in_order(grid, shape, overlap, np.ones(shape), [np.zeros(t.shape) for t in grid])
+    assert left.min() >= 0 and left.max() <= 0.142, left.max()
+    # linear in the start and the results: a random start and results, and the parts
+    start, results = rng.random(shape), [rng.random(t.shape) for t in grid]
+    mixed = _paste_in_order(grid, shape, overlap, start, results)
+    without = _paste_in_order(grid, shape, overlap, np.zeros(shape), results)
+    np.testing.assert_allclose(mixed, without + left * start, rtol=0, atol=1e-9)
+    for tile in grid:
+        p = tile.paste(shape, overlap)
+        assert p.min() >= 0 and p.max() <= 1
+        assert np.all(p[tile.blend_mask() == 0] == 0)  # nothing pasted from the context
+
+
+def test_two_tiles_blend_over_the_whole_ramp() -> None:
+    """Two tiles side by side: left of the ramp the first's result, right of it the
+    second's, across it s of the second's and the rest the first's, except (2s - 1)(1 - s)
+    of the start over the far half (at most 1/8); pasted with the blending weights
+    instead, a quarter of the start stays on the cut."""
+    shape = (40, 100)
+    grid = tiles.grid(shape, 80, 8, 8)
+    assert len(grid) == 2
+    cut = grid[1].cols.core[0]
+    results = [np.full(t.shape, 10.0 * (i + 1)) for i, t in enumerate(grid)]
+    start = 1000.0
+    image = _paste_in_order(grid, shape, 8, np.full(shape, start), results)[0]
+    np.testing.assert_allclose(image[: cut - 8], 10.0)
+    np.testing.assert_allclose(image[cut + 8 :], 20.0)
+    s = (np.arange(cut - 8, cut + 8) + 0.5 - cut) / 16 + 0.5
+    kept = np.where(s > 0.5, (2 * s - 1) * (1 - s), 0.0)
+    expected = (1 - s - kept) * 10 + s * 20 + kept * start
+    np.testing.assert_allclose(image[cut - 8 : cut + 8], expected)
+    assert kept.max() <= 1 / 8 and kept[:8].max() == 0
+    naive = np.ones(shape)
+    for tile in grid:
+        naive[tile.window] -= tile.weights(shape, 8) * naive[tile.window]
+    assert naive[0, cut - 1] == naive[0, cut] == 0.25 - 1 / 1024  # s = 1/2 -+ 1/32
+
+
 def test_a_tile_smaller_than_the_window_is_the_whole_image() -> None:
     grid = tiles.grid((20, 33), 64, 8, 8)
     assert len(grid) == 1 and grid[0].shape == (20, 33)
