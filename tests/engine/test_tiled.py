@@ -668,8 +668,8 @@ def test_no_seams_on_a_small_image_with_small_tiles(stylizer: Any) -> None:
     1 (measured 1.05; pasted with the blending weights 0.73). With one sweep the
     boundaries come out sharper (pooled 1.53: each tile's update is then large, and fades
     over half the ramp towards the next tile), but still less marked than with no overlap
-    and no margin (1.84). README gives the figures with VGG19 (also
-    tests/test_seams_slow.py)."""
+    and no margin (1.84). README gives the figures with VGG19, and
+    :func:`test_no_seams_with_vgg19` (``make test-slow``) holds them to the target."""
     from neural_style.api import Stylizer
     from tests.helpers import random_weights
 
