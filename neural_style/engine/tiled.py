@@ -28,7 +28,7 @@ How, and where it departs from whole-image optimisation:
   left it (Gauss-Seidel). A tile's update (result - start) is pasted with weights that
   ramp over the overlap towards the tiles before it, and towards the tiles after it hold
   to the boundary and fade over the far half of the ramp, so that the next tile starts
-  from it there and little of the sweep's start is left (:func:`.tiles.span_paste`;
+  from it there and little of the sweep's start is left (:func:`.tiles.span_weights`;
   pasting with the blending weights left a quarter of it on every boundary, which came
   out soft). With a single sweep, the blending weights (README). The sweeps share
   ``max_num_epochs`` as evenly as whole epochs allow, and a first-order optimiser's
@@ -711,7 +711,7 @@ class TiledScale:
         return optimise(graph, tile_cfg, whole=int(np.prod(self.canvas.shape)), carry=carry)
 
     def _paste_weights(self, tile: Tile) -> np.ndarray:
-        """With more than one sweep, the paste weights (:meth:`Tile.paste`); with one,
+        """With more than one sweep, the held paste weights (:meth:`Tile.weights`); with one,
         the blending weights. Every sweep pasted with the blending weights leaves a
         quarter of its start on the boundaries, so with several sweeps the softness came
         back each sweep; the paste weights leave at most 1/8 of it, but fade a tile's
@@ -719,10 +719,8 @@ class TiledScale:
         shows there: one sweep of 10 epochs at 384 px in tiles of 192 (VGG19) made the
         boundaries 1.02 to 1.35 of the lines beside them, the blending weights 0.74 to
         1.00 (README, "Seams across the whole ramp")."""
-        overlap = self.cfg.tile_overlap
-        if self.sweeps > 1:
-            return tile.paste(self.shape, overlap).astype(np.float32)
-        return tile.weights(self.shape, overlap).astype(np.float32)
+        hold = self.sweeps > 1
+        return tile.weights(self.shape, self.cfg.tile_overlap, hold).astype(np.float32)
 
     def _paste(
         self, tile: Tile, index: int, carry: Optional[Carry], kept: Sequence[np.ndarray]

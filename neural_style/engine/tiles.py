@@ -106,49 +106,40 @@ def _step(x: np.ndarray, cut: int, overlap: int) -> np.ndarray:
     return np.clip((x + 0.5 - cut) / (2 * overlap) + 0.5, 0.0, 1.0)
 
 
-def span_weights(span: Span, length: int, overlap: int) -> np.ndarray:
-    """The 1-D blending weights over the span's window (zero outside its blend region)."""
+def span_weights(span: Span, length: int, overlap: int, hold: bool = False) -> np.ndarray:
+    """The 1-D weights over the span's window, zero outside its blend region: the
+    blending weights, or with ``hold`` the weights with which the span's update is pasted
+    when the spans are visited in order along the axis, each from the image as the ones
+    before it left it (``image += p * (result - image)``).
+
+    The blending weights ramp over the whole ``2 * overlap`` pixels on both sides and sum
+    to one over the spans. Held, the update is pasted with the blending weight s towards
+    the span before it, and towards the span after it is pasted whole up to the cut and
+    fades out over the far half of the ramp, so that the next span starts from it there.
+    Between two spans, the image is then, after both, the first's result before the ramp,
+    the second's after it, and across the ramp ``s`` of the second's result and the rest
+    the first's, except over the far half, where ``(2s - 1)(1 - s)`` of it is the image as
+    it was before either (at most 1/8, three quarters across the ramp; 0.142 where four
+    tiles meet: property tests).
+
+    Held departs from pasting with the blending weights both ways (as this package did
+    first): that left ``s (1 - s)`` of the image before the sweep across the whole ramp, a
+    quarter on the boundary and 0.316 where four tiles meet, and the first sweep at a
+    size starts from the upsampled composition, without fine texture, so every ramp came
+    out softer than the image (VGG19, 4 sweeps of 10 epochs, 384 px in tiles of 192:
+    boundaries 0.70 to 0.88 of the lines just outside their ramps; held 0.88 to 1.06).
+    Two variants that leave nothing of the start made the boundaries sharper: the next
+    span fading in over the near half only, the first fading out over the far half (1.08
+    to 1.20 at 768 px in tiles of 256, against 1.01 to 1.13 held), and the first pasted
+    whole to the end of its blend region, which leaves a step there to the image not yet
+    visited (1.97 at 2048 px).
+    """
     x = np.arange(span.window[0], span.window[1], dtype=np.float64)
     rise = np.ones_like(x) if span.core[0] == 0 else _step(x, span.core[0], overlap)
     fall = np.zeros_like(x) if span.core[1] == length else _step(x, span.core[1], overlap)
-    return rise - fall
-
-
-def span_paste(span: Span, length: int, overlap: int) -> np.ndarray:
-    """The 1-D weights with which a span's update is pasted when the spans are visited
-    in order along the axis, each from the image as the ones before it left it
-    (``image += p * (result - image)``); zero outside its blend region.
-
-    Towards the span before it, the update is pasted with the blending weight s, a ramp
-    over the whole ``2 * overlap`` pixels; towards the span after it, the whole update is
-    pasted up to the cut and fades out over the far half of the ramp, so that the next
-    span starts from it there. Between two spans, the image is then, after both, the
-    first's result before the ramp, the second's after it, and across the ramp ``s`` of
-    the second's result and the rest the first's, except over the far half, where
-    ``(2s - 1)(1 - s)`` of it is the image as it was before either (at most 1/8, three
-    quarters across the ramp; 0.142 where four tiles meet: property tests).
-
-    Departs from pasting with the blending weights in both directions
-    (:func:`span_weights`, as this package did first): that left ``s (1 - s)`` of the image
-    before the sweep across the whole ramp, a quarter on the boundary and 0.316 where four
-    tiles meet, and the first sweep at a size starts from the upsampled composition, without
-    fine texture, so every ramp came out softer than the image (VGG19, 4 sweeps of 10
-    epochs, 384 px in tiles of 192: boundaries 0.70 to 0.88 of the lines just outside
-    their ramps; this paste 0.88 to 1.06). Two variants that leave nothing of the start
-    made the boundaries sharper: the next span fading in over the near half only, the
-    first fading out over the far half (1.08 to 1.20 at 768 px in tiles of 256, against
-    1.01 to 1.13 for this paste), and the first pasted whole to the end of its blend region,
-    which leaves a step there to the image not yet visited (1.97 at 2048 px).
-    """
-    x = np.arange(span.window[0], span.window[1], dtype=np.float64)
-    rise = np.ones_like(x)
-    if span.core[0] > 0:
-        rise = _step(x, span.core[0], overlap)
-    fall = np.ones_like(x)
-    if span.core[1] < length:
-        fall = np.minimum(1.0, 2 * (1 - _step(x, span.core[1], overlap)))
-    inside = (x >= span.blend[0]) & (x < span.blend[1])
-    return rise * fall * inside
+    if hold:  # zero beyond the blend region already: rise before it, 1 - fall after it
+        return rise * np.minimum(1.0, 2 * (1 - fall))
+    return rise - fall  # not rise * (1 - fall): a core can be shorter than a ramp
 
 
 @dataclass(frozen=True)
@@ -164,18 +155,13 @@ class Tile:
     def shape(self) -> Tuple[int, int]:
         return self.rows.size, self.cols.size
 
-    def weights(self, shape: Tuple[int, int], overlap: int) -> np.ndarray:
-        """(h, w) blending weights over the window."""
+    def weights(self, shape: Tuple[int, int], overlap: int, hold: bool = False) -> np.ndarray:
+        """(h, w) weights over the window: the blending weights, or with ``hold`` the
+        paste weights for tiles visited row by row, as :func:`grid` lists them
+        (:func:`span_weights` on each axis)."""
         return np.outer(
-            span_weights(self.rows, shape[0], overlap), span_weights(self.cols, shape[1], overlap)
-        )
-
-    def paste(self, shape: Tuple[int, int], overlap: int) -> np.ndarray:
-        """(h, w) weights with which the tile's update is pasted when the tiles are
-        visited row by row, as :func:`grid` lists them (:func:`span_paste` on each
-        axis)."""
-        return np.outer(
-            span_paste(self.rows, shape[0], overlap), span_paste(self.cols, shape[1], overlap)
+            span_weights(self.rows, shape[0], overlap, hold),
+            span_weights(self.cols, shape[1], overlap, hold),
         )
 
     def blend_mask(self) -> np.ndarray:

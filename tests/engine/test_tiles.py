@@ -80,7 +80,8 @@ def test_blending_weights_sum_to_one_everywhere(
 def _paste_in_order(grid: Any, shape: Any, overlap: int, start: np.ndarray, results: Any) -> Any:
     image = start.copy()
     for tile, result in zip(grid, results):
-        image[tile.window] += tile.paste(shape, overlap) * (result - image[tile.window])
+        pasted = tile.weights(shape, overlap, hold=True)
+        image[tile.window] += pasted * (result - image[tile.window])
     return image
 
 
@@ -106,7 +107,7 @@ def test_pasting_in_order_keeps_little_of_the_start(
     without = _paste_in_order(grid, shape, overlap, np.zeros(shape), results)
     np.testing.assert_allclose(mixed, without + left * start, rtol=0, atol=1e-9)
     for tile in grid:
-        p = tile.paste(shape, overlap)
+        p = tile.weights(shape, overlap, hold=True)
         assert p.min() >= 0 and p.max() <= 1
         assert np.all(p[tile.blend_mask() == 0] == 0)  # nothing pasted from the context
 
@@ -140,6 +141,7 @@ def test_a_tile_smaller_than_the_window_is_the_whole_image() -> None:
     grid = tiles.grid((20, 33), 64, 8, 8)
     assert len(grid) == 1 and grid[0].shape == (20, 33)
     np.testing.assert_array_equal(grid[0].weights((20, 33), 8), 1.0)
+    np.testing.assert_array_equal(grid[0].weights((20, 33), 8, hold=True), 1.0)
 
 
 def test_receptive_field_of_vgg19() -> None:
