@@ -93,6 +93,12 @@ class JobOutputs:
         name would be deleted."""
         return claim_path(self.job.output)
 
+    def superseded(self) -> List[Path]:
+        """The job's ``.interrupted`` and ``.diverged`` images from earlier runs: once its
+        output is written they are out of date (a rerun under ``--skip-existing`` would
+        otherwise leave ``cat.interrupted.jpg`` beside the finished ``cat.jpg``)."""
+        return [p for p in (self.interrupted, self.diverged) if p.is_file()]
+
     def _tagged(self, tag: str) -> Path:
         out = self.job.output
         return out.with_name(f"{out.stem}.{tag}{out.suffix}")

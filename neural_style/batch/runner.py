@@ -241,6 +241,8 @@ def _stylize_and_save(
     }.get(reason, outputs.final)
     written = save_image(result.image, target)
     write_extras(outputs, history, sheet, result)
+    if target == outputs.final:
+        remove_superseded(outputs)
     status, error = JobStatus.DONE, None
     if reason is StopReason.INTERRUPTED:
         status = JobStatus.INTERRUPTED
@@ -262,6 +264,18 @@ def _stylize_and_save(
         time.perf_counter() - started,
         error,
     )
+
+
+def remove_superseded(outputs: JobOutputs) -> None:
+    """Delete the job's images of earlier, unfinished runs, now that its output is
+    written; a file that cannot be deleted is only logged (the output is what counts)."""
+    for path in outputs.superseded():
+        try:
+            path.unlink()
+        except OSError as err:
+            log.warning("could not remove the out-of-date %s: %s", path, summary(err))
+        else:
+            log.info("removed %s: %s supersedes it", path, outputs.final.name)
 
 
 def write_extras(outputs: JobOutputs, history: List[Any], sheet: List[Any], result: Any) -> None:

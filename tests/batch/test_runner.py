@@ -112,6 +112,31 @@ def test_ctrl_c_saves_the_running_job_and_stops_the_batch(
     assert not jobs[0].output.exists()
 
 
+def test_a_finished_job_removes_its_images_of_earlier_unfinished_runs(
+    tmp_path: Path, style_path: Path, stylizer: LazyStylizer
+) -> None:
+    """The rerun of an interrupted (or diverged) job deletes the ``.interrupted`` and
+    ``.diverged`` images it supersedes; one that is interrupted again keeps the old
+    output, and another job's files are left alone."""
+    contents = [write_image(tmp_path / f"c{i}.png", seed=i) for i in range(2)]
+    jobs = make_jobs(tmp_path, contents, style_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in ("c0.interrupted.png", "c0.diverged.png", "c1.interrupted.png"):
+        write_image(out / name)
+    (result,) = run_sequential(jobs[:1], stylizer, StyleCache(), Reporter())
+    assert result.status == DONE, result.error
+    assert sorted(p.name for p in out.iterdir() if p.is_file()) == ["c0.png", "c1.interrupted.png"]
+
+    class StopAtFirstEpoch(Recorder):
+        def epoch(self, job: BatchJob, info: Any) -> None:
+            raise KeyboardInterrupt
+
+    (result,) = run_sequential(jobs[:1], stylizer, StyleCache(), StopAtFirstEpoch())
+    assert result.status == INTERRUPTED
+    assert {"c0.png", "c0.interrupted.png"} <= {p.name for p in out.iterdir()}
+
+
 def test_a_job_another_run_is_making_is_left_for_the_end_and_not_made_twice(
     tmp_path: Path, style_path: Path, stylizer: LazyStylizer
 ) -> None:
