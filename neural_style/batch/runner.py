@@ -334,6 +334,19 @@ def run_sequential(
     return results
 
 
+def announce_deferred(job: BatchJob, back: bool) -> None:
+    """Log that another run holds the job's output claim: ``back`` when the job's turn
+    comes again at the end (it is then waited for, if still held)."""
+    if back:
+        log.info(
+            "job %d: back to %s, which another run was making (waiting for it if it still is)",
+            job.index,
+            job.output,
+        )
+    else:
+        log.info("job %d: another run is making %s; back to it later", job.index, job.output)
+
+
 def _in_turn(
     jobs: Sequence[BatchJob],
     attempt: Attempt,
@@ -348,14 +361,10 @@ def _in_turn(
         if wait and reporter.stop_asked():
             return []
         if wait:
-            log.info(  # said before the claim: it may be free by now, or still held
-                "job %d: back to %s, which another run was making (waiting for it if it still is)",
-                job.index,
-                job.output,
-            )
+            announce_deferred(job, back=True)  # before the claim: it may be free by now
         result = attempt(job, wait)
         if result is None:
-            log.info("job %d: another run is making %s; back to it later", job.index, job.output)
+            announce_deferred(job, back=False)
             held.append(job)
             continue
         reporter.job_finished(result)
@@ -375,6 +384,15 @@ ORPHAN_GRACE = 30.0
 class _Started:
     index: int
     pid: int
+
+
+@dataclass(frozen=True)
+class _Deferred:
+    """A worker left a job that another run is making for its end (``back``: now
+    returns to it); the parent says so, as :func:`run_sequential` does."""
+
+    index: int
+    back: bool
 
 
 @dataclass(frozen=True)
@@ -515,11 +533,13 @@ def _work(
             result = attempt(job, False)
             if result is None:
                 later.append(job)
+                results.put(_Deferred(job.index, back=False))
             elif not watch.gone:  # gone: nobody to tell; the image is saved, that is all
                 results.put(result)
         for job in later:
             if stopped():
                 break
+            results.put(_Deferred(job.index, back=True))
             result = attempt(job, True)
             if result is not None and not watch.gone:
                 results.put(result)
@@ -664,6 +684,8 @@ class _Collector:
         if isinstance(item, _Started):
             self.running[item.pid] = self.jobs[item.index]
             self.started[item.pid] = time.perf_counter()
+        elif isinstance(item, _Deferred):
+            announce_deferred(self.jobs[item.index], item.back)
         elif isinstance(item, _Fatal):
             self.fatal.append(f"worker for device {item.device}: {item.text}")
             if len(self.fatal) == len(self.workers) and not fatal_ok:

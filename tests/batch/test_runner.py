@@ -505,3 +505,70 @@ def test_a_worker_that_ended_by_itself_leaves_its_job_not_run_and_a_killed_one_f
     assert [(r.job.index, r.status) for r in collector.collected] == [(1, FAILED)]
     assert "signal 9" in (collector.collected[0].error or "")
     assert collector.running == {}
+
+
+def test_a_workers_deferred_job_is_announced_as_in_one_process(
+    tmp_path: Path, style_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With several devices, a job another run is making was left for the end in
+    silence (one process logs it); the worker now tells the parent, which logs it."""
+    import queue
+    from types import SimpleNamespace
+
+    from neural_style.batch.runner import _Collector, _Deferred
+
+    jobs = make_jobs(tmp_path, [write_image(tmp_path / f"c{i}.png") for i in range(2)], style_path)
+    worker = SimpleNamespace(pid=1, exitcode=None, is_alive=lambda: True)
+    collector = _Collector(jobs, [worker], [-1], Recorder())
+    results: Any = queue.Queue()
+    results.put(_Deferred(1, back=False))
+    results.put(_Deferred(1, back=True))
+    with caplog.at_level("INFO", logger="neural_style.batch.runner"):
+        assert collector._take(results) and collector._take(results)
+    said = [r.getMessage() for r in caplog.records]
+    assert said == [
+        f"job 1: another run is making {jobs[1].output}; back to it later",
+        f"job 1: back to {jobs[1].output}, which another run was making "
+        "(waiting for it if it still is)",
+    ]
+    assert collector.collected == [] and collector.running == {}
+
+
+def test_a_worker_tells_the_parent_of_a_job_another_run_is_making(
+    tmp_path: Path, style_path: Path, vgg19_random_npz: Path
+) -> None:
+    """A worker (here run in this process) sends the parent a deferral for the job whose
+    claim another run holds, then the return to it, and skips it once made."""
+    import queue
+    import threading
+    from types import SimpleNamespace
+
+    from neural_style.batch.runner import _Deferred, _Started, _work
+    from neural_style.io.claims import claim
+
+    contents = [write_image(tmp_path / f"c{i}.png", seed=i) for i in range(2)]
+    jobs = make_jobs(tmp_path, contents, style_path)
+    other = claim(jobs[0].output)  # another run is making job 0
+    assert other is not None
+    tasks: Any = queue.Queue()
+    for job in (*jobs, None):
+        tasks.put(job)
+
+    class Results(list):  # type: ignore[type-arg]
+        def put(self, item: Any) -> None:
+            self.append(item)
+            if isinstance(item, JobResult) and item.job.index == 1:
+                write_image(jobs[0].output, (32, 21))  # the other run ends
+                assert other is not None
+                other.release()
+
+    results = Results()
+    quiet: Any = SimpleNamespace(received=False, gone=False)  # no signal, the parent here
+    _work(-1, vgg19_random_npz, None, tasks, results, threading.Event(), quiet, quiet, True)
+    assert [type(r) for r in results] == [_Deferred, _Started, JobResult, _Deferred, JobResult]
+    assert results[0] == _Deferred(0, back=False) and results[3] == _Deferred(0, back=True)
+    assert results[1].index == 1
+    assert [(r.job.index, r.status) for r in results if isinstance(r, JobResult)] == [
+        (1, DONE),
+        (0, JobStatus.SKIPPED),
+    ]
