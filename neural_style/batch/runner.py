@@ -20,7 +20,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, NoReturn, Optional, Sequence
+from typing import Any, Callable, Dict, Iterator, List, NoReturn, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -45,6 +45,8 @@ class JobResult:
     seconds: float = 0.0
     error: Optional[str] = None
     error_code: Optional[int] = None  # a failure's exit status (ExitCode.USAGE: a setting)
+    #: (logging level, message) for the caller to log: a worker process has no log handler
+    notes: List[Tuple[int, str]] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -240,9 +242,8 @@ def _stylize_and_save(
         StopReason.DIVERGED: outputs.diverged,
     }.get(reason, outputs.final)
     written = save_image(result.image, target)
+    notes = remove_superseded(outputs) if target == outputs.final else []
     write_extras(outputs, history, sheet, result)
-    if target == outputs.final:
-        remove_superseded(outputs)
     status, error = JobStatus.DONE, None
     if reason is StopReason.INTERRUPTED:
         status = JobStatus.INTERRUPTED
@@ -263,19 +264,25 @@ def _stylize_and_save(
         result.terms,
         time.perf_counter() - started,
         error,
+        notes=notes,
     )
 
 
-def remove_superseded(outputs: JobOutputs) -> None:
+def remove_superseded(outputs: JobOutputs) -> List[Tuple[int, str]]:
     """Delete the job's images of earlier, unfinished runs, now that its output is
-    written; a file that cannot be deleted is only logged (the output is what counts)."""
+    written; what was done, as notes to log (a file that cannot be deleted is only
+    a warning: the output is what counts)."""
+    notes = []
     for path in outputs.superseded():
         try:
             path.unlink()
         except OSError as err:
-            log.warning("could not remove the out-of-date %s: %s", path, summary(err))
+            notes.append(
+                (logging.WARNING, f"could not remove the out-of-date {path}: {summary(err)}")
+            )
         else:
-            log.info("removed %s: %s supersedes it", path, outputs.final.name)
+            notes.append((logging.INFO, f"removed {path}: {outputs.final.name} supersedes it"))
+    return notes
 
 
 def write_extras(outputs: JobOutputs, history: List[Any], sheet: List[Any], result: Any) -> None:

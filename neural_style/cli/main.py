@@ -556,6 +556,8 @@ class CliReporter(Reporter):
             emit_line(str(result.written), self.signals)
 
     def _log(self, result: JobResult) -> None:
+        for level, note in result.notes:
+            log.log(level, "%s", note)
         if result.status is JobStatus.FAILED:
             log.error("error: %s%s", _where(self.request, result.job), result.error)
         elif result.status is JobStatus.SKIPPED:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 from typing import Any, List, Tuple
@@ -127,6 +128,10 @@ def test_a_finished_job_removes_its_images_of_earlier_unfinished_runs(
     (result,) = run_sequential(jobs[:1], stylizer, StyleCache(), Reporter())
     assert result.status == DONE, result.error
     assert sorted(p.name for p in out.iterdir() if p.is_file()) == ["c0.png", "c1.interrupted.png"]
+    assert result.notes == [  # for the caller to log: a worker process has no log handler
+        (logging.INFO, f"removed {out / name}: c0.png supersedes it")
+        for name in ("c0.interrupted.png", "c0.diverged.png")
+    ]
 
     class StopAtFirstEpoch(Recorder):
         def epoch(self, job: BatchJob, info: Any) -> None:

@@ -196,7 +196,8 @@ def test_skip_existing_finishes_only_what_is_missing(
     code, lines, err = run(*args)
     assert code == 0, err
     assert [line["status"] for line in lines] == ["skipped", "skipped", "done"]
-    assert "c_s1.jpg" in names(tmp_path / "out")
+    assert names(tmp_path / "out") == ["a_s1.jpg", "b_s1.jpg", "c_s1.jpg"]  # .interrupted gone
+    assert f"removed {tmp_path / 'out' / 'c_s1.interrupted.jpg'}: c_s1.jpg supersedes it" in err
 
 
 def test_truncated_output_is_redone(
