@@ -387,7 +387,7 @@ def test_preflight_reads_only_shapes_and_gives_the_runs_error(
     read = ShapeReader()
     ok = preflight(content_path, style_path, Config(max_long_edge=64), gpu=-1, load=read)
     assert ok.shapes == [(43, 64)] and ok.windows == [None]
-    small = Config(max_long_edge=4000, max_memory=600 * 2**20)
+    small = Config(max_long_edge=4000, max_memory=500 * 2**20)  # too little in any precision
     with pytest.raises(ConfigError, match="too little for even a 80x80 tile") as dry:
         preflight(content_path, style_path, small, gpu=-1, spec=TINY, load=ShapeReader())
     with pytest.raises(ConfigError) as real:
