@@ -58,6 +58,21 @@ def write_keras_h5(weights: Weights, path: Path, spec: VGGSpec = VGG19) -> Path:
     return path
 
 
+def too_little_memory(content: Path, long_edge: int) -> int:
+    """A ``--max-memory`` in MiB too small for even the smallest tile of ``content`` at
+    ``long_edge``, under any precision: 32 MiB under what the memory model gives the
+    process and the image-sized arrays alone in fp32 (the lowest base: bf16 adds its
+    caches). Taken from the model, so it stays too small when the model's constants or
+    the CPU's precision change (a hand-picked 600M fitted a tile in fp32)."""
+    from neural_style.engine.memory import IMAGE_BYTES_PER_PIXEL, base_bytes
+    from neural_style.engine.pixels import fit_long_edge
+
+    with Image.open(content) as img:
+        h, w = fit_long_edge((img.height, img.width), long_edge)
+    need = base_bytes("fp32") + IMAGE_BYTES_PER_PIXEL * h * w
+    return need // 2**20 - 32
+
+
 def write_image(
     path: Path, size: Tuple[int, int] = (48, 32), seed: int = 0, mode: str = "RGB"
 ) -> Path:

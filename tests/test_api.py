@@ -18,7 +18,7 @@ from neural_style.engine.precision import Device, PrecisionError
 from neural_style.engine.tiled import plan_bytes
 from neural_style.engine.vgg import VGG19
 from neural_style.errors import ConfigError, DeviceError, ExitCode, ImageError, WeightsError
-from tests.helpers import TINY, random_weights
+from tests.helpers import TINY, random_weights, too_little_memory
 
 FAST = Config(max_long_edge=32, max_num_epochs=8, save_epochs=3, lr=1.0, seed=7)
 
@@ -387,7 +387,7 @@ def test_preflight_reads_only_shapes_and_gives_the_runs_error(
     read = ShapeReader()
     ok = preflight(content_path, style_path, Config(max_long_edge=64), gpu=-1, load=read)
     assert ok.shapes == [(43, 64)] and ok.windows == [None]
-    small = Config(max_long_edge=4000, max_memory=500 * 2**20)  # too little in any precision
+    small = Config(max_long_edge=4000, max_memory=too_little_memory(content_path, 4000) * 2**20)
     with pytest.raises(ConfigError, match="too little for even a 80x80 tile") as dry:
         preflight(content_path, style_path, small, gpu=-1, spec=TINY, load=ShapeReader())
     with pytest.raises(ConfigError) as real:

@@ -16,7 +16,7 @@ from PIL import Image
 from neural_style import cli
 from neural_style.errors import ExitCode
 from neural_style.io.claims import claim
-from tests.helpers import ROOT, cpu_run, write_image
+from tests.helpers import ROOT, cpu_run, too_little_memory, write_image
 
 Run = Tuple[int, List[dict], str]
 
@@ -463,22 +463,21 @@ def test_dry_run_reports_a_memory_budget_too_small_as_the_run_does(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """--max-memory 500M cannot hold even the smallest tile of a 4000-px image: --dry-run
-    says so in the run's own words and exits 2, without reading the weights; the run
-    itself stops with the same line before any epoch. (Too little under any precision
-    the CPU picks: the process and the image's arrays alone take about 553 MiB in fp32,
-    658 MiB in bf16; 600M was too little only where bf16 runs, and passed on an AVX2
-    machine.)"""
+    """A --max-memory too small for even the smallest tile of a 4000-px image (under any
+    precision the CPU picks: :func:`too_little_memory`): --dry-run says so in the run's
+    own words and exits 2, without reading the weights; the run itself stops with the
+    same line before any epoch."""
     from neural_style import api
 
+    mib = too_little_memory(content_path, 4000)
     args = cpu_run(content_path, style_path, vgg19_random_npz, tmp_path / "out")
-    args += ["--max-long-edge", "4000", "--max-memory", "500M", "--max-num-epochs", "1"]
+    args += ["--max-long-edge", "4000", "--max-memory", f"{mib}M", "--max-num-epochs", "1"]
     with monkeypatch.context() as patched:
         patched.setattr(api, "load_weights", _no_weights)
         code, planned, err = _dry([*args, "--dry-run"], capsys)
     assert code == ExitCode.USAGE and len(planned) == 1, err
     (line,) = err
-    assert line.startswith("neural-style: error: --max-memory: 500 MiB is too little for even a")
+    assert line.startswith(f"neural-style: error: --max-memory: {mib} MiB is too little for even")
     assert "raise --max-memory to " in line
     code, _, real = _dry(args, capsys)
     assert code == ExitCode.USAGE and line in real
@@ -497,7 +496,8 @@ def test_dry_run_of_a_batch_reports_each_bad_job_and_a_meaningful_status(
     image cannot be read, 0 when all pass."""
     args = cpu_run(content_path, style_path, vgg19_random_npz, tmp_path / "out")
     args += ["--max-long-edge", "4000", "--dry-run"]
-    code, planned, err = _dry([*args, "--sweep", "max-memory=500M,4G,100M"], capsys)
+    small = too_little_memory(content_path, 4000)
+    code, planned, err = _dry([*args, "--sweep", f"max-memory={small}M,4G,100M"], capsys)
     assert code == ExitCode.USAGE and [j["index"] for j in planned] == [0, 1, 2]
     errors = [line for line in err if "error" in line]
     assert len(errors) == 2 and errors[0].startswith("neural-style: error: job 0 (")
