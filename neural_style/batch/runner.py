@@ -523,9 +523,13 @@ def _work(
     try:
         stylizer, cache = LazyStylizer(weights, device), StyleCache(cache_dir)
 
+        def tell(item: Any) -> None:  # the parent gone: nobody to tell (images are saved)
+            if not watch.gone:
+                results.put(item)
+
         def attempt(job: BatchJob, wait: bool) -> Optional[JobResult]:
             def run() -> JobResult:
-                results.put(_Started(job.index, os.getpid()))
+                tell(_Started(job.index, os.getpid()))
                 return run_job(job, stylizer, cache, _StopReporter(stopping, watch))
 
             return run_claimed(job, run, wait) if claims else run()
@@ -533,23 +537,26 @@ def _work(
         def stopped() -> bool:
             return bool(stop.is_set() or stopping.received or watch.gone)
 
+        def next_task() -> Optional[BatchJob]:
+            # Asked before the queue, not after: a job taken from it by a worker that then
+            # stops is run by nobody, though the other workers go on (one stopped alone).
+            return None if stopped() else tasks.get()
+
         later: List[BatchJob] = []  # jobs another run is making: waited for at the end
-        for job in iter(tasks.get, None):
-            if stopped():
-                break
+        for job in iter(next_task, None):
             result = attempt(job, False)
             if result is None:
                 later.append(job)
-                results.put(_Deferred(job.index, back=False))
-            elif not watch.gone:  # gone: nobody to tell; the image is saved, that is all
-                results.put(result)
+                tell(_Deferred(job.index, back=False))
+            else:
+                tell(result)
         for job in later:
             if stopped():
                 break
-            results.put(_Deferred(job.index, back=True))
+            tell(_Deferred(job.index, back=True))
             result = attempt(job, True)
-            if result is not None and not watch.gone:
-                results.put(result)
+            if result is not None:
+                tell(result)
     except KeyboardInterrupt:
         pass
     except Exception as err:  # weights or device: tell the parent, then stop

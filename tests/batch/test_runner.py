@@ -577,3 +577,69 @@ def test_a_worker_tells_the_parent_of_a_job_another_run_is_making(
         (1, DONE),
         (0, JobStatus.SKIPPED),
     ]
+
+
+@pytest.mark.parametrize("why", ["stop", "signal", "gone"])
+def test_a_stopped_worker_leaves_every_job_in_the_queue(
+    tmp_path: Path, style_path: Path, vgg19_random_npz: Path, why: str
+) -> None:
+    """A worker that is stopped (the batch's stop, its own signal, or its parent gone)
+    takes no job from the queue: one taken and then dropped was run by no other worker."""
+    import queue
+    import threading
+    from types import SimpleNamespace
+
+    from neural_style.batch.runner import _work
+
+    jobs = make_jobs(tmp_path, [write_image(tmp_path / "c.png")], style_path)
+    tasks: Any = queue.Queue()
+    for job in (*jobs, None):
+        tasks.put(job)
+    stop = threading.Event()
+    if why == "stop":
+        stop.set()
+    stopping: Any = SimpleNamespace(received=why == "signal")
+    watch: Any = SimpleNamespace(gone=why == "gone")
+    results: List[Any] = []
+    sink: Any = SimpleNamespace(put=results.append)
+    _work(-1, vgg19_random_npz, None, tasks, sink, stop, stopping, watch, False)
+    assert results == []
+    assert [tasks.get_nowait() for _ in range(2)] == [jobs[0], None]
+    assert not jobs[0].output.exists()
+
+
+def test_a_worker_whose_parent_is_gone_sends_nothing(
+    tmp_path: Path, style_path: Path, vgg19_random_npz: Path
+) -> None:
+    """Once the parent is gone nobody reads the results queue, and a put on it can block
+    the worker's exit (the queue's feeder thread waits on a full pipe): a worker whose
+    parent goes during a job sends neither the job's start nor its result, deferred or
+    not, though it saves the image."""
+    import queue
+    import threading
+    from types import SimpleNamespace
+
+    from neural_style.batch.outputs import JobOutputs
+    from neural_style.batch.runner import _work
+
+    jobs = make_jobs(tmp_path, [write_image(tmp_path / "c.png")], style_path)
+    tasks: Any = queue.Queue()
+    for job in (*jobs, None):
+        tasks.put(job)
+
+    class GoneOnceTaken:  # the parent there when the job is taken, gone right after
+        reads = 0
+
+        @property
+        def gone(self) -> bool:
+            self.reads += 1
+            return self.reads > 1
+
+    results: List[Any] = []
+    sink: Any = SimpleNamespace(put=results.append)
+    quiet: Any = SimpleNamespace(received=False)
+    watch: Any = GoneOnceTaken()
+    _work(-1, vgg19_random_npz, None, tasks, sink, threading.Event(), quiet, watch, False)
+    assert results == [] and watch.reads > 2
+    assert JobOutputs(jobs[0]).interrupted.exists()  # the stopped job's image, saved
+    assert tasks.get_nowait() is None  # and no more taken
